@@ -1,0 +1,3 @@
+from oob.cli import main
+
+main()

@@ -1,0 +1,85 @@
+"""The `oob` command line: the root app, global options and error handling.
+
+Each group of commands lives in its own module and registers itself on `app`; modules import
+heavy libraries (DBOS, FastAPI, HTTP clients) inside the command bodies so that `oob --help`
+stays instant.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from oob import __version__
+from oob.cli.context import AppContext
+from oob.errors import EXIT_USAGE, OobError
+
+app = typer.Typer(
+    name="oob",
+    help="Run an out-of-band (emergency) production deployment, from approval to postmortem.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"oob {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            envvar="OOB_CONFIG",
+            help="Config file (default: ./oob.toml).",
+            show_default=False,
+        ),
+    ] = None,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Global options."""
+    ctx.obj = AppContext(config_path=config)
+
+
+def _register() -> None:
+    # Importing these modules only defines commands; they import their heavy libraries lazily.
+    from oob.cli import config_cmds, timeline_cmd  # noqa: F401, PLC0415
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the `oob` console script: map oob's errors to one line and an exit code."""
+    _register()
+    try:
+        app(args=argv, standalone_mode=False)
+    except OobError as exc:
+        err = AppContext.error_console()
+        err.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False)
+        if exc.hint:
+            err.print(f"[dim]hint:[/] {escape(exc.hint)}", highlight=False)
+        sys.exit(exc.exit_code)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        AppContext.error_console().print("aborted")
+        sys.exit(130)
+    except Exception as exc:  # click's own usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(EXIT_USAGE if isinstance(exc, click.UsageError) else exc.exit_code)
+        raise

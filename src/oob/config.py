@@ -1,0 +1,411 @@
+"""oob.toml: the typed configuration of one pipeline and the services and people around it.
+
+The file is parsed with tomllib and validated by pydantic models that forbid unknown keys, so a
+typo is an error, not a silently ignored setting. Secrets never live in the file: each service
+names the environment variable that holds its token. The one exception is a sandbox config
+(`[sandbox] token = ...`), accepted only while every service it names is on this machine.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from oob.errors import ConfigError
+
+DEFAULT_CONFIG = Path("oob.toml")
+
+Minutes = Annotated[float, Field(ge=0)]
+JobPath = Annotated[str, Field(pattern=r"^[^/\s]+(/[^/\s]+)*$")]
+
+
+class Model(BaseModel):
+    """Base of every config model: unknown keys are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StageKind(StrEnum):
+    MANUAL = "manual"
+    GITHUB = "github"
+    JENKINS = "jenkins"
+
+
+class Stage(Model):
+    """One step of the lead time from a fix to production."""
+
+    name: str = Field(min_length=1)
+    kind: StageKind
+    job: JobPath | None = None
+    estimate_minutes: Minutes
+
+    @model_validator(mode="after")
+    def _job_matches_kind(self) -> Stage:
+        if self.kind is StageKind.JENKINS and not self.job:
+            raise ValueError(f"stage {self.name!r} is a jenkins stage and needs a `job` path")
+        if self.kind is not StageKind.JENKINS and self.job:
+            raise ValueError(f"stage {self.name!r} has a `job` but is of kind {self.kind.value!r}")
+        return self
+
+
+class Pipeline(Model):
+    """The stages in order, and the roles three of them play in the procedure."""
+
+    name: str = Field(min_length=1)
+    stages: list[Stage] = Field(min_length=1)
+    test_gate: str = Field(description="The Jenkins stage whose success on the fix is required.")
+    release_trigger: str = Field(description="The Jenkins stage an out-of-band deploy triggers.")
+    release_wait: Minutes = Field(description="Minutes the release job waits before it picks.")
+    release_wait_parameter: str = "release_wait"
+    release_log_pattern: str = Field(
+        description="Regex with groups `state` and `sha` matching the release job's log line "
+        "that names the commit it released."
+    )
+
+    @field_validator("release_log_pattern")
+    @classmethod
+    def _pattern_has_groups(cls, value: str) -> str:
+        try:
+            groups = re.compile(value).groupindex
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from exc
+        if not {"state", "sha"} <= set(groups):
+            raise ValueError("needs the named groups (?P<state>...) and (?P<sha>...)")
+        return value
+
+    @model_validator(mode="after")
+    def _roles_name_jenkins_stages(self) -> Pipeline:
+        names = [s.name for s in self.stages]
+        if len(set(names)) != len(names):
+            raise ValueError("stage names must be unique")
+        for role in ("test_gate", "release_trigger"):
+            stage = self.find(getattr(self, role))
+            if stage is None:
+                raise ValueError(f"{role} {getattr(self, role)!r} is not a stage of the pipeline")
+            if stage.kind is not StageKind.JENKINS:
+                raise ValueError(f"{role} {stage.name!r} must be a jenkins stage")
+        if self.index(self.test_gate) >= self.index(self.release_trigger):
+            raise ValueError("the test_gate must come before the release_trigger")
+        if any(s.kind is not StageKind.JENKINS for s in self.to_production):
+            raise ValueError("every stage after the release_trigger must be a jenkins stage")
+        return self
+
+    def find(self, key: str) -> Stage | None:
+        """The stage named `key`, or whose job path is `key` (case-insensitive)."""
+        key = key.strip().lower()
+        for stage in self.stages:
+            if key in (stage.name.lower(), (stage.job or "").lower()):
+                return stage
+        return None
+
+    def index(self, key: str) -> int:
+        stage = self.find(key)
+        if stage is None:
+            raise KeyError(key)
+        return self.stages.index(stage)
+
+    @property
+    def gate(self) -> Stage:
+        return self.stages[self.index(self.test_gate)]
+
+    @property
+    def trigger(self) -> Stage:
+        return self.stages[self.index(self.release_trigger)]
+
+    @property
+    def to_production(self) -> list[Stage]:
+        """The Jenkins stages the release job hands on to, in order, ending in production."""
+        return self.stages[self.index(self.release_trigger) + 1 :]
+
+
+class Secret(Model):
+    """Where a service's credential comes from: the environment, never the file."""
+
+    token_env: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class JenkinsService(Secret):
+    url: str
+    user: str = Field(min_length=1)
+    timeout_seconds: float = Field(default=30, gt=0)
+
+
+class GitHubService(Secret):
+    api_url: str = "https://api.github.com"
+    repository: str = Field(pattern=r"^[\w.-]+/[\w.-]+$")
+    branch: str = "main"
+    required_contexts: list[str] = Field(min_length=1)
+    web_url: str = "https://github.com"
+    timeout_seconds: float = Field(default=30, gt=0)
+
+
+class SlackService(Secret):
+    api_url: str = "https://slack.com/api/"
+    timeout_seconds: float = Field(default=30, gt=0)
+
+
+class Services(Model):
+    jenkins: JenkinsService
+    github: GitHubService
+    slack: SlackService | None = None
+
+
+class Channel(Model):
+    """Where messages go: a Slack channel, or an apprise URL read from the environment."""
+
+    slack: str | None = Field(default=None, pattern=r"^#?[\w.-]+$")
+    apprise_url_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Channel:
+        if (self.slack is None) == (self.apprise_url_env is None):
+            raise ValueError("a channel needs exactly one of `slack` or `apprise_url_env`")
+        return self
+
+
+class Audience(Model):
+    channels: list[str] = Field(min_length=1)
+    mention: str = ""
+
+
+class Audiences(Model):
+    """Who is told what. `operators` receive the loud alerts (mismatch, failure, merges)."""
+
+    engineers: Audience
+    sitewide: Audience
+    helpdesk: Audience
+    editors: Audience
+    product_owner: Audience
+    operators: Audience | None = None
+
+
+class Roles(Model):
+    """Who may do what. Names are the identities oob knows people by."""
+
+    deployers: list[str] = Field(min_length=1)
+    approvers: list[str] = Field(min_length=1)
+    status_overriders: list[str] = []
+    fix_confirmers: list[str] = []
+    allow_self_approval: bool = False
+    allow_asserted_identity: bool = Field(
+        default=False,
+        description="Accept `--as NAME` on the command line (for sandboxes and drills).",
+    )
+
+
+class HttpCheck(Model):
+    kind: Literal["http"]
+    name: str
+    url: str
+    expect_status: int = Field(default=200, ge=100, le=599)
+    body_pattern: str | None = None
+    timeout_seconds: float = Field(default=10, gt=0)
+
+
+class CommandCheck(Model):
+    kind: Literal["command"]
+    name: str
+    command: list[str] = Field(min_length=1)
+    timeout_seconds: float = Field(default=60, gt=0)
+
+
+class Verify(Model):
+    """How oob knows the deploy finished and the fix works in production."""
+
+    shield_url: str = Field(
+        description="A page editors use; it answers 503 while the deploy shield is up."
+    )
+    checks: list[Annotated[HttpCheck | CommandCheck, Field(discriminator="kind")]] = []
+    require_confirmation: bool = Field(
+        default=False, description="Also wait for a person's `oob confirm-fix`."
+    )
+    timeout_minutes: Minutes = 30
+
+    @model_validator(mode="after")
+    def _some_way_to_verify(self) -> Verify:
+        if not self.checks and not self.require_confirmation:
+            raise ValueError("give at least one check, or set require_confirmation = true")
+        return self
+
+
+class Postmortem(Model):
+    repository: str = Field(pattern=r"^[\w.-]+/[\w.-]+$")
+    base_branch: str = "main"
+    path: str = "Postmortems/{year}/{date}-{slug}.md"
+    open_pull_request: bool = True
+    template: Path | None = None
+
+
+class Templates(Model):
+    directory: Path | None = Field(
+        default=None,
+        description="Directory of Jinja2 files overriding the built-in messages.",
+    )
+
+
+class Sandbox(Model):
+    """Credentials of a local sandbox, written by `oob sandbox --write-config`. Sandbox only."""
+
+    token: str
+
+
+class Config(Model):
+    pipeline: Pipeline
+    services: Services
+    audiences: Audiences
+    channels: dict[str, Channel]
+    roles: Roles
+    verify: Verify
+    postmortem: Postmortem
+    templates: Templates = Templates()
+    sandbox: Sandbox | None = None
+
+    source: Path | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> Config:
+        for name, audience in self.audiences:
+            if audience is None:
+                continue
+            for channel in audience.channels:
+                if channel not in self.channels:
+                    raise ValueError(
+                        f"audience {name!r} names channel {channel!r}, which [channels] lacks"
+                    )
+        if self.services.slack is None and any(c.slack for c in self.channels.values()):
+            raise ValueError("a channel uses slack, but [services.slack] is missing")
+        if self.sandbox is not None:
+            remote = [url for url in self._service_urls() if not _is_loopback(url)]
+            if remote:
+                raise ValueError(
+                    f"[sandbox] credentials are only for local sandboxes, but {remote[0]} "
+                    "is not on this machine"
+                )
+        return self
+
+    def _service_urls(self) -> list[str]:
+        urls = [self.services.jenkins.url, self.services.github.api_url]
+        if self.services.slack:
+            urls.append(self.services.slack.api_url)
+        return urls
+
+    def secret(self, service: Secret) -> str:
+        """The credential of `service`, from its environment variable (or the sandbox's)."""
+        value = os.environ.get(service.token_env)
+        if value:
+            return value
+        if self.sandbox is not None:
+            return self.sandbox.token
+        raise ConfigError(
+            f"{service.token_env} is not set",
+            hint=f"export {service.token_env} with the API token oob should use",
+        )
+
+    def secret_is_set(self, service: Secret) -> bool:
+        return bool(os.environ.get(service.token_env)) or self.sandbox is not None
+
+
+def _is_loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def config_path(path: Path | None) -> Path:
+    return path if path is not None else DEFAULT_CONFIG
+
+
+def load(path: Path | None = None) -> Config:
+    """Read and validate a config file; every problem becomes one ConfigError naming the place."""
+    path = config_path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: no such config file",
+            hint="write one with `oob init --preset va-cms`, or pass --config PATH",
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read it: {exc.strerror}") from None
+    return parse(text, path)
+
+
+def parse(text: str, path: Path) -> Config:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = tuple(first["loc"])
+        where = ".".join(str(part) for part in loc) or "(top level)"
+        line = _line_of(text, loc)
+        at = f":{line}" if line else ""
+        message = first["msg"].removeprefix("Value error, ")
+        if first["type"] == "extra_forbidden":
+            message = "unknown key (a typo?)"
+        elif first["type"] == "missing":
+            message = "missing required key"
+        more = f" (and {exc.error_count() - 1} more problem(s))" if exc.error_count() > 1 else ""
+        raise ConfigError(f"{path}{at}: {where}: {message}{more}") from None
+    return config.model_copy(update={"source": path.resolve()})
+
+
+def _line_of(text: str, loc: tuple[Any, ...]) -> int | None:
+    """The 1-based line of the key at `loc`, found by following TOML table headers.
+
+    tomllib keeps no positions, so this walks the text: it tracks the current table (counting
+    array-of-table entries) and returns the line where the deepest part of `loc` that exists in
+    the text is defined. Good enough to point a person at the right place; None when unsure.
+    """
+    keys = [str(part) for part in loc if not isinstance(part, int)]
+    header_re = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?")
+    key_re = re.compile(r"^\s*([A-Za-z0-9_\-\"']+)\s*=")
+    counts: dict[str, int] = {}
+    table: list[str] = []
+    index: int | None = None
+    best: tuple[int, int] | None = None  # (depth matched, line)
+
+    want_index = [part for part in loc if isinstance(part, int)]
+    for number, raw in enumerate(text.splitlines(), start=1):
+        header = header_re.match(raw)
+        if header:
+            table = [p.strip().strip("\"'") for p in header.group(2).split(".")]
+            name = ".".join(table)
+            if header.group(1) == "[[":
+                counts[name] = counts.get(name, -1) + 1
+                index = counts[name]
+            else:
+                index = None
+            if keys[: len(table)] == table and _index_ok(index, want_index):
+                best = _deeper(best, len(table), number)
+            continue
+        key = key_re.match(raw)
+        if key:
+            path = [*table, key.group(1).strip("\"'")]
+            if keys[: len(path)] == path and _index_ok(index, want_index):
+                best = _deeper(best, len(path), number)
+    return best[1] if best else None
+
+
+def _index_ok(index: int | None, wanted: list[int]) -> bool:
+    return index is None or not wanted or index == wanted[0]
+
+
+def _deeper(best: tuple[int, int] | None, depth: int, line: int) -> tuple[int, int]:
+    return (depth, line) if best is None or depth > best[0] else best
