@@ -1,0 +1,229 @@
+"""The narrow interfaces through which the procedure touches the world.
+
+The procedure and the commands depend on these Protocols, never on a client library. Adapters
+(`oob.adapters.*`) implement them against the real services, which may be the sandbox.
+Every value crossing a port is a small frozen dataclass: easy to checkpoint, easy to compare.
+Every method may raise an `oob.errors.IntegrationError` subclass, after bounded retries of
+transient failures; errors that will not change (bad credentials, unknown job) are raised at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+# --- build server (Jenkins) -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QueuedBuild:
+    """A build request accepted by the build server, not necessarily started yet."""
+
+    job: str
+    queue_id: int
+    build_number: int | None = None
+    cancelled: bool = False
+    why: str | None = None
+
+
+@dataclass(frozen=True)
+class Build:
+    job: str
+    number: int
+    url: str
+    building: bool
+    result: str | None  # SUCCESS | UNSTABLE | FAILURE | NOT_BUILT | ABORTED; None while building
+    started_at: datetime
+    duration_seconds: float  # 0 while building
+    estimated_seconds: float | None
+    sha: str | None  # the commit the build tested or released (Git BuildData), if any
+    parameters: dict[str, str] = field(default_factory=dict)
+    causes: tuple[str, ...] = ()  # user ids, or short descriptions for upstream/timer causes
+    queue_id: int | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.result == "SUCCESS"
+
+
+@dataclass(frozen=True)
+class LogChunk:
+    text: str
+    next_start: int
+    more: bool  # True while the build runs and more text may come
+
+
+@dataclass(frozen=True)
+class JobInfo:
+    path: str
+    url: str
+    buildable: bool
+    parameters: tuple[str, ...]
+
+
+class BuildServer(Protocol):
+    def job(self, path: str) -> JobInfo: ...
+
+    def trigger(self, path: str, parameters: dict[str, str]) -> QueuedBuild: ...
+
+    def queued(self, path: str, queue_id: int) -> QueuedBuild:
+        """The queue item; `build_number` is set once the build has started."""
+        ...
+
+    def build(self, path: str, number: int) -> Build: ...
+
+    def builds(self, path: str, limit: int = 20) -> list[Build]:
+        """Recent builds, newest first."""
+        ...
+
+    def log(self, path: str, number: int, start: int = 0) -> LogChunk: ...
+
+    def follow_log(self, path: str, number: int, start: int = 0) -> Iterator[str]:
+        """The build's log line by line as it is written, in constant memory, until it ends."""
+        ...
+
+    def stop(self, path: str, number: int) -> None: ...
+
+
+# --- code host (GitHub) -----------------------------------------------------------------------
+
+
+class StatusState(StrEnum):
+    SUCCESS = "success"
+    PENDING = "pending"
+    FAILURE = "failure"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class CommitStatus:
+    context: str
+    state: StatusState
+    description: str | None
+    target_url: str | None
+    updated_at: datetime | None
+
+
+@dataclass(frozen=True)
+class CombinedStatus:
+    sha: str
+    state: StatusState
+    statuses: tuple[CommitStatus, ...]
+
+    def context(self, name: str) -> CommitStatus | None:
+        return next((s for s in self.statuses if s.context == name), None)
+
+
+@dataclass(frozen=True)
+class Commit:
+    sha: str
+    message: str
+    author: str
+    committed_at: datetime | None
+    url: str
+
+
+class CompareStatus(StrEnum):
+    AHEAD = "ahead"
+    BEHIND = "behind"
+    IDENTICAL = "identical"
+    DIVERGED = "diverged"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    base: str
+    head: str
+    status: CompareStatus
+    ahead_by: int
+    behind_by: int
+    html_url: str
+
+    @property
+    def head_contains_base(self) -> bool:
+        return self.status in (CompareStatus.AHEAD, CompareStatus.IDENTICAL)
+
+
+@dataclass(frozen=True)
+class PullRequest:
+    number: int
+    url: str  # the page a person opens
+    head: str
+    base: str
+
+
+class CodeHost(Protocol):
+    def commit(self, ref: str, repository: str | None = None) -> Commit:
+        """The commit `ref` names (a short or full SHA, a branch); UsageError if none."""
+        ...
+
+    def combined_status(self, sha: str) -> CombinedStatus: ...
+
+    def create_status(
+        self, sha: str, state: StatusState, context: str, description: str, target_url: str | None
+    ) -> CommitStatus: ...
+
+    def compare(self, base: str, head: str) -> Comparison: ...
+
+    def commits_after(self, sha: str, branch: str | None = None) -> list[Commit]:
+        """Commits on `branch` (default: the configured one) that came after `sha`, newest first."""
+        ...
+
+    def ensure_branch(self, repository: str, branch: str, from_branch: str) -> None:
+        """Create `branch` at the tip of `from_branch`, or keep it if it exists."""
+        ...
+
+    def put_file(
+        self, repository: str, branch: str, path: str, content: str, message: str
+    ) -> None:
+        """Create or update a file on a branch (a no-op when the content is unchanged)."""
+        ...
+
+    def ensure_pull_request(
+        self, repository: str, head: str, base: str, title: str, body: str
+    ) -> PullRequest:
+        """Open a pull request, or return the open one for `head` if it already exists."""
+        ...
+
+
+# --- chat (Slack and apprise channels) --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PostedMessage:
+    channel: str  # the configured channel name
+    key: str  # the idempotency key the message was posted with
+    ts: str | None  # Slack's message id; None for channels that return none (apprise)
+    permalink: str | None = None
+
+
+class Chat(Protocol):
+    def post(self, channel: str, text: str, key: str) -> PostedMessage:
+        """Post `text` to a configured channel once: if a message with `key` is already in the
+        channel (a retry after a lost response), return it instead of posting again."""
+        ...
+
+    def update(self, message: PostedMessage, text: str) -> None: ...
+
+
+# --- probes (verifying the fix) ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    name: str
+    ok: bool
+    detail: str  # what was seen: "HTTP 200 in 84 ms", "exit 1: ..."
+
+
+class Probe(Protocol):
+    def run(self, check_name: str) -> ProbeResult:
+        """Run the configured verification check of that name once."""
+        ...
+
+    def shield_up(self) -> bool:
+        """True while the CMS answers editors with the deploy shield (HTTP 503)."""
+        ...
