@@ -1,0 +1,520 @@
+"""The run store: oob's own tables beside DBOS's system database, in the same database.
+
+One URL configures both (`database_url`): a SQLite file under `OOB_HOME` (default: the per-user
+state directory) or the PostgreSQL database `OOB_DATABASE_URL` names. DBOS keeps the workflow
+checkpoints; this module keeps what people read and audit:
+
+- `oob_runs`: one row per out-of-band deploy, with its request (fix, symptoms, cause, ...), its
+  state and, once ended, its outcome. At most one active run per pipeline, enforced by the
+  database itself (a unique column that is NULL once a run ends), so two `oob deploy` racing on
+  two machines cannot both win.
+- `oob_events`: the append-only timeline and audit log. Every row has a UTC time with its date,
+  the actor, the source (cli, web, worker, simulated), a kind, a one-line summary and JSON
+  details. The run id is nullable, so that actions outside a run (an `oob override-status`
+  before a deploy) are audited too. Events written from a workflow step carry a `key`, so that
+  a step run again after a crash does not write its event twice.
+
+The run's life is `RunState`, whose allowed transitions are declared in `TRANSITIONS` and
+checked in one place (`Store.transition`). Secrets never reach these tables: callers pass
+summaries and details, never tokens.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from oob.clock import Clock, SystemClock
+from oob.errors import ProcedureError, RunNotFound
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+ENV_HOME = "OOB_HOME"
+ENV_DATABASE_URL = "OOB_DATABASE_URL"
+SQLITE_FILE = "oob.sqlite"
+
+
+class RunState(StrEnum):
+    """Where a run is. The last six are terminal, and are also the run's outcome."""
+
+    AWAITING_APPROVAL = "awaiting_approval"
+    PREFLIGHT = "preflight"
+    NOTIFYING = "notifying"
+    RELEASE_WAIT = "release_wait"  # the release job is triggered and waiting: `oob cancel` works
+    RELEASING = "releasing"  # the release job picked a commit; checking it contains the fix
+    DEPLOYING = "deploying"  # following the stages to production
+    VERIFYING = "verifying"
+    CLOSING = "closing"  # the outcome is known; telling people, releasing the hold, postmortem
+    RESOLVED = "resolved"
+    CANCELLED = "cancelled"
+    DENIED = "denied"
+    RELEASE_MISMATCH = "release_mismatch"
+    DEPLOY_FAILED = "deploy_failed"
+    FIX_NOT_VERIFIED = "fix_not_verified"
+
+    @property
+    def terminal(self) -> bool:
+        return self in OUTCOMES
+
+
+OUTCOMES: frozenset[RunState] = frozenset(
+    {
+        RunState.RESOLVED,
+        RunState.CANCELLED,
+        RunState.DENIED,
+        RunState.RELEASE_MISMATCH,
+        RunState.DEPLOY_FAILED,
+        RunState.FIX_NOT_VERIFIED,
+    }
+)
+
+# Every active state may go to CLOSING (a denial, a cancel, a failure); CLOSING goes only to an
+# outcome. Nothing leaves an outcome.
+TRANSITIONS: Mapping[RunState, frozenset[RunState]] = {
+    RunState.AWAITING_APPROVAL: frozenset({RunState.PREFLIGHT, RunState.CLOSING}),
+    RunState.PREFLIGHT: frozenset({RunState.NOTIFYING, RunState.CLOSING}),
+    RunState.NOTIFYING: frozenset({RunState.RELEASE_WAIT, RunState.CLOSING}),
+    RunState.RELEASE_WAIT: frozenset({RunState.RELEASING, RunState.CLOSING}),
+    RunState.RELEASING: frozenset({RunState.DEPLOYING, RunState.CLOSING}),
+    RunState.DEPLOYING: frozenset({RunState.VERIFYING, RunState.CLOSING}),
+    RunState.VERIFYING: frozenset({RunState.CLOSING}),
+    RunState.CLOSING: OUTCOMES,
+    **{outcome: frozenset() for outcome in OUTCOMES},
+}
+
+
+class Source(StrEnum):
+    """Where an event came from."""
+
+    CLI = "cli"
+    WEB = "web"
+    WORKER = "worker"
+    SIMULATED = "simulated"
+
+
+class RunBusy(ProcedureError):
+    """Another run of the pipeline is active."""
+
+
+class BadTransition(ProcedureError):
+    """A run was asked to move to a state its current state does not lead to."""
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What a person asks for when starting an out-of-band deploy."""
+
+    pipeline: str
+    requester: str
+    fix_sha: str
+    symptoms: str
+    cause: str
+    fix_summary: str
+    affects: str = ""
+    release_wait_minutes: float = 0
+
+
+@dataclass(frozen=True)
+class Run:
+    """One out-of-band deploy as stored."""
+
+    id: str
+    pipeline: str
+    requester: str
+    fix_sha: str
+    symptoms: str
+    affects: str
+    cause: str
+    fix_summary: str
+    release_wait_minutes: float
+    state: RunState
+    outcome: RunState | None
+    created_at: datetime
+    updated_at: datetime
+    ended_at: datetime | None
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def active(self) -> bool:
+        return not self.state.terminal
+
+
+@dataclass(frozen=True)
+class Event:
+    """One line of a run's timeline (or of the audit log, when `run_id` is None)."""
+
+    id: int
+    run_id: str | None
+    at: datetime
+    actor: str
+    source: Source
+    kind: str
+    summary: str
+    details: dict[str, Any]
+
+
+def state_dir() -> Path:
+    """Where oob keeps its SQLite database: `OOB_HOME`, else the per-user state directory."""
+    home = os.environ.get(ENV_HOME)
+    if home:
+        return Path(home).expanduser()
+    from platformdirs import user_state_path
+
+    return user_state_path("oob", appauthor=False)
+
+
+def database_url() -> str:
+    """The one database URL for DBOS and the run store (`OOB_DATABASE_URL` or the SQLite file)."""
+    url = os.environ.get(ENV_DATABASE_URL)
+    if url:
+        return url
+    return f"sqlite:///{state_dir() / SQLITE_FILE}"
+
+
+def sqlalchemy_url(url: str) -> str:
+    """`url` with the driver SQLAlchemy should use: psycopg 3 (as DBOS does) for PostgreSQL."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url.removeprefix(prefix)
+    return url
+
+
+def redact_url(url: str) -> str:
+    """`url` safe to show: any password replaced."""
+    from sqlalchemy import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def new_run_id(now: datetime) -> str:
+    """A run id people can read and type: the UTC start time and a short random suffix."""
+    return f"{now.astimezone(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+
+
+def _tables() -> tuple[sa.MetaData, sa.Table, sa.Table]:
+    import sqlalchemy as sa
+
+    metadata = sa.MetaData()
+    runs = sa.Table(
+        "oob_runs",
+        metadata,
+        sa.Column("id", sa.String(64), primary_key=True),
+        sa.Column("pipeline", sa.String(200), nullable=False),
+        # Equal to `pipeline` while the run is active, NULL once it ends: the unique
+        # constraint then admits one active run per pipeline and any number of ended ones.
+        sa.Column("active_pipeline", sa.String(200), unique=True),
+        sa.Column("requester", sa.String(200), nullable=False),
+        sa.Column("fix_sha", sa.String(64), nullable=False),
+        sa.Column("symptoms", sa.Text, nullable=False),
+        sa.Column("affects", sa.Text, nullable=False),
+        sa.Column("cause", sa.Text, nullable=False),
+        sa.Column("fix_summary", sa.Text, nullable=False),
+        sa.Column("release_wait_minutes", sa.Float, nullable=False),
+        sa.Column("state", sa.String(40), nullable=False),
+        sa.Column("outcome", sa.String(40)),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("ended_at", sa.DateTime(timezone=True)),
+        sa.Column("facts", sa.JSON, nullable=False),
+    )
+    events = sa.Table(
+        "oob_events",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("run_id", sa.String(64), sa.ForeignKey("oob_runs.id"), index=True),
+        sa.Column("key", sa.String(300), unique=True),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("actor", sa.String(200), nullable=False),
+        sa.Column("source", sa.String(20), nullable=False),
+        sa.Column("kind", sa.String(60), nullable=False),
+        sa.Column("summary", sa.Text, nullable=False),
+        sa.Column("details", sa.JSON, nullable=False),
+    )
+    return metadata, runs, events
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    # SQLite returns naive datetimes; every stored time is UTC, so say so.
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Store:
+    """oob's tables in the database at `url`; created on first use."""
+
+    def __init__(self, url: str, *, clock: Clock | None = None) -> None:
+        import sqlalchemy as sa
+
+        self.url = url
+        self.clock: Clock = clock or SystemClock()
+        real = sqlalchemy_url(url)
+        if real.startswith("sqlite:///"):
+            Path(real.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        self.engine = sa.create_engine(real, pool_pre_ping=True)
+        if self.engine.dialect.name == "sqlite":
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._metadata, self._runs, self._events = _tables()
+        self._metadata.create_all(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sa.Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    # --- runs ---------------------------------------------------------------------------------
+
+    def create_run(self, request: RunRequest, run_id: str | None = None) -> Run:
+        """Record a new active run; `RunBusy` (naming who holds it) if the pipeline has one."""
+        import sqlalchemy as sa
+
+        now = self.clock.now()
+        run_id = run_id or new_run_id(now)
+        row = {
+            "id": run_id,
+            "pipeline": request.pipeline,
+            "active_pipeline": request.pipeline,
+            "requester": request.requester,
+            "fix_sha": request.fix_sha,
+            "symptoms": request.symptoms,
+            "affects": request.affects,
+            "cause": request.cause,
+            "fix_summary": request.fix_summary,
+            "release_wait_minutes": request.release_wait_minutes,
+            "state": RunState.AWAITING_APPROVAL.value,
+            "outcome": None,
+            "created_at": now,
+            "updated_at": now,
+            "ended_at": None,
+            "facts": {},
+        }
+        try:
+            with self._tx() as conn:
+                conn.execute(self._runs.insert().values(**row))
+        except sa.exc.IntegrityError:
+            holder = self.active_run(request.pipeline)
+            if holder is None:  # it ended between our insert and this read: a retry will do
+                raise RunBusy(
+                    f"another run of {request.pipeline} was starting at the same moment",
+                    hint="try again",
+                ) from None
+            raise RunBusy(
+                f"run {holder.id} of {request.pipeline} is active, started by "
+                f"{holder.requester} at {holder.created_at:%Y-%m-%d %H:%M} UTC "
+                f"({holder.state.value})",
+                hint=f"follow it with `oob watch {holder.id}`, or end it with "
+                f"`oob cancel {holder.id} --reason ...`",
+            ) from None
+        return self.run(run_id)
+
+    def run(self, run_id: str) -> Run:
+        """The run `run_id`; `RunNotFound` if there is none."""
+        with self.engine.connect() as conn:
+            row = conn.execute(self._runs.select().where(self._runs.c.id == run_id)).first()
+        if row is None:
+            raise RunNotFound(f"no run {run_id!r}", hint="list the runs with `oob runs`")
+        return self._run(row._mapping)
+
+    def runs(self, limit: int = 50) -> list[Run]:
+        """The most recent runs, newest first."""
+        query = self._runs.select().order_by(self._runs.c.created_at.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            return [self._run(r._mapping) for r in conn.execute(query)]
+
+    def active_run(self, pipeline: str) -> Run | None:
+        """The active run of `pipeline`, if any."""
+        query = self._runs.select().where(self._runs.c.active_pipeline == pipeline)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else self._run(row._mapping)
+
+    def transition(self, run_id: str, to: RunState) -> Run:
+        """Move a run to `to` if its current state leads there (the one place that checks).
+
+        Moving to the state it is already in is accepted and changes nothing, so that a
+        workflow step repeated after a crash is harmless. Reaching an outcome ends the run and
+        frees its pipeline for the next one.
+        """
+        with self._tx() as conn:
+            row = conn.execute(
+                self._runs.select().where(self._runs.c.id == run_id).with_for_update()
+            ).first()
+            if row is None:
+                raise RunNotFound(f"no run {run_id!r}")
+            current = RunState(row._mapping["state"])
+            if current is to:
+                return self._run(row._mapping)
+            if to not in TRANSITIONS[current]:
+                raise BadTransition(f"run {run_id} is {current.value}; it cannot become {to.value}")
+            now = self.clock.now()
+            values: dict[str, Any] = {"state": to.value, "updated_at": now}
+            if to.terminal:
+                values |= {"outcome": to.value, "ended_at": now, "active_pipeline": None}
+            conn.execute(self._runs.update().where(self._runs.c.id == run_id).values(**values))
+        return self.run(run_id)
+
+    def record_facts(self, run_id: str, **facts: Any) -> Run:
+        """Merge JSON facts learned during the run (build number, released commit, ...)."""
+        with self._tx() as conn:
+            row = conn.execute(
+                self._runs.select().where(self._runs.c.id == run_id).with_for_update()
+            ).first()
+            if row is None:
+                raise RunNotFound(f"no run {run_id!r}")
+            merged = {**row._mapping["facts"], **facts}
+            conn.execute(
+                self._runs.update()
+                .where(self._runs.c.id == run_id)
+                .values(facts=merged, updated_at=self.clock.now())
+            )
+        return self.run(run_id)
+
+    @staticmethod
+    def _run(row: Mapping[Any, Any]) -> Run:
+        outcome = row["outcome"]
+        return Run(
+            id=row["id"],
+            pipeline=row["pipeline"],
+            requester=row["requester"],
+            fix_sha=row["fix_sha"],
+            symptoms=row["symptoms"],
+            affects=row["affects"],
+            cause=row["cause"],
+            fix_summary=row["fix_summary"],
+            release_wait_minutes=row["release_wait_minutes"],
+            state=RunState(row["state"]),
+            outcome=RunState(outcome) if outcome else None,
+            created_at=_utc(row["created_at"]) or row["created_at"],
+            updated_at=_utc(row["updated_at"]) or row["updated_at"],
+            ended_at=_utc(row["ended_at"]),
+            facts=dict(row["facts"] or {}),
+        )
+
+    # --- events -------------------------------------------------------------------------------
+
+    def append_event(
+        self,
+        run_id: str | None,
+        *,
+        actor: str,
+        source: Source | str,
+        kind: str,
+        summary: str,
+        details: Mapping[str, Any] | None = None,
+        key: str | None = None,
+        at: datetime | None = None,
+    ) -> Event:
+        """Append one event to the timeline (of `run_id`, or the audit log when None).
+
+        With a `key`, appending the same event again returns the first one instead of writing a
+        second: a workflow step repeated after a crash leaves one line. `details` must be
+        JSON-serializable and must never hold a secret.
+        """
+        import sqlalchemy as sa
+
+        values = {
+            "run_id": run_id,
+            "key": key,
+            "at": at or self.clock.now(),
+            "actor": actor,
+            "source": Source(source).value,
+            "kind": kind,
+            "summary": summary,
+            # A round trip through json fails here, loudly, rather than in the driver.
+            "details": json.loads(json.dumps(dict(details or {}))),
+        }
+        try:
+            with self._tx() as conn:
+                new_id = conn.execute(self._events.insert().values(**values)).inserted_primary_key
+        except sa.exc.IntegrityError:
+            if key is None:
+                raise
+            existing = self._event_by_key(key)
+            if existing is None:
+                raise
+            return existing
+        assert new_id is not None
+        return self._event_by_id(int(new_id[0]))
+
+    def events(
+        self, run_id: str | None, *, after: int = 0, limit: int | None = None
+    ) -> list[Event]:
+        """Events of `run_id` (of the audit log outside runs when None) with id > `after`."""
+        query = self._events.select().where(self._events.c.id > after).order_by(self._events.c.id)
+        if run_id is None:
+            query = query.where(self._events.c.run_id.is_(None))
+        else:
+            query = query.where(self._events.c.run_id == run_id)
+        if limit is not None:
+            query = query.limit(limit)
+        with self.engine.connect() as conn:
+            return [self._event(r._mapping) for r in conn.execute(query)]
+
+    def _event_by_key(self, key: str) -> Event | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(self._events.select().where(self._events.c.key == key)).first()
+        return None if row is None else self._event(row._mapping)
+
+    def _event_by_id(self, event_id: int) -> Event:
+        with self.engine.connect() as conn:
+            row = conn.execute(self._events.select().where(self._events.c.id == event_id)).one()
+        return self._event(row._mapping)
+
+    @staticmethod
+    def _event(row: Mapping[Any, Any]) -> Event:
+        return Event(
+            id=row["id"],
+            run_id=row["run_id"],
+            at=_utc(row["at"]) or row["at"],
+            actor=row["actor"],
+            source=Source(row["source"]),
+            kind=row["kind"],
+            summary=row["summary"],
+            details=dict(row["details"] or {}),
+        )
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # DBOS writes the same file from other threads and processes: wait for their locks
+    # instead of failing at once.
+    dbapi_conn.execute("PRAGMA busy_timeout=30000")
+
+
+def open_store(url: str | None = None, *, clock: Clock | None = None) -> Store:
+    """The run store at `url` (default: `database_url()`)."""
+    return Store(url or database_url(), clock=clock)
+
+
+def append_event(
+    run_id: str | None,
+    *,
+    actor: str,
+    source: Source | str,
+    kind: str,
+    summary: str,
+    details: Mapping[str, Any] | None = None,
+    url: str | None = None,
+) -> Event:
+    """Append one event to the default store (`OOB_HOME`/`OOB_DATABASE_URL`) and close it.
+
+    The convenient form for a single audited action, e.g. `oob override-status`.
+    """
+    store = open_store(url)
+    try:
+        return store.append_event(
+            run_id, actor=actor, source=source, kind=kind, summary=summary, details=details
+        )
+    finally:
+        store.close()
