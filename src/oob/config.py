@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from difflib import get_close_matches
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -351,14 +352,22 @@ def parse(text: str, path: Path) -> Config:
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
+        errors = exc.errors()
+        # A typo shows up as an unknown key plus a missing one: name the typo first.
+        first = min(errors, key=lambda e: e["type"] != "extra_forbidden")
         loc = tuple(first["loc"])
         where = ".".join(str(part) for part in loc) or "(top level)"
         line = _line_of(text, loc)
         at = f":{line}" if line else ""
         message = first["msg"].removeprefix("Value error, ")
         if first["type"] == "extra_forbidden":
-            message = "unknown key (a typo?)"
+            missing = [
+                str(e["loc"][-1])
+                for e in errors
+                if e["type"] == "missing" and tuple(e["loc"][:-1]) == loc[:-1]
+            ]
+            guess = get_close_matches(str(loc[-1]), missing, n=1)
+            message = f"unknown key (did you mean {guess[0]!r}?)" if guess else "unknown key"
         elif first["type"] == "missing":
             message = "missing required key"
         more = f" (and {exc.error_count() - 1} more problem(s))" if exc.error_count() > 1 else ""

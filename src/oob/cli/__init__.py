@@ -16,7 +16,7 @@ from rich.markup import escape
 
 from oob import __version__
 from oob.cli.context import AppContext
-from oob.errors import EXIT_USAGE, OobError
+from oob.errors import OobError
 
 app = typer.Typer(
     name="oob",
@@ -57,29 +57,20 @@ def root(
 
 def _register() -> None:
     # Importing these modules only defines commands; they import their heavy libraries lazily.
-    from oob.cli import config_cmds, timeline_cmd  # noqa: F401, PLC0415
+    from oob.cli import config_cmds, timeline_cmd  # noqa: F401
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the `oob` console script: map oob's errors to one line and an exit code."""
+    """Entry point of the `oob` console script: map oob's errors to one line and an exit code.
+
+    Typer (in standalone mode) reports usage errors itself with exit code 2.
+    """
     _register()
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv)
     except OobError as exc:
         err = AppContext.error_console()
-        err.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False)
+        err.print(f"[bold red]error:[/] {escape(exc.message)}", soft_wrap=True)
         if exc.hint:
-            err.print(f"[dim]hint:[/] {escape(exc.hint)}", highlight=False)
+            err.print(f"[dim]hint:[/] {escape(exc.hint)}", soft_wrap=True)
         sys.exit(exc.exit_code)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        AppContext.error_console().print("aborted")
-        sys.exit(130)
-    except Exception as exc:  # click's own usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(EXIT_USAGE if isinstance(exc, click.UsageError) else exc.exit_code)
-        raise

@@ -24,6 +24,12 @@ class AppContext:
 
         return load(self.config_path)
 
+    def print_json(self, payload: object) -> None:
+        """Machine-readable output: plain JSON on standard output, never styled or wrapped."""
+        import json
+
+        print(json.dumps(payload, indent=2, default=str))
+
     @staticmethod
     def error_console() -> Console:
         return Console(stderr=True, highlight=False)

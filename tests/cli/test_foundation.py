@@ -1,0 +1,130 @@
+"""The CLI's foundation commands: exit codes, one-line errors, the preset round trip."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import RunCli
+
+
+def test_version_and_help(run_cli: RunCli) -> None:
+    result = run_cli("--version")
+    assert result.code == 0
+    assert result.out.startswith("oob ")
+    assert run_cli("--help").code == 0
+
+
+def test_help_imports_no_heavy_module() -> None:
+    # `oob --help` must stay instant: none of these may load at start-up.
+    code = (
+        "import sys\n"
+        "from oob.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = {'dbos', 'httpx', 'fastapi', 'sqlalchemy', 'slack_sdk', 'apprise', 'api4jenkins',"
+        " 'pydantic', 'jinja2', 'uvicorn'}\n"
+        "print(sorted(heavy & set(sys.modules)))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip().splitlines()[-1] == "[]"
+
+
+def test_init_then_validate(run_cli: RunCli, tmp_path: Path) -> None:
+    path = tmp_path / "oob.toml"
+    assert run_cli("init", "--preset", "va-cms", "--path", str(path)).code == 0
+    result = run_cli("--config", str(path), "config", "validate")
+    assert result.code == 0
+    assert "valid (va-cms, 10 stages)" in result.out
+
+
+def test_init_refuses_to_overwrite(run_cli: RunCli, tmp_path: Path) -> None:
+    path = tmp_path / "oob.toml"
+    path.write_text("mine", encoding="utf-8")
+    result = run_cli("init", "--path", str(path))
+    assert result.code == 2
+    assert "already exists" in result.err
+    assert "--force" in result.err
+    assert path.read_text(encoding="utf-8") == "mine"
+    assert run_cli("init", "--path", str(path), "--force").code == 0
+
+
+def test_unknown_preset(run_cli: RunCli, tmp_path: Path) -> None:
+    result = run_cli("init", "--preset", "nope", "--path", str(tmp_path / "x.toml"))
+    assert result.code == 2
+    assert "no preset 'nope'" in result.err
+    assert "va-cms" in result.err
+
+
+def test_invalid_config_is_one_line_exit_2(run_cli: RunCli, tmp_path: Path) -> None:
+    path = tmp_path / "oob.toml"
+    path.write_text("[pipeline]\nname = 1\n", encoding="utf-8")
+    result = run_cli("--config", str(path), "config", "validate")
+    assert result.code == 2
+    assert result.err.startswith("error: ")
+    assert "Traceback" not in result.err
+    assert len(result.err.strip().splitlines()) == 1
+
+
+def test_missing_config(run_cli: RunCli, tmp_path: Path) -> None:
+    result = run_cli("--config", str(tmp_path / "none.toml"), "timeline")
+    assert result.code == 2
+    assert "no such config file" in result.err
+    assert "hint: write one with `oob init --preset va-cms`" in result.err
+
+
+def test_config_from_environment(
+    run_cli: RunCli, preset_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OOB_CONFIG", str(preset_file))
+    assert run_cli("config", "validate").code == 0
+
+
+def test_show_never_prints_secrets(
+    run_cli: RunCli, preset_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OOB_JENKINS_TOKEN", "very-secret-value")
+    monkeypatch.delenv("OOB_GITHUB_TOKEN", raising=False)
+    result = run_cli("--config", str(preset_file), "config", "show")
+    assert result.code == 0
+    assert "very-secret-value" not in result.out
+    data = json.loads(result.out)
+    assert data["services"]["jenkins"]["token"] == "set"
+    assert data["services"]["github"]["token"] == "unset"
+
+
+def test_timeline_json(run_cli: RunCli, preset_file: Path) -> None:
+    result = run_cli("--config", str(preset_file), "timeline", "--json")
+    assert result.code == 0
+    data = json.loads(result.out)
+    assert data["total_minutes"] == 201
+    assert data["stages"][0] == {
+        "name": "Create a PR",
+        "job": None,
+        "estimate_minutes": 5,
+        "remaining_after_minutes": 196,
+    }
+
+
+def test_timeline_from_stage_table(run_cli: RunCli, preset_file: Path) -> None:
+    result = run_cli("--config", str(preset_file), "timeline", "--from", "deploys/cms-auto-deploy")
+    assert result.code == 0
+    assert "testing/cms-post-deploy-tests-staging" not in result.out
+    assert "30 min" in result.out  # the total from the release trigger: 15 + 7 + 1 + 7
+
+
+def test_timeline_unknown_stage(run_cli: RunCli, preset_file: Path) -> None:
+    result = run_cli("--config", str(preset_file), "timeline", "--from", "nope")
+    assert result.code == 2
+    assert "no stage 'nope'" in result.err
+
+
+def test_usage_error_exit_2(run_cli: RunCli) -> None:
+    result = run_cli("timeline", "--bogus")
+    assert result.code == 2
+    assert "No such option" in result.err
