@@ -21,6 +21,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    IPvAnyNetwork,
     ValidationError,
     field_validator,
     model_validator,
@@ -258,6 +259,47 @@ class Templates(Model):
     )
 
 
+class WebUser(Model):
+    """A dashboard user of `identity = "tokens"`: where their token is checked from.
+
+    Either the SHA-256 of the token (hex; the token itself never goes in the file) or the name
+    of the environment variable that holds it.
+    """
+
+    token_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    token_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> WebUser:
+        if (self.token_sha256 is None) == (self.token_env is None):
+            raise ValueError("a web user needs exactly one of `token_sha256` or `token_env`")
+        return self
+
+
+class Web(Model):
+    """How the dashboard (`oob serve`) knows who is asking. Roles still come from [roles]."""
+
+    identity: Literal["sso", "tokens"] = Field(
+        description="`sso`: a trusted header set by a single-sign-on proxy; "
+        "`tokens`: per-user tokens listed under [web.users]."
+    )
+    sso_header: str = Field(default="X-Forwarded-Email", pattern=r"^[A-Za-z0-9-]+$")
+    trusted_proxies: list[IPvAnyNetwork] = Field(
+        default=[], description="Addresses or networks whose `sso_header` is believed."
+    )
+    users: dict[str, WebUser] = {}
+
+    @model_validator(mode="after")
+    def _identity_is_complete(self) -> Web:
+        if self.identity == "sso" and not self.trusted_proxies:
+            raise ValueError('identity = "sso" needs `trusted_proxies`')
+        if self.identity == "tokens" and not self.users:
+            raise ValueError('identity = "tokens" needs at least one [web.users.NAME]')
+        if self.identity == "sso" and self.users:
+            raise ValueError('[web.users] are for identity = "tokens"')
+        return self
+
+
 class Sandbox(Model):
     """Credentials of a local sandbox, written by `oob sandbox --write-config`. Sandbox only."""
 
@@ -274,6 +316,7 @@ class Config(Model):
     postmortem: Postmortem
     templates: Templates = Templates()
     sandbox: Sandbox | None = None
+    web: Web | None = None
 
     source: Path | None = Field(default=None, exclude=True)
 
