@@ -200,7 +200,19 @@ def new_run_id(now: datetime) -> str:
     return f"{now.astimezone(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
 
 
-def _tables() -> tuple[sa.MetaData, sa.Table, sa.Table]:
+@dataclass(frozen=True)
+class Worker:
+    """A process executing runs (an `oob worker`), known by its DBOS executor id."""
+
+    executor_id: str
+    host: str
+    pid: int
+    version: str
+    started_at: datetime
+    heartbeat_at: datetime
+
+
+def _tables() -> tuple[sa.MetaData, sa.Table, sa.Table, sa.Table]:
     import sqlalchemy as sa
 
     metadata = sa.MetaData()
@@ -239,7 +251,19 @@ def _tables() -> tuple[sa.MetaData, sa.Table, sa.Table]:
         sa.Column("summary", sa.Text, nullable=False),
         sa.Column("details", sa.JSON, nullable=False),
     )
-    return metadata, runs, events
+    # The live executors: a worker beats here; a worker whose beat is older than the lease
+    # (or whose process is gone, on this host) is dead, and its runs may be taken over.
+    workers = sa.Table(
+        "oob_workers",
+        metadata,
+        sa.Column("executor_id", sa.String(200), primary_key=True),
+        sa.Column("host", sa.String(200), nullable=False),
+        sa.Column("pid", sa.Integer, nullable=False),
+        sa.Column("version", sa.String(40), nullable=False),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    return metadata, runs, events, workers
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -263,7 +287,7 @@ class Store:
         self.engine = sa.create_engine(real, pool_pre_ping=True)
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
-        self._metadata, self._runs, self._events = _tables()
+        self._metadata, self._runs, self._events, self._workers = _tables()
         self._metadata.create_all(self.engine)
 
     def close(self) -> None:
@@ -484,6 +508,51 @@ class Store:
             summary=row["summary"],
             details=dict(row["details"] or {}),
         )
+
+
+    # --- workers ------------------------------------------------------------------------------
+
+    def beat(self, executor_id: str, *, host: str, pid: int, version: str) -> None:
+        """Record that worker `executor_id` is alive now (registering it on its first beat)."""
+        now = self.clock.now()
+        with self._tx() as conn:
+            updated = conn.execute(
+                self._workers.update()
+                .where(self._workers.c.executor_id == executor_id)
+                .values(heartbeat_at=now)
+            ).rowcount
+            if not updated:
+                conn.execute(
+                    self._workers.insert().values(
+                        executor_id=executor_id,
+                        host=host,
+                        pid=pid,
+                        version=version,
+                        started_at=now,
+                        heartbeat_at=now,
+                    )
+                )
+
+    def workers(self) -> list[Worker]:
+        """Every worker that has not been forgotten, oldest first."""
+        query = self._workers.select().order_by(self._workers.c.started_at)
+        with self.engine.connect() as conn:
+            return [
+                Worker(
+                    executor_id=r.executor_id,
+                    host=r.host,
+                    pid=r.pid,
+                    version=r.version,
+                    started_at=_utc(r.started_at) or r.started_at,
+                    heartbeat_at=_utc(r.heartbeat_at) or r.heartbeat_at,
+                )
+                for r in conn.execute(query)
+            ]
+
+    def forget_worker(self, executor_id: str) -> None:
+        """Remove a worker that stopped, or whose runs were taken over."""
+        with self._tx() as conn:
+            conn.execute(self._workers.delete().where(self._workers.c.executor_id == executor_id))
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

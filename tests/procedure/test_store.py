@@ -176,3 +176,14 @@ def test_facts_merge(store: Store) -> None:
     store.create_run(a_request(), run_id="r1")
     store.record_facts("r1", build=3)
     assert store.record_facts("r1", sha="b" * 40).facts == {"build": 3, "sha": "b" * 40}
+
+
+def test_workers_beat_and_are_forgotten(store: Store) -> None:
+    store.beat("host:1", host="host", pid=1, version="0.1.0")
+    first = store.workers()[0]
+    store.beat("host:1", host="host", pid=1, version="0.1.0")
+    again = store.workers()[0]
+    assert again.started_at == first.started_at
+    assert again.heartbeat_at > first.heartbeat_at
+    store.forget_worker("host:1")
+    assert store.workers() == []
