@@ -1,0 +1,400 @@
+"""The code host port on GitHub's REST API (version 2022-11-28), over httpx.
+
+Besides the retries every adapter has, GitHub has rate limits of its own: a 403 or 429 with
+`x-ratelimit-remaining: 0` lasts until `x-ratelimit-reset`; a secondary limit names a
+`retry-after`, or else asks for a minute or more. Short waits are waited for; a reset beyond the
+retry policy's longest wait becomes an error that says when to try again.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from oob.adapters.retry import RetryingClient, RetryPolicy, rate_limit_reset, retry_after
+from oob.clock import Clock, SystemClock
+from oob.errors import GitHubError, UsageError
+from oob.ports import (
+    CombinedStatus,
+    Commit,
+    CommitStatus,
+    CompareStatus,
+    Comparison,
+    PullRequest,
+    StatusState,
+)
+
+# GitHub asks clients that meet a secondary rate limit without a Retry-After to wait a minute.
+_SECONDARY_WAIT = 60.0
+# How far `commits_after` pages through a comparison; the release job only ever looks at the tip.
+_MAX_COMPARE_PAGES = 5
+
+
+class GitHubCodeHost:
+    """`oob.ports.CodeHost` on one repository (others are named per call, for the postmortem)."""
+
+    def __init__(
+        self,
+        api_url: str,
+        repository: str,
+        token: str,
+        *,
+        token_env: str,
+        branch: str = "main",
+        timeout_seconds: float,
+        policy: RetryPolicy | None = None,
+        transport: httpx.BaseTransport | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        """`repository` is "owner/name"; `branch` is the one releases are made from."""
+        self.api_url = api_url.rstrip("/") + "/"
+        self.repository = repository
+        self.branch = branch
+        self._token_env = token_env
+        self._policy = policy or RetryPolicy()
+        self._clock = clock or SystemClock()
+        client = httpx.Client(
+            base_url=self.api_url,
+            timeout=timeout_seconds,
+            transport=transport,
+            headers={
+                "Authorization": f"Bearer {token}",
+                "Accept": "application/vnd.github+json",
+                "X-GitHub-Api-Version": "2022-11-28",
+                "User-Agent": "oob",
+            },
+        )
+        self._http = RetryingClient(
+            client,
+            policy=self._policy,
+            classify=self._classify,
+            error=GitHubError,
+            setting="services.github.api_url",
+        )
+        self._request = self._http.request
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def __repr__(self) -> str:
+        return f"GitHubCodeHost({self.api_url!r}, {self.repository!r})"
+
+    # --- the port -------------------------------------------------------------------------
+
+    def commit(self, ref: str, repository: str | None = None) -> Commit:
+        """The commit `ref` names (a short or full SHA, a branch); UsageError if none."""
+        repo = repository or self.repository
+        response = self._request("GET", f"repos/{repo}/commits/{quote(ref, safe='')}")
+        if response.status_code in (404, 422):
+            raise UsageError(
+                f"{repo} has no commit {ref!r}",
+                hint="check the SHA (GitHub needs at least 4 hex digits, 7 are usual) and that "
+                "it was pushed",
+            )
+        data = self._ok(response, f"commit {ref}")
+        return _commit_of(data)
+
+    def combined_status(self, sha: str) -> CombinedStatus:
+        """The combined state and the latest status of every context reported on `sha`."""
+        data = self._ok(
+            self._request(
+                "GET",
+                f"repos/{self.repository}/commits/{sha}/status",
+                params={"per_page": 100},
+            ),
+            f"status of {sha[:12]}",
+        )
+        statuses = tuple(_status_of(s) for s in data.get("statuses") or [])
+        return CombinedStatus(
+            sha=str(data.get("sha") or sha),
+            state=StatusState(data.get("state", "pending")),
+            statuses=statuses,
+        )
+
+    def create_status(
+        self, sha: str, state: StatusState, context: str, description: str, target_url: str | None
+    ) -> CommitStatus:
+        """Post a commit status (repeating it is harmless: the latest per context counts)."""
+        body: dict[str, Any] = {
+            "state": state.value,
+            "context": context,
+            "description": description[:140],  # GitHub rejects longer descriptions with 422
+        }
+        if target_url:
+            body["target_url"] = target_url
+        data = self._ok(
+            self._request("POST", f"repos/{self.repository}/statuses/{sha}", json=body),
+            f"status {context} on {sha[:12]}",
+        )
+        return _status_of(data)
+
+    def compare(self, base: str, head: str) -> Comparison:
+        """How `head` relates to `base`; `head_contains_base` answers "has it the fix?"."""
+        data = self._compare_page(base, head, page=1, per_page=1)
+        return Comparison(
+            base=base,
+            head=head,
+            status=CompareStatus(data["status"]),
+            ahead_by=int(data.get("ahead_by", 0)),
+            behind_by=int(data.get("behind_by", 0)),
+            html_url=str(data.get("html_url", "")),
+        )
+
+    def commits_after(self, sha: str, branch: str | None = None) -> list[Commit]:
+        """Commits on `branch` after `sha`, newest first (none if `branch` lacks `sha`)."""
+        head = branch or self.branch
+        commits: list[Commit] = []
+        for page in range(1, _MAX_COMPARE_PAGES + 1):
+            data = self._compare_page(sha, head, page=page, per_page=100)
+            if data.get("status") not in ("ahead", "identical"):
+                return []
+            batch = [_commit_of(c) for c in data.get("commits") or []]
+            commits += batch
+            if not batch or len(commits) >= int(data.get("total_commits", 0)):
+                break
+        commits.reverse()
+        return commits
+
+    def ensure_branch(self, repository: str, branch: str, from_branch: str) -> None:
+        """Create `branch` at the tip of `from_branch`, or keep it if it exists."""
+        ref = self._ok(
+            self._request("GET", f"repos/{repository}/git/ref/heads/{from_branch}"),
+            f"branch {from_branch} of {repository}",
+        )
+        response = self._request(
+            "POST",
+            f"repos/{repository}/git/refs",
+            idempotent=False,
+            json={"ref": f"refs/heads/{branch}", "sha": ref["object"]["sha"]},
+        )
+        if response.status_code == 422 and "already exists" in _all_messages(response):
+            return
+        self._ok(response, f"branch {branch} of {repository}")
+
+    def put_file(self, repository: str, branch: str, path: str, content: str, message: str) -> None:
+        """Create or update a file on a branch (a no-op when the content is unchanged)."""
+        url = f"repos/{repository}/contents/{quote(path)}"
+        current = self._request("GET", url, params={"ref": branch})
+        body: dict[str, Any] = {
+            "message": message,
+            "content": base64.b64encode(content.encode()).decode(),
+            "branch": branch,
+        }
+        if current.status_code == 200:
+            data = self._ok(current, f"{path} on {branch}")
+            if _decoded(data) == content:
+                return
+            body["sha"] = data["sha"]
+        elif current.status_code != 404:
+            self._ok(current, f"{path} on {branch}")
+        self._ok(self._request("PUT", url, idempotent=False, json=body), f"{path} on {branch}")
+
+    def ensure_pull_request(
+        self, repository: str, head: str, base: str, title: str, body: str
+    ) -> PullRequest:
+        """Open a pull request, or return the open one for `head` if it already exists."""
+        existing = self._open_pull_request(repository, head, base)
+        if existing is not None:
+            return existing
+        response = self._request(
+            "POST",
+            f"repos/{repository}/pulls",
+            idempotent=False,
+            json={"title": title, "head": head, "base": base, "body": body},
+        )
+        if response.status_code == 422 and "already exists" in _all_messages(response):
+            again = self._open_pull_request(repository, head, base)
+            if again is not None:
+                return again
+        data = self._ok(response, f"pull request {head} → {base} in {repository}")
+        return PullRequest(
+            number=int(data["number"]), url=str(data["html_url"]), head=head, base=base
+        )
+
+    # --- beyond the port: for `oob doctor` ------------------------------------------------
+
+    def permissions(self, repository: str | None = None) -> dict[str, bool]:
+        """What the token's user may do on the repository (`pull`, `push`, `admin`, ...)."""
+        repo = repository or self.repository
+        data = self._ok(self._request("GET", f"repos/{repo}"), f"repository {repo}")
+        return {str(k): bool(v) for k, v in (data.get("permissions") or {}).items()}
+
+    def whoami(self) -> str:
+        """The login the token belongs to (raises on bad credentials)."""
+        data = self._ok(self._request("GET", "user"), "the current user")
+        return str(data.get("login", "?"))
+
+    # --- helpers --------------------------------------------------------------------------
+
+    def _open_pull_request(self, repository: str, head: str, base: str) -> PullRequest | None:
+        owner = repository.split("/", maxsplit=1)[0]
+        response = self._request(
+            "GET",
+            f"repos/{repository}/pulls",
+            params={"head": f"{owner}:{head}", "base": base, "state": "open"},
+        )
+        pulls = self._ok_list(response, f"pull requests of {repository}")
+        for pull in pulls:
+            return PullRequest(
+                number=int(pull["number"]), url=str(pull["html_url"]), head=head, base=base
+            )
+        return None
+
+    def _compare_page(self, base: str, head: str, *, page: int, per_page: int) -> dict[str, Any]:
+        response = self._request(
+            "GET",
+            f"repos/{self.repository}/compare/{base}...{quote(head, safe='')}",
+            params={"page": page, "per_page": per_page},
+        )
+        if response.status_code == 404:
+            raise UsageError(
+                f"GitHub cannot compare {base[:12]} with {head} in {self.repository}",
+                hint="one of them is not a commit or branch of the repository",
+            )
+        return self._ok(response, f"comparison {base[:12]}...{head}")
+
+    def _classify(self, response: httpx.Response) -> float | None:
+        status = response.status_code
+        if status in (403, 429):
+            if response.headers.get("x-ratelimit-remaining") == "0":
+                return rate_limit_reset(response, self._clock) or _SECONDARY_WAIT
+            asked = retry_after(response, self._clock)
+            if asked is not None:
+                return asked
+            if "secondary rate limit" in _message(response).lower():
+                return _SECONDARY_WAIT
+            return 0.0 if status == 429 else None
+        if status >= 500:
+            return retry_after(response, self._clock) or 0.0
+        return None
+
+    def _ok_list(self, response: httpx.Response, what: str) -> list[dict[str, Any]]:
+        self._raise_for_status(response, what)
+        data = response.json()
+        if not isinstance(data, list):
+            raise GitHubError(f"GitHub sent unexpected JSON for {what}")
+        return [d for d in data if isinstance(d, dict)]
+
+    def _ok(self, response: httpx.Response, what: str) -> dict[str, Any]:
+        self._raise_for_status(response, what)
+        return self._http.json_object(
+            response,
+            what,
+            hint="check services.github.api_url (it should be the API, not the web site)",
+        )
+
+    def _raise_for_status(self, response: httpx.Response, what: str) -> None:
+        status = response.status_code
+        if status < 400:
+            return
+        message = _message(response)
+        if status in (403, 429) and self._classify(response) is not None:
+            raise self._rate_limited(response)
+        if status == 401:
+            raise GitHubError(
+                f"GitHub answered 401 ({message or 'Bad credentials'})",
+                hint=f"check the token in {self._token_env}",
+            )
+        if status == 403:
+            raise GitHubError(
+                f"GitHub answered 403 on {what}: {message}",
+                hint=f"the token in {self._token_env} lacks a permission: it needs read and write "
+                "access to commit statuses, contents and pull requests",
+            )
+        if status == 404:
+            raise GitHubError(
+                f"GitHub found no {what} ({response.request.url.path})",
+                hint=f"check the repository name, and that the token in {self._token_env} can "
+                "see it (GitHub answers 404 for private repositories it hides)",
+            )
+        if status == 422:
+            details = "; ".join(
+                str(e.get("message") or e.get("code") or e)
+                for e in _errors(response)
+                if isinstance(e, dict)
+            )
+            raise GitHubError(
+                f"GitHub refused {what}: {message}" + (f" ({details})" if details else ""),
+                hint="the request was invalid; this is likely a bug in oob or in the config",
+            )
+        if status >= 500:
+            raise GitHubError(
+                f"GitHub answered {status} on {what}, also after retries",
+                hint="see https://www.githubstatus.com and try again in a few minutes",
+            )
+        raise GitHubError(f"GitHub answered {status} on {what}: {message}")
+
+    def _rate_limited(self, response: httpx.Response) -> GitHubError:
+        wait = rate_limit_reset(response, self._clock) or retry_after(response, self._clock)
+        when = ""
+        if wait is not None:
+            at = datetime.fromtimestamp(self._clock.now().timestamp() + wait, UTC)
+            when = f" until {at:%H:%M:%S} UTC (in {wait / 60:.0f} min)"
+        return GitHubError(
+            f"GitHub is rate limiting the token{when}",
+            hint="try again then; a GitHub App or another token has its own limit",
+        )
+
+
+def _message(response: httpx.Response) -> str:
+    try:
+        data = response.json()
+    except (ValueError, httpx.ResponseNotRead):
+        return ""
+    return str(data.get("message", "")) if isinstance(data, dict) else ""
+
+
+def _all_messages(response: httpx.Response) -> str:
+    """The message and those of `errors[]`: GitHub puts "already exists" in either."""
+    parts = [_message(response)]
+    parts += [str(e.get("message", "")) for e in _errors(response) if isinstance(e, dict)]
+    return " ".join(parts)
+
+
+def _errors(response: httpx.Response) -> list[Any]:
+    try:
+        data = response.json()
+    except ValueError:
+        return []
+    errors = data.get("errors") if isinstance(data, dict) else None
+    return errors if isinstance(errors, list) else []
+
+
+def _time(value: object) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _status_of(data: dict[str, Any]) -> CommitStatus:
+    return CommitStatus(
+        context=str(data["context"]),
+        state=StatusState(data["state"]),
+        description=data.get("description"),
+        target_url=data.get("target_url"),
+        updated_at=_time(data.get("updated_at") or data.get("created_at")),
+    )
+
+
+def _commit_of(data: dict[str, Any]) -> Commit:
+    commit = data.get("commit") or {}
+    author = (data.get("author") or {}).get("login") or (commit.get("author") or {}).get("name")
+    return Commit(
+        sha=str(data["sha"]),
+        message=str(commit.get("message", "")),
+        author=str(author or ""),
+        committed_at=_time((commit.get("committer") or {}).get("date")),
+        url=str(data.get("html_url", "")),
+    )
+
+
+def _decoded(data: dict[str, Any]) -> str | None:
+    try:
+        return base64.b64decode(str(data.get("content", ""))).decode()
+    except (ValueError, UnicodeDecodeError):
+        return None

@@ -1,0 +1,379 @@
+"""The build server port on Jenkins' REST API, over httpx.
+
+Why httpx and not api4jenkins (which is also built on httpx): api4jenkins 2.x cannot take a
+transport (its constructor passes its own, so `MockTransport` and in-process tests are out), its
+progressive log sleeps a hard-coded second per request, always starts at byte 0 and reads each
+chunk whole, its objects make one request per attribute read, and its error hooks raise without
+the response, losing `Retry-After`. The calls oob needs are a dozen documented endpoints
+(DESIGN.md section 5), so this module speaks them directly, with oob's retries and errors.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from oob.adapters.retry import RetryingClient, RetryPolicy, default_classifier
+from oob.clock import Clock, SystemClock
+from oob.errors import JenkinsError
+from oob.ports import Build, JobInfo, LogChunk, QueuedBuild
+
+_QUEUE_LOCATION = re.compile(r"/queue/item/(\d+)/?$")
+_BUILD_FIELDS = (
+    "number,url,building,result,timestamp,duration,estimatedDuration,queueId,"
+    "actions[parameters[name,value],causes[shortDescription,userId],"
+    "lastBuiltRevision[SHA1],remoteUrls]"
+)
+# A line longer than this is handed out in pieces, so that following a log stays in constant
+# memory even when a build writes megabytes without a newline.
+_MAX_LINE_BYTES = 1 << 20
+
+
+class JenkinsBuildServer:
+    """`oob.ports.BuildServer` on one Jenkins controller."""
+
+    def __init__(
+        self,
+        url: str,
+        user: str,
+        token: str,
+        *,
+        token_env: str,
+        timeout_seconds: float,
+        policy: RetryPolicy | None = None,
+        repository: str | None = None,
+        transport: httpx.BaseTransport | None = None,
+        clock: Clock | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        poll_seconds: float = 2.0,
+    ) -> None:
+        """`repository` ("owner/name") picks the right Git revision when a build checks out
+        several repositories; `sleep` and `poll_seconds` pace `follow_log` while a build runs."""
+        self.url = url.rstrip("/") + "/"
+        self.user = user
+        self._token_env = token_env
+        self._policy = policy or RetryPolicy()
+        self._repository = repository.lower() if repository else None
+        self._sleep = sleep
+        self._poll_seconds = poll_seconds
+        self._crumb: dict[str, str] | None = None
+        self._http = RetryingClient(
+            httpx.Client(
+                auth=(user, token),
+                timeout=timeout_seconds,
+                transport=transport,
+                headers={"Accept": "application/json"},
+            ),
+            policy=self._policy,
+            classify=default_classifier(clock or SystemClock()),
+            error=JenkinsError,
+            setting="services.jenkins.url",
+        )
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def __repr__(self) -> str:
+        return f"JenkinsBuildServer({self.url!r}, user={self.user!r})"
+
+    # --- the port -------------------------------------------------------------------------
+
+    def job(self, path: str) -> JobInfo:
+        """The job at `path` ("folder/name"): its URL, whether it can be built, its parameters."""
+        data = self._json("GET", self.job_url(path) + "api/json", what=f"job {path}")
+        names: list[str] = []
+        for holder in [*(data.get("property") or []), *(data.get("actions") or [])]:
+            if isinstance(holder, dict):
+                names += [
+                    d["name"] for d in holder.get("parameterDefinitions") or [] if "name" in d
+                ]
+        return JobInfo(
+            path=path,
+            url=str(data.get("url") or self.job_url(path)),
+            buildable=bool(data.get("buildable", False)),
+            parameters=tuple(dict.fromkeys(names)),
+        )
+
+    def trigger(self, path: str, parameters: dict[str, str]) -> QueuedBuild:
+        """Queue a build with `parameters`; sent again only if Jenkins surely did not queue it."""
+        endpoint = "buildWithParameters" if parameters else "build"
+        response = self._http.request(
+            "POST",
+            self.job_url(path) + endpoint,
+            idempotent=False,
+            params=parameters,
+            headers=self._crumb_header(),
+        )
+        if response.status_code == 409:
+            raise JenkinsError(
+                f"Jenkins refused to build {path}: the job is disabled",
+                hint=f"enable it at {self.job_url(path)}",
+            )
+        if response.status_code == 500 and parameters:
+            raise JenkinsError(
+                f"Jenkins answered 500 to buildWithParameters on {path}",
+                hint="the job may take no parameters, or not these: check "
+                "pipeline.release_wait_parameter against the job's parameters (`oob doctor`)",
+            )
+        self._raise_for_status(response, what=f"job {path}")
+        match = _QUEUE_LOCATION.search(response.headers.get("location", ""))
+        if match is None:
+            raise JenkinsError(
+                f"Jenkins queued {path} but named no queue item (Location: "
+                f"{response.headers.get('location')!r})",
+                hint="look for the build in Jenkins before triggering again",
+            )
+        return QueuedBuild(job=path, queue_id=int(match.group(1)))
+
+    def queued(self, path: str, queue_id: int) -> QueuedBuild:
+        """The queue item; once it has left the queue, the build it became."""
+        response = self._http.request("GET", f"{self.url}queue/item/{queue_id}/api/json")
+        if response.status_code == 404:
+            # Jenkins forgets items a few minutes after they leave the queue: find the build.
+            for build in self.builds(path, limit=50):
+                if build.queue_id == queue_id:
+                    return QueuedBuild(job=path, queue_id=queue_id, build_number=build.number)
+            raise JenkinsError(
+                f"Jenkins has no queue item {queue_id} and no build of {path} from it",
+                hint="it was cancelled or is older than the job's recent builds; look in Jenkins",
+            )
+        self._raise_for_status(response, what=f"queue item {queue_id}")
+        data = self._json_of(response, f"queue item {queue_id}")
+        executable = data.get("executable") or {}
+        return QueuedBuild(
+            job=path,
+            queue_id=queue_id,
+            build_number=executable.get("number"),
+            cancelled=bool(data.get("cancelled", False)),
+            why=data.get("why"),
+        )
+
+    def build(self, path: str, number: int) -> Build:
+        """One build of `path`."""
+        data = self._json(
+            "GET",
+            f"{self.job_url(path)}{number}/api/json",
+            what=f"build #{number} of {path}",
+        )
+        return self._build_of(path, data)
+
+    def builds(self, path: str, limit: int = 20) -> list[Build]:
+        """Recent builds of `path`, newest first (Jenkins lists at most 100)."""
+        data = self._json(
+            "GET",
+            self.job_url(path) + "api/json",
+            what=f"job {path}",
+            params={"tree": f"builds[{_BUILD_FIELDS}]"},
+        )
+        builds = [b for b in data.get("builds") or [] if isinstance(b, dict)]
+        return [self._build_of(path, b) for b in builds[:limit]]
+
+    def log(self, path: str, number: int, start: int = 0) -> LogChunk:
+        """The log from byte `start`: the text, where to start next, whether more may come."""
+        what = f"log of build #{number} of {path}"
+        response = self._http.request("GET", self._log_url(path, number), params={"start": start})
+        self._raise_for_status(response, what=what)
+        text = response.text
+        return LogChunk(
+            text=text,
+            next_start=_text_size(response, start + len(response.content)),
+            more="x-more-data" in response.headers,
+        )
+
+    def follow_log(self, path: str, number: int, start: int = 0) -> Iterator[str]:
+        """The log line by line as Jenkins writes it, until the build ends.
+
+        Each chunk is streamed, never held whole. If a chunk breaks off, it is asked for again
+        from the same start and the lines already given are skipped (a log only grows, so the
+        same start yields the same lines first); the byte offsets themselves come from Jenkins'
+        `X-Text-Size`, which counts bytes the plain text leaves out.
+        """
+        what = f"log of build #{number} of {path}"
+        offset = start
+        while True:
+            given = 0
+            for attempt in range(1, self._policy.attempts + 1):
+                response = self._http.request(
+                    "GET",
+                    self._log_url(path, number),
+                    stream=True,
+                    params={"start": offset},
+                )
+                try:
+                    self._raise_for_status(response, what=what)
+                    more = "x-more-data" in response.headers
+                    received = 0
+                    for index, line in enumerate(_lines(response.iter_bytes())):
+                        received += len(line)
+                        if index >= given:
+                            given += 1
+                            yield line.decode("utf-8", errors="replace").rstrip("\r\n")
+                    next_start = _text_size(response, offset + received)
+                    break
+                except httpx.TransportError as exc:
+                    if attempt == self._policy.attempts:
+                        raise self._http.unreachable(exc) from None
+                finally:
+                    response.close()
+            if not more:
+                return
+            if next_start == offset:
+                self._sleep(self._poll_seconds)
+            offset = next_start
+
+    def stop(self, path: str, number: int) -> None:
+        """Abort a running build (Jenkins ends it ABORTED)."""
+        what = f"build #{number} of {path}"
+        response = self._http.request(
+            "POST",
+            f"{self.job_url(path)}{number}/stop",
+            headers=self._crumb_header(),
+        )
+        self._raise_for_status(response, what=what)
+
+    # --- beyond the port: for `oob doctor` ------------------------------------------------
+
+    def whoami(self) -> str:
+        """The user Jenkins authenticates the token as (raises on bad credentials)."""
+        data = self._json("GET", f"{self.url}me/api/json", what="the current user")
+        return str(data.get("id") or data.get("fullName") or self.user)
+
+    # --- helpers --------------------------------------------------------------------------
+
+    def job_url(self, path: str) -> str:
+        """`folder/name` → `<jenkins>/job/folder/job/name/`."""
+        return self.url + "".join(f"job/{quote(part, safe='')}/" for part in path.split("/"))
+
+    def _log_url(self, path: str, number: int) -> str:
+        return f"{self.job_url(path)}{number}/logText/progressiveText"
+
+    def _build_of(self, path: str, data: dict[str, Any]) -> Build:
+        parameters: dict[str, str] = {}
+        causes: list[str] = []
+        revisions: list[tuple[str, list[str]]] = []
+        for action in data.get("actions") or []:
+            if not isinstance(action, dict):
+                continue
+            for parameter in action.get("parameters") or []:
+                if "name" in parameter:
+                    value = parameter.get("value")
+                    parameters[parameter["name"]] = "" if value is None else str(value)
+            for cause in action.get("causes") or []:
+                causes.append(str(cause.get("userId") or cause.get("shortDescription") or ""))
+            sha = (action.get("lastBuiltRevision") or {}).get("SHA1")
+            if sha:
+                revisions.append(
+                    (str(sha), [str(u).lower() for u in action.get("remoteUrls") or []])
+                )
+        building = bool(data.get("building", False))
+        estimated = data.get("estimatedDuration")
+        return Build(
+            job=path,
+            number=int(data["number"]),
+            url=str(data.get("url") or f"{self.job_url(path)}{data['number']}/"),
+            building=building,
+            result=data.get("result"),
+            started_at=datetime.fromtimestamp(int(data.get("timestamp") or 0) / 1000, UTC),
+            duration_seconds=0.0 if building else float(data.get("duration") or 0) / 1000,
+            estimated_seconds=float(estimated) / 1000 if estimated and estimated > 0 else None,
+            sha=self._pick_revision(revisions),
+            parameters=parameters,
+            causes=tuple(causes),
+            queue_id=data.get("queueId"),
+        )
+
+    def _pick_revision(self, revisions: list[tuple[str, list[str]]]) -> str | None:
+        # A pipeline that also checks out a shared library records one BuildData per
+        # repository; the one whose remote names the configured repository is the code tested.
+        if self._repository:
+            for sha, urls in revisions:
+                if any(self._repository in url.removesuffix(".git") for url in urls):
+                    return sha
+        return revisions[0][0] if revisions else None
+
+    def _crumb_header(self) -> dict[str, str]:
+        # Token-authenticated requests need no crumb since Jenkins 2.96, but a controller with
+        # an older or stricter setup asks for one; fetch it once and send it on every POST.
+        if self._crumb is None:
+            response = self._http.request("GET", f"{self.url}crumbIssuer/api/json")
+            if response.status_code == 200:
+                data = self._json_of(response, "crumb")
+                self._crumb = {str(data["crumbRequestField"]): str(data["crumb"])}
+            elif response.status_code == 404:
+                self._crumb = {}
+            else:
+                self._raise_for_status(response, what="crumb")
+        return self._crumb or {}
+
+    def _json_of(self, response: httpx.Response, what: str) -> dict[str, Any]:
+        return self._http.json_object(
+            response,
+            what,
+            hint="a proxy or login page may stand in front of Jenkins: check services.jenkins.url",
+        )
+
+    def _json(self, method: str, url: str, *, what: str, **kwargs: Any) -> dict[str, Any]:
+        response = self._http.request(method, url, **kwargs)
+        self._raise_for_status(response, what=what)
+        return self._json_of(response, what)
+
+    def _raise_for_status(self, response: httpx.Response, *, what: str) -> None:
+        status = response.status_code
+        if status < 400:
+            return
+        if status == 401:
+            raise JenkinsError(
+                f"Jenkins answered 401 for user {self.user}",
+                hint=f"check the token in {self._token_env} (a Jenkins API token of that user)",
+            )
+        if status == 403:
+            raise JenkinsError(
+                f"Jenkins answered 403 for user {self.user} on {what}",
+                hint=f"give {self.user} the Job/Read and Job/Build permissions there",
+            )
+        if status == 404:
+            raise JenkinsError(
+                f"Jenkins has no {what} at {response.request.url.copy_with(query=None)}",
+                hint="check the job paths in [pipeline] and [[pipeline.stages]] (`oob doctor`)",
+            )
+        if status == 429 or status >= 500:
+            raise JenkinsError(
+                f"Jenkins answered {status} on {what}, also after retries",
+                hint="Jenkins is overloaded or failing; try again in a few minutes",
+            )
+        raise JenkinsError(f"Jenkins answered {status} on {what}", hint=_reason(response))
+
+
+def _reason(response: httpx.Response) -> str:
+    return (response.headers.get("x-error") or response.reason_phrase or "").strip() or (
+        "see the Jenkins log"
+    )
+
+
+def _text_size(response: httpx.Response, fallback: int) -> int:
+    value = response.headers.get("x-text-size", "")
+    return int(value) if value.strip().isdigit() else fallback
+
+
+def _lines(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """Split a byte stream into lines (with their newline), in bounded memory."""
+    pending = b""
+    for chunk in chunks:
+        pending += chunk
+        while True:
+            cut = pending.find(b"\n", 0, _MAX_LINE_BYTES)
+            if cut < 0:
+                if len(pending) < _MAX_LINE_BYTES:
+                    break
+                cut = _MAX_LINE_BYTES - 1
+            yield pending[: cut + 1]
+            pending = pending[cut + 1 :]
+    if pending:
+        yield pending

@@ -1,0 +1,200 @@
+"""Retries of transient failures, shared by the HTTP adapters (Jenkins, GitHub, probes).
+
+One policy, one loop (stamina): connection errors, timeouts, 5xx, 429 and rate limits are tried
+again with exponential backoff, or after the wait the service asked for (`Retry-After`,
+`X-RateLimit-Reset`); everything else is answered at once. Attempts and total time are bounded,
+and a service that asks for a longer wait than the policy allows is not waited for: the caller
+gets the last answer and says when to try again. Unit tests switch the waits off with
+`stamina.set_testing(True, attempts=..., cap=True)`.
+
+A request that changes something (`idempotent=False`) is sent again only when the service surely
+did not act on it: the connection was never made, or the answer was 429 or 503.
+"""
+
+from __future__ import annotations
+
+import email.utils
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import stamina
+
+from oob.clock import Clock, SystemClock
+from oob.errors import IntegrationError
+
+#: Decides whether an answer is transient: None when it is final, else the seconds the service
+#: asked us to wait (0.0 when it named no wait, so the policy's backoff applies).
+Classifier = Callable[[httpx.Response], "float | None"]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard to try before giving up on a service."""
+
+    attempts: int = 5
+    total_seconds: float = 120.0
+    wait_initial: float = 0.5
+    wait_max: float = 20.0
+    longest_wait: float = 90.0
+    """A `Retry-After` or rate-limit reset further away than this is not waited for."""
+
+
+class _TryAgain(Exception):
+    def __init__(self, response: httpx.Response, wait: float) -> None:
+        super().__init__(f"HTTP {response.status_code}")
+        self.response = response
+        self.wait = wait
+
+
+# Errors raised before the request reached the service: resending cannot duplicate an action.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+def retry_after(response: httpx.Response, clock: Clock | None = None) -> float | None:
+    """Seconds the `Retry-After` header asks for (delta-seconds or an HTTP date), if any."""
+    value = response.headers.get("retry-after")
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    now = (clock or SystemClock()).now()
+    return max(0.0, (when - now).total_seconds())
+
+
+def rate_limit_reset(response: httpx.Response, clock: Clock | None = None) -> float | None:
+    """Seconds until `X-RateLimit-Reset` (epoch seconds), if the header is there."""
+    value = response.headers.get("x-ratelimit-reset")
+    if value is None or not value.strip().isdigit():
+        return None
+    reset = datetime.fromtimestamp(int(value), UTC)
+    now = (clock or SystemClock()).now()
+    # One second more: the reset instant itself may still be inside the old window.
+    return max(0.0, (reset - now).total_seconds() + 1)
+
+
+def default_classifier(clock: Clock | None = None) -> Classifier:
+    """Transient: 429 and 5xx, waiting what `Retry-After` asks when it says."""
+
+    def classify(response: httpx.Response) -> float | None:
+        if response.status_code == 429 or response.status_code >= 500:
+            return retry_after(response, clock) or 0.0
+        return None
+
+    return classify
+
+
+def send(
+    client: httpx.Client,
+    method: str,
+    url: str,
+    *,
+    policy: RetryPolicy,
+    classify: Classifier,
+    idempotent: bool = True,
+    stream: bool = False,
+    **kwargs: Any,
+) -> httpx.Response:
+    """Send a request, retrying transient failures; return the last answer, whatever its status.
+
+    With `stream=True` the body is not read: the caller reads it and must close the response.
+    Raises the last `httpx.TransportError` when no answer came within the policy's bounds.
+    """
+
+    def on(exc: Exception) -> bool | float:
+        if isinstance(exc, _TryAgain):
+            return (exc.wait or True) if exc.wait <= policy.longest_wait else False
+        if isinstance(exc, httpx.TransportError):
+            return idempotent or isinstance(exc, _NOT_SENT)
+        return False
+
+    try:
+        for attempt in stamina.retry_context(
+            on=on,
+            attempts=policy.attempts,
+            timeout=policy.total_seconds,
+            wait_initial=policy.wait_initial,
+            wait_max=policy.wait_max,
+        ):
+            with attempt:
+                request = client.build_request(method, url, **kwargs)
+                response = client.send(request, stream=stream)
+                wait = classify(response)
+                if wait is not None and (idempotent or response.status_code in (429, 503)):
+                    response.close()
+                    raise _TryAgain(response, wait)
+                return response
+    except _TryAgain as exc:
+        return exc.response
+    raise AssertionError("unreachable: stamina returns, raises or tries again")
+
+
+class RetryingClient:
+    """An httpx client whose requests go through `send`, with one service's error for no answer."""
+
+    def __init__(
+        self,
+        client: httpx.Client,
+        *,
+        policy: RetryPolicy,
+        classify: Classifier,
+        error: type[IntegrationError],
+        setting: str,
+    ) -> None:
+        """`error` is the service's exception; `setting` names the config key of its URL."""
+        self.client = client
+        self.policy = policy
+        self._classify = classify
+        self._error = error
+        self._setting = setting
+
+    def request(
+        self, method: str, url: str, *, idempotent: bool = True, **kwargs: Any
+    ) -> httpx.Response:
+        """`send` the request; no answer within the policy becomes the service's error."""
+        try:
+            return send(
+                self.client,
+                method,
+                url,
+                policy=self.policy,
+                classify=self._classify,
+                idempotent=idempotent,
+                **kwargs,
+            )
+        except httpx.TransportError as exc:
+            raise self.unreachable(exc) from None
+
+    def unreachable(self, exc: httpx.TransportError) -> IntegrationError:
+        """The error for a request that got no answer, also after retries."""
+        kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"
+        where = self.client.base_url or exc.request.url.copy_with(path="/", query=None)
+        return self._error(
+            f"{self._error.service} at {where} {kind}: {type(exc).__name__} {exc}".rstrip(),
+            hint=f"check {self._setting} and the network; oob tried {self.policy.attempts} times",
+        )
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self.client.close()
+
+    def json_object(self, response: httpx.Response, what: str, hint: str) -> dict[str, Any]:
+        """The body as a JSON object, or the service's error (`hint` says what to check)."""
+        try:
+            data = response.json()
+        except ValueError:
+            raise self._error(
+                f"{self._error.service} sent something that is not JSON for {what}", hint=hint
+            ) from None
+        if not isinstance(data, dict):
+            raise self._error(f"{self._error.service} sent unexpected JSON for {what}")
+        return data

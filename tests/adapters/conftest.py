@@ -1,0 +1,81 @@
+"""Helpers for the adapters' unit tests: scripted HTTP answers and retries without waiting."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+import stamina
+
+from oob.adapters.retry import RetryPolicy
+
+Answer = httpx.Response | Callable[[httpx.Request], httpx.Response] | Exception
+
+
+@dataclass
+class FixedClock:
+    at: datetime = datetime(2024, 6, 23, 14, 0, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self.at
+
+
+@dataclass
+class Script:
+    """A fake service: answers per "METHOD /path", in order (the last one repeats)."""
+
+    answers: dict[str, list[Answer]] = field(default_factory=dict)
+    requests: list[httpx.Request] = field(default_factory=list)
+
+    def on(self, route: str, *answers: Answer) -> Script:
+        self.answers.setdefault(route, []).extend(answers)
+        return self
+
+    def calls(self, route: str) -> list[httpx.Request]:
+        return [r for r in self.requests if f"{r.method} {r.url.path}" == route]
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        route = f"{request.method} {request.url.path}"
+        queue = self.answers.get(route)
+        if not queue:
+            return httpx.Response(404, json={"message": "Not Found"})
+        answer = queue.pop(0) if len(queue) > 1 else queue[0]
+        if isinstance(answer, Exception):
+            raise answer
+        if callable(answer) and not isinstance(answer, httpx.Response):
+            return answer(request)
+        return answer
+
+    @property
+    def transport(self) -> httpx.MockTransport:
+        return httpx.MockTransport(self.handler)
+
+
+def ok(data: Any, status: int = 200, **headers: str) -> httpx.Response:
+    return httpx.Response(status, content=json.dumps(data).encode(), headers=headers)
+
+
+POLICY = RetryPolicy(attempts=3, total_seconds=60, longest_wait=90)
+
+
+@pytest.fixture(autouse=True)
+def no_waiting() -> Iterator[None]:
+    """Retries happen, but without sleeping, and never more than the policy allows."""
+    with stamina.set_testing(True, attempts=10, cap=True):
+        yield
+
+
+@pytest.fixture
+def script() -> Script:
+    return Script()
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock()
