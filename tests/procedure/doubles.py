@@ -1,0 +1,210 @@
+"""In-memory doubles of the ports, for unit tests of the workflow's logic and branches.
+
+They script the world step by step (a build ends after a few looks at it), not in time, so
+that the tests are fast and deterministic. End-to-end behaviour against services that speak
+the real wire protocols is tested with the sandbox.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+
+from oob.ports import (
+    Build,
+    CombinedStatus,
+    Commit,
+    CommitStatus,
+    CompareStatus,
+    Comparison,
+    JobInfo,
+    LogChunk,
+    PostedMessage,
+    ProbeResult,
+    PullRequest,
+    QueuedBuild,
+    StatusState,
+)
+
+RELEASE = "deploys/cms-auto-deploy"
+CHAIN = (RELEASE, "cms/cms-full-pipeline", "releases/cms", "deploys/cms-vagov-prod")
+FIX = "f" * 40
+MERGED = "e" * 40
+BEFORE = "b" * 40
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Script:
+    """What the doubles do: which commit the release picks, which job fails, and so on."""
+
+    released: str = FIX
+    released_state: str = "success"
+    failing_job: str | None = None
+    fix_cures: bool = True
+    log_reads_before_pick: int = 3
+    reads_to_finish: int = 2
+    shield_reads: int = 2
+    merge_during_wait: bool = False
+
+
+@dataclass
+class Builds:
+    script: Script
+    made: dict[str, list[Build]] = field(default_factory=dict)
+    reads: Counter[tuple[str, int]] = field(default_factory=Counter)
+    log_reads: Counter[int] = field(default_factory=Counter)
+    triggered: Counter[str] = field(default_factory=Counter)
+    stopped: list[tuple[str, int]] = field(default_factory=list)
+    code: Code | None = None
+
+    def job(self, path: str) -> JobInfo:
+        return JobInfo(path, f"http://jenkins/{path}", True, ("release_wait",))
+
+    def _start(self, path: str, parameters: dict[str, str], cause: str) -> Build:
+        number = len(self.made.get(path, [])) + 1
+        build = Build(
+            job=path,
+            number=number,
+            url=f"http://jenkins/job/{path}/{number}/",
+            building=True,
+            result=None,
+            started_at=_now(),
+            duration_seconds=0,
+            estimated_seconds=60,
+            sha=None,
+            parameters=parameters,
+            causes=(cause,),
+            queue_id=number,
+        )
+        self.made.setdefault(path, []).append(build)
+        return build
+
+    def trigger(self, path: str, parameters: dict[str, str]) -> QueuedBuild:
+        self.triggered[path] += 1
+        build = self._start(path, parameters, "oob")
+        return QueuedBuild(path, queue_id=build.number)
+
+    def queued(self, path: str, queue_id: int) -> QueuedBuild:
+        return QueuedBuild(path, queue_id, build_number=queue_id)
+
+    def build(self, path: str, number: int) -> Build:
+        build = self.made[path][number - 1]
+        if not build.building:
+            return build
+        if path == RELEASE and self.log_reads[number] <= self.script.log_reads_before_pick:
+            return build
+        self.reads[(path, number)] += 1
+        if self.reads[(path, number)] >= self.script.reads_to_finish:
+            result = "FAILURE" if path == self.script.failing_job else "SUCCESS"
+            build = replace(build, building=False, result=result, duration_seconds=42.0)
+            self.made[path][number - 1] = build
+            index = CHAIN.index(path)
+            if result == "SUCCESS" and index + 1 < len(CHAIN):
+                self._start(
+                    CHAIN[index + 1],
+                    {},
+                    f"Started by upstream project {path} build number {number}",
+                )
+        return build
+
+    def builds(self, path: str, limit: int = 20) -> list[Build]:
+        return list(reversed(self.made.get(path, [])))[:limit]
+
+    def log(self, path: str, number: int, start: int = 0) -> LogChunk:
+        self.log_reads[number] += 1
+        build = self.made[path][number - 1]
+        if self.script.merge_during_wait and self.code is not None and self.log_reads[number] == 2:
+            self.code.merges.append(MERGED)
+        if not build.building:
+            return LogChunk("", start, False)
+        if self.log_reads[number] <= self.script.log_reads_before_pick:
+            return LogChunk("Sleeping for 15 min\n", start + 1, True)
+        line = f"Commit status: {self.script.released_state} : {self.script.released}\n"
+        return LogChunk(line if start < 100 else "", 100 + len(line), True)
+
+    def follow_log(self, path: str, number: int, start: int = 0) -> Iterator[str]:
+        raise NotImplementedError
+
+    def stop(self, path: str, number: int) -> None:
+        self.stopped.append((path, number))
+        build = self.made[path][number - 1]
+        self.made[path][number - 1] = replace(build, building=False, result="ABORTED")
+
+
+@dataclass
+class Code:
+    script: Script
+    merges: list[str] = field(default_factory=list)
+    branches: set[str] = field(default_factory=set)
+    files: dict[str, str] = field(default_factory=dict)
+    pulls: dict[str, PullRequest] = field(default_factory=dict)
+
+    def commit(self, ref: str, repository: str | None = None) -> Commit:
+        return Commit(FIX, "fix", "dev", None, "http://github/commit")
+
+    def combined_status(self, sha: str) -> CombinedStatus:
+        return CombinedStatus(sha, StatusState.SUCCESS, ())
+
+    def create_status(
+        self, sha: str, state: StatusState, context: str, description: str, target_url: str | None
+    ) -> CommitStatus:
+        return CommitStatus(context, state, description, target_url, None)
+
+    def compare(self, base: str, head: str) -> Comparison:
+        contains = head in (FIX, MERGED)
+        status = CompareStatus.AHEAD if contains else CompareStatus.BEHIND
+        return Comparison(base, head, status, int(contains), int(not contains), "http://compare")
+
+    def commits_after(self, sha: str, branch: str | None = None) -> list[Commit]:
+        return [Commit(m, "Merge pull request #1", "kwalsh", None, "http://c") for m in self.merges]
+
+    def ensure_branch(self, repository: str, branch: str, from_branch: str) -> None:
+        self.branches.add(branch)
+
+    def put_file(self, repository: str, branch: str, path: str, content: str, message: str) -> None:
+        self.files[path] = content
+
+    def ensure_pull_request(
+        self, repository: str, head: str, base: str, title: str, body: str
+    ) -> PullRequest:
+        return self.pulls.setdefault(
+            head, PullRequest(len(self.pulls) + 1, "http://pr", head, base)
+        )
+
+
+@dataclass
+class Chat:
+    posted: dict[str, tuple[str, str]] = field(default_factory=dict)
+    attempts: Counter[str] = field(default_factory=Counter)
+
+    def post(self, channel: str, text: str, key: str) -> PostedMessage:
+        self.attempts[key] += 1
+        self.posted.setdefault(f"{key}@{channel}", (channel, text))
+        return PostedMessage(channel, key, "1.0")
+
+    def update(self, message: PostedMessage, text: str) -> None:
+        raise NotImplementedError
+
+    def purposes(self) -> Counter[str]:
+        """Messages posted, by `purpose:audience`."""
+        return Counter(":".join(k.split("@")[0].split(":")[2:4]) for k in self.posted)
+
+
+@dataclass
+class Probe:
+    script: Script
+    shield_reads: int = 0
+
+    def run(self, check_name: str) -> ProbeResult:
+        ok = self.script.fix_cures
+        return ProbeResult(check_name, ok, "HTTP 200" if ok else "HTTP 500")
+
+    def shield_up(self) -> bool:
+        self.shield_reads += 1
+        return self.shield_reads <= self.script.shield_reads
