@@ -1,0 +1,48 @@
+"""`create_app`: the four services and the control API on one ASGI app.
+
+Mounts: Jenkins at `/jenkins/`, the GitHub REST API at `/github/`, the Slack Web API at
+`/slack/api/`, the CMS at `/cms/`, the control API at `/_sandbox/`. The same app serves a real
+socket (`SandboxServer`) and in-process clients (`httpx.ASGITransport`).
+"""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.routing import Mount
+from starlette.types import Receive, Scope, Send
+
+from oob.sandbox.cms import CmsSite
+from oob.sandbox.control import Control
+from oob.sandbox.faults import FaultPlan, Faults
+from oob.sandbox.github import GitHubApi
+from oob.sandbox.jenkins import JenkinsApi
+from oob.sandbox.slack import SlackApi
+from oob.sandbox.world import Options, World
+
+
+class SandboxApp:
+    """The ASGI app, with the world it serves at hand for in-process callers."""
+
+    def __init__(self, world: World, faults: FaultPlan) -> None:
+        self.world = world
+        self.faults = faults
+        routes = [
+            Mount("/jenkins", routes=JenkinsApi(world).routes()),
+            Mount("/github", routes=GitHubApi(world).routes()),
+            Mount("/slack/api", routes=SlackApi(world).routes()),
+            Mount("/cms", routes=CmsSite(world).routes()),
+            Mount("/_sandbox", routes=Control(world).routes()),
+        ]
+        # The ledger is looked up per request: a reset replaces it.
+        self._app = Faults(Starlette(routes=routes), faults, lambda: world.ledger)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one ASGI connection."""
+        await self._app(scope, receive, send)
+
+
+def create_app(
+    world: World | None = None, *, options: Options | None = None, faults: FaultPlan | None = None
+) -> SandboxApp:
+    """The sandbox as an ASGI app over `world` (a new one built from `options` if not given)."""
+    return SandboxApp(world or World(options), faults or FaultPlan())

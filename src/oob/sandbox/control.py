@@ -1,0 +1,79 @@
+"""The control API at `/_sandbox/`: state, ledger, reset and the manual clock.
+
+It is for tests, rehearsals and drill leaders, never faulted and not authenticated (the sandbox
+binds to loopback by default).
+"""
+
+from __future__ import annotations
+
+import json
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from oob.sandbox.errors import SandboxError
+from oob.sandbox.ledger import iso
+from oob.sandbox.scenario import scenario_names
+from oob.sandbox.world import World
+
+
+class Control:
+    """The control endpoints over one world."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+
+    def routes(self) -> list[Route]:
+        """State, ledger, scenarios, reset, advance."""
+        return [
+            Route("/state", self.state, methods=["GET"]),
+            Route("/ledger", self.ledger, methods=["GET"]),
+            Route("/scenarios", self.scenarios, methods=["GET"]),
+            Route("/reset", self.reset, methods=["POST"]),
+            Route("/advance", self.advance, methods=["POST"]),
+        ]
+
+    async def state(self, request: Request) -> Response:
+        """GET /_sandbox/state."""
+        with self.world.session() as world:
+            return JSONResponse(world.state())
+
+    async def ledger(self, request: Request) -> Response:
+        """GET /_sandbox/ledger: accepted state-changing requests, oldest first."""
+        return JSONResponse(self.world.ledger.entries())
+
+    async def scenarios(self, request: Request) -> Response:
+        """GET /_sandbox/scenarios: the names `reset` accepts."""
+        return JSONResponse(scenario_names())
+
+    async def reset(self, request: Request) -> Response:
+        """POST /_sandbox/reset {scenario?, seed?}: rebuild the world from scratch."""
+        body = await _json(request)
+        scenario, seed = body.get("scenario"), body.get("seed")
+        if not isinstance(scenario, str | None) or not isinstance(seed, int | None):
+            return JSONResponse({"error": "scenario is a name, seed an integer"}, 400)
+        try:
+            self.world.reset(scenario=scenario, seed=seed)
+        except SandboxError as error:
+            return JSONResponse({"error": error.message, "hint": error.hint}, 400)
+        with self.world.session() as world:
+            return JSONResponse(world.state())
+
+    async def advance(self, request: Request) -> Response:
+        """POST /_sandbox/advance {seconds}: move simulated time forward."""
+        body = await _json(request)
+        seconds = body.get("seconds")
+        if not isinstance(seconds, int | float) or seconds < 0:
+            return JSONResponse({"error": "give a non-negative number of seconds"}, 400)
+        now = self.world.advance(float(seconds))
+        return JSONResponse({"sim_time": iso(now), "sim_epoch": now})
+
+
+async def _json(request: Request) -> dict[str, object]:
+    raw = await request.body()
+    try:
+        data = json.loads(raw) if raw else {}
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}

@@ -1,0 +1,723 @@
+"""GitHub's REST API on the wire, as PyGithub and plain httpx clients use it.
+
+Mounted at `/github/`, which is the API base URL (as with GitHub Enterprise). Shapes follow
+GitHub's official REST description for the fields clients read; errors are
+`{message, documentation_url, status}` with GitHub's status codes, and every response carries the
+rate-limit headers.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import unquote, urlencode
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from oob.sandbox.repo import HEX, Commit, PullRequest, Repo, Status, blob_sha
+from oob.sandbox.wire import bearer, body_params, origin
+from oob.sandbox.world import World
+
+DOCS = "https://docs.github.com/rest"
+STATES = ("error", "failure", "pending", "success")
+RATE_LIMIT = 5000
+
+Handler = Callable[[Request, World, Repo], Awaitable[Response]]
+
+
+def when(epoch: float) -> str:
+    """GitHub's timestamp format."""
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def login_of(name: str) -> str:
+    """A GitHub login for a commit author's name."""
+    return re.sub(r"[^a-z0-9\[\]-]", "", name.lower())
+
+
+class GitHubError(Exception):
+    """An error answer: HTTP status, message, and `errors[]` for validation failures."""
+
+    def __init__(self, status: int, message: str, errors: list[dict[str, Any]] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.errors = errors
+
+
+class GitHubApi:
+    """The GitHub endpoints over one world's repositories."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self._window = 0.0
+        self._used = 0
+
+    def routes(self) -> list[Route]:
+        """The endpoints oob and its users' scripts call."""
+        repo = "/repos/{owner}/{repo}"
+        table: list[tuple[str, str, Handler]] = [
+            ("GET", repo, self.get_repo),
+            ("GET", repo + "/commits", self.list_commits),
+            ("GET", repo + "/commits/{ref:path}/status", self.combined_status),
+            ("GET", repo + "/commits/{ref:path}/statuses", self.list_statuses),
+            ("GET", repo + "/commits/{ref:path}", self.get_commit),
+            ("POST", repo + "/statuses/{sha}", self.create_status),
+            ("GET", repo + "/compare/{basehead:path}", self.compare),
+            ("GET", repo + "/branches/{branch:path}", self.get_branch),
+            ("GET", repo + "/git/ref/{ref:path}", self.get_ref),
+            ("GET", repo + "/git/refs/{ref:path}", self.get_ref),
+            ("POST", repo + "/git/refs", self.create_ref),
+            ("GET", repo + "/contents/{path:path}", self.get_contents),
+            ("PUT", repo + "/contents/{path:path}", self.put_contents),
+            ("GET", repo + "/pulls", self.list_pulls),
+            ("POST", repo + "/pulls", self.create_pull),
+            ("GET", repo + "/pulls/{number:int}", self.get_pull),
+        ]
+        routes = [Route(path, self._repo_endpoint(h), methods=[m]) for m, path, h in table]
+        routes += [
+            Route("/user", self._endpoint(self.get_user), methods=["GET"]),
+            Route("/rate_limit", self._endpoint(self.rate_limit), methods=["GET"]),
+        ]
+        return routes
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    def _rate_headers(self) -> dict[str, str]:
+        # A real-time hourly window: clients sleep until X-RateLimit-Reset in real seconds.
+        now = time.time()
+        if now - self._window >= 3600:
+            self._window, self._used = now, 0
+        self._used += 1
+        return {
+            "X-RateLimit-Limit": str(RATE_LIMIT),
+            "X-RateLimit-Remaining": str(max(0, RATE_LIMIT - self._used)),
+            "X-RateLimit-Used": str(self._used),
+            "X-RateLimit-Reset": str(int(self._window + 3600)),
+            "X-RateLimit-Resource": "core",
+            "X-GitHub-Api-Version-Selected": "2022-11-28",
+        }
+
+    def _answer(
+        self, data: Any, status: int = 200, headers: dict[str, str] | None = None
+    ) -> Response:
+        return JSONResponse(
+            data,
+            status,
+            headers={**self._rate_headers(), **(headers or {})},
+            media_type="application/json; charset=utf-8",
+        )
+
+    def _fail(self, error: GitHubError) -> Response:
+        data: dict[str, Any] = {
+            "message": error.message,
+            "documentation_url": DOCS,
+            "status": str(error.status),
+        }
+        if error.errors is not None:
+            data["errors"] = error.errors
+        return self._answer(data, error.status)
+
+    def _check_auth(self, request: Request) -> None:
+        token = bearer(request, "token", "bearer")
+        if token is None:
+            raise GitHubError(401, "Requires authentication")
+        if token != self.world.options.token:
+            raise GitHubError(401, "Bad credentials")
+
+    def _endpoint(
+        self, handler: Callable[[Request, World], Awaitable[Response]]
+    ) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            try:
+                self._check_auth(request)
+                with self.world.session() as world:
+                    return await handler(request, world)
+            except GitHubError as error:
+                return self._fail(error)
+
+        return endpoint
+
+    def _repo_endpoint(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+        async def with_repo(request: Request, world: World) -> Response:
+            full = f"{request.path_params['owner']}/{request.path_params['repo']}"
+            repo = next(
+                (r for r in (world.repo, world.postmortems) if r.full_name.lower() == full.lower()),
+                None,
+            )
+            if repo is None:
+                raise GitHubError(404, "Not Found")
+            return await handler(request, world, repo)
+
+        return self._endpoint(with_repo)
+
+    def _api(self, request: Request) -> str:
+        return f"{origin(request)}/github"
+
+    # -- JSON shapes --------------------------------------------------------------------------
+
+    def _user(self, request: Request, login: str, kind: str = "User") -> dict[str, Any]:
+        api = self._api(request)
+        return {
+            "login": login,
+            "id": int.from_bytes(login.encode()[:6].ljust(6, b"\0"), "big") % 90_000_000
+            + 1_000_000,
+            "node_id": f"U_{login}",
+            "type": "Bot" if login.endswith("[bot]") else kind,
+            "site_admin": False,
+            "url": f"{api}/users/{login}",
+            "html_url": f"https://github.com/{login}",
+            "avatar_url": f"https://avatars.githubusercontent.com/{login}",
+        }
+
+    def _repo(self, request: Request, repo: Repo) -> dict[str, Any]:
+        api = self._api(request)
+        url = f"{api}/repos/{repo.full_name}"
+        return {
+            "id": repo.id,
+            "node_id": f"R_{repo.id}",
+            "name": repo.name,
+            "full_name": repo.full_name,
+            "private": True,
+            "visibility": "private",
+            "owner": self._user(request, repo.owner, "Organization"),
+            "html_url": f"https://github.com/{repo.full_name}",
+            "description": None,
+            "fork": False,
+            "url": url,
+            "statuses_url": url + "/statuses/{sha}",
+            "commits_url": url + "/commits{/sha}",
+            "compare_url": url + "/compare/{base}...{head}",
+            "contents_url": url + "/contents/{+path}",
+            "pulls_url": url + "/pulls{/number}",
+            "git_refs_url": url + "/git/refs{/sha}",
+            "default_branch": repo.default_branch,
+            "archived": False,
+            "disabled": False,
+            "permissions": {
+                "admin": False,
+                "maintain": False,
+                "push": True,
+                "triage": True,
+                "pull": True,
+            },
+        }
+
+    def _commit(
+        self, request: Request, repo: Repo, commit: Commit, *, full: bool = False
+    ) -> dict[str, Any]:
+        api = f"{self._api(request)}/repos/{repo.full_name}"
+        person = {"name": commit.author, "email": commit.email, "date": when(commit.date)}
+        data: dict[str, Any] = {
+            "sha": commit.sha,
+            "node_id": f"C_{commit.sha[:20]}",
+            "commit": {
+                "author": person,
+                "committer": person,
+                "message": commit.message,
+                "tree": {"sha": commit.tree_sha, "url": f"{api}/git/trees/{commit.tree_sha}"},
+                "url": f"{api}/git/commits/{commit.sha}",
+                "comment_count": 0,
+                "verification": {
+                    "verified": False,
+                    "reason": "unsigned",
+                    "signature": None,
+                    "payload": None,
+                },
+            },
+            "url": f"{api}/commits/{commit.sha}",
+            "html_url": f"https://github.com/{repo.full_name}/commit/{commit.sha}",
+            "comments_url": f"{api}/commits/{commit.sha}/comments",
+            "author": self._user(request, login_of(commit.author)),
+            "committer": self._user(request, login_of(commit.author)),
+            "parents": [
+                {
+                    "sha": p,
+                    "url": f"{api}/commits/{p}",
+                    "html_url": f"https://github.com/{repo.full_name}/commit/{p}",
+                }
+                for p in commit.parents
+            ],
+        }
+        if full:
+            lines = sum(content.count(b"\n") for content in commit.changes.values())
+            data["stats"] = {"total": lines, "additions": lines, "deletions": 0}
+            data["files"] = [
+                {
+                    "sha": blob_sha(content),
+                    "filename": path,
+                    "status": "modified",
+                    "additions": content.count(b"\n"),
+                    "deletions": 0,
+                    "changes": content.count(b"\n"),
+                }
+                for path, content in commit.changes.items()
+            ]
+        return data
+
+    def _status(
+        self, request: Request, repo: Repo, status: Status, *, creator: bool = True
+    ) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "url": f"{self._api(request)}/repos/{repo.full_name}/statuses/{status.sha}",
+            "avatar_url": f"https://avatars.githubusercontent.com/{status.creator}",
+            "id": status.id,
+            "node_id": f"SC_{status.id}",
+            "state": status.state,
+            "description": status.description,
+            "target_url": status.target_url,
+            "context": status.context,
+            "created_at": when(status.created_at),
+            "updated_at": when(status.created_at),
+        }
+        if creator:
+            data["creator"] = self._user(request, status.creator)
+        return data
+
+    def _file(
+        self, request: Request, repo: Repo, path: str, content: bytes, ref: str
+    ) -> dict[str, Any]:
+        api = f"{self._api(request)}/repos/{repo.full_name}"
+        sha = blob_sha(content)
+        query = urlencode({"ref": ref})
+        return {
+            "type": "file",
+            "encoding": "base64",
+            "size": len(content),
+            "name": path.rsplit("/", 1)[-1],
+            "path": path,
+            "sha": sha,
+            "url": f"{api}/contents/{path}?{query}",
+            "git_url": f"{api}/git/blobs/{sha}",
+            "html_url": f"https://github.com/{repo.full_name}/blob/{ref}/{path}",
+            "download_url": None,
+            "_links": {"self": f"{api}/contents/{path}?{query}", "git": f"{api}/git/blobs/{sha}"},
+        }
+
+    def _pull(self, request: Request, repo: Repo, pull: PullRequest) -> dict[str, Any]:
+        api = f"{self._api(request)}/repos/{repo.full_name}"
+        html = f"https://github.com/{repo.full_name}/pull/{pull.number}"
+
+        def side(branch: str) -> dict[str, Any]:
+            return {
+                "label": f"{repo.owner}:{branch}",
+                "ref": branch,
+                "sha": repo.branches.get(branch, ""),
+                "user": self._user(request, repo.owner, "Organization"),
+                "repo": self._repo(request, repo),
+            }
+
+        comparison = repo.compare(repo.branches[pull.base], repo.branches[pull.head])
+        return {
+            "url": f"{api}/pulls/{pull.number}",
+            "id": 1_900_000_000 + pull.number,
+            "node_id": f"PR_{pull.number}",
+            "html_url": html,
+            "diff_url": f"{html}.diff",
+            "patch_url": f"{html}.patch",
+            "issue_url": f"{api}/issues/{pull.number}",
+            "number": pull.number,
+            "state": pull.state,
+            "locked": False,
+            "title": pull.title,
+            "user": self._user(request, pull.user),
+            "body": pull.body,
+            "created_at": when(pull.created_at),
+            "updated_at": when(pull.created_at),
+            "closed_at": None,
+            "merged_at": None,
+            "merge_commit_sha": None,
+            "assignee": None,
+            "assignees": [],
+            "requested_reviewers": [],
+            "labels": [],
+            "draft": False,
+            "head": side(pull.head),
+            "base": side(pull.base),
+            "author_association": "MEMBER",
+            "merged": False,
+            "mergeable": None,
+            "comments": 0,
+            "commits": comparison.ahead_by,
+            "additions": 0,
+            "deletions": 0,
+            "changed_files": 0,
+        }
+
+    # -- endpoints ----------------------------------------------------------------------------
+
+    async def get_user(self, request: Request, world: World) -> Response:
+        """GET /user: whoever the token belongs to."""
+        return self._answer({**self._user(request, world.options.user), "name": "oob sandbox"})
+
+    async def rate_limit(self, request: Request, world: World) -> Response:
+        """GET /rate_limit."""
+        headers = self._rate_headers()
+        core = {
+            "limit": RATE_LIMIT,
+            "remaining": int(headers["X-RateLimit-Remaining"]),
+            "used": int(headers["X-RateLimit-Used"]),
+            "reset": int(headers["X-RateLimit-Reset"]),
+        }
+        return self._answer({"resources": {"core": core}, "rate": core})
+
+    async def get_repo(self, request: Request, world: World, repo: Repo) -> Response:
+        """GET /repos/{o}/{r}."""
+        return self._answer(self._repo(request, repo))
+
+    def _sha(self, repo: Repo, ref: str) -> str:
+        sha = repo.resolve(unquote(ref))
+        if sha is None:
+            raise GitHubError(422, f"No commit found for SHA: {unquote(ref)}")
+        return sha
+
+    async def get_commit(self, request: Request, world: World, repo: Repo) -> Response:
+        """GET /repos/{o}/{r}/commits/{ref}: a SHA (short ones too), a branch or a tag."""
+        sha = self._sha(repo, request.path_params["ref"])
+        return self._answer(self._commit(request, repo, repo.commits[sha], full=True))
+
+    async def list_commits(self, request: Request, world: World, repo: Repo) -> Response:
+        """GET /repos/{o}/{r}/commits?sha=&per_page=&page=: newest first, paginated by Link."""
+        ref = request.query_params.get("sha", repo.default_branch)
+        sha = repo.resolve(ref)
+        if sha is None:
+            raise GitHubError(404, "Not Found")
+        try:
+            per_page = min(100, max(1, int(request.query_params.get("per_page", "30"))))
+            page = max(1, int(request.query_params.get("page", "1")))
+        except ValueError as exc:
+            raise GitHubError(400, "Invalid pagination parameters") from exc
+        shas = repo.ancestors(sha)
+        chunk = shas[(page - 1) * per_page : page * per_page]
+        headers = {}
+        last = max(1, -(-len(shas) // per_page))
+        if page < last:
+            url = request.url
+            links = [
+                f'<{url.include_query_params(page=page + 1)}>; rel="next"',
+                f'<{url.include_query_params(page=last)}>; rel="last"',
+            ]
+            headers["Link"] = ", ".join(links)
+        return self._answer(
+            [self._commit(request, repo, repo.commits[s]) for s in chunk], headers=headers
+        )
+
+    async def combined_status(self, request: Request, world: World, repo: Repo) -> Response:
+        """GET /repos/{o}/{r}/commits/{ref}/status: the combined status, as GitHub computes it."""
+        sha = repo.resolve(unquote(request.path_params["ref"]))
+        if sha is None:
+            raise GitHubError(404, "Not Found")
+        latest = repo.latest_statuses(sha)
+        api = f"{self._api(request)}/repos/{repo.full_name}"
+        return self._answer(
+            {
+                "state": repo.combined_state(sha),
+                "statuses": [self._status(request, repo, s, creator=False) for s in latest],
+                "sha": sha,
+                "total_count": len(latest),
+                "repository": self._repo(request, repo),
+                "commit_url": f"{api}/commits/{sha}",
+                "url": f"{api}/commits/{sha}/status",
+            }
+        )
+
+    async def list_statuses(self, request: Request, world: World, repo: Repo) -> Response:
+        """GET /repos/{o}/{r}/commits/{ref}/statuses: every status, newest first."""
+        sha = repo.resolve(unquote(request.path_params["ref"]))
+        if sha is None:
+            raise GitHubError(404, "Not Found")
+        statuses = list(reversed(repo.statuses.get(sha, [])))
+        return self._answer([self._status(request, repo, s) for s in statuses])
+
+    async def create_status(self, request: Request, world: World, repo: Repo) -> Response:
+        """POST /repos/{o}/{r}/statuses/{sha} → 201 with the status."""
+        raw = request.path_params["sha"]
+        sha = repo.resolve(raw) if HEX.match(raw) else None
+        if sha is None:
+            raise GitHubError(422, f"No commit found for SHA: {raw}")
+        body = await body_params(request)
+        state = body.get("state")
+        if state not in STATES:
+            raise GitHubError(
+                422,
+                "Validation Failed",
+                [
+                    {
+                        "resource": "Status",
+                        "field": "state",
+                        "code": "custom",
+                        "message": f"state is not included in the list ({state!r})",
+                    }
+                ],
+            )
+        context = str(body.get("context") or "default")
+        status = repo.add_status(
+            sha,
+            state=state,
+            context=context,
+            description=str(body.get("description") or ""),
+            target_url=body.get("target_url"),
+            creator=world.options.user,
+            at=world.now,
+        )
+        world.ledger.record(
+            "github",
+            "POST",
+            request.url.path,
+            {"repo": repo.full_name, "sha": sha, "state": state, "context": context},
+            world.now,
+        )
+        return self._answer(self._status(request, repo, status), 201)
+
+    async def compare(self, request: Request, world: World, repo: Repo) -> Response:
+        """GET /repos/{o}/{r}/compare/{base}...{head}."""
+        base_ref, sep, head_ref = unquote(request.path_params["basehead"]).partition("...")
+        base, head = repo.resolve(base_ref), repo.resolve(head_ref)
+        if not sep or base is None or head is None:
+            raise GitHubError(404, "Not Found")
+        comparison = repo.compare(base, head)
+        if comparison.merge_base is None:
+            raise GitHubError(404, f"No common ancestor between {base_ref} and {head_ref}.")
+        api = f"{self._api(request)}/repos/{repo.full_name}"
+        html = f"https://github.com/{repo.full_name}/compare/{base_ref}...{head_ref}"
+        return self._answer(
+            {
+                "url": f"{api}/compare/{base_ref}...{head_ref}",
+                "html_url": html,
+                "permalink_url": f"https://github.com/{repo.full_name}/compare/{base}...{head}",
+                "diff_url": f"{html}.diff",
+                "patch_url": f"{html}.patch",
+                "base_commit": self._commit(request, repo, repo.commits[base]),
+                "merge_base_commit": self._commit(
+                    request, repo, repo.commits[comparison.merge_base]
+                ),
+                "status": comparison.status,
+                "ahead_by": comparison.ahead_by,
+                "behind_by": comparison.behind_by,
+                "total_commits": comparison.ahead_by,
+                "commits": [
+                    self._commit(request, repo, repo.commits[s]) for s in comparison.commits[:250]
+                ],
+                "files": [],
+            }
+        )
+
+    async def get_branch(self, request: Request, world: World, repo: Repo) -> Response:
+        """GET /repos/{o}/{r}/branches/{branch}."""
+        name = unquote(request.path_params["branch"])
+        if name not in repo.branches:
+            raise GitHubError(404, "Branch not found")
+        commit = repo.commits[repo.branches[name]]
+        return self._answer(
+            {"name": name, "commit": self._commit(request, repo, commit), "protected": False}
+        )
+
+    def _ref(self, request: Request, repo: Repo, ref: str, sha: str) -> dict[str, Any]:
+        api = f"{self._api(request)}/repos/{repo.full_name}"
+        return {
+            "ref": ref,
+            "node_id": f"REF_{ref}",
+            "url": f"{api}/git/{ref}",
+            "object": {"sha": sha, "type": "commit", "url": f"{api}/git/commits/{sha}"},
+        }
+
+    async def get_ref(self, request: Request, world: World, repo: Repo) -> Response:
+        """GET /repos/{o}/{r}/git/ref/{heads/x|tags/y}."""
+        ref = unquote(request.path_params["ref"]).removeprefix("refs/")
+        kind, _, name = ref.partition("/")
+        names = {"heads": repo.branches, "tags": repo.tags}.get(kind, {})
+        if name not in names:
+            raise GitHubError(404, "Not Found")
+        return self._answer(self._ref(request, repo, f"refs/{ref}", names[name]))
+
+    async def create_ref(self, request: Request, world: World, repo: Repo) -> Response:
+        """POST /repos/{o}/{r}/git/refs {ref: "refs/heads/x", sha} → 201; 422 if it exists."""
+        body = await body_params(request)
+        ref, sha = str(body.get("ref", "")), str(body.get("sha", ""))
+        kind, _, name = ref.removeprefix("refs/").partition("/")
+        if not ref.startswith("refs/") or kind not in ("heads", "tags") or not name:
+            raise GitHubError(422, "Reference name is invalid")
+        names = repo.branches if kind == "heads" else repo.tags
+        if name in names:
+            raise GitHubError(422, "Reference already exists")
+        if sha not in repo.commits:
+            raise GitHubError(422, "Object does not exist")
+        names[name] = sha
+        world.ledger.record(
+            "github",
+            "POST",
+            request.url.path,
+            {"repo": repo.full_name, "ref": ref, "sha": sha},
+            world.now,
+        )
+        return self._answer(self._ref(request, repo, ref, sha), 201)
+
+    async def get_contents(self, request: Request, world: World, repo: Repo) -> Response:
+        """GET /repos/{o}/{r}/contents/{path}?ref=: a file (base64) or a directory listing."""
+        path = unquote(request.path_params["path"]).strip("/")
+        ref = request.query_params.get("ref", repo.default_branch)
+        sha = repo.resolve(ref)
+        if sha is None:
+            raise GitHubError(404, f"No commit found for the ref {ref}")
+        tree = repo.commits[sha].tree
+        if path in tree:
+            content = tree[path]
+            data = self._file(request, repo, path, content, ref)
+            encoded = base64.encodebytes(content).decode()
+            return self._answer({**data, "content": encoded})
+        prefix = f"{path}/" if path else ""
+        entries: dict[str, dict[str, Any]] = {}
+        for name, content in sorted(tree.items()):
+            if not name.startswith(prefix):
+                continue
+            child = name[len(prefix) :].split("/")[0]
+            if child == name[len(prefix) :]:
+                entries[child] = self._file(request, repo, name, content, ref)
+            else:
+                entries.setdefault(
+                    child, {"type": "dir", "name": child, "path": prefix + child, "sha": ""}
+                )
+        if not entries:
+            raise GitHubError(404, "Not Found")
+        return self._answer(list(entries.values()))
+
+    async def put_contents(self, request: Request, world: World, repo: Repo) -> Response:
+        """PUT /repos/{o}/{r}/contents/{path}: 201 created, 200 updated (needs the blob sha)."""
+        path = unquote(request.path_params["path"]).strip("/")
+        body = await body_params(request)
+        branch = str(body.get("branch") or repo.default_branch)
+        message = body.get("message")
+        if not message or "content" not in body:
+            missing = "message" if not message else "content"
+            raise GitHubError(422, f'Invalid request.\n\n"{missing}" wasn\'t supplied.')
+        try:
+            content = base64.b64decode(str(body["content"]), validate=True)
+        except binascii.Error as exc:
+            raise GitHubError(422, "content is not valid Base64") from exc
+        if branch not in repo.branches:
+            raise GitHubError(404, f"Branch {branch} not found")
+        tree = repo.commits[repo.branches[branch]].tree
+        existing = tree.get(path)
+        if existing is not None and "sha" not in body:
+            raise GitHubError(422, 'Invalid request.\n\n"sha" wasn\'t supplied.')
+        if existing is not None and body["sha"] != blob_sha(existing):
+            raise GitHubError(409, f"{path} does not match {body['sha']}")
+        author = body.get("committer") or {
+            "name": world.options.user,
+            "email": f"{world.options.user}@example.gov",
+        }
+        commit = repo.commit(
+            branch=branch,
+            message=str(message),
+            author=str(author.get("name")),
+            email=str(author.get("email")),
+            date=world.now,
+            changes={path: content},
+        )
+        world.ledger.record(
+            "github",
+            "PUT",
+            request.url.path,
+            {"repo": repo.full_name, "path": path, "branch": branch, "commit": commit.sha},
+            world.now,
+        )
+        api = f"{self._api(request)}/repos/{repo.full_name}"
+        git_commit = self._commit(request, repo, commit)["commit"]
+        git_commit.update(
+            sha=commit.sha,
+            node_id=f"C_{commit.sha[:20]}",
+            html_url=f"https://github.com/{repo.full_name}/commit/{commit.sha}",
+            parents=[{"sha": p, "url": f"{api}/git/commits/{p}"} for p in commit.parents],
+        )
+        data = {"content": self._file(request, repo, path, content, branch), "commit": git_commit}
+        return self._answer(data, 200 if existing is not None else 201)
+
+    async def list_pulls(self, request: Request, world: World, repo: Repo) -> Response:
+        """GET /repos/{o}/{r}/pulls?state=&head=owner:branch&base=."""
+        state = request.query_params.get("state", "open")
+        head = request.query_params.get("head")
+        base = request.query_params.get("base")
+        pulls = [
+            p
+            for p in reversed(repo.pulls)
+            if state in ("all", p.state)
+            and (head is None or head in (f"{repo.owner}:{p.head}", p.head))
+            and (base is None or p.base == base)
+        ]
+        return self._answer([self._pull(request, repo, p) for p in pulls])
+
+    async def get_pull(self, request: Request, world: World, repo: Repo) -> Response:
+        """GET /repos/{o}/{r}/pulls/{number}."""
+        number = request.path_params["number"]
+        pull = next((p for p in repo.pulls if p.number == number), None)
+        if pull is None:
+            raise GitHubError(404, "Not Found")
+        return self._answer(self._pull(request, repo, pull))
+
+    async def create_pull(self, request: Request, world: World, repo: Repo) -> Response:
+        """POST /repos/{o}/{r}/pulls {title, head, base, body} → 201; 422 if one is open."""
+        body = await body_params(request)
+        head = str(body.get("head", "")).removeprefix(f"{repo.owner}:")
+        base = str(body.get("base", ""))
+        for field, value in (("head", head), ("base", base)):
+            if value not in repo.branches:
+                raise GitHubError(
+                    422,
+                    "Validation Failed",
+                    [{"resource": "PullRequest", "field": field, "code": "invalid"}],
+                )
+        if not body.get("title"):
+            raise GitHubError(
+                422,
+                "Validation Failed",
+                [{"resource": "PullRequest", "field": "title", "code": "missing_field"}],
+            )
+        if repo.open_pull(head, base) is not None:
+            raise GitHubError(
+                422,
+                "Validation Failed",
+                [
+                    {
+                        "resource": "PullRequest",
+                        "code": "custom",
+                        "message": f"A pull request already exists for {repo.owner}:{head}.",
+                    }
+                ],
+            )
+        if repo.compare(repo.branches[base], repo.branches[head]).ahead_by == 0:
+            raise GitHubError(
+                422,
+                "Validation Failed",
+                [
+                    {
+                        "resource": "PullRequest",
+                        "code": "custom",
+                        "message": (f"No commits between {base} and {head}"),
+                    }
+                ],
+            )
+        pull = PullRequest(
+            number=len(repo.pulls) + 1,
+            title=str(body["title"]),
+            body=str(body.get("body") or ""),
+            head=head,
+            base=base,
+            user=world.options.user,
+            created_at=world.now,
+        )
+        repo.pulls.append(pull)
+        world.ledger.record(
+            "github",
+            "POST",
+            request.url.path,
+            {"repo": repo.full_name, "number": pull.number, "head": head, "title": pull.title},
+            world.now,
+        )
+        return self._answer(self._pull(request, repo, pull), 201)

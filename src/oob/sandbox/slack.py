@@ -1,0 +1,277 @@
+"""Slack's Web API on the wire, as slack_sdk's WebClient speaks it.
+
+Mounted at `/slack/api/`. Every answer is HTTP 200 with `ok`, except rate limiting (HTTP 429 with
+`Retry-After`), as Slack does. Channels are addressed by id; chat.postMessage also accepts a
+channel name, which real Slack allows there, but history and update need the id.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from oob.sandbox.wire import bearer, body_params
+from oob.sandbox.workspace import Channel, Message
+from oob.sandbox.world import World
+
+BOT_USER = "U0OOBSANDBOX"
+BOT_ID = "B0OOBSANDBOX"
+MAX_TEXT = 40_000
+# Slack allows short bursts, then about one message per second per channel.
+BURST = 10
+
+Method = Callable[[dict[str, Any], World], Awaitable[dict[str, Any]]]
+
+
+class SlackError(Exception):
+    """An `ok: false` answer with Slack's error code."""
+
+    def __init__(self, error: str) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+class SlackApi:
+    """The Slack Web API methods over one world's workspace."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        # Token bucket per channel in real seconds: the limit protects Slack, not the simulation.
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    def routes(self) -> list[Route]:
+        """One route per Web API method; GET and POST alike, as Slack accepts both."""
+        methods: dict[str, Method] = {
+            "auth.test": self.auth_test,
+            "chat.postMessage": self.post_message,
+            "chat.update": self.update,
+            "conversations.history": self.history,
+            "conversations.list": self.list_channels,
+            "conversations.info": self.info,
+        }
+        return [
+            Route(f"/{name}", self._endpoint(name, method), methods=["GET", "POST"])
+            for name, method in methods.items()
+        ]
+
+    def _endpoint(self, name: str, method: Method) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            args: dict[str, Any] = dict(request.query_params)
+            args.update(await body_params(request))
+            token = bearer(request, "bearer") or args.pop("token", None)
+            try:
+                if not token:
+                    raise SlackError("not_authed")
+                if token != self.world.options.token:
+                    raise SlackError("invalid_auth")
+                with self.world.session() as world:
+                    data = await method(args, world)
+                    if name in ("chat.postMessage", "chat.update"):
+                        world.ledger.record(
+                            "slack",
+                            request.method,
+                            request.url.path,
+                            _summary(args, data),
+                            world.now,
+                        )
+            except SlackError as error:
+                data = {"ok": False, "error": error.error}
+            except RateLimitedError as limited:
+                return JSONResponse(
+                    {"ok": False, "error": "ratelimited"},
+                    429,
+                    headers={"Retry-After": str(limited.retry_after)},
+                )
+            return JSONResponse(data, headers={"X-Slack-Req-Id": f"sandbox-{time.monotonic_ns()}"})
+
+        return endpoint
+
+    def _take(self, channel: Channel) -> None:
+        now = time.monotonic()
+        tokens, last = self._buckets.get(channel.id, (float(BURST), now))
+        tokens = min(float(BURST), tokens + (now - last))
+        if tokens < 1:
+            raise RateLimitedError(1)
+        self._buckets[channel.id] = (tokens - 1, now)
+
+    # -- methods ------------------------------------------------------------------------------
+
+    async def auth_test(self, args: dict[str, Any], world: World) -> dict[str, Any]:
+        """auth.test: who the token is."""
+        ws = world.slack
+        return {
+            "ok": True,
+            "url": f"https://{ws.domain}.slack.com/",
+            "team": ws.team,
+            "user": world.options.user,
+            "team_id": ws.team_id,
+            "user_id": BOT_USER,
+            "bot_id": BOT_ID,
+            "is_enterprise_install": False,
+        }
+
+    async def post_message(self, args: dict[str, Any], world: World) -> dict[str, Any]:
+        """chat.postMessage: post to a channel (by id or name); keeps `metadata`."""
+        channel = self._channel(args, world, by_name=True)
+        text = str(args.get("text") or "")
+        blocks = _json_arg(args.get("blocks"))
+        if not text and not blocks:
+            raise SlackError("no_text")
+        if len(text) > MAX_TEXT:
+            raise SlackError("msg_too_long")
+        metadata = _json_arg(args.get("metadata"))
+        if metadata is not None and not (isinstance(metadata, dict) and metadata.get("event_type")):
+            raise SlackError("invalid_metadata_format")
+        thread_ts = args.get("thread_ts")
+        if thread_ts and channel.find(str(thread_ts)) is None:
+            raise SlackError("thread_not_found")
+        self._take(channel)
+        message = Message(
+            ts=world.slack.next_ts(world.now),
+            text=text,
+            user=BOT_USER,
+            bot_id=BOT_ID,
+            blocks=blocks if isinstance(blocks, list) else None,
+            metadata=metadata,
+            thread_ts=str(thread_ts) if thread_ts else None,
+        )
+        channel.messages.append(message)
+        return {
+            "ok": True,
+            "channel": channel.id,
+            "ts": message.ts,
+            "message": message.as_json(team=world.slack.team_id, with_metadata=True),
+        }
+
+    async def update(self, args: dict[str, Any], world: World) -> dict[str, Any]:
+        """chat.update: change a message the bot posted (channel by id)."""
+        channel = self._channel(args, world, by_name=False)
+        message = channel.find(str(args.get("ts", "")))
+        if message is None:
+            raise SlackError("message_not_found")
+        if "text" in args:
+            message.text = str(args["text"])
+        blocks = _json_arg(args.get("blocks"))
+        if isinstance(blocks, list):
+            message.blocks = blocks
+        metadata = _json_arg(args.get("metadata"))
+        if isinstance(metadata, dict):
+            message.metadata = metadata
+        message.edited_ts = world.slack.next_ts(world.now)
+        return {
+            "ok": True,
+            "channel": channel.id,
+            "ts": message.ts,
+            "text": message.text,
+            "message": message.as_json(team=world.slack.team_id, with_metadata=False),
+        }
+
+    async def history(self, args: dict[str, Any], world: World) -> dict[str, Any]:
+        """conversations.history: newest first, with limit, oldest/latest, cursor and metadata."""
+        channel = self._channel(args, world, by_name=False)
+        try:
+            limit = min(999, max(1, int(args.get("limit") or 100)))
+            oldest = float(args.get("oldest") or 0)
+            latest = float(args.get("latest") or "inf")
+            offset = int(args.get("cursor") or 0)
+        except ValueError as exc:
+            raise SlackError("invalid_arguments") from exc
+        inclusive = _flag(args.get("inclusive"))
+        with_metadata = _flag(args.get("include_all_metadata"))
+
+        def within(ts: float) -> bool:
+            if inclusive:
+                return oldest <= ts <= latest
+            return oldest < ts < latest
+
+        found = [m for m in reversed(channel.messages) if within(float(m.ts))]
+        page = found[offset : offset + limit]
+        more = offset + limit < len(found)
+        return {
+            "ok": True,
+            "messages": [
+                m.as_json(team=world.slack.team_id, with_metadata=with_metadata) for m in page
+            ],
+            "has_more": more,
+            "pin_count": 0,
+            "response_metadata": {"next_cursor": str(offset + limit) if more else ""},
+        }
+
+    async def list_channels(self, args: dict[str, Any], world: World) -> dict[str, Any]:
+        """conversations.list: every public channel (the sandbox has few, one page)."""
+        return {
+            "ok": True,
+            "channels": [_channel_json(c) for c in world.slack.channels.values()],
+            "response_metadata": {"next_cursor": ""},
+        }
+
+    async def info(self, args: dict[str, Any], world: World) -> dict[str, Any]:
+        """conversations.info: one channel by id."""
+        return {"ok": True, "channel": _channel_json(self._channel(args, world, by_name=False))}
+
+    @staticmethod
+    def _channel(args: dict[str, Any], world: World, *, by_name: bool) -> Channel:
+        ref = args.get("channel")
+        if not ref:
+            raise SlackError("channel_not_found")
+        channel = world.slack.channel(str(ref), by_name=by_name)
+        if channel is None:
+            raise SlackError("channel_not_found")
+        return channel
+
+
+class RateLimitedError(Exception):
+    """Slack's HTTP 429: retry after this many seconds."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"rate limited, retry after {retry_after}s")
+        self.retry_after = retry_after
+
+
+def _json_arg(value: Any) -> Any:
+    """Form bodies carry `blocks` and `metadata` as JSON strings; JSON bodies as objects."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError as exc:
+            raise SlackError("invalid_arguments") from exc
+    return value
+
+
+def _flag(value: Any) -> bool:
+    return str(value).lower() in ("1", "true")
+
+
+def _channel_json(channel: Channel) -> dict[str, Any]:
+    return {
+        "id": channel.id,
+        "name": channel.name,
+        "is_channel": True,
+        "is_group": False,
+        "is_im": False,
+        "is_private": False,
+        "is_archived": False,
+        "is_member": True,
+        "created": channel.created,
+        "name_normalized": channel.name,
+        "num_members": 42,
+    }
+
+
+def _summary(args: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+    metadata = _json_arg(args.get("metadata"))
+    summary = {
+        "channel": data.get("channel"),
+        "ts": data.get("ts"),
+        "text": str(args.get("text", ""))[:200],
+    }
+    if isinstance(metadata, dict):
+        summary["event_type"] = metadata.get("event_type")
+        summary["event_payload"] = metadata.get("event_payload")
+    return summary
