@@ -45,6 +45,8 @@ if TYPE_CHECKING:
 KIND_APPROVAL_REQUESTED = "approval.requested"  # eta_minutes
 KIND_APPROVED = "approval.approved"  # actor = approver; note
 KIND_DENIED = "approval.denied"  # actor = approver; reason
+# `oob override-status` writes this to the audit log, outside any run when none is active:
+# `build_draft` finds it there by the fix's (or the released commit's) SHA.
 KIND_STATUS_OVERRIDDEN = "status.overridden"  # sha, context, previous_state, reason
 KIND_MESSAGE_POSTED = "message.posted"  # audience, channel, purpose, permalink
 KIND_HOLD_STARTED = "hold.started"
@@ -58,6 +60,9 @@ KIND_SHIELD_DOWN = "shield.down"
 KIND_CHECK = "verify.check"  # name, ok, detail
 KIND_FIX_CONFIRMED = "verify.confirmed"  # actor; note
 KIND_CANCELLED = "run.cancelled"  # actor; reason
+KIND_ENDED = "run.ended"  # outcome, reason
+KIND_PREFLIGHT_WAITING = "preflight.waiting"  # reasons
+KIND_PREFLIGHT_PASSED = "preflight.passed"
 KIND_PULL_REQUEST = "postmortem.pull_request"  # repository, branch, path, number, url
 
 TEMPLATE_NAME = "postmortem.md.j2"
@@ -251,8 +256,11 @@ class PostmortemFacts:
     release_wait_minutes: float
     requested_at: datetime
     ended_at: datetime | None
+    end_reason: str
     approval_requested_at: datetime | None
     eta_at_approval_minutes: float | None
+    preflight_wait: Window | None  # first "waiting" to "passed"
+    preflight_reasons: tuple[str, ...]
     decision: Decision | None
     cancellation: Decision | None  # approved=False; note is the reason
     builds: tuple[BuildFact, ...]
@@ -316,6 +324,11 @@ def extract_facts(run: Run, events: Sequence[Event], config: Config) -> Postmort
         found = by_kind.get(kind)
         return found[0] if found else None
 
+    # The procedure drafts the postmortem while the run is closing, after it has recorded how
+    # the run ends but before the run moves to that outcome: the event is then the only record.
+    ended = last(KIND_ENDED)
+    outcome = run.outcome or _outcome_of(ended)
+    ended_at = run.ended_at or (ended.at if ended is not None and outcome else None)
     decision = _decision(last(KIND_APPROVED), last(KIND_DENIED))
     cancelled = last(KIND_CANCELLED)
     cancellation = (
@@ -344,7 +357,10 @@ def extract_facts(run: Run, events: Sequence[Event], config: Config) -> Postmort
         for e in by_kind.get(KIND_FIX_CONFIRMED, [])
     )
     checks = tuple(sorted(checks, key=lambda c: c.at))
-    verified = _verified(run, checks)
+    verified = _verified(outcome, checks)
+    waiting = by_kind.get(KIND_PREFLIGHT_WAITING, [])
+    preflight_wait = _window(waiting[0], first(KIND_PREFLIGHT_PASSED)) if waiting else None
+    reasons = [r for e in waiting for r in e.details.get("reasons") or [] if isinstance(r, str)]
     overrides = tuple(
         Override(
             e.at,
@@ -385,10 +401,10 @@ def extract_facts(run: Run, events: Sequence[Event], config: Config) -> Postmort
     # Resolution is the moment the fix was seen working; the run ends a little later, once
     # everyone has been told.
     passed = [c.at for c in checks if c.ok]
-    resolved_at = max(passed) if passed else run.ended_at
+    resolved_at = max(passed) if passed else ended_at
     lead = (
         Window(approved_at, resolved_at)
-        if approved_at and resolved_at and run.outcome is RunState.RESOLVED
+        if approved_at and resolved_at and outcome is RunState.RESOLVED
         else None
     )
     estimate = lead_time(
@@ -404,7 +420,7 @@ def extract_facts(run: Run, events: Sequence[Event], config: Config) -> Postmort
         title=title,
         slug=slugify(title),
         incident_date=run.created_at.astimezone(UTC).date(),
-        outcome=run.outcome,
+        outcome=outcome,
         state=run.state,
         operator=run.requester,
         symptoms=run.symptoms,
@@ -415,9 +431,12 @@ def extract_facts(run: Run, events: Sequence[Event], config: Config) -> Postmort
         fix_url=f"{web}/commit/{run.fix_sha}",
         release_wait_minutes=run.release_wait_minutes,
         requested_at=run.created_at,
-        ended_at=run.ended_at,
+        ended_at=ended_at,
+        end_reason=_text(ended.details.get("reason")) if ended is not None else "",
         approval_requested_at=requested.at if requested else None,
         eta_at_approval_minutes=float(eta) if isinstance(eta, int | float) else None,
+        preflight_wait=preflight_wait,
+        preflight_reasons=tuple(dict.fromkeys(reasons)),
         decision=decision,
         cancellation=cancellation,
         builds=builds,
@@ -572,10 +591,19 @@ def _window(start: Event | None, end: Event | None) -> Window | None:
     return Window(start.at, end.at if end is not None and end.at >= start.at else None)
 
 
-def _verified(run: Run, checks: Sequence[Check]) -> bool | None:
-    if run.outcome is RunState.RESOLVED:
+def _outcome_of(ended: Event | None) -> RunState | None:
+    value = ended.details.get("outcome") if ended is not None else None
+    try:
+        state = RunState(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+    return state if state is not None and state.terminal else None
+
+
+def _verified(outcome: RunState | None, checks: Sequence[Check]) -> bool | None:
+    if outcome is RunState.RESOLVED:
         return True
-    if run.outcome is RunState.FIX_NOT_VERIFIED:
+    if outcome is RunState.FIX_NOT_VERIFIED:
         return False
     if not checks:
         return None
@@ -691,6 +719,11 @@ def _went_wrong(f: PostmortemFacts) -> list[str]:
     wrong = []
     if _restored_in_time(f) is False:
         wrong.append(_restored_line(f))
+    if f.preflight_wait is not None:
+        waited = f" {_minutes(f.preflight_wait.minutes)}" if f.preflight_wait.end else ""
+        wrong.append(
+            f"Pre-flight had to wait{waited}: " + "; ".join(f.preflight_reasons or ("not ready",))
+        )
     wrong += [f"The {o.context} status had to be overridden by {o.actor}." for o in f.overrides]
     wrong += [f"{m.sha[:7]} was merged during the merge hold." for m in f.merges]
     wrong += [
@@ -742,6 +775,8 @@ def _gantt(f: PostmortemFacts) -> tuple[GanttTask, ...]:
         )
     elif f.outcome is None:
         add("Approval", "Awaiting approval", asked, None, "active")
+    if f.preflight_wait is not None:
+        add("Approval", "Pre-flight wait", f.preflight_wait.start, f.preflight_wait.end, "crit")
     if f.hold is not None:
         add("Merges", "Merge hold", f.hold.start, f.hold.end, "crit" if f.merges else "done")
     for b in f.builds:
@@ -975,8 +1010,40 @@ def repository_path(facts: PostmortemFacts, config: Config) -> str:
 def build_draft(store: Store, config: Config, run_id: str) -> Draft:
     """Render the draft of run `run_id` from the store (`RunNotFound` if there is none)."""
     run = store.run(run_id)
-    facts = extract_facts(run, store.events(run_id), config)
+    events = store.events(run_id)
+    events += _overrides_outside(store, run, events)
+    facts = extract_facts(run, events, config)
     return Draft(facts, render(facts, config), repository_path(facts, config))
+
+
+def _overrides_outside(store: Store, run: Run, events: Sequence[Event]) -> list[Event]:
+    """Status overrides in the audit log outside any run, on the run's fix or released commit.
+
+    People override a flaky status before they start a deploy, so the override is audited
+    without a run; it belongs to this run's story when it is about the commits the run shipped.
+    """
+    shas = [run.fix_sha] + [
+        str(e.details["sha"])
+        for e in events
+        if e.kind == KIND_RELEASE_PICKED and e.details.get("sha")
+    ]
+
+    def ours(sha: object) -> bool:
+        # Either side may be a short SHA.
+        return (
+            isinstance(sha, str)
+            and len(sha) >= 7
+            and any(s.startswith(sha) or sha.startswith(s) for s in shas)
+        )
+
+    until = run.ended_at
+    return [
+        e
+        for e in store.events(None)
+        if e.kind == KIND_STATUS_OVERRIDDEN
+        and ours(e.details.get("sha"))
+        and (until is None or e.at <= until)
+    ]
 
 
 def branch_name(run_id: str) -> str:

@@ -207,10 +207,24 @@ def deploy(s: Scripted, prod_result: str = "SUCCESS") -> None:
         s.event(45, pm.KIND_SHIELD_DOWN, "The CMS serves editors again")
 
 
-def end(s: Scripted, minutes: float, outcome: RunState) -> None:
-    s.event(minutes, pm.KIND_HOLD_RELEASED, "Engineers may resume merging")
+def end(
+    s: Scripted, minutes: float, outcome: RunState, *, hold: bool = True, final: bool = True
+) -> None:
+    """Close the run as the procedure does: release the hold, record how it ends, then (with
+    `final`) move it to its outcome. Without `final` the run stays `closing`, as it is when
+    the procedure's postmortem step writes the draft."""
     s.state(minutes, RunState.CLOSING)
-    s.state(minutes + 1, outcome)
+    if hold:
+        s.event(minutes, pm.KIND_HOLD_RELEASED, "Engineers may resume merging")
+    s.event(
+        minutes + 1,
+        pm.KIND_ENDED,
+        f"run ended: {outcome.value}",
+        outcome=outcome.value,
+        reason=f"the {outcome.value} reason",
+    )
+    if final:
+        s.state(minutes + 1, outcome)
 
 
 def resolved_run(store: Store, *, overridden: bool = False, merge: bool = False) -> str:
@@ -280,8 +294,7 @@ def denied_run(store: Store) -> str:
         source=Source.WEB,
         reason="wait for the daily deploy",
     )
-    s.state(4, RunState.CLOSING)
-    s.state(5, RunState.DENIED)
+    end(s, 4, RunState.DENIED, hold=False)
     return s.run_id
 
 

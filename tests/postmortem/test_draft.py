@@ -12,7 +12,7 @@ import pytest
 from oob import postmortem as pm
 from oob.config import Config
 from oob.errors import ConfigError
-from oob.store import RunState, Store
+from oob.store import RunState, Source, Store
 from tests.postmortem.conftest import (
     FIX,
     MERGED,
@@ -363,3 +363,66 @@ def test_write_draft_without_a_code_host_writes_the_file_only(
     assert result.path == tmp_path / "out" / result.repository_path
     assert result.path.read_text(encoding="utf-8") == pm.build_draft(store, config, run_id).text
     assert [p.name for p in result.path.parent.iterdir()] == [result.path.name]
+
+
+def test_the_draft_written_while_closing_knows_the_outcome(store: Store, config: Config) -> None:
+    # The procedure's postmortem step runs after `run.ended` is recorded, before the run
+    # moves to its outcome.
+    s = start_run(store)
+    approve_and_release(s)
+    deploy(s, prod_result="FAILURE")
+    end(s, 46, RunState.DEPLOY_FAILED, final=False)
+    assert store.run(s.run_id).state is RunState.CLOSING
+
+    facts = pm.build_draft(store, config, s.run_id).facts
+    assert facts.outcome is RunState.DEPLOY_FAILED
+    assert facts.end_reason == "the deploy_failed reason"
+    assert facts.ended_at == datetime(2026, 6, 23, 14, 47, tzinfo=UTC)
+    text = pm.render(facts, config)
+    assert "The deploy failed: deploys/cms-vagov-prod #66 ended FAILURE." in text
+    assert "- Run ended (deploy_failed): 2026-06-23 14:47:00 UTC" in text
+
+
+def test_an_override_in_the_audit_log_before_the_run_is_named(store: Store, config: Config) -> None:
+    # `oob override-status` before the deploy: audited outside any run, with a short SHA.
+    store.append_event(
+        None,
+        actor="cms-oncall",
+        source="cli",
+        kind=pm.KIND_STATUS_OVERRIDDEN,
+        summary="va/tests/cypress overridden to success",
+        details={
+            "sha": FIX[:7],
+            "context": "va/tests/cypress",
+            "previous_state": "failure",
+            "reason": "known flaky",
+        },
+    )
+    store.append_event(
+        None,
+        actor="someone",
+        source="cli",
+        kind=pm.KIND_STATUS_OVERRIDDEN,
+        summary="another commit's status",
+        details={"sha": OTHER, "context": "va/tests/phpunit", "reason": "unrelated"},
+    )
+    run_id = resolved_run(store)
+    facts = pm.build_draft(store, config, run_id).facts
+    assert [(o.context, o.reason) for o in facts.overrides] == [("va/tests/cypress", "known flaky")]
+    assert f"Investigate the flaky va/tests/cypress (overridden on {FIX[:7]})" in [
+        item.description for item in facts.action_items
+    ]
+    assert "va/tests/cypress overridden to success" in [e.summary for e in facts.timeline]
+    assert "another commit's status" not in [e.summary for e in facts.timeline]
+
+
+def test_a_preflight_wait_is_what_went_wrong(store: Store, config: Config) -> None:
+    s = start_run(store)
+    s.event(5, pm.KIND_APPROVED, "approved", actor="cms-product-owner", source=Source.CLI)
+    s.state(5, RunState.PREFLIGHT)
+    s.event(5, pm.KIND_PREFLIGHT_WAITING, "waiting", reasons=["post-deploy tests still running"])
+    s.event(17, pm.KIND_PREFLIGHT_PASSED, "pre-flight passed")
+    facts = pm.build_draft(store, config, s.run_id).facts
+    assert facts.preflight_wait is not None
+    assert facts.preflight_wait.minutes == 12
+    assert "Pre-flight had to wait 12 min: post-deploy tests still running" in facts.went_wrong
