@@ -1,0 +1,123 @@
+"""`oob check`, `oob doctor` and `oob override-status`: pre-flight against the real services."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from oob.cli import app
+from oob.cli.context import AppContext
+from oob.errors import EXIT_FAILED
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from oob.preflight import Report
+
+
+@app.command()
+def check(
+    ctx: typer.Context,
+    fix_sha: Annotated[str, typer.Argument(help="The fix commit (7 to 40 hex digits).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Is the fix ready to deploy? Test gate, commit status, and the release branch.
+
+    Exit 0 when ready, 1 when not (the report says why and what to do), 2 on bad input.
+    """
+    from oob.adapters import connect
+    from oob.clock import SystemClock
+    from oob.preflight import preflight, validate_sha
+
+    obj: AppContext = ctx.obj
+    sha = validate_sha(fix_sha)
+    with connect(obj.config) as services:
+        report = preflight(
+            obj.config,
+            sha,
+            build_server=services.build_server,
+            code_host=services.code_host,
+            clock=SystemClock(),
+        )
+    if as_json:
+        obj.print_json(report.to_json())
+    else:
+        _print_report(obj.console, report)
+    if not report.ready:
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _print_report(console: Console, report: Report) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    from oob.preflight import GateState
+
+    fix = report.fix
+    title = fix.message.splitlines()[0] if fix.message else ""
+    console.print(f"Fix {fix.sha[:12]} {escape(title)} ({escape(fix.author)})")
+
+    gate, build = report.gate, report.gate.build
+    mark = _mark(gate.state is GateState.PASSED)
+    if build is None:
+        console.print(f"{mark} test gate {gate.job}: no build containing the fix")
+    else:
+        tested = build.sha[:12] if build.sha else "commit not known yet"
+        relation = " (the fix itself)" if build.sha == fix.sha else ""
+        when = (
+            f"finished {_local(gate.finished_at)}"
+            if gate.finished_at
+            else f"expected to finish {_local(gate.expected_finish)}"
+        )
+        console.print(
+            f"{mark} test gate {gate.job} #{build.number}: {build.result or 'running'}, "
+            f"tested {tested}{relation}, {when}"
+        )
+
+    status = report.status
+    console.print(
+        f"{_mark(status.passing)} combined status of {status.sha[:12]}: {status.state.value}"
+    )
+    table = Table(show_edge=False, box=None, pad_edge=False)
+    table.add_column("  context")
+    table.add_column("state")
+    table.add_column("description")
+    for row in status.contexts:
+        style = "green" if row.label == "success" else "yellow" if row.label == "pending" else "red"
+        name = row.context if row.required else f"{row.context} (not required)"
+        table.add_row(
+            f"  {escape(name)}", f"[{style}]{row.label}[/]", escape(row.description or "")
+        )
+    console.print(table)
+
+    branch = report.branch
+    if not branch.contains_fix:
+        console.print(f"{_mark(False)} {branch.branch} does not contain the fix")
+    elif not branch.commits_after:
+        console.print(f"{_mark(True)} {branch.branch} is at the fix")
+    else:
+        console.print(
+            f"[yellow]![/] {branch.branch} has {len(branch.commits_after)} commit(s) after the fix:"
+        )
+        for commit in branch.commits_after:
+            first = commit.message.splitlines()[0] if commit.message else ""
+            console.print(f"    {commit.sha[:12]} {escape(first)} ({escape(commit.author)})")
+
+    for finding in report.warnings:
+        console.print(f"[yellow]warning:[/] {escape(finding.what)}\n  → {escape(finding.todo)}")
+    if report.ready:
+        console.print("[bold green]ready to deploy[/]")
+        return
+    console.print("[bold red]not ready:[/]")
+    for finding in report.problems:
+        console.print(f"  • {escape(finding.what)}\n    → {escape(finding.todo)}")
+
+
+def _mark(ok: bool) -> str:
+    return "[green]✓[/]" if ok else "[red]✗[/]"
+
+
+def _local(value: datetime | None) -> str:
+    return value.astimezone().strftime("%Y-%m-%d %H:%M %Z") if value else "?"
