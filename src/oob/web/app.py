@@ -1,0 +1,555 @@
+"""The dashboard's ASGI app: server-rendered pages, a live stream per run, and the JSON API.
+
+Views only translate: they identify the person (`oob.web.auth`), check the CSRF token of every
+state-changing request, read runs through the store, and hand actions to the same command
+functions the CLI calls (`Commands`), which check roles and states and write the audit log.
+Every page is rendered for the person asking: the actions offered are those their role allows.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import parse_qs, quote
+
+import anyio
+import jinja2
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, Field
+from starlette.responses import StreamingResponse
+
+from oob import __version__
+from oob.errors import OobError, PermissionDenied, ProcedureError, RunNotFound, UsageError
+from oob.eta import format_minutes
+from oob.store import Event, Run, Source, Store
+from oob.web.auth import (
+    CSRF_FIELD,
+    CSRF_HEADER,
+    LOGIN_COOKIE,
+    SESSION_COOKIE,
+    SESSION_HOURS,
+    Action,
+    Authenticator,
+    Identity,
+    Refused,
+    RequestFacts,
+)
+from oob.web.views import RunView, available_actions, run_view
+
+if TYPE_CHECKING:
+    from oob.config import Config
+
+NOTICES = {
+    Action.APPROVE: "You approved the deploy.",
+    Action.DENY: "You denied the deploy.",
+    Action.CANCEL: "You cancelled the run.",
+    Action.CONFIRM_FIX: "You confirmed the fix.",
+}
+# The sections of the run page that the live stream replaces, by element id.
+LIVE_SECTIONS = ("state", "actions", "chart", "builds", "messages", "events")
+
+
+class Commands(Protocol):
+    """The actions people take on a run: the functions the CLI calls (`oob.control.Control`).
+
+    Each checks the actor's role and the run's state, sends the command to the run, which
+    records it in its audit log with the actor and the source, and raises an `OobError` when
+    it refuses.
+    """
+
+    def approve(self, run_id: str, actor: str, note: str = "", source: Source = ...) -> Run: ...
+
+    def deny(self, run_id: str, actor: str, reason: str, source: Source = ...) -> Run: ...
+
+    def cancel(self, run_id: str, actor: str, reason: str, source: Source = ...) -> Run: ...
+
+    def confirm_fix(self, run_id: str, actor: str, note: str = "", source: Source = ...) -> Run: ...
+
+
+class ActionRequest(BaseModel):
+    """The body of `POST /api/runs/{run_id}/actions/{action}`."""
+
+    note: str = Field(default="", max_length=2000, description="approve, confirm-fix")
+    reason: str = Field(default="", max_length=2000, description="deny, cancel (required)")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How the app reaches the world. `poll_seconds`: how often a live stream looks for news."""
+
+    config: Config
+    store: Store
+    commands: Commands
+    authenticator: Authenticator
+    poll_seconds: float = 1.0
+    keepalive_seconds: float = 15.0
+    time_scale: float = 1.0  # sandbox minutes per real minute, as the worker runs them
+
+
+def perform(
+    commands: Commands, action: Action, run_id: str, actor: str, body: ActionRequest
+) -> None:
+    """Hand `action` to its command as coming from the web, after checking its text is there."""
+    if action in (Action.DENY, Action.CANCEL) and not body.reason.strip():
+        raise UsageError(f"{action.value} needs a reason")
+    if action is Action.APPROVE:
+        commands.approve(run_id, actor, body.note.strip(), source=Source.WEB)
+    elif action is Action.DENY:
+        commands.deny(run_id, actor, body.reason.strip(), source=Source.WEB)
+    elif action is Action.CANCEL:
+        commands.cancel(run_id, actor, body.reason.strip(), source=Source.WEB)
+    else:
+        commands.confirm_fix(run_id, actor, body.note.strip(), source=Source.WEB)
+
+
+def status_of(error: OobError) -> int:
+    """The HTTP status that says what went wrong."""
+    if isinstance(error, RunNotFound):
+        return 404
+    if isinstance(error, PermissionDenied):
+        return 403
+    if isinstance(error, ProcedureError):
+        return 409
+    return 400
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The dashboard app for one config and store."""
+    web = settings.config.web
+    app = FastAPI(
+        title="oob dashboard",
+        version=__version__,
+        description=(
+            "Out-of-band deploy runs, their timelines, and the actions people take on them. "
+            + (
+                "Authenticate with `Authorization: Bearer <token>`. "
+                if web is not None and web.identity == "tokens"
+                else "Requests come through the single-sign-on proxy. "
+            )
+            + f"Every POST carries `{CSRF_HEADER}`: the `csrf_token` of `GET /api/me`."
+        ),
+        docs_url=None,  # the Swagger page loads its scripts from a CDN, which may be unreachable
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    app.mount("/static", StaticFiles(packages=[("oob.web", "static")]), name="static")
+    app.middleware("http")(_security_headers)
+    dashboard = _Dashboard(settings)
+    _page_routes(app, dashboard)
+    _login_routes(app, dashboard)
+    _api_routes(app, dashboard)
+    return app
+
+
+async def _security_headers(request: Request, call_next: Callable[[Request], Any]) -> Response:
+    response: Response = await call_next(request)
+    # No inline script or style anywhere, so the strictest policy holds.
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'"
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+class _Dashboard:
+    """What the routes share: identifying people, rendering pages, reading runs."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.config = settings.config
+        self.store = settings.store
+        self.auth = settings.authenticator
+        self.sso = self.config.web is None or self.config.web.identity == "sso"
+        self.templates = jinja2.Environment(
+            loader=jinja2.PackageLoader("oob.web", "templates"),
+            autoescape=True,
+            undefined=jinja2.StrictUndefined,
+        )
+        self.templates.filters["minutes"] = format_minutes
+
+    @staticmethod
+    def facts(request: Request) -> RequestFacts:
+        return RequestFacts(
+            peer=request.client.host if request.client else None,
+            headers={k.lower(): v for k, v in request.headers.items()},
+            cookies=dict(request.cookies),
+        )
+
+    def page(self, name: str, status: int = 200, **values: Any) -> HTMLResponse:
+        html = self.templates.get_template(name).render(sso=self.sso, **values)
+        return HTMLResponse(html, status_code=status)
+
+    def error_page(self, status: int, message: str, identity: Identity | None = None) -> Response:
+        csrf = "" if identity is None else self.auth.csrf_token(identity)
+        return self.page("error.html", status, message=message, identity=identity, csrf=csrf)
+
+    def login_page(self, request: Request, status: int, target: str, error: str | None) -> Response:
+        # Each login form is bound to a fresh random cookie: nobody can post it for a browser.
+        nonce = secrets.token_urlsafe(16)
+        response = self.page(
+            "login.html",
+            status,
+            identity=None,
+            csrf="",
+            next=_local(target),
+            error=error,
+            login_csrf=self.auth.login_csrf_token(nonce),
+        )
+        _set_cookie(
+            response, LOGIN_COOKIE, nonce, max_age=3600, secure=request.url.scheme == "https"
+        )
+        return response
+
+    def who(self, request: Request) -> Identity | Response:
+        """The person asking for a page, or the response that sends them to sign in."""
+        try:
+            identity = self.auth.identify(self.facts(request))
+        except Refused as refused:
+            response = self.error_page(refused.status, refused.message)
+            response.delete_cookie(SESSION_COOKIE)
+            return response
+        if identity is not None:
+            return identity
+        if not self.sso:
+            return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+        return self.error_page(401, "Sign in through your organization's SSO to continue.")
+
+    def api_who(self, request: Request) -> Identity | Response:
+        """The person calling the API, or the JSON answer that refuses them."""
+        try:
+            identity = self.auth.identify(self.facts(request))
+        except Refused as refused:
+            return JSONResponse({"error": refused.message}, status_code=refused.status)
+        if identity is None:
+            return JSONResponse({"error": "not signed in"}, status_code=401)
+        return identity
+
+    @staticmethod
+    async def call(fn: Callable[..., Any], *args: Any) -> Any:
+        # The store and the commands are synchronous (SQLAlchemy, DBOS): off the event loop.
+        return await anyio.to_thread.run_sync(fn, *args)
+
+    def view_of(self, run_id: str) -> RunView:
+        now = self.store.clock.now()
+        return run_view(self.store, self.config, run_id, now, self.settings.time_scale)
+
+    def views(self) -> list[RunView]:
+        """Recent runs, active first, newest first within each group."""
+        views = [self.view_of(run.id) for run in self.store.runs()]
+        return sorted(views, key=lambda v: not v.run.active)
+
+    def run_values(self, view: RunView, identity: Identity) -> dict[str, Any]:
+        return {
+            "view": view,
+            "run": view.run,
+            "identity": identity,
+            "csrf": self.auth.csrf_token(identity),
+            "actions": available_actions(self.config, view.run, identity),
+            "Action": Action,
+        }
+
+    def sections(self, view: RunView, identity: Identity) -> dict[str, str]:
+        values = self.run_values(view, identity)
+        return {
+            name: self.templates.get_template(f"_{name}.html").render(**values)
+            for name in LIVE_SECTIONS
+        }
+
+    def run_page(
+        self,
+        view: RunView,
+        identity: Identity,
+        *,
+        status: int = 200,
+        notice: str | None = None,
+        error: str | None = None,
+    ) -> Response:
+        return self.page(
+            "run.html",
+            status,
+            notice=notice,
+            error=error,
+            live=self.sections(view, identity),
+            **self.run_values(view, identity),
+        )
+
+    async def live(self, run_id: str, identity: Identity) -> AsyncIterator[str]:
+        """Server-sent events: the run page's sections that changed, until the run ends."""
+        last: dict[str, str] = {}
+        quiet = 0.0
+        while True:
+            view = await self.call(self.view_of, run_id)
+            now = self.sections(view, identity)
+            if now != last:
+                # Only what changed: a form someone is filling in stays put otherwise.
+                changed = {k: v for k, v in now.items() if last.get(k) != v}
+                yield f"event: sections\ndata: {json.dumps(changed)}\n\n"
+                last, quiet = now, 0.0
+            elif quiet >= self.settings.keepalive_seconds:
+                yield ": keepalive\n\n"  # a comment: keeps proxies from closing an idle stream
+                quiet = 0.0
+            if not view.run.active:
+                yield "event: end\ndata: {}\n\n"
+                return
+            await anyio.sleep(self.settings.poll_seconds)
+            quiet += self.settings.poll_seconds
+
+
+async def _form(request: Request) -> dict[str, str]:
+    # URL-encoded forms only (no file uploads): the standard library parses them.
+    return {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
+
+
+def _page_routes(app: FastAPI, d: _Dashboard) -> None:
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def runs_page(request: Request) -> Response:
+        identity = d.who(request)
+        if isinstance(identity, Response):
+            return identity
+        views = await d.call(d.views)
+        return d.page("runs.html", views=views, identity=identity, csrf=d.auth.csrf_token(identity))
+
+    @app.get("/runs/{run_id}", response_class=HTMLResponse, include_in_schema=False)
+    async def run_page(request: Request, run_id: str, done: str = "") -> Response:
+        identity = d.who(request)
+        if isinstance(identity, Response):
+            return identity
+        try:
+            view = await d.call(d.view_of, run_id)
+        except RunNotFound as missing:
+            return d.error_page(404, missing.message, identity)
+        notice = next((NOTICES[a] for a in Action if a.value == done), None)
+        return d.run_page(view, identity, notice=notice)
+
+    @app.post("/runs/{run_id}/actions/{action}", include_in_schema=False)
+    async def run_action(request: Request, run_id: str, action: Action) -> Response:
+        identity = d.who(request)
+        if isinstance(identity, Response):
+            return identity
+        form = await _form(request)
+        if not d.auth.csrf_ok(identity, form.get(CSRF_FIELD)):
+            return d.error_page(
+                403,
+                "This form has expired or was not sent by this dashboard. "
+                "Reload the page and try again.",
+                identity,
+            )
+        body = ActionRequest(
+            note=form.get("note", ""),
+            reason=form.get("reason", ""),
+            context=form.get("context", ""),
+        )
+        try:
+            await d.call(perform, d.settings.commands, action, run_id, identity.name, body)
+        except OobError as error:
+            try:
+                view = await d.call(d.view_of, run_id)
+            except RunNotFound:
+                return d.error_page(404, error.message, identity)
+            return d.run_page(view, identity, status=status_of(error), error=str(error))
+        return RedirectResponse(f"/runs/{quote(run_id)}?done={action.value}", status_code=303)
+
+    @app.get("/runs/{run_id}/stream", include_in_schema=False)
+    async def run_stream(request: Request, run_id: str) -> Response:
+        identity = d.who(request)
+        if isinstance(identity, Response):
+            return identity
+        try:
+            await d.call(d.store.run, run_id)
+        except RunNotFound as missing:
+            return d.error_page(404, missing.message, identity)
+        return StreamingResponse(
+            d.live(run_id, identity),
+            media_type="text/event-stream",
+            headers={"X-Accel-Buffering": "no"},  # proxies must pass each event on at once
+        )
+
+
+def _login_routes(app: FastAPI, d: _Dashboard) -> None:
+    @app.get("/login", response_class=HTMLResponse, include_in_schema=False)
+    async def login_page(request: Request, next: str = "/") -> Response:
+        if d.sso:
+            return d.error_page(404, "Sign in through your organization's SSO.")
+        return d.login_page(request, 200, next, None)
+
+    @app.post("/login", include_in_schema=False)
+    async def login(request: Request) -> Response:
+        if d.sso:
+            return d.error_page(404, "Sign in through your organization's SSO.")
+        form = await _form(request)
+        if not d.auth.login_csrf_ok(request.cookies.get(LOGIN_COOKIE), form.get(CSRF_FIELD)):
+            return d.error_page(403, "This sign-in form has expired. Reload it and try again.")
+        name = d.auth.user_of_token(form.get("token", "").strip())
+        if name is None:
+            return d.login_page(request, 401, form.get("next", "/"), "That token is not valid.")
+        response = RedirectResponse(_local(form.get("next", "/")), status_code=303)
+        secure = request.url.scheme == "https"
+        session = d.auth.new_session(name)
+        _set_cookie(response, SESSION_COOKIE, session, max_age=SESSION_HOURS * 3600, secure=secure)
+        response.delete_cookie(LOGIN_COOKIE)
+        return response
+
+    @app.post("/logout", include_in_schema=False)
+    async def logout(request: Request) -> Response:
+        identity = d.who(request)
+        if isinstance(identity, Response):
+            return identity
+        if not d.auth.csrf_ok(identity, (await _form(request)).get(CSRF_FIELD)):
+            return d.error_page(403, "Reload the page and try again.", identity)
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(SESSION_COOKIE)
+        return response
+
+
+def _api_routes(app: FastAPI, d: _Dashboard) -> None:
+    @app.get("/api/me", tags=["identity"])
+    async def api_me(request: Request) -> Response:
+        """Who you are, what your roles let you do, and the CSRF token for your POSTs."""
+        identity = d.api_who(request)
+        if isinstance(identity, Response):
+            return identity
+        return JSONResponse(
+            {
+                "name": identity.name,
+                "may": [a.value for a in Action if identity.may(a, d.config.roles)],
+                "csrf_token": d.auth.csrf_token(identity),
+            }
+        )
+
+    @app.get("/api/runs", tags=["runs"])
+    async def api_runs(request: Request) -> Response:
+        """Recent runs, active first, then the newest."""
+        identity = d.api_who(request)
+        if isinstance(identity, Response):
+            return identity
+        views = await d.call(d.views)
+        return JSONResponse({"runs": [_run_json(view.run) for view in views]})
+
+    @app.get("/api/runs/{run_id}", tags=["runs"])
+    async def api_run(request: Request, run_id: str) -> Response:
+        """One run: its state, ETA, stages (estimate and actual), builds and messages."""
+        identity = d.api_who(request)
+        if isinstance(identity, Response):
+            return identity
+        try:
+            view = await d.call(d.view_of, run_id)
+        except RunNotFound as missing:
+            return JSONResponse({"error": missing.message}, status_code=404)
+        actions = [a.value for a in available_actions(d.config, view.run, identity)]
+        return JSONResponse(_view_json(view, actions))
+
+    @app.get("/api/runs/{run_id}/events", tags=["runs"])
+    async def api_events(request: Request, run_id: str, after: int = 0) -> Response:
+        """The run's timeline and audit log, oldest first, after event id `after`."""
+        identity = d.api_who(request)
+        if isinstance(identity, Response):
+            return identity
+        try:
+            await d.call(d.store.run, run_id)
+        except RunNotFound as missing:
+            return JSONResponse({"error": missing.message}, status_code=404)
+        events = await d.call(lambda: d.store.events(run_id, after=after))
+        return JSONResponse({"events": [_event_json(e) for e in events]})
+
+    @app.post("/api/runs/{run_id}/actions/{action}", tags=["actions"])
+    async def api_action(
+        request: Request, run_id: str, action: Action, body: ActionRequest
+    ) -> Response:
+        """Approve, deny, cancel, or confirm the fix (`X-CSRF-Token` needed)."""
+        identity = d.api_who(request)
+        if isinstance(identity, Response):
+            return identity
+        if not d.auth.csrf_ok(identity, request.headers.get(CSRF_HEADER)):
+            return JSONResponse(
+                {"error": f"missing or wrong {CSRF_HEADER}; get yours from GET /api/me"},
+                status_code=403,
+            )
+        try:
+            await d.call(perform, d.settings.commands, action, run_id, identity.name, body)
+        except OobError as error:
+            return JSONResponse(
+                {"error": error.message, "hint": error.hint}, status_code=status_of(error)
+            )
+        run = await d.call(d.store.run, run_id)
+        return JSONResponse({"ok": True, "run": _run_json(run)})
+
+
+def _local(target: str) -> str:
+    # Only paths on this site: `next` must not send people elsewhere after signing in.
+    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/"
+
+
+def _set_cookie(response: Response, name: str, value: str, *, max_age: int, secure: bool) -> None:
+    # HttpOnly: no script reads it; SameSite=Strict: no other site's request carries it.
+    response.set_cookie(
+        name, value, max_age=max_age, httponly=True, samesite="strict", secure=secure
+    )
+
+
+def _run_json(run: Run) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "pipeline": run.pipeline,
+        "state": run.state.value,
+        "outcome": run.outcome.value if run.outcome else None,
+        "active": run.active,
+        "requester": run.requester,
+        "fix_sha": run.fix_sha,
+        "symptoms": run.symptoms,
+        "affects": run.affects,
+        "cause": run.cause,
+        "fix_summary": run.fix_summary,
+        "release_wait_minutes": run.release_wait_minutes,
+        "created_at": run.created_at.isoformat(),
+        "updated_at": run.updated_at.isoformat(),
+        "ended_at": run.ended_at.isoformat() if run.ended_at else None,
+    }
+
+
+def _view_json(view: RunView, actions: list[str]) -> dict[str, Any]:
+    status = view.snapshot.to_json()
+    return {
+        **_run_json(view.run),
+        "state_label": view.state_label,
+        "current_step": status["current_step"],
+        "eta_minutes": status["eta_minutes"],
+        "lead_time_minutes": view.lead_time_minutes,
+        "steps": status["steps"],
+        "stages": status["stages"],
+        "builds": [
+            {
+                "job": b.job,
+                "number": b.number,
+                "url": b.url,
+                "result": b.result,
+                "started_at": b.started_at.isoformat(),
+            }
+            for b in view.builds
+        ],
+        "messages": [
+            {"at": m.at.isoformat(), "channel": m.channel, "summary": m.summary, "url": m.url}
+            for m in view.messages
+        ],
+        "actions": actions,
+    }
+
+
+def _event_json(event: Event) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "at": event.at.isoformat(),
+        "actor": event.actor,
+        "source": event.source.value,
+        "kind": event.kind,
+        "summary": event.summary,
+        "details": event.details,
+    }

@@ -1,0 +1,199 @@
+"""Who is asking, what they may do, and proof that a state-changing request is theirs.
+
+Identity comes from the `[web]` table, one way per deployment:
+
+- `sso`: a single-sign-on proxy in front of the dashboard sets a header (`X-Forwarded-Email`).
+  The header is believed only from the configured proxy addresses, judged by the TCP peer (the
+  server runs without proxy-header rewriting, so a client cannot claim to be the proxy). The
+  same header from anywhere else is refused outright rather than ignored: it means the proxy is
+  being bypassed.
+- `tokens`: each user has a token, checked against its SHA-256 in the file or against the
+  environment variable the file names. Browsers exchange the token once for a signed session
+  cookie; API clients send `Authorization: Bearer <token>`.
+
+CSRF: every state-changing request carries a token (form field `csrf_token` or header
+`X-CSRF-Token`) that is an HMAC, under a key only this server process knows, of the user's name
+and their session. Another user, or another site, cannot compute it; it is only ever found in
+pages and API answers served to that same user. The login form has its own token bound to a
+random cookie, so that nobody can log a browser in as someone else.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from ipaddress import ip_address
+
+from oob.clock import Clock
+from oob.config import Roles, Web
+
+SESSION_COOKIE = "oob_session"
+LOGIN_COOKIE = "oob_login"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+SESSION_HOURS = 12
+
+
+class Action(StrEnum):
+    """What a person can do to a run from the dashboard."""
+
+    APPROVE = "approve"
+    DENY = "deny"
+    CANCEL = "cancel"
+    CONFIRM_FIX = "confirm-fix"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """An authenticated person. `session` is the browser session id ("" for SSO and API)."""
+
+    name: str
+    session: str = ""
+
+    def may(self, action: Action, roles: Roles, requester: str | None = None) -> bool:
+        """Whether the config lets this person take `action` (on a run `requester` asked for).
+
+        This mirrors the role checks of `oob.control.Control` so that pages offer only what
+        will be accepted; Control checks again and has the last word.
+        """
+        if action in (Action.APPROVE, Action.DENY):
+            return self.name in roles.approvers
+        if action is Action.CANCEL:
+            return self.name in {*roles.deployers, *roles.approvers} or self.name == requester
+        return self.name in (roles.fix_confirmers or roles.deployers)
+
+
+class Refused(Exception):
+    """The request cannot be attributed to anyone, or claims an identity it cannot have."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class RequestFacts:
+    """The parts of an HTTP request identity depends on, free of any web framework."""
+
+    peer: str | None
+    headers: dict[str, str]  # lower-case names
+    cookies: dict[str, str]
+
+
+class Authenticator:
+    """Identifies requests according to `[web]`, and makes and checks sessions and CSRF tokens.
+
+    `key` signs sessions and CSRF tokens; by default a fresh random key per process, so a
+    restart ends every session (people sign in again with their token).
+    """
+
+    def __init__(self, web: Web, clock: Clock, key: bytes | None = None) -> None:
+        self.web = web
+        self.clock = clock
+        self._key = key or secrets.token_bytes(32)
+
+    # --- identity -----------------------------------------------------------------------------
+
+    def identify(self, request: RequestFacts) -> Identity | None:
+        """The person behind `request`, or None when it carries no identity at all.
+
+        Raises `Refused` for a claim that must not be believed (a forged SSO header, a wrong
+        token or a tampered session).
+        """
+        if self.web.identity == "sso":
+            return self._from_proxy(request)
+        authorization = request.headers.get("authorization", "")
+        if authorization:
+            scheme, _, token = authorization.partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                raise Refused(401, "use `Authorization: Bearer <token>`")
+            name = self.user_of_token(token.strip())
+            if name is None:
+                raise Refused(401, "unknown token")
+            return Identity(name)
+        cookie = request.cookies.get(SESSION_COOKIE)
+        return None if cookie is None else self._from_session(cookie)
+
+    def _from_proxy(self, request: RequestFacts) -> Identity | None:
+        value = request.headers.get(self.web.sso_header.lower(), "").strip()
+        if not self._trusted(request.peer):
+            if value:
+                raise Refused(403, f"{self.web.sso_header} is only accepted from the SSO proxy")
+            return None
+        return Identity(value) if value else None
+
+    def _trusted(self, peer: str | None) -> bool:
+        if peer is None:
+            return False
+        try:
+            address = ip_address(peer)
+        except ValueError:
+            return False
+        return any(address in network for network in self.web.trusted_proxies)
+
+    def user_of_token(self, token: str) -> str | None:
+        """The user whose configured token is `token`, comparing in constant time."""
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        found = None
+        for name, user in self.web.users.items():
+            if user.token_sha256 is not None:
+                expected = user.token_sha256
+            else:
+                secret = os.environ.get(user.token_env or "")
+                if not secret:
+                    continue  # an unset variable must never match an empty token
+                expected = hashlib.sha256(secret.encode()).hexdigest()
+            # No early return: every user is compared, so timing says nothing about the match.
+            if hmac.compare_digest(digest, expected):
+                found = name
+        return found
+
+    # --- sessions -----------------------------------------------------------------------------
+
+    def new_session(self, name: str) -> str:
+        """A signed session cookie value for `name`, valid for SESSION_HOURS."""
+        expires = self.clock.now() + timedelta(hours=SESSION_HOURS)
+        body = {"n": name, "s": secrets.token_urlsafe(16), "e": expires.isoformat()}
+        payload = base64.urlsafe_b64encode(json.dumps(body).encode()).decode()
+        return f"{payload}.{self._sign('session', payload)}"
+
+    def _from_session(self, cookie: str) -> Identity:
+        payload, _, signature = cookie.partition(".")
+        if not hmac.compare_digest(signature, self._sign("session", payload)):
+            raise Refused(401, "your session is not valid here any more; sign in again")
+        body = json.loads(base64.urlsafe_b64decode(payload))
+        if datetime.fromisoformat(body["e"]) <= self.clock.now():
+            raise Refused(401, "your session has expired; sign in again")
+        if body["n"] not in self.web.users:
+            raise Refused(401, "you are no longer a dashboard user")
+        return Identity(body["n"], session=body["s"])
+
+    # --- CSRF ---------------------------------------------------------------------------------
+
+    def csrf_token(self, identity: Identity) -> str:
+        """The token `identity` must send with every state-changing request."""
+        return self._sign("csrf", f"{identity.name}\n{identity.session}")
+
+    def csrf_ok(self, identity: Identity, token: str | None) -> bool:
+        return bool(token) and hmac.compare_digest(token or "", self.csrf_token(identity))
+
+    def login_csrf_token(self, nonce: str) -> str:
+        """The login form's token, bound to the browser's random `LOGIN_COOKIE`."""
+        return self._sign("login", nonce)
+
+    def login_csrf_ok(self, nonce: str | None, token: str | None) -> bool:
+        if not nonce or not token:
+            return False
+        return hmac.compare_digest(token, self.login_csrf_token(nonce))
+
+    def _sign(self, purpose: str, message: str) -> str:
+        mac = hmac.new(self._key, f"{purpose}\n{message}".encode(), hashlib.sha256)
+        return base64.urlsafe_b64encode(mac.digest()).decode().rstrip("=")

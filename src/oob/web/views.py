@@ -1,0 +1,158 @@
+"""What the dashboard shows of a run: plain data, no HTML.
+
+The pages and the JSON API both render these. The state, steps, stages (estimate against
+actual) and ETA are `oob.control.snapshot`, the same that `oob status` prints; this module adds
+what only the dashboard lists, read from the timeline by the details the procedure records:
+the Jenkins builds (`job`, `number`, `url`, `result`) and the messages sent (`channel`,
+`permalink`). Nothing here decides anything about the run: `available_actions` says which
+actions the procedure will accept now, so that a page offers only those (the commands check
+again, and have the last word).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from oob.config import Config
+from oob.control import Snapshot, snapshot
+from oob.eta import format_minutes
+from oob.procedure import CANCELLABLE, KIND_BUILD_FINISHED, KIND_BUILD_STARTED, KIND_MESSAGE_POSTED
+from oob.store import Event, Run, RunState, Store
+from oob.web.auth import Action, Identity
+
+STATE_LABELS = {
+    RunState.AWAITING_APPROVAL: "Awaiting approval",
+    RunState.PREFLIGHT: "Pre-flight checks",
+    RunState.NOTIFYING: "Notifying people",
+    RunState.RELEASE_WAIT: "Release job waiting (cancel window)",
+    RunState.RELEASING: "Checking the released commit",
+    RunState.DEPLOYING: "Deploying to production",
+    RunState.VERIFYING: "Verifying the fix",
+    RunState.CLOSING: "Closing",
+    RunState.RESOLVED: "Resolved",
+    RunState.CANCELLED: "Cancelled",
+    RunState.DENIED: "Denied",
+    RunState.RELEASE_MISMATCH: "Released the wrong commit",
+    RunState.DEPLOY_FAILED: "Deploy failed",
+    RunState.FIX_NOT_VERIFIED: "Fix not verified",
+}
+
+
+@dataclass(frozen=True)
+class BuildRow:
+    """A Jenkins build the run started or followed."""
+
+    job: str
+    number: int
+    url: str | None
+    result: str | None
+    started_at: datetime
+
+
+@dataclass(frozen=True)
+class MessageRow:
+    """A message the run posted."""
+
+    at: datetime
+    channel: str
+    summary: str
+    url: str | None
+
+
+@dataclass(frozen=True)
+class RunView:
+    """Everything the run page and `GET /api/runs/{id}` show about one run."""
+
+    snapshot: Snapshot
+    state_label: str
+    lead_time_minutes: float | None
+    builds: tuple[BuildRow, ...]
+    messages: tuple[MessageRow, ...]
+
+    @property
+    def run(self) -> Run:
+        return self.snapshot.run
+
+    @property
+    def events(self) -> tuple[Event, ...]:
+        return self.snapshot.events
+
+    @property
+    def eta_label(self) -> str:
+        eta = self.snapshot.eta_minutes
+        return "—" if eta is None else format_minutes(eta)
+
+    @property
+    def lead_time_label(self) -> str:
+        return "—" if self.lead_time_minutes is None else format_minutes(self.lead_time_minutes)
+
+    @property
+    def chart_scale(self) -> float:
+        """Minutes that fill a bar's full width: the longest estimate or actual."""
+        lengths = [s.estimate_minutes for s in self.snapshot.stages]
+        lengths += [s.actual_minutes or 0 for s in self.snapshot.stages]
+        return max([*lengths, 1.0])
+
+
+def builds_of(events: Sequence[Event]) -> list[BuildRow]:
+    """The builds the run started or followed, in the order they started, with their result."""
+    rows: dict[tuple[str, int], BuildRow] = {}
+    for event in events:
+        if event.kind not in (KIND_BUILD_STARTED, KIND_BUILD_FINISHED):
+            continue
+        details = event.details
+        started = details.get("started_at")
+        job, number = str(details["job"]), int(details["number"])
+        rows[(job, number)] = BuildRow(
+            job=job,
+            number=number,
+            url=details.get("url"),
+            result=details.get("result"),
+            started_at=datetime.fromisoformat(started) if started else event.at,
+        )
+    return list(rows.values())
+
+
+def messages_of(events: Sequence[Event]) -> list[MessageRow]:
+    """The messages the run posted, with a link where the chat service gave one."""
+    return [
+        MessageRow(e.at, str(e.details.get("channel")), e.summary, e.details.get("permalink"))
+        for e in events
+        if e.kind == KIND_MESSAGE_POSTED
+    ]
+
+
+def run_view(
+    store: Store, config: Config, run_id: str, now: datetime, time_scale: float = 1.0
+) -> RunView:
+    """The run page's data for `run_id` as of `now` (`time_scale`: sandbox minutes per minute)."""
+    # Every event, not the status view's latest few: the page is the whole audit log.
+    shot = snapshot(store, config, run_id, now, time_scale=time_scale, latest=1_000_000)
+    run = shot.run
+    lead = None
+    if run.ended_at is not None:
+        lead = (run.ended_at - run.created_at).total_seconds() / 60
+    return RunView(
+        snapshot=shot,
+        state_label=STATE_LABELS[run.state],
+        lead_time_minutes=lead,
+        builds=tuple(builds_of(shot.events)),
+        messages=tuple(messages_of(shot.events)),
+    )
+
+
+def available_actions(config: Config, run: Run, identity: Identity) -> list[Action]:
+    """The actions to offer `identity` on `run` now: their role allows it and the state takes it."""
+    offered = []
+    if run.state is RunState.AWAITING_APPROVAL:
+        self_approval = run.requester == identity.name and not config.roles.allow_self_approval
+        if not self_approval:
+            offered.append(Action.APPROVE)
+            offered.append(Action.DENY)
+    if run.state in CANCELLABLE:
+        offered.append(Action.CANCEL)
+    if run.state is RunState.VERIFYING and config.verify.require_confirmation:
+        offered.append(Action.CONFIRM_FIX)
+    return [a for a in offered if identity.may(a, config.roles, run.requester)]

@@ -1,0 +1,187 @@
+"""Fixtures of the dashboard tests: a config with dashboard users, a store, a real server."""
+
+from __future__ import annotations
+
+import hashlib
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from oob.config import Config, parse
+from oob.errors import OobError
+from oob.store import Run, RunRequest, Source, Store
+
+PO_TOKEN = "po-token-0123456789"
+ONCALL_TOKEN = "oncall-token-0123456789"
+VIEWER_TOKEN = "viewer-token-0123456789"
+
+TOKENS_WEB = f"""
+[web]
+identity = "tokens"
+[web.users.cms-product-owner]
+token_env = "OOB_TEST_WEB_PO"
+[web.users.cms-oncall]
+token_sha256 = "{hashlib.sha256(ONCALL_TOKEN.encode()).hexdigest()}"
+[web.users.cms-viewer]
+token_env = "OOB_TEST_WEB_VIEWER"
+"""
+
+
+class FixedClock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: datetime) -> None:
+        self.at = now
+
+    def now(self) -> datetime:
+        return self.at
+
+
+@dataclass
+class RecordingCommands:
+    """Stands in for `oob.control.Control` in page and API tests: records what it is asked.
+
+    `refuse` makes every call raise that error, as Control does when it refuses.
+    """
+
+    calls: list[tuple[str, str, str, str, Source]] = field(default_factory=list)
+    refuse: OobError | None = None
+
+    def _record(self, verb: str, run_id: str, actor: str, text: str, source: Source) -> Any:
+        if self.refuse is not None:
+            raise self.refuse
+        self.calls.append((verb, run_id, actor, text, source))
+
+    def approve(self, run_id: str, actor: str, note: str = "", source: Source = Source.CLI) -> Run:
+        return self._record("approve", run_id, actor, note, source)  # type: ignore[no-any-return]
+
+    def deny(self, run_id: str, actor: str, reason: str, source: Source = Source.CLI) -> Run:
+        return self._record("deny", run_id, actor, reason, source)  # type: ignore[no-any-return]
+
+    def cancel(self, run_id: str, actor: str, reason: str, source: Source = Source.CLI) -> Run:
+        return self._record("cancel", run_id, actor, reason, source)  # type: ignore[no-any-return]
+
+    def confirm_fix(
+        self, run_id: str, actor: str, note: str = "", source: Source = Source.CLI
+    ) -> Run:
+        return self._record("confirm", run_id, actor, note, source)  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def web_config(preset_text: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Config:
+    """The va-cms preset with three dashboard users: the product owner, on-call, a viewer."""
+    monkeypatch.setenv("OOB_TEST_WEB_PO", PO_TOKEN)
+    monkeypatch.setenv("OOB_TEST_WEB_VIEWER", VIEWER_TOKEN)
+    return parse(preset_text + TOKENS_WEB, tmp_path / "oob.toml")
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(datetime(2026, 3, 4, 10, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def store(tmp_path: Path, clock: FixedClock) -> Iterator[Store]:
+    store = Store(f"sqlite:///{tmp_path / 'oob.sqlite'}", clock=clock)
+    yield store
+    store.close()
+
+
+def request(requester: str = "cms-oncall", **changes: Any) -> RunRequest:
+    values: dict[str, Any] = {
+        "pipeline": "va-cms",
+        "requester": requester,
+        "fix_sha": "bbb7e0e809e17766a5df478c95fb1266d1a654b1",
+        "symptoms": "Editors cannot log in",
+        "affects": "all CMS editors",
+        "cause": "bad module update",
+        "fix_summary": "reverted the PR",
+        "release_wait_minutes": 15,
+    }
+    return RunRequest(**{**values, **changes})
+
+
+@contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """Serve `app` with uvicorn on a free port of 127.0.0.1, in a thread; yield its base URL.
+
+    The socket is bound and listening before the thread starts, so clients can connect at
+    once: the kernel queues them until the server accepts.
+    """
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        lifespan="off",
+        proxy_headers=False,
+        timeout_graceful_shutdown=2,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()
+
+
+@dataclass
+class Dashboard:
+    """A running dashboard: its URL, the commands it hands actions to, and its store."""
+
+    url: str
+    commands: RecordingCommands
+    store: Store
+    clock: FixedClock
+
+    def client(self, token: str | None = None, **kwargs: Any) -> httpx.Client:
+        """An HTTP client, signed in with `token` as an API client would be."""
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=10, **kwargs)
+
+
+MakeDashboard = Callable[[Config], Dashboard]
+
+
+@pytest.fixture
+def make_dashboard(store: Store, clock: FixedClock) -> Iterator[MakeDashboard]:
+    """Start a dashboard for a config (SSO or tokens), with recording commands."""
+    from oob.web.app import Settings, create_app
+    from oob.web.auth import Authenticator
+
+    with ExitStack() as stack:
+
+        def make(config: Config) -> Dashboard:
+            assert config.web is not None
+            commands = RecordingCommands()
+            settings = Settings(
+                config=config,
+                store=store,
+                commands=commands,
+                authenticator=Authenticator(config.web, clock),
+                poll_seconds=0.05,
+            )
+            url = stack.enter_context(serving(create_app(settings)))
+            return Dashboard(url, commands, store, clock)
+
+        yield make
+
+
+@pytest.fixture
+def dashboard(make_dashboard: MakeDashboard, web_config: Config) -> Dashboard:
+    return make_dashboard(web_config)
