@@ -1,0 +1,138 @@
+"""Sandboxes on real sockets with a manual clock, and the real clients a user's scripts use."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import api4jenkins
+import httpx
+import jenkins
+import pytest
+from github import Auth, Github
+from slack_sdk import WebClient
+from slack_sdk.http_retry import RetryHandler
+
+from oob.sandbox.faults import FaultPlan
+from oob.sandbox.server import SandboxServer
+from oob.sandbox.world import Options
+
+TOKEN = "sandbox-token"
+CMS_REPO = "department-of-veterans-affairs/va.gov-cms"
+POSTMORTEMS = "department-of-veterans-affairs/va.gov-team-sensitive"
+START = 1_750_000_000.0  # a fixed simulated start: timestamps are the same on every run
+
+StartSandbox = Callable[..., SandboxServer]
+
+
+@pytest.fixture
+def start_sandbox() -> Iterator[StartSandbox]:
+    """Start sandboxes (manual clock unless told otherwise); all stop when the test ends."""
+    servers: list[SandboxServer] = []
+
+    def start(scenario: str = "happy", faults: FaultPlan | None = None, **options: Any) -> SandboxServer:
+        opts = Options(scenario=scenario, time_scale=options.pop("time_scale", 0), start=START, **options)
+        server = SandboxServer(opts, faults=faults).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def sandbox(start_sandbox: StartSandbox) -> SandboxServer:
+    """A happy-path sandbox whose clock moves only when the test advances it."""
+    return start_sandbox()
+
+
+@dataclass
+class Clients:
+    """The real clients, pointed at one sandbox; `close()` releases their connections."""
+
+    sandbox: SandboxServer
+    token: str = TOKEN
+    github_retry: Any = None
+    slack_handlers: list[RetryHandler] = field(default_factory=list)
+    _open: list[Callable[[], None]] = field(default_factory=list)
+
+    @cached_property
+    def jenkins(self) -> jenkins.Jenkins:
+        """python-jenkins, as a user's script would create it."""
+        server = jenkins.Jenkins(
+            f"{self.sandbox.url}/jenkins", username="oob", password=self.token, timeout=5
+        )
+        self._open.append(server._session.close)
+        return server
+
+    @cached_property
+    def api4jenkins(self) -> api4jenkins.Jenkins:
+        """api4jenkins, as a user's script would create it."""
+        client = api4jenkins.Jenkins(
+            f"{self.sandbox.url}/jenkins/", auth=("oob", self.token), timeout=5
+        )
+        self._open.append(client.http_client.close)
+        return client
+
+    @cached_property
+    def github(self) -> Github:
+        """PyGithub with the sandbox as a GitHub Enterprise base URL, without request pacing."""
+        client = Github(
+            base_url=f"{self.sandbox.url}/github",
+            auth=Auth.Token(self.token),
+            seconds_between_requests=0,
+            seconds_between_writes=0,
+            timeout=5,
+            retry=self.github_retry,
+        )
+        self._open.append(client.close)
+        return client
+
+    @cached_property
+    def slack(self) -> WebClient:
+        """slack_sdk's WebClient against the sandbox's Slack."""
+        return WebClient(
+            base_url=f"{self.sandbox.url}/slack/api/",
+            token=self.token,
+            timeout=5,
+            retry_handlers=self.slack_handlers,
+        )
+
+    @cached_property
+    def http(self) -> httpx.Client:
+        """A plain HTTP client, for what the libraries hide (headers, raw bodies)."""
+        client = httpx.Client(base_url=self.sandbox.url, timeout=5)
+        self._open.append(client.close)
+        return client
+
+    def close(self) -> None:
+        """Close every client that was created."""
+        for close in self._open:
+            close()
+
+
+Connect = Callable[..., Clients]
+
+
+@pytest.fixture
+def connect() -> Iterator[Connect]:
+    """Make clients for a sandbox; they are closed when the test ends."""
+    made: list[Clients] = []
+
+    def make(sandbox: SandboxServer, **kwargs: Any) -> Clients:
+        clients = Clients(sandbox, **kwargs)
+        made.append(clients)
+        return clients
+
+    yield make
+    for clients in made:
+        clients.close()
+
+
+@pytest.fixture
+def clients(sandbox: SandboxServer, connect: Connect) -> Clients:
+    """The real clients for the happy-path sandbox."""
+    return connect(sandbox)
