@@ -1,4 +1,9 @@
-"""Fixtures of the dashboard tests: a config with dashboard users, a store, a real server."""
+"""Fixtures of the dashboard tests: a config with dashboard users, a store, a real server, and
+headless Chromium from Debian driven by Playwright.
+
+Playwright's own browser download is never used: the browser tests launch the system's
+`/usr/bin/chromium`, and are skipped, saying why, when it is absent.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -18,6 +23,22 @@ import pytest
 from oob.config import Config, parse
 from oob.errors import OobError
 from oob.store import Run, RunRequest, Source, Store
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 
 PO_TOKEN = "po-token-0123456789"
 ONCALL_TOKEN = "oncall-token-0123456789"
@@ -185,3 +206,16 @@ def make_dashboard(store: Store, clock: FixedClock) -> Iterator[MakeDashboard]:
 @pytest.fixture
 def dashboard(make_dashboard: MakeDashboard, web_config: Config) -> Dashboard:
     return make_dashboard(web_config)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """One headless Chromium for the session (skipped when Debian's chromium is absent)."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is absent: install Debian's chromium (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
