@@ -1,0 +1,125 @@
+"""`oob postmortem RUN`: write a run's postmortem draft and, on request, open its pull request."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from oob.cli import app
+from oob.cli.context import AppContext
+
+if TYPE_CHECKING:
+    from oob.config import Config
+    from oob.ports import PullRequest
+    from oob.postmortem import Draft
+    from oob.store import Source, Store
+
+
+@app.command()
+def postmortem(
+    ctx: typer.Context,
+    run_id: Annotated[str, typer.Argument(metavar="RUN", help="The run's id.")],
+    *,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Where to write the draft (default: the config's [postmortem] path, "
+            "under the current directory).",
+            show_default=False,
+        ),
+    ] = None,
+    open_pr: Annotated[
+        bool,
+        typer.Option(
+            "--open-pr",
+            help="Commit the draft to the run's branch in the postmortems repository and open "
+            "(or update) its pull request against the base branch.",
+        ),
+    ] = False,
+    as_name: Annotated[
+        str | None,
+        typer.Option(
+            "--as",
+            help="Act as NAME (only where the config allows asserted identities).",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Write the postmortem draft of RUN from its timeline, in the VA.gov structure."""
+    from oob import postmortem as pm
+    from oob.store import Source, open_store
+
+    obj: AppContext = ctx.obj
+    config = obj.config
+    actor = _actor(config, as_name) if open_pr else None
+    store = open_store()
+    try:
+        draft = pm.build_draft(store, config, run_id)
+        path = output if output is not None else Path.cwd() / draft.repository_path
+        pm.write_file(path, draft)
+        pr: PullRequest | None = None
+        if open_pr:
+            assert actor is not None
+            pr = _open(store, config, draft, actor, Source.CLI)
+    finally:
+        store.close()
+
+    if as_json:
+        obj.print_json(
+            {
+                "run_id": run_id,
+                "outcome": draft.facts.outcome.value if draft.facts.outcome else None,
+                "path": str(path),
+                "repository": config.postmortem.repository,
+                "repository_path": draft.repository_path,
+                "pull_request": None if pr is None else {"number": pr.number, "url": pr.url},
+            }
+        )
+        return
+    obj.console.print(f"Postmortem draft of run {run_id} written to {path}", soft_wrap=True)
+    if pr is not None:
+        obj.console.print(
+            f"Pull request #{pr.number} ({pr.head} → {pr.base}): {pr.url}", soft_wrap=True
+        )
+
+
+def _open(store: Store, config: Config, draft: Draft, actor: str, source: Source) -> PullRequest:
+    """Open or update the draft's pull request through the GitHub adapter, and close it."""
+    from oob import postmortem as pm
+    from oob.adapters.github import GitHubCodeHost
+
+    github = config.services.github
+    code_host = GitHubCodeHost(
+        github.api_url,
+        github.repository,
+        config.secret(github),
+        token_env=github.token_env,
+        branch=github.branch,
+        timeout_seconds=github.timeout_seconds,
+    )
+    try:
+        return pm.open_pull_request(store, config, code_host, draft, actor=actor, source=source)
+    finally:
+        code_host.close()
+
+
+def _actor(config: Config, as_name: str | None) -> str:
+    """Who acts: `--as NAME` where the config allows it, else OOB_USER or the login name."""
+    import getpass
+    import os
+
+    from oob.errors import UsageError
+
+    if as_name is not None:
+        if not config.roles.allow_asserted_identity:
+            raise UsageError(
+                "--as is not allowed by this config",
+                hint="set OOB_USER, or roles.allow_asserted_identity = true in a sandbox config",
+            )
+        return as_name
+    return os.environ.get("OOB_USER") or getpass.getuser()
