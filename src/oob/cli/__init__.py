@@ -57,7 +57,7 @@ def root(
 
 def _register() -> None:
     # Importing these modules only defines commands; they import their heavy libraries lazily.
-    from oob.cli import check_cmds, config_cmds, postmortem_cmd, timeline_cmd  # noqa: F401
+    from oob.cli import check_cmds, config_cmds, postmortem_cmd, serve_cmd, timeline_cmd  # noqa: F401
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,52 @@
+"""Running the dashboard: uvicorn on a host and port, optionally beside a worker thread."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from oob.web.app import Settings, create_app
+
+# Open live streams hold connections; on Ctrl-C, give them this long before closing them.
+GRACEFUL_SHUTDOWN_SECONDS = 3
+
+
+def serve_dashboard(
+    settings: Settings,
+    host: str,
+    port: int,
+    *,
+    worker: Callable[[threading.Event], None] | None = None,
+    log_level: str = "warning",
+) -> None:
+    """Serve the dashboard until interrupted; run `worker(stop)` in a thread meanwhile.
+
+    The server does not rewrite the client address from `X-Forwarded-For`: the SSO header is
+    believed from the TCP peer's address only, which a client cannot forge.
+    """
+    import uvicorn
+
+    config = uvicorn.Config(
+        create_app(settings),
+        host=host,
+        port=port,
+        proxy_headers=False,
+        server_header=False,
+        log_level=log_level,
+        lifespan="off",
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+    )
+    stop = threading.Event()
+    thread = None
+    if worker is not None:
+        thread = threading.Thread(target=worker, args=(stop,), name="oob-worker", daemon=True)
+        thread.start()
+    try:
+        uvicorn.Server(config).run()
+    except KeyboardInterrupt:
+        # uvicorn shuts down cleanly on Ctrl-C, then re-raises it: stopping is not an error.
+        pass
+    finally:
+        stop.set()
+        if thread is not None:
+            thread.join()
