@@ -52,9 +52,12 @@ KIND_MESSAGE_POSTED = "message.posted"  # audience, channel, purpose, permalink
 KIND_HOLD_STARTED = "hold.started"
 KIND_HOLD_RELEASED = "hold.released"
 KIND_MERGE_DETECTED = "merge.detected"  # sha, author, message, url
-KIND_BUILD_STARTED = "build.started"  # job, number, url, started_at
+KIND_BUILD_STARTED = "build.started"  # job, number, url, started_at, parameters
 KIND_BUILD_FINISHED = "build.finished"  # job, number, url, result, started_at, duration_seconds
-KIND_RELEASE_PICKED = "release.picked"  # sha, state, tag, contains_fix, compare_url
+# The release's tag: `tag` of release.picked, else the parameter by which the release job hands
+# it to the stages after it (as the VA.gov pipeline does).
+RELEASE_TAG_PARAMETER = "release_tag"
+KIND_RELEASE_PICKED = "release.picked"  # sha, state, contains_fix, compare_url, tag
 KIND_SHIELD_UP = "shield.up"
 KIND_SHIELD_DOWN = "shield.down"
 KIND_CHECK = "verify.check"  # name, ok, detail
@@ -341,7 +344,7 @@ def extract_facts(run: Run, events: Sequence[Event], config: Config) -> Postmort
 
     builds = _builds(events)
     stages = _stages(config.pipeline, run.release_wait_minutes, builds)
-    release = _release(last(KIND_RELEASE_PICKED), run.fix_sha, web)
+    release = _release(last(KIND_RELEASE_PICKED), run.fix_sha, web, _passed_tag(events))
     hold = _window(first(KIND_HOLD_STARTED), last(KIND_HOLD_RELEASED))
     shield = _window(first(KIND_SHIELD_UP), last(KIND_SHIELD_DOWN))
     checks = tuple(
@@ -569,7 +572,18 @@ def _stages(
     return tuple(stages)
 
 
-def _release(event: Event | None, fix_sha: str, web: str) -> Release | None:
+def _passed_tag(events: Iterable[Event]) -> str | None:
+    """The release tag the release job handed to the stages after it (`release_tag`)."""
+    for event in events:
+        parameters = event.details.get("parameters")
+        if event.kind in (KIND_BUILD_STARTED, KIND_BUILD_FINISHED) and isinstance(parameters, dict):
+            tag = _opt(parameters.get(RELEASE_TAG_PARAMETER))
+            if tag:
+                return tag
+    return None
+
+
+def _release(event: Event | None, fix_sha: str, web: str, passed_tag: str | None) -> Release | None:
     if event is None or not event.details.get("sha"):
         return None
     sha = _text(event.details["sha"])
@@ -577,7 +591,7 @@ def _release(event: Event | None, fix_sha: str, web: str) -> Release | None:
     return Release(
         sha=sha,
         state=_opt(event.details.get("state")),
-        tag=_opt(event.details.get("tag")),
+        tag=_opt(event.details.get("tag")) or passed_tag,
         contains_fix=contains if isinstance(contains, bool) else None,
         commit_url=f"{web}/commit/{sha}",
         compare_url=_opt(event.details.get("compare_url")) or f"{web}/compare/{fix_sha}...{sha}",

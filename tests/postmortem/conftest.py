@@ -62,7 +62,13 @@ class Scripted:
         self.store.transition(self.run_id, state)
 
     def build(
-        self, start: float, end: float | None, job: str, number: int, result: str = "SUCCESS"
+        self,
+        start: float,
+        end: float | None,
+        job: str,
+        number: int,
+        result: str = "SUCCESS",
+        **parameters: str,
     ) -> None:
         url = f"https://jenkins.example/job/{job.replace('/', '/job/')}/{number}/"
         started = (T0 + timedelta(minutes=start)).isoformat()
@@ -74,6 +80,7 @@ class Scripted:
             number=number,
             url=url,
             started_at=started,
+            parameters=parameters,
         )
         if end is not None:
             self.event(
@@ -191,7 +198,6 @@ def approve_and_release(
         f"Release job picked {released[:7]}",
         sha=released,
         state="success",
-        tag="cms/v0.0.1234",
         contains_fix=contains_fix,
     )
 
@@ -199,8 +205,9 @@ def approve_and_release(
 def deploy(s: Scripted, prod_result: str = "SUCCESS") -> None:
     """The stages to production, 27-45 min, with the shield 37-45 min."""
     s.state(27, RunState.DEPLOYING)
-    s.build(27, 34, "cms/cms-full-pipeline", 88)
-    s.build(34, 35, "releases/cms", 77)
+    # The release job hands its tag on to the stages after it, as the VA.gov pipeline does.
+    s.build(27, 34, "cms/cms-full-pipeline", 88, release_tag="cms/v0.0.1234")
+    s.build(34, 35, "releases/cms", 77, release_tag="cms/v0.0.1234")
     s.event(37, pm.KIND_SHIELD_UP, "The CMS shows the deploy shield")
     s.build(35, 45, "deploys/cms-vagov-prod", 66, result=prod_result)
     if prod_result == "SUCCESS":
