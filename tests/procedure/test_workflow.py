@@ -117,7 +117,9 @@ def harness(
         clock=SystemClock(),
         readiness=answer,
         postmortem=postmortem,
-        tuning=Tuning(poll_seconds=0.01, merge_check_every=1, trigger_settle_seconds=0.1),
+        tuning=Tuning(
+            poll_seconds=0.01, time_scale=3600, merge_check_every=1, trigger_settle_seconds=0.1
+        ),
     )
     stop = threading.Event()
     ready = threading.Event()
@@ -154,3 +156,146 @@ def test_happy_run_resolves_with_each_message_once(harness: Harness) -> None:
         "resume_merging:engineers",
     }
     assert harness.postmortems == [run.id]
+
+
+def approve(harness: Harness, run: Run) -> None:
+    harness.wait_for(run.id, lambda r: "approval.requested" in harness.kinds(r.id))
+    harness.control.approve(run.id, "po")
+
+
+def test_denied_run_tells_the_product_owner_only(harness: Harness) -> None:
+    run = harness.start()
+    harness.wait_for(run.id, lambda r: "approval.requested" in harness.kinds(r.id))
+    harness.control.deny(run.id, "po", "wait for the daily deploy")
+    ended = harness.end(run.id)
+    assert ended.outcome is RunState.DENIED
+    assert harness.builds.triggered[RELEASE] == 0
+    assert set(harness.chat.purposes()) == {"approval_request:product_owner"}
+    denied = next(e for e in harness.store.events(run.id) if e.kind == "approval.denied")
+    assert denied.actor == "po"
+    assert denied.details["reason"] == "wait for the daily deploy"
+    assert harness.postmortems == []
+
+
+def test_requester_cannot_approve_own_run(harness: Harness) -> None:
+    from oob.errors import PermissionDenied
+
+    run = harness.start()
+    with pytest.raises(PermissionDenied):
+        harness.control.approve(run.id, "operator")
+    with pytest.raises(PermissionDenied):
+        harness.control.approve(run.id, "helpdesk")
+    harness.control.cancel(run.id, "operator", "wrong fix")
+    assert harness.end(run.id).outcome is RunState.CANCELLED
+    assert "request_withdrawn:product_owner" in harness.chat.purposes()
+
+
+def test_second_deploy_is_refused_while_one_is_active(harness: Harness) -> None:
+    from oob.store import RunBusy
+
+    run = harness.start()
+    with pytest.raises(RunBusy) as err:
+        harness.start()
+    assert run.id in err.value.message
+    harness.control.cancel(run.id, "operator", "test")
+    harness.end(run.id)
+
+
+@pytest.mark.parametrize("script", [Script(log_reads_before_pick=10**6)])
+def test_cancel_in_the_release_wait_stops_the_job_and_tells_everyone(harness: Harness) -> None:
+    run = harness.start()
+    approve(harness, run)
+    harness.wait_for(run.id, lambda r: r.state is RunState.RELEASE_WAIT)
+    harness.control.cancel(run.id, "operator", "found a better fix")
+    ended = harness.end(run.id)
+    assert ended.outcome is RunState.CANCELLED
+    assert harness.builds.stopped == [(RELEASE, 1)]
+    purposes = harness.chat.purposes()
+    for told in ("sitewide", "helpdesk", "editors"):
+        assert purposes[f"called_off:{told}"] == 1
+    assert purposes["resume_merging:engineers"] == 1
+    assert "hold.released" in harness.kinds(run.id)
+
+
+@pytest.mark.parametrize("script", [Script(released="b" * 40)])
+def test_release_without_the_fix_is_a_mismatch(harness: Harness) -> None:
+    run = harness.start()
+    approve(harness, run)
+    ended = harness.end(run.id)
+    assert ended.outcome is RunState.RELEASE_MISMATCH
+    purposes = harness.chat.purposes()
+    assert purposes["release_mismatch:operators"] == 1
+    assert purposes["release_mismatch:engineers"] == 1
+    assert purposes["resume_merging:engineers"] == 1
+    picked = next(e for e in harness.store.events(run.id) if e.kind == "release.picked")
+    assert picked.details["contains_fix"] is False
+
+
+@pytest.mark.parametrize("script", [Script(failing_job="deploys/cms-vagov-prod")])
+def test_failed_prod_deploy_ends_deploy_failed(harness: Harness) -> None:
+    run = harness.start()
+    approve(harness, run)
+    ended = harness.end(run.id)
+    assert ended.outcome is RunState.DEPLOY_FAILED
+    assert harness.chat.purposes()["deploy_failed:operators"] == 1
+    assert harness.postmortems == [run.id]
+
+
+@pytest.mark.parametrize("script", [Script(fix_cures=False)])
+def test_fix_that_does_not_work_ends_fix_not_verified(harness: Harness) -> None:
+    run = harness.start()
+    approve(harness, run)
+    ended = harness.end(run.id)
+    assert ended.outcome is RunState.FIX_NOT_VERIFIED
+    purposes = harness.chat.purposes()
+    assert purposes["deploy_complete:helpdesk"] == 1
+    assert purposes["fix_not_verified:helpdesk"] == 1
+    assert "resolved:helpdesk" not in purposes
+
+
+@pytest.mark.parametrize("script", [Script(merge_during_wait=True)])
+def test_merge_during_the_hold_is_reported_once(harness: Harness) -> None:
+    run = harness.start()
+    approve(harness, run)
+    harness.end(run.id)
+    purposes = harness.chat.purposes()
+    assert purposes["merge_detected:operators"] == 1
+    assert purposes["merge_detected:engineers"] == 1
+    assert harness.kinds(run.id).count("merge.detected") == 1
+
+
+@pytest.mark.parametrize(
+    "readiness",
+    [
+        [
+            Readiness(False, ("post-deploy tests still running, about 12 min left",)),
+            Readiness(False, ("post-deploy tests still running, about 12 min left",)),
+            Readiness(False, ("va/tests/cypress is failure",)),
+            Readiness(True),
+        ]
+    ],
+)
+def test_preflight_waits_saying_why_until_ready(harness: Harness) -> None:
+    run = harness.start()
+    approve(harness, run)
+    assert harness.end(run.id).outcome is RunState.RESOLVED
+    waiting = [e.summary for e in harness.store.events(run.id) if e.kind == "preflight.waiting"]
+    assert waiting == [
+        "waiting: post-deploy tests still running, about 12 min left",
+        "waiting: va/tests/cypress is failure",
+    ]
+
+
+def test_status_snapshot_lists_steps_and_outcome(harness: Harness) -> None:
+    from oob.control import snapshot
+
+    run = harness.start()
+    approve(harness, run)
+    harness.end(run.id)
+    view = snapshot(harness.store, harness.config, run.id, SystemClock().now()).to_json()
+    assert view["outcome"] == "resolved"
+    assert view["eta_minutes"] is None
+    statuses = {s["name"]: s["status"] for s in view["steps"]}
+    assert statuses["approval"] == "done"
+    assert statuses["verify"] == "done"
+    assert [s["status"] for s in view["stages"]] == ["SUCCESS"] * 4
