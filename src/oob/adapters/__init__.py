@@ -67,48 +67,97 @@ def connect(
     `transport` replaces the network for the httpx adapters (Jenkins, GitHub, probes), e.g. an
     `httpx.MockTransport` or an `httpx.WSGITransport`; Slack always goes over sockets.
     """
-    from oob.adapters.chat import SlackChat, slack_client
-    from oob.adapters.github import GitHubCodeHost
+    quiet_retry_log()
+    return Services(
+        build_server=make_build_server(config, policy=policy, clock=clock, transport=transport),
+        code_host=make_code_host(config, policy=policy, clock=clock, transport=transport),
+        chat=make_chat(config, policy=policy),
+        probe=make_probe(config, transport=transport),
+    )
+
+
+def make_build_server(
+    config: Config,
+    *,
+    policy: RetryPolicy | None = None,
+    clock: Clock | None = None,
+    transport: httpx.BaseTransport | None = None,
+) -> JenkinsBuildServer:
+    """The build server of `config.services.jenkins`."""
     from oob.adapters.jenkins import JenkinsBuildServer
-    from oob.adapters.probe import HttpProbe
+
+    service = config.services.jenkins
+    return JenkinsBuildServer(
+        service.url,
+        service.user,
+        config.secret(service),
+        token_env=service.token_env,
+        timeout_seconds=service.timeout_seconds,
+        policy=policy,
+        repository=config.services.github.repository,
+        transport=transport,
+        clock=clock,
+    )
+
+
+def make_code_host(
+    config: Config,
+    *,
+    policy: RetryPolicy | None = None,
+    clock: Clock | None = None,
+    transport: httpx.BaseTransport | None = None,
+) -> GitHubCodeHost:
+    """The code host of `config.services.github`."""
+    from oob.adapters.github import GitHubCodeHost
+
+    service = config.services.github
+    return GitHubCodeHost(
+        service.api_url,
+        service.repository,
+        config.secret(service),
+        token_env=service.token_env,
+        branch=service.branch,
+        timeout_seconds=service.timeout_seconds,
+        policy=policy,
+        transport=transport,
+        clock=clock,
+    )
+
+
+def make_chat(config: Config, *, policy: RetryPolicy | None = None) -> SlackChat:
+    """The configured channels: Slack ones through `config.services.slack`, others apprise."""
+    from oob.adapters.chat import SlackChat, slack_client
     from oob.adapters.retry import RetryPolicy
 
     policy = policy or RetryPolicy()
-    jenkins = config.services.jenkins
-    github = config.services.github
-    slack = config.services.slack
-    return Services(
-        build_server=JenkinsBuildServer(
-            jenkins.url,
-            jenkins.user,
-            config.secret(jenkins),
-            token_env=jenkins.token_env,
-            timeout_seconds=jenkins.timeout_seconds,
-            policy=policy,
-            repository=github.repository,
-            transport=transport,
-            clock=clock,
+    service = config.services.slack
+    return SlackChat(
+        config.channels,
+        slack=(
+            slack_client(config.secret(service), service.api_url, service.timeout_seconds, policy)
+            if service is not None
+            else None
         ),
-        code_host=GitHubCodeHost(
-            github.api_url,
-            github.repository,
-            config.secret(github),
-            token_env=github.token_env,
-            branch=github.branch,
-            timeout_seconds=github.timeout_seconds,
-            policy=policy,
-            transport=transport,
-            clock=clock,
-        ),
-        chat=SlackChat(
-            config.channels,
-            slack=(
-                slack_client(config.secret(slack), slack.api_url, slack.timeout_seconds, policy)
-                if slack is not None
-                else None
-            ),
-            token_env=slack.token_env if slack is not None else None,
-            policy=policy,
-        ),
-        probe=HttpProbe(config.verify.checks, config.verify.shield_url, transport=transport),
+        token_env=service.token_env if service is not None else None,
+        policy=policy,
     )
+
+
+def make_probe(config: Config, *, transport: httpx.BaseTransport | None = None) -> HttpProbe:
+    """The verification checks and shield URL of `config.verify`."""
+    from oob.adapters.probe import HttpProbe
+
+    return HttpProbe(config.verify.checks, config.verify.shield_url, transport=transport)
+
+
+def quiet_retry_log() -> None:
+    """Keep stamina's per-retry log line off the terminal unless logging is set up.
+
+    stamina logs each retry as a bare "stamina.retry_scheduled" warning, which Python prints
+    when nothing handles it; oob reports what finally failed itself.
+    """
+    import logging
+
+    logger = logging.getLogger("stamina")
+    if not logger.handlers:
+        logger.addHandler(logging.NullHandler())

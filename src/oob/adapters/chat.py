@@ -15,6 +15,7 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from functools import partial
+from http.client import HTTPException
 from typing import Any, TypeVar
 from urllib.error import URLError
 
@@ -282,7 +283,7 @@ class SlackChat:
                     return call()
         except SlackApiError as exc:
             raise self._translate(exc, name) from None
-        except (URLError, OSError) as exc:
+        except (URLError, OSError, HTTPException) as exc:
             raise ChatError(
                 f"Slack could not be reached: {exc}",
                 hint="check services.slack.api_url and the network; oob retried "
@@ -353,4 +354,4 @@ class SlackChat:
 def _transient(exc: Exception) -> bool:
     if isinstance(exc, SlackApiError):
         return int(exc.response.status_code) >= 500
-    return isinstance(exc, (URLError, ConnectionError, TimeoutError))
+    return isinstance(exc, (URLError, ConnectionError, TimeoutError, HTTPException))

@@ -122,6 +122,14 @@ class JenkinsBuildServer:
                 hint="the job may take no parameters, or not these: check "
                 "pipeline.release_wait_parameter against the job's parameters (`oob doctor`)",
             )
+        if response.status_code >= 500:
+            # Not sent again (see `send`): the answer may be lost while the build was queued.
+            raise JenkinsError(
+                f"Jenkins answered {response.status_code} to the trigger of {path}; it may "
+                "have queued a build all the same",
+                hint="look for a new build of the job before triggering again (a resumed oob "
+                "run does so by itself)",
+            )
         self._raise_for_status(response, what=f"job {path}")
         match = _QUEUE_LOCATION.search(response.headers.get("location", ""))
         if match is None:

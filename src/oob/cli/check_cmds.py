@@ -49,6 +49,52 @@ def check(
         raise typer.Exit(EXIT_FAILED)
 
 
+@app.command()
+def doctor(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Check each configured service: reachable, credentials, jobs, permissions, channels.
+
+    Exit 0 only when every check passes.
+    """
+    from oob.doctor import diagnose
+
+    obj: AppContext = ctx.obj
+    checks = diagnose(obj.config)
+    if as_json:
+        obj.print_json(
+            {
+                "ok": all(c.ok for c in checks),
+                "checks": [
+                    {
+                        "service": c.service,
+                        "check": c.name,
+                        "ok": c.ok,
+                        "detail": c.detail,
+                        "fix": c.fix,
+                    }
+                    for c in checks
+                ],
+            }
+        )
+    else:
+        from rich.markup import escape
+        from rich.table import Table
+
+        table = Table(title="oob doctor", title_justify="left")
+        table.add_column("service")
+        table.add_column("check")
+        table.add_column("")
+        table.add_column("detail / fix")
+        for c in checks:
+            detail = escape(c.detail) + (f"\n[dim]fix:[/] {escape(c.fix)}" if c.fix else "")
+            table.add_row(c.service, escape(c.name), _mark(c.ok), detail)
+        obj.console.print(table)
+    if not all(c.ok for c in checks):
+        raise typer.Exit(EXIT_FAILED)
+
+
 def _print_report(console: Console, report: Report) -> None:
     from rich.markup import escape
     from rich.table import Table

@@ -1,0 +1,190 @@
+"""`oob doctor`: can oob do its work with this config, these tokens and these services?
+
+Every check reads only; none posts a message or a status. Each failed check carries the fix a
+person can apply. A service whose token is missing is reported once, and its other checks are
+skipped rather than failed, so the table shows the first thing to repair.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING
+
+from oob.adapters.retry import RetryPolicy
+from oob.config import Config, Secret, StageKind
+from oob.errors import OobError
+
+if TYPE_CHECKING:
+    from oob.adapters.jenkins import JenkinsBuildServer
+
+# Doctor is interactive: a service that does not answer is reported after a short while.
+DOCTOR_POLICY = RetryPolicy(attempts=2, total_seconds=20.0, wait_initial=0.5, wait_max=2.0)
+
+
+@dataclass(frozen=True)
+class Check:
+    service: str
+    name: str
+    ok: bool
+    detail: str
+    fix: str | None = None
+
+
+def diagnose(config: Config, *, policy: RetryPolicy = DOCTOR_POLICY) -> list[Check]:
+    """Run every check against the configured services."""
+    from oob.adapters import quiet_retry_log
+
+    quiet_retry_log()
+    return [
+        *_jenkins(config, policy),
+        *_github(config, policy),
+        *_chat(config, policy),
+    ]
+
+
+def _attempt(service: str, name: str, probe: Callable[[], str]) -> Check:
+    try:
+        return Check(service, name, True, probe())
+    except OobError as exc:
+        return Check(service, name, False, exc.message, exc.hint)
+
+
+def _token(config: Config, service: str, secret: Secret) -> Check:
+    if config.secret_is_set(secret):
+        return Check(service, "token", True, f"{secret.token_env} is set")
+    return Check(
+        service,
+        "token",
+        False,
+        f"{secret.token_env} is not set",
+        f"export {secret.token_env} with the API token oob should use",
+    )
+
+
+def _jenkins(config: Config, policy: RetryPolicy) -> Iterator[Check]:
+    from oob.adapters import make_build_server
+
+    token = _token(config, "Jenkins", config.services.jenkins)
+    yield token
+    if not token.ok:
+        return
+    server = make_build_server(config, policy=policy)
+    try:
+        login = _attempt("Jenkins", "reachable, credentials", lambda: f"as {server.whoami()}")
+        yield login
+        if not login.ok:
+            return
+        pipeline = config.pipeline
+        for stage in pipeline.stages:
+            if stage.kind is not StageKind.JENKINS or stage.job is None:
+                continue
+            job = stage.job
+            if stage is pipeline.trigger:
+                yield _attempt("Jenkins", f"job {job}", partial(_release_job, server, job, config))
+            else:
+                yield _attempt("Jenkins", f"job {job}", partial(_job_exists, server, job))
+    finally:
+        server.close()
+
+
+def _job_exists(server: JenkinsBuildServer, job: str) -> str:
+    return "exists" if server.job(job).buildable else "exists (not buildable)"
+
+
+def _release_job(server: JenkinsBuildServer, job: str, config: Config) -> str:
+    from oob.errors import JenkinsError
+
+    info = server.job(job)
+    wanted = config.pipeline.release_wait_parameter
+    if not info.buildable:
+        raise JenkinsError(
+            f"the release job {job} is not buildable (disabled?)",
+            hint=f"enable it at {info.url}",
+        )
+    if wanted not in info.parameters:
+        have = ", ".join(info.parameters) or "none"
+        raise JenkinsError(
+            f"the release job {job} has no parameter {wanted!r} (it has: {have})",
+            hint="set pipeline.release_wait_parameter to the job's parameter name",
+        )
+    return f"buildable, takes {wanted}"
+
+
+def _github(config: Config, policy: RetryPolicy) -> Iterator[Check]:
+    from oob.adapters import make_code_host
+    from oob.errors import GitHubError
+
+    token = _token(config, "GitHub", config.services.github)
+    yield token
+    if not token.ok:
+        return
+    host = make_code_host(config, policy=policy)
+
+    def access(repository: str, needs: str) -> Callable[[], str]:
+        def check() -> str:
+            permissions = host.permissions(repository)
+            if not permissions.get("pull"):
+                raise GitHubError(
+                    f"the token cannot read {repository}",
+                    hint=f"grant the token's user read access to {repository}",
+                )
+            if not permissions.get("push"):
+                raise GitHubError(
+                    f"the token can read but not write {repository} (needed to {needs})",
+                    hint=f"grant write access to {repository} (commit statuses, contents, pull "
+                    "requests)",
+                )
+            return "read and write"
+
+        return check
+
+    try:
+        repo = config.services.github.repository
+        reach = _attempt("GitHub", f"{repo}: statuses", access(repo, "override statuses"))
+        yield reach
+        if not reach.ok:
+            return
+        branch = config.services.github.branch
+        yield _attempt("GitHub", f"{repo}: branch {branch}", lambda: host.commit(branch).sha[:12])
+        postmortems = config.postmortem.repository
+        yield _attempt(
+            "GitHub",
+            f"{postmortems}: branches, pull requests",
+            access(postmortems, "open the postmortem pull request"),
+        )
+    finally:
+        host.close()
+
+
+def _chat(config: Config, policy: RetryPolicy) -> Iterator[Check]:
+    from oob.adapters import make_chat
+
+    slack = config.services.slack
+    if slack is not None:
+        token = _token(config, "Slack", slack)
+        yield token
+        if not token.ok:
+            return
+    chat = make_chat(config, policy=policy)
+    if slack is not None:
+        login = _attempt("Slack", "reachable, credentials", lambda: _slack_login(chat.whoami()))
+        yield login
+        if not login.ok:
+            return
+    for name in config.channels:
+        service = "Slack" if config.channels[name].slack else "apprise"
+        yield _attempt(service, f"channel {name}", partial(chat.can_post, name))
+
+
+def _slack_login(who: dict[str, object]) -> str:
+    from oob.errors import ChatError
+
+    scopes = who.get("scopes")
+    if isinstance(scopes, list) and scopes and "chat:write" not in scopes:
+        raise ChatError(
+            "the Slack token lacks the chat:write scope",
+            hint="add chat:write (and channels:history, channels:read) and reinstall the app",
+        )
+    return f"as {who.get('user')} in {who.get('team')}"
