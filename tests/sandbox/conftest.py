@@ -32,8 +32,12 @@ def start_sandbox() -> Iterator[StartSandbox]:
     """Start sandboxes (manual clock unless told otherwise); all stop when the test ends."""
     servers: list[SandboxServer] = []
 
-    def start(scenario: str = "happy", faults: FaultPlan | None = None, **options: Any) -> SandboxServer:
-        opts = Options(scenario=scenario, time_scale=options.pop("time_scale", 0), start=START, **options)
+    def start(
+        scenario: str = "happy", faults: FaultPlan | None = None, **options: Any
+    ) -> SandboxServer:
+        opts = Options(
+            scenario=scenario, time_scale=options.pop("time_scale", 0), start=START, **options
+        )
         server = SandboxServer(opts, faults=faults).start()
         servers.append(server)
         return server
@@ -55,6 +59,7 @@ class Clients:
 
     sandbox: SandboxServer
     token: str = TOKEN
+    timeout: float = 5
     github_retry: Any = None
     slack_handlers: list[RetryHandler] = field(default_factory=list)
     _open: list[Callable[[], None]] = field(default_factory=list)
@@ -63,7 +68,7 @@ class Clients:
     def jenkins(self) -> jenkins.Jenkins:
         """python-jenkins, as a user's script would create it."""
         server = jenkins.Jenkins(
-            f"{self.sandbox.url}/jenkins", username="oob", password=self.token, timeout=5
+            f"{self.sandbox.url}/jenkins", username="oob", password=self.token, timeout=self.timeout
         )
         self._open.append(server._session.close)
         return server
@@ -72,7 +77,7 @@ class Clients:
     def api4jenkins(self) -> api4jenkins.Jenkins:
         """api4jenkins, as a user's script would create it."""
         client = api4jenkins.Jenkins(
-            f"{self.sandbox.url}/jenkins/", auth=("oob", self.token), timeout=5
+            f"{self.sandbox.url}/jenkins/", auth=("oob", self.token), timeout=self.timeout
         )
         self._open.append(client.http_client.close)
         return client
@@ -85,7 +90,7 @@ class Clients:
             auth=Auth.Token(self.token),
             seconds_between_requests=0,
             seconds_between_writes=0,
-            timeout=5,
+            timeout=self.timeout,
             retry=self.github_retry,
         )
         self._open.append(client.close)
@@ -97,14 +102,14 @@ class Clients:
         return WebClient(
             base_url=f"{self.sandbox.url}/slack/api/",
             token=self.token,
-            timeout=5,
+            timeout=self.timeout,
             retry_handlers=self.slack_handlers,
         )
 
     @cached_property
     def http(self) -> httpx.Client:
         """A plain HTTP client, for what the libraries hide (headers, raw bodies)."""
-        client = httpx.Client(base_url=self.sandbox.url, timeout=5)
+        client = httpx.Client(base_url=self.sandbox.url, timeout=self.timeout)
         self._open.append(client.close)
         return client
 

@@ -38,7 +38,9 @@ def test_combined_status_follows_githubs_rules(clients: Clients) -> None:
     combined = commit.get_combined_status()
     assert combined.state == "success"
     assert combined.total_count == 4
-    assert {s.context for s in combined.statuses} == set(clients.sandbox.state()["required_contexts"])
+    assert {s.context for s in combined.statuses} == set(
+        clients.sandbox.state()["required_contexts"]
+    )
     commit.create_status("pending", context="va/tests/extra", description="running")
     assert commit.get_combined_status().state == "pending"
     commit.create_status("error", context="va/tests/phpunit", description="broke")
@@ -65,7 +67,9 @@ def test_create_status_answers_201(clients: Clients) -> None:
     )
     assert answer.status_code == 201
     assert answer.json()["creator"]["login"] == "oob"
-    bad = clients.http.post(f"/github/repos/{CMS_REPO}/statuses/{fix}", headers=HEADERS, json={"state": "ok"})
+    bad = clients.http.post(
+        f"/github/repos/{CMS_REPO}/statuses/{fix}", headers=HEADERS, json={"state": "ok"}
+    )
     assert bad.status_code == 422
     assert bad.json()["errors"]
 
@@ -102,7 +106,9 @@ def test_list_commits_paginates_newest_first(clients: Clients) -> None:
     shas = [c.sha for c in repo.get_commits(sha="main")]
     assert shas[0] == clients.sandbox.state()["main_sha"]
     assert len(shas) == len(set(shas)) == 9
-    answer = clients.http.get(f"/github/repos/{CMS_REPO}/commits", params={"sha": "main", "per_page": 2}, headers=HEADERS)
+    answer = clients.http.get(
+        f"/github/repos/{CMS_REPO}/commits", params={"sha": "main", "per_page": 2}, headers=HEADERS
+    )
     assert 'rel="next"' in answer.headers["Link"]
 
 
@@ -127,7 +133,9 @@ def test_contents_create_then_update_needs_the_sha(clients: Clients) -> None:
     with pytest.raises(GithubException) as caught:
         repo.create_file(path, "again", "# Again\n", branch="master")
     assert caught.value.status == 422
-    updated = repo.update_file(path, "Update", "# Better\n", created["content"].sha, branch="master")
+    updated = repo.update_file(
+        path, "Update", "# Better\n", created["content"].sha, branch="master"
+    )
     assert updated["commit"].sha != created["commit"].sha
     content = repo.get_contents(path, ref="master")
     assert not isinstance(content, list)

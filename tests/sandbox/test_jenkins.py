@@ -96,7 +96,9 @@ def test_a_long_job_writes_its_log_steadily(clients: Clients) -> None:
     sizes = []
     for _ in range(5):
         clients.sandbox.advance(5 * 60)
-        log = clients.jenkins.get_build_console_output("testing/cms-post-deploy-tests-staging", number)
+        log = clients.jenkins.get_build_console_output(
+            "testing/cms-post-deploy-tests-staging", number
+        )
         sizes.append(len(log.splitlines()))
     assert sizes == sorted(set(sizes))  # more lines every five minutes
 
@@ -111,7 +113,7 @@ def test_api4jenkins_follows_a_build_through_the_queue(clients: Clients) -> None
     assert build.get_causes()[0]["userId"] == "oob"
     assert build.building is True
     clients.sandbox.advance(17 * 60)
-    assert [line for line in build.console_text()][-1] == "Finished: SUCCESS"
+    assert list(build.console_text())[-1] == "Finished: SUCCESS"
     assert build.result == "SUCCESS"
 
 

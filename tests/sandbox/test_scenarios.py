@@ -107,7 +107,9 @@ def test_happy(start_sandbox: StartSandbox, connect: Connect) -> None:
     assert services == [("slack", "chat.postMessage"), ("jenkins", "buildWithParameters")]
 
 
-def test_flaky_cypress_passes_after_an_override(start_sandbox: StartSandbox, connect: Connect) -> None:
+def test_flaky_cypress_passes_after_an_override(
+    start_sandbox: StartSandbox, connect: Connect
+) -> None:
     clients = connect(start_sandbox("flaky-cypress"))
     repo = clients.github.get_repo(CMS_REPO)
     fix = clients.sandbox.state()["fix_sha"]
@@ -124,7 +126,9 @@ def test_flaky_cypress_passes_after_an_override(start_sandbox: StartSandbox, con
     assert outcome.login == 200
 
 
-def test_tests_pending_finish_later_on_their_own(start_sandbox: StartSandbox, connect: Connect) -> None:
+def test_tests_pending_finish_later_on_their_own(
+    start_sandbox: StartSandbox, connect: Connect
+) -> None:
     clients = connect(start_sandbox("tests-pending"))
     repo = clients.github.get_repo(CMS_REPO)
     fix = clients.sandbox.state()["fix_sha"]
@@ -155,7 +159,9 @@ def test_main_moved_releases_a_newer_commit_that_contains_the_fix(
     assert outcome.login == 200
 
 
-def test_wrong_commit_is_released_without_the_fix(start_sandbox: StartSandbox, connect: Connect) -> None:
+def test_wrong_commit_is_released_without_the_fix(
+    start_sandbox: StartSandbox, connect: Connect
+) -> None:
     clients = connect(start_sandbox("wrong-commit"))
     fix = clients.sandbox.state()["fix_sha"]
     outcome = run_release(clients)
@@ -197,5 +203,7 @@ def test_same_seed_same_world(start_sandbox: StartSandbox, connect: Connect) -> 
     first, second = (connect(start_sandbox("wrong-commit", seed=7)) for _ in range(2))
     assert run_release(first) == run_release(second)
     strip = ("sim_time", "sim_epoch", "sim_elapsed_seconds")
-    states = [{k: v for k, v in c.sandbox.state().items() if k not in strip} for c in (first, second)]
+    states = [
+        {k: v for k, v in c.sandbox.state().items() if k not in strip} for c in (first, second)
+    ]
     assert states[0] == states[1]

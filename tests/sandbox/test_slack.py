@@ -18,7 +18,9 @@ def test_auth_test_and_the_presets_channels(clients: Clients) -> None:
 
 def test_post_message_keeps_metadata_for_history(clients: Clients) -> None:
     metadata = {"event_type": "oob_message", "event_payload": {"key": "run-1/notify"}}
-    posted = clients.slack.chat_postMessage(channel="#sitewide-program", text="Hold merges", metadata=metadata)
+    posted = clients.slack.chat_postMessage(
+        channel="#sitewide-program", text="Hold merges", metadata=metadata
+    )
     channel = posted["channel"]
     assert channel.startswith("C")
     plain = clients.slack.conversations_history(channel=channel, limit=10)
@@ -53,7 +55,11 @@ def test_chat_update_changes_the_message(clients: Clients) -> None:
 def test_form_bodies_work_like_json(clients: Clients) -> None:
     answer = clients.http.post(
         "/slack/api/chat.postMessage",
-        data={"channel": "#cms-editors", "text": "Downtime at 3pm", "metadata": '{"event_type": "x", "event_payload": {}}'},
+        data={
+            "channel": "#cms-editors",
+            "text": "Downtime at 3pm",
+            "metadata": '{"event_type": "x", "event_payload": {}}',
+        },
         headers={"Authorization": f"Bearer {TOKEN}"},
     )
     assert answer.status_code == 200

@@ -108,8 +108,11 @@ class Faults:
         elif fault == "drop":
             await _drop(send)
         elif fault == "slow":
+            # Read the request first: the client gives up while we dawdle, yet the service
+            # still acts on what it received, as a slow real one does.
+            received = await _read_request(receive)
             await asyncio.sleep(self.plan.slow_seconds)
-            await self.app(scope, receive, send)
+            await self.app(scope, _replay(received), send)
         elif fault == "ratelimited":
             body = json.dumps({"ok": False, "error": "ratelimited"}).encode()
             headers = {"retry-after": str(self.plan.retry_after_seconds)}
@@ -146,6 +149,24 @@ class Faults:
             await _proxy_error(send, 502)
         else:
             await _drop(send)
+
+
+async def _read_request(receive: Receive) -> list[Message]:
+    messages = [await receive()]
+    while messages[-1]["type"] == "http.request" and messages[-1].get("more_body"):
+        messages.append(await receive())
+    return messages
+
+
+def _replay(messages: list[Message]) -> Receive:
+    pending = list(messages)
+
+    async def receive() -> Message:
+        if pending:
+            return pending.pop(0)
+        return {"type": "http.disconnect"}
+
+    return receive
 
 
 async def _respond(

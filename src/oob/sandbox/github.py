@@ -70,6 +70,7 @@ class GitHubApi:
             ("GET", repo + "/commits/{ref:path}/statuses", self.list_statuses),
             ("GET", repo + "/commits/{ref:path}", self.get_commit),
             ("POST", repo + "/statuses/{sha}", self.create_status),
+            ("GET", repo + "/statuses/{ref}", self.list_statuses),
             ("GET", repo + "/compare/{basehead:path}", self.compare),
             ("GET", repo + "/branches/{branch:path}", self.get_branch),
             ("GET", repo + "/git/ref/{ref:path}", self.get_ref),

@@ -42,7 +42,8 @@ class SlackApi:
 
     def __init__(self, world: World) -> None:
         self.world = world
-        # Token bucket per channel in real seconds: the limit protects Slack, not the simulation.
+        # Token bucket per channel, in simulated seconds like everything else in the world,
+        # so that who gets rate limited is reproducible.
         self._buckets: dict[str, tuple[float, float]] = {}
 
     def routes(self) -> list[Route]:
@@ -92,8 +93,7 @@ class SlackApi:
 
         return endpoint
 
-    def _take(self, channel: Channel) -> None:
-        now = time.monotonic()
+    def _take(self, channel: Channel, now: float) -> None:
         tokens, last = self._buckets.get(channel.id, (float(BURST), now))
         tokens = min(float(BURST), tokens + (now - last))
         if tokens < 1:
@@ -131,7 +131,7 @@ class SlackApi:
         thread_ts = args.get("thread_ts")
         if thread_ts and channel.find(str(thread_ts)) is None:
             raise SlackError("thread_not_found")
-        self._take(channel)
+        self._take(channel, world.now)
         message = Message(
             ts=world.slack.next_ts(world.now),
             text=text,
