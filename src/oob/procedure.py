@@ -41,7 +41,7 @@ from oob.errors import IntegrationError, OobError, ProcedureError
 from oob.eta import lead_time
 from oob.messages import Messages
 from oob.ports import Build, BuildServer, Chat, CodeHost, Probe
-from oob.store import RunState, Source, Store
+from oob.store import Event, RunState, Source, Store
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -92,6 +92,17 @@ STEPS = (
     "resolve",
     "postmortem",
 )
+
+
+def finished(events: list[Event]) -> bool:
+    """Whether the workflow wrote its last event: the run ended, and any postmortem is done."""
+    if not events:
+        return False
+    last = events[-1]
+    return last.kind == KIND_ENDED or (
+        last.kind == KIND_STEP_FINISHED and last.details.get("step") == "postmortem"
+    )
+
 
 CANCELLABLE = frozenset(
     {RunState.AWAITING_APPROVAL, RunState.PREFLIGHT, RunState.NOTIFYING, RunState.RELEASE_WAIT}
@@ -367,8 +378,18 @@ def _probe(name: str) -> tuple[bool, str]:
 
 
 @_step("oob.postmortem")
-def _postmortem(run_id: str) -> tuple[str | None, str | None]:
-    return _rt().postmortem(run_id)
+def _postmortem(run_id: str) -> None:
+    rt = _rt()
+    path, url = rt.postmortem(run_id)
+    rt.store.append_event(
+        run_id,
+        actor=ACTOR,
+        source=Source.WORKER,
+        kind=KIND_POSTMORTEM,
+        summary=f"postmortem draft written to {path}" + (f", pull request {url}" if url else ""),
+        details={"path": path, "url": url},
+        key=f"{run_id}#postmortem",
+    )
 
 
 # --- the workflow -----------------------------------------------------------------------------
@@ -410,6 +431,7 @@ class _Flow:
         self.triggered = False
         self.confirmed = False
         self.eta_minutes = 0.0
+        self.cancelled_by: tuple[str, str] | None = None
 
     # --- plumbing ---
 
@@ -489,6 +511,7 @@ class _Flow:
                     source=source,
                 )
                 return None
+            self.cancelled_by = (actor, reason)
             self.record(
                 KIND_CANCELLED,
                 f"cancelled by {actor}: {reason}",
@@ -837,19 +860,15 @@ class _Flow:
             self.post(
                 "called_off", tuple(self.announced), outcome_text=reason, deployed=self.deployed
             )
-        elif outcome is RunState.CANCELLED:
-            self.post(
-                "request_withdrawn", ("product_owner",), actor=self.req["requester"], reason=reason
-            )
+        elif self.cancelled_by is not None:
+            actor, why = self.cancelled_by
+            self.post("request_withdrawn", ("product_owner",), actor=actor, reason=why)
         if self.holding:
             self.post(
                 "resume_merging", ("engineers",), outcome=outcome.value, outcome_text=outcome_text
             )
             self.record(KIND_HOLD_RELEASED, "engineers may resume merging")
             self.holding = False
-        if self.triggered:
-            self.begin("postmortem")
-            _postmortem(self.run_id)
         self.end_step("done")
         self.record(
             KIND_ENDED,
@@ -857,6 +876,12 @@ class _Flow:
             {"outcome": outcome.value, "reason": reason},
         )
         self.move(outcome)
+        # The draft is written once the outcome is stored, since it tells the outcome. Runs
+        # that never touched production (denied, cancelled before the trigger) need none.
+        if self.triggered:
+            self.begin("postmortem")
+            _postmortem(self.run_id)
+            self.end_step("done")
 
     # --- builds in the timeline ---
 

@@ -20,10 +20,18 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from oob import __version__
-from oob.procedure import Runtime, bind
+from oob.clock import Clock, SystemClock
+from oob.errors import ProcedureError
+from oob.procedure import WORKFLOW_NAME, Readiness, Runtime, Tuning, bind
 from oob.store import Store, Worker
+
+if TYPE_CHECKING:
+    from oob.adapters import Services
+    from oob.config import Config
 
 
 @dataclass(frozen=True)
@@ -33,6 +41,50 @@ class WorkerOptions:
     polling_seconds: float = 0.2  # DBOS's message and queue polling
     exit_when_idle_seconds: float | None = None  # None: serve until stopped
     log_level: str = "WARNING"
+
+
+def make_runtime(
+    config: Config,
+    store: Store,
+    services: Services,
+    *,
+    drafts: Path,
+    tuning: Tuning | None = None,
+    clock: Clock | None = None,
+) -> Runtime:
+    """The runtime of a worker: the connected services, pre-flight (`oob check`'s logic) as
+    the readiness test, and the postmortem draft written under `drafts`."""
+    from oob.postmortem import write_draft
+    from oob.preflight import preflight
+
+    clock = clock or SystemClock()
+
+    def readiness(sha: str) -> Readiness:
+        report = preflight(
+            config,
+            sha,
+            build_server=services.build_server,
+            code_host=services.code_host,
+            clock=clock,
+        )
+        return Readiness(report.ready, report.reasons, report.stage)
+
+    def postmortem(run_id: str) -> tuple[str | None, str | None]:
+        result = write_draft(store, config, run_id, services.code_host, directory=drafts)
+        return str(result.path), result.pr_url
+
+    return Runtime(
+        config=config,
+        build_server=services.build_server,
+        code_host=services.code_host,
+        chat=services.chat,
+        probe=services.probe,
+        store=store,
+        clock=clock,
+        readiness=readiness,
+        postmortem=postmortem,
+        tuning=tuning or Tuning(),
+    )
 
 
 def executor_id() -> str:
@@ -61,6 +113,63 @@ def is_dead(worker: Worker, store: Store, lease_seconds: float) -> bool:
 def live_workers(store: Store, lease_seconds: float = WorkerOptions.lease_seconds) -> list[Worker]:
     """The workers executing runs now."""
     return [w for w in store.workers() if not is_dead(w, store, lease_seconds)]
+
+
+def ensure_worker(
+    store: Store,
+    config_path: Path,
+    log_path: Path,
+    *,
+    idle_seconds: float = 300,
+    timeout_seconds: float = 60,
+) -> Worker:
+    """A live worker to execute runs: an existing one, else one started in the background.
+
+    The background worker leaves by itself once no run has been active for `idle_seconds`, so
+    a laptop is not left with a stray process. It is ready once it has beaten twice (its
+    second beat comes after DBOS is launched).
+    """
+    import subprocess
+    import sys
+    import time
+
+    def ready() -> Worker | None:
+        return next((w for w in live_workers(store) if w.heartbeat_at > w.started_at), None)
+
+    found = ready()
+    if found is not None:
+        return found
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    command = [
+        sys.executable,
+        "-m",
+        "oob",
+        "--config",
+        str(config_path),
+        "worker",
+        "--exit-when-idle",
+        f"{idle_seconds:g}",
+    ]
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # survives the terminal that started it
+        )
+    deadline = time.monotonic() + timeout_seconds
+    while time.monotonic() < deadline:
+        found = ready()
+        if found is not None:
+            return found
+        if process.poll() is not None:
+            break
+        time.sleep(0.1)
+    raise ProcedureError(
+        "the background worker did not start",
+        hint=f"see {log_path}, or run `oob worker` in another terminal",
+    )
 
 
 def serve(
@@ -96,7 +205,14 @@ def serve(
                     if handles:
                         say(f"took over {len(handles)} run(s) of dead worker {worker.executor_id}")
             if options.exit_when_idle_seconds is not None:
-                if any(run.active for run in store.runs(limit=20)):
+                busy = DBOS.list_workflows(
+                    status=["PENDING", "ENQUEUED"],
+                    name=WORKFLOW_NAME,
+                    load_input=False,
+                    load_output=False,
+                    limit=1,
+                )
+                if busy:
                     idle_since = store.clock.now()
                 elif store.clock.now() - idle_since > timedelta(
                     seconds=options.exit_when_idle_seconds

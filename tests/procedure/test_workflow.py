@@ -70,7 +70,11 @@ class Harness:
         raise AssertionError(f"run {run_id} stuck in {self.store.run(run_id).state}")
 
     def end(self, run_id: str) -> Run:
-        return self.wait_for(run_id, lambda r: not r.active)
+        """The run once its workflow has returned (after the postmortem step)."""
+        from dbos import DBOS
+
+        DBOS.retrieve_workflow(run_id).get_result()
+        return self.store.run(run_id)
 
     def kinds(self, run_id: str) -> list[str]:
         return [e.kind for e in self.store.events(run_id)]

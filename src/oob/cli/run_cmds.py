@@ -1,0 +1,312 @@
+"""The commands of a run: deploy, watch, approve, deny, cancel, confirm-fix, status, runs, worker.
+
+Handlers translate options into calls of `oob.control`, `oob.worker` and `oob.live`, and show
+what comes back; they hold no logic of their own.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from oob.cli import app
+from oob.cli.context import AppContext
+from oob.errors import EXIT_FAILED, UsageError
+
+if TYPE_CHECKING:
+    from oob.control import Control
+    from oob.store import Run, Store
+
+AsOption = Annotated[
+    str | None,
+    typer.Option("--as", help="Act as NAME (only where roles.allow_asserted_identity is set)."),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+RunArgument = Annotated[str, typer.Argument(help="The run id (see `oob runs`).")]
+
+
+def _store() -> Store:
+    from oob.store import open_store
+
+    return open_store()
+
+
+def _control(obj: AppContext, store: Store) -> Control:
+    from oob.control import Control
+    from oob.store import database_url
+
+    return Control(obj.config, store, database_url())
+
+
+def _config_file(obj: AppContext) -> Path:
+    source = obj.config.source
+    assert source is not None  # a loaded config knows its file
+    return source
+
+
+def _exit_for(run: Run) -> None:
+    from oob.store import RunState
+
+    if not run.active and run.outcome is not RunState.RESOLVED:
+        raise typer.Exit(EXIT_FAILED)
+
+
+@app.command()
+def deploy(  # noqa: PLR0917 - typer passes every option by keyword
+    ctx: typer.Context,
+    fix: Annotated[str, typer.Option("--fix", help="The fix commit (7 to 40 hex digits).")],
+    symptoms: Annotated[
+        str, typer.Option("--symptoms", help="What is broken, e.g. 'editors cannot log in'.")
+    ],
+    cause: Annotated[str, typer.Option("--cause", help="The root cause, simply put.")],
+    fix_summary: Annotated[str, typer.Option("--fix-summary", help="What the fix does.")],
+    affects: Annotated[str, typer.Option("--affects", help="Who is affected.")] = "",
+    release_wait: Annotated[
+        float | None,
+        typer.Option("--release-wait", min=0, help="Minutes the release job waits (config's)."),
+    ] = None,
+    approval_timeout: Annotated[
+        float | None,
+        typer.Option("--approval-timeout", min=0, help="Minutes to wait for a decision."),
+    ] = None,
+    detach: Annotated[
+        bool, typer.Option("--detach", help="Print only the run id and return.")
+    ] = False,
+    as_: AsOption = None,
+) -> None:
+    """Start an out-of-band deploy and follow it live (Ctrl-C detaches; the run goes on)."""
+    from oob.identity import cli_actor
+    from oob.preflight import validate_sha
+    from oob.store import RunRequest, state_dir
+    from oob.worker import ensure_worker
+
+    obj: AppContext = ctx.obj
+    config = obj.config
+    actor = cli_actor(config, as_)
+    for name, value in (
+        ("--symptoms", symptoms),
+        ("--cause", cause),
+        ("--fix-summary", fix_summary),
+    ):
+        if not value.strip():
+            raise UsageError(f"{name} must not be empty")
+    store = _store()
+    control = _control(obj, store)
+    request = RunRequest(
+        pipeline=config.pipeline.name,
+        requester=actor,
+        fix_sha=validate_sha(fix),
+        symptoms=symptoms.strip(),
+        cause=cause.strip(),
+        fix_summary=fix_summary.strip(),
+        affects=affects.strip(),
+        release_wait_minutes=config.pipeline.release_wait if release_wait is None else release_wait,
+    )
+    ensure_worker(store, _config_file(obj), state_dir() / "worker.log")
+    run = control.start(request, approval_timeout_minutes=approval_timeout)
+    if detach:
+        typer.echo(run.id)
+        return
+    obj.console.print(f"run {run.id} started; approvers: {', '.join(config.roles.approvers)}")
+    _follow(obj, store, run.id)
+
+
+@app.command()
+def watch(ctx: typer.Context, run_id: RunArgument) -> None:
+    """Follow a run live (Ctrl-C stops watching; the run goes on)."""
+    obj: AppContext = ctx.obj
+    store = _store()
+    store.run(run_id)
+    _follow(obj, store, run_id)
+
+
+def _follow(obj: AppContext, store: Store, run_id: str) -> None:
+    from oob.live import follow
+
+    try:
+        follow(store, obj.config, run_id, obj.console)
+    except KeyboardInterrupt:
+        obj.console.print(f"detached; run {run_id} goes on. Follow it with `oob watch {run_id}`.")
+        return
+    run = store.run(run_id)
+    obj.console.print(f"run {run_id}: {run.state.value}")
+    _exit_for(run)
+
+
+@app.command()
+def approve(
+    ctx: typer.Context,
+    run_id: RunArgument,
+    note: Annotated[str, typer.Option("--note", help="A note for the timeline.")] = "",
+    as_: AsOption = None,
+) -> None:
+    """Approve a run waiting for the product owner's approval."""
+    from oob.identity import cli_actor
+
+    obj: AppContext = ctx.obj
+    actor = cli_actor(obj.config, as_)
+    store = _store()
+    _control(obj, store).approve(run_id, actor, note)
+    obj.console.print(f"approved run {run_id} as {actor}")
+
+
+@app.command()
+def deny(
+    ctx: typer.Context,
+    run_id: RunArgument,
+    reason: Annotated[str, typer.Option("--reason", help="Why (told to the requester).")],
+    as_: AsOption = None,
+) -> None:
+    """Deny a run waiting for approval; it ends as `denied`."""
+    from oob.identity import cli_actor
+
+    obj: AppContext = ctx.obj
+    actor = cli_actor(obj.config, as_)
+    store = _store()
+    _control(obj, store).deny(run_id, actor, reason)
+    obj.console.print(f"denied run {run_id} as {actor}")
+
+
+@app.command()
+def cancel(
+    ctx: typer.Context,
+    run_id: RunArgument,
+    reason: Annotated[str, typer.Option("--reason", help="Why (told to everyone told).")],
+    as_: AsOption = None,
+) -> None:
+    """Cancel a run until the release job picks its commit: the job is stopped, all told."""
+    from oob.identity import cli_actor
+
+    obj: AppContext = ctx.obj
+    actor = cli_actor(obj.config, as_)
+    store = _store()
+    _control(obj, store).cancel(run_id, actor, reason)
+    obj.console.print(f"cancelling run {run_id}; follow it with `oob watch {run_id}`")
+
+
+@app.command("confirm-fix")
+def confirm_fix(
+    ctx: typer.Context,
+    run_id: RunArgument,
+    note: Annotated[str, typer.Option("--note", help="How it was verified.")] = "",
+    as_: AsOption = None,
+) -> None:
+    """Confirm that the fix works in production."""
+    from oob.identity import cli_actor
+
+    obj: AppContext = ctx.obj
+    actor = cli_actor(obj.config, as_)
+    store = _store()
+    _control(obj, store).confirm_fix(run_id, actor, note)
+    obj.console.print(f"fix of run {run_id} confirmed by {actor}")
+
+
+@app.command()
+def status(
+    ctx: typer.Context,
+    run_id: Annotated[
+        str | None, typer.Argument(help="The run (default: the active or latest one).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Where a run is: state, outcome, steps, stages and ETA."""
+    from oob.control import snapshot
+    from oob.errors import RunNotFound
+    from oob.live import render
+
+    obj: AppContext = ctx.obj
+    store = _store()
+    if run_id is None:
+        run = store.active_run(obj.config.pipeline.name)
+        latest = store.runs(limit=1)
+        if run is None and not latest:
+            raise RunNotFound("no runs yet", hint="start one with `oob deploy`")
+        run_id = (run or latest[0]).id
+    view = snapshot(store, obj.config, run_id, store.clock.now())
+    if as_json:
+        obj.print_json(view.to_json())
+    else:
+        obj.console.print(render(view))
+    _exit_for(view.run)
+
+
+@app.command()
+def runs(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """The recent runs, newest first."""
+    from rich.table import Table
+
+    obj: AppContext = ctx.obj
+    found = _store().runs()
+    if as_json:
+        obj.print_json(
+            [
+                {
+                    "run_id": r.id,
+                    "pipeline": r.pipeline,
+                    "state": r.state.value,
+                    "outcome": r.outcome.value if r.outcome else None,
+                    "requester": r.requester,
+                    "fix_sha": r.fix_sha,
+                    "created_at": r.created_at.isoformat(),
+                    "ended_at": r.ended_at.isoformat() if r.ended_at else None,
+                }
+                for r in found
+            ]
+        )
+        return
+    if not found:
+        obj.console.print("no runs yet")
+        return
+    table = Table("run", "state", "requester", "fix", "started (UTC)", box=None)
+    for r in found:
+        table.add_row(
+            r.id, r.state.value, r.requester, r.fix_sha[:7], f"{r.created_at:%Y-%m-%d %H:%M}"
+        )
+    obj.console.print(table)
+
+
+@app.command()
+def worker(
+    ctx: typer.Context,
+    exit_when_idle: Annotated[
+        float | None,
+        typer.Option("--exit-when-idle", min=0, help="Leave after SECONDS without active runs."),
+    ] = None,
+    time_scale: Annotated[
+        float,
+        typer.Option("--time-scale", min=0.001, help="For a sandbox running N times real time."),
+    ] = 1.0,
+    poll_seconds: Annotated[
+        float, typer.Option("--poll-seconds", min=0.01, help="How often to look at services.")
+    ] = 10.0,
+    lease_seconds: Annotated[
+        float, typer.Option("--lease-seconds", min=1, help="Silence after which a worker is dead.")
+    ] = 30.0,
+) -> None:
+    """Execute runs, and take over those of a dead worker (several may share PostgreSQL)."""
+    import signal
+    import threading
+
+    from oob.adapters import connect
+    from oob.procedure import Tuning
+    from oob.store import database_url, redact_url, state_dir
+    from oob.worker import WorkerOptions, make_runtime, serve
+
+    obj: AppContext = ctx.obj
+    url = database_url()
+    store = _store()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    tuning = Tuning(poll_seconds=poll_seconds, time_scale=time_scale)
+    options = WorkerOptions(lease_seconds=lease_seconds, exit_when_idle_seconds=exit_when_idle)
+    obj.console.print(f"database {redact_url(url)}")
+    with connect(obj.config) as services:
+        runtime = make_runtime(
+            obj.config, store, services, drafts=state_dir() / "postmortems", tuning=tuning
+        )
+        try:
+            serve(runtime, url, options, stop, say=obj.console.print)
+        except KeyboardInterrupt:
+            obj.console.print("worker stopped; its runs go on in another worker")
