@@ -57,7 +57,14 @@ def root(
 
 def _register() -> None:
     # Importing these modules only defines commands; they import their heavy libraries lazily.
-    from oob.cli import check_cmds, config_cmds, postmortem_cmd, serve_cmd, timeline_cmd  # noqa: F401
+    from oob.cli import (  # noqa: F401
+        check_cmds,
+        config_cmds,
+        postmortem_cmd,
+        run_cmds,
+        serve_cmd,
+        timeline_cmd,
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
