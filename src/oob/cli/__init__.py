@@ -62,6 +62,7 @@ def _register() -> None:
         config_cmds,
         postmortem_cmd,
         run_cmds,
+        sandbox_cmd,
         serve_cmd,
         timeline_cmd,
     )

@@ -1,0 +1,122 @@
+"""`render_config`: the oob.toml that points oob at a running sandbox.
+
+Written by `oob sandbox --write-config` and reused by `oob rehearse`. It is built from the
+sandbox's own pipeline data (not from oob's preset or config models), names the simulated people
+and allows asserted identities, and carries the sandbox's fake token inline, marked sandbox-only.
+"""
+
+from __future__ import annotations
+
+import json
+
+from oob.sandbox.scenario import load_pipeline
+
+# The va-cms stages before Jenkins, with the runbook's estimates: part of the lead time oob shows.
+MANUAL_STAGES = (("Create a PR", "manual", 5), ("Pull Request CI Tests", "github", 50))
+PRESET_CHANNELS = ("sitewide-program", "cms-helpdesk", "cms-editors", "cms-product")
+
+
+def _q(value: str) -> str:
+    """A TOML basic string (JSON's string escapes are valid TOML)."""
+    return json.dumps(value)
+
+
+def render_config(
+    base_url: str,
+    token: str,
+    *,
+    user: str = "oob",
+    require_confirmation: bool = True,
+) -> str:
+    """An oob.toml for the sandbox at `base_url` that accepts `user` with `token`."""
+    base = base_url.rstrip("/")
+    pipeline = load_pipeline()
+    gate = next(j for j in pipeline.jobs if j.kind == "tests")
+    release = pipeline.release_job
+    lines = [
+        "# oob.toml for the oob sandbox at " + base,
+        "# Written by `oob sandbox --write-config`: every service points at the sandbox.",
+        "",
+        "[pipeline]",
+        'name = "va-cms (sandbox)"',
+        f"test_gate = {_q(gate.path)}",
+        f"release_trigger = {_q(release.path)}",
+        "release_wait = 15",
+        'release_wait_parameter = "release_wait"',
+        r"release_log_pattern = 'Commit status: (?P<state>\w+) : (?P<sha>[0-9a-f]{7,40})'",
+    ]
+    for name, kind, minutes in MANUAL_STAGES:
+        lines += ["", "[[pipeline.stages]]", f"name = {_q(name)}", f'kind = "{kind}"']
+        lines.append(f"estimate_minutes = {minutes}")
+    for job in pipeline.jobs:
+        lines += ["", "[[pipeline.stages]]", f"name = {_q(job.path)}", 'kind = "jenkins"']
+        lines += [f"job = {_q(job.path)}", f"estimate_minutes = {job.estimate_minutes:g}"]
+    contexts = ", ".join(_q(c) for c in pipeline.required_contexts)
+    lines += [
+        "",
+        "[services.jenkins]",
+        f"url = {_q(base + '/jenkins/')}",
+        f"user = {_q(user)}",
+        'token_env = "OOB_JENKINS_TOKEN"',
+        "",
+        "[services.github]",
+        f"api_url = {_q(base + '/github')}",
+        f"repository = {_q(pipeline.repository)}",
+        f"branch = {_q(pipeline.branch)}",
+        'token_env = "OOB_GITHUB_TOKEN"',
+        f"required_contexts = [{contexts}]",
+        "",
+        "[services.slack]",
+        f"api_url = {_q(base + '/slack/api/')}",
+        'token_env = "OOB_SLACK_TOKEN"',
+    ]
+    for channel in PRESET_CHANNELS:
+        lines += ["", f"[channels.{channel}]", f'slack = "#{channel}"']
+    audiences = (
+        ("engineers", "sitewide-program", "@cms-engineers-group"),
+        ("sitewide", "sitewide-program", ""),
+        ("helpdesk", "cms-helpdesk", ""),
+        ("editors", "cms-editors", ""),
+        ("product_owner", "cms-product", ""),
+        ("operators", "sitewide-program", ""),
+    )
+    for audience, channel, mention in audiences:
+        lines += ["", f"[audiences.{audience}]", f'channels = ["{channel}"]']
+        if mention:
+            lines.append(f"mention = {_q(mention)}")
+    login = f"{base}/cms/user/login"
+    lines += [
+        "",
+        "# The simulated people; pick one with `--as NAME`.",
+        "[roles]",
+        'deployers = ["operator"]',
+        'approvers = ["po"]',
+        'status_overriders = ["operator"]',
+        'fix_confirmers = ["helpdesk"]',
+        "allow_self_approval = false",
+        "allow_asserted_identity = true",
+        "",
+        "[verify]",
+        f"shield_url = {_q(login)}",
+        f"require_confirmation = {'true' if require_confirmation else 'false'}",
+        "timeout_minutes = 30",
+        "",
+        "[[verify.checks]]",
+        'kind = "http"',
+        'name = "editor login page"',
+        f"url = {_q(login)}",
+        "expect_status = 200",
+        "",
+        "[postmortem]",
+        f"repository = {_q(pipeline.postmortems_repository)}",
+        f"base_branch = {_q(pipeline.postmortems_branch)}",
+        'path = "Postmortems/{year}/{date}-{slug}.md"',
+        "open_pull_request = true",
+        "",
+        "# SANDBOX ONLY: the sandbox's fake credential, used when the token variables are unset.",
+        "# oob refuses it unless every service is on this machine.",
+        "[sandbox]",
+        f"token = {_q(token)}",
+        "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,70 @@
+"""`oob sandbox` and the config it writes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from oob.config import load
+from oob.sandbox.configfile import render_config
+from tests.conftest import RunCli
+
+from .conftest import Clients
+
+
+def test_rendered_config_validates_and_points_at_the_sandbox(
+    tmp_path: Path, clients: Clients
+) -> None:
+    path = tmp_path / "oob.toml"
+    path.write_text(render_config(clients.sandbox.url, "sandbox-token"), encoding="utf-8")
+    config = load(path)
+    base = clients.sandbox.url
+    assert config.services.jenkins.url == f"{base}/jenkins/"
+    assert config.services.github.api_url == f"{base}/github"
+    assert config.services.slack is not None
+    assert config.services.slack.api_url == f"{base}/slack/api/"
+    assert config.verify.shield_url == f"{base}/cms/user/login"
+    assert config.roles.deployers == ["operator"]
+    assert config.roles.approvers == ["po"]
+    assert config.roles.fix_confirmers == ["helpdesk"]
+    assert config.roles.allow_asserted_identity is True
+    assert config.sandbox is not None
+    assert config.secret(config.services.github) == "sandbox-token"
+    assert config.postmortem.repository == clients.sandbox.state()["postmortem_repo"]["repo"]
+    assert config.postmortem.base_branch == "master"
+    assert config.pipeline.trigger.job == "deploys/cms-auto-deploy"
+    # Every Jenkins stage of the config is a job the sandbox knows.
+    for stage in config.pipeline.stages:
+        if stage.job:
+            assert clients.jenkins.get_job_name(stage.job) == stage.job.rsplit("/", 1)[-1]
+    assert "# SANDBOX ONLY" in path.read_text()
+
+
+def test_unknown_scenario_is_a_usage_error(run_cli: RunCli) -> None:
+    result = run_cli("sandbox", "--scenario", "nope", "--port", "0")
+    assert result.code == 2
+    assert "unknown scenario" in result.err
+
+
+def test_oob_sandbox_serves_and_writes_its_config(tmp_path: Path) -> None:
+    config = tmp_path / "oob.toml"
+    command = [sys.executable, "-m", "oob", "sandbox", "--port", "0", "--time-scale", "0"]
+    command += ["--scenario", "wrong-commit", "--write-config", str(config)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        assert first.startswith("oob sandbox on http://127.0.0.1:")
+        url = first.split()[3]
+        state = httpx.get(f"{url}/_sandbox/state", timeout=5).json()
+        assert state["scenario"] == "wrong-commit"
+        assert state["manual_clock"] is True
+        assert load(config).services.jenkins.url == f"{url}/jenkins/"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        if process.stdout:
+            process.stdout.close()
