@@ -262,3 +262,23 @@ def test_json_has_every_section(config: Config, world: World) -> None:
 def test_a_sha_that_is_not_hex_is_bad_input(bad: str) -> None:
     with pytest.raises(UsageError, match="not a commit SHA"):
         validate_sha(bad)
+
+
+def test_an_unstable_gate_with_overridden_statuses_is_a_warning(
+    config: Config, world: World
+) -> None:
+    world.builds[GATE] = [build(12, FIX, "UNSTABLE")]
+    report = check(config, world)
+    assert report.ready
+    assert "ended UNSTABLE" in report.warnings[0].what
+
+
+def test_an_unstable_gate_with_a_failing_status_is_a_problem(config: Config, world: World) -> None:
+    world.builds[GATE] = [build(12, FIX, "UNSTABLE")]
+    world.statuses[FIX] = [
+        *passing(FIX)[1:],
+        CommitStatus("va/tests/cypress", StatusState.FAILURE, None, None, NOW),
+    ]
+    report = check(config, world)
+    assert len(report.problems) == 2
+    assert "ended UNSTABLE" in report.problems[0].what

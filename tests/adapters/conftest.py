@@ -6,6 +6,8 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,6 +15,9 @@ import pytest
 import stamina
 
 from oob.adapters.retry import RetryPolicy
+from oob.sandbox.faults import FaultPlan
+from oob.sandbox.server import SandboxServer
+from oob.sandbox.world import Options
 
 Answer = httpx.Response | Callable[[httpx.Request], httpx.Response] | Exception
 
@@ -79,3 +84,48 @@ def script() -> Script:
 @pytest.fixture
 def clock() -> FixedClock:
     return FixedClock()
+
+
+# --- the sandbox, over a real socket ----------------------------------------------------------
+
+START = 1_750_000_000.0  # a fixed simulated start: the same timestamps on every run
+
+
+def render(url: str, timeout: float = 0.5) -> str:
+    """The va-cms preset pointed at a sandbox (the sandbox's own renderer may replace this)."""
+    text = (resources.files("oob") / "presets" / "va-cms.toml").read_text(encoding="utf-8")
+    for old, new in [
+        ('url = "https://jenkins.vfs.va.gov"', f'url = "{url}/jenkins"'),
+        ('api_url = "https://api.github.com"', f'api_url = "{url}/github"'),
+        ('api_url = "https://slack.com/api/"', f'api_url = "{url}/slack/api/"'),
+        ("https://prod.cms.va.gov", f"{url}/cms"),
+    ]:
+        assert old in text
+        text = text.replace(old, new)
+    for service in ("jenkins", "github", "slack"):
+        text = text.replace(
+            f"[services.{service}]\n", f"[services.{service}]\ntimeout_seconds = {timeout}\n"
+        )
+    return text + '\n[sandbox]\ntoken = "sandbox-token"\n'
+
+
+Start = Callable[..., tuple[SandboxServer, Path]]
+
+
+@pytest.fixture
+def start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Start]:
+    for name in ("OOB_JENKINS_TOKEN", "OOB_GITHUB_TOKEN", "OOB_SLACK_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    servers: list[SandboxServer] = []
+
+    def run(scenario: str = "happy", faults: FaultPlan | None = None) -> tuple[SandboxServer, Path]:
+        options = Options(scenario=scenario, time_scale=0, start=START)
+        server = SandboxServer(options, faults=faults).start()
+        servers.append(server)
+        path = tmp_path / f"{scenario}-{len(servers)}.toml"
+        path.write_text(render(server.url), encoding="utf-8")
+        return server, path
+
+    yield run
+    for server in servers:
+        server.stop()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 from importlib import resources
 from pathlib import Path
@@ -20,10 +20,9 @@ from oob.config import Config, load
 from oob.errors import IntegrationError
 from oob.sandbox.faults import FaultPlan
 from oob.sandbox.server import SandboxServer
-from oob.sandbox.world import Options
+from tests.adapters.conftest import Start
 from tests.conftest import RunCli
 
-START = 1_750_000_000.0
 SCENARIOS = sorted(
     p.name.removesuffix(".toml")
     for p in (resources.files("oob.sandbox") / "scenarios").iterdir()
@@ -41,46 +40,6 @@ EXPECTED = {
 }
 # Faults slower than the timeout the test config gives oob (0.5 s), but not by much.
 FAULTS = FaultPlan(rate=0.2, seed=7, slow_seconds=0.8, retry_after_seconds=1)
-
-
-def render(url: str, timeout: float = 0.5) -> str:
-    """The va-cms preset pointed at a sandbox (the sandbox's own renderer may replace this)."""
-    text = (resources.files("oob") / "presets" / "va-cms.toml").read_text(encoding="utf-8")
-    for old, new in [
-        ('url = "https://jenkins.vfs.va.gov"', f'url = "{url}/jenkins"'),
-        ('api_url = "https://api.github.com"', f'api_url = "{url}/github"'),
-        ('api_url = "https://slack.com/api/"', f'api_url = "{url}/slack/api/"'),
-        ("https://prod.cms.va.gov", f"{url}/cms"),
-    ]:
-        assert old in text
-        text = text.replace(old, new)
-    for service in ("jenkins", "github", "slack"):
-        text = text.replace(
-            f"[services.{service}]\n", f"[services.{service}]\ntimeout_seconds = {timeout}\n"
-        )
-    return text + '\n[sandbox]\ntoken = "sandbox-token"\n'
-
-
-Start = Callable[..., tuple[SandboxServer, Path]]
-
-
-@pytest.fixture
-def start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Start]:
-    for name in ("OOB_JENKINS_TOKEN", "OOB_GITHUB_TOKEN", "OOB_SLACK_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    servers: list[SandboxServer] = []
-
-    def run(scenario: str = "happy", faults: FaultPlan | None = None) -> tuple[SandboxServer, Path]:
-        options = Options(scenario=scenario, time_scale=0, start=START)
-        server = SandboxServer(options, faults=faults).start()
-        servers.append(server)
-        path = tmp_path / f"{scenario}-{len(servers)}.toml"
-        path.write_text(render(server.url), encoding="utf-8")
-        return server, path
-
-    yield run
-    for server in servers:
-        server.stop()
 
 
 @pytest.fixture

@@ -95,6 +95,57 @@ def doctor(
         raise typer.Exit(EXIT_FAILED)
 
 
+@app.command("override-status")
+def override_status(  # noqa: PLR0917 - typer passes every option by keyword
+    ctx: typer.Context,
+    sha: Annotated[str, typer.Argument(help="The commit (7 to 40 hex digits).")],
+    context: Annotated[str, typer.Option("--context", help="A required status context.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why it failed spuriously.")],
+    asserted: Annotated[
+        str | None,
+        typer.Option("--as", help="Act as NAME (only where the config allows it)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Force a spuriously failing required status to success, with a reason, audited."""
+    from dataclasses import asdict
+
+    from oob.adapters import make_code_host
+    from oob.clock import SystemClock
+    from oob.identity import cli_actor
+    from oob.override import override_status as override
+    from oob.store import open_store
+
+    obj: AppContext = ctx.obj
+    config = obj.config
+    actor = cli_actor(config, asserted)
+    store = open_store()
+    code_host = make_code_host(config)
+    try:
+        done = override(
+            config,
+            code_host,
+            store,
+            actor=actor,
+            sha=sha,
+            context=context,
+            reason=reason,
+            clock=SystemClock(),
+        )
+    finally:
+        code_host.close()
+        store.close()
+    if as_json:
+        obj.print_json(asdict(done))
+        return
+    where = f"run {done.run_id}" if done.run_id else "the audit log"
+    obj.console.print(
+        f"{done.context} on {done.sha[:12]}: {done.previous_state} → success "
+        f"({done.description!r}); recorded in {where}",
+        markup=False,
+    )
+
+
 def _print_report(console: Console, report: Report) -> None:
     from rich.markup import escape
     from rich.table import Table

@@ -1,0 +1,105 @@
+"""Overriding a commit status: the runbook's `github-status-updater`, done safely.
+
+Only people in `roles.status_overriders` may, only for the required contexts, only with a
+reason. The posted status says it was overridden and by whom, and keeps the link to the run that
+failed; the override goes to the audit log (the active run's timeline, or outside any run), where
+the postmortem finds it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from oob.clock import Clock
+from oob.config import Config
+from oob.errors import PermissionDenied, UsageError
+from oob.ports import CodeHost, StatusState
+from oob.postmortem import KIND_STATUS_OVERRIDDEN
+from oob.preflight import validate_sha
+from oob.store import Source, Store
+
+_DESCRIPTION_LIMIT = 140  # GitHub refuses longer status descriptions
+
+
+@dataclass(frozen=True)
+class Override:
+    sha: str
+    context: str
+    previous_state: str  # a StatusState value, or "missing"
+    description: str
+    actor: str
+    reason: str
+    run_id: str | None  # the active run it was recorded in; None: the audit log
+
+
+def override_status(
+    config: Config,
+    code_host: CodeHost,
+    store: Store,
+    *,
+    actor: str,
+    sha: str,
+    context: str,
+    reason: str,
+    clock: Clock,
+    source: Source = Source.CLI,
+) -> Override:
+    """Set `context` to success on `sha` for `actor`, with `reason`, and audit it."""
+    if actor not in config.roles.status_overriders:
+        raise PermissionDenied(
+            f"{actor} may not override commit statuses",
+            hint="roles.status_overriders in the config names who may",
+        )
+    reason = " ".join(reason.split())
+    if not reason:
+        raise UsageError(
+            "--reason is empty", hint="say why the test failed spuriously, for the postmortem"
+        )
+    required = config.services.github.required_contexts
+    if context not in required:
+        raise UsageError(
+            f"{context!r} is not a required context",
+            hint=f"use one of: {', '.join(required)}",
+        )
+    commit = code_host.commit(validate_sha(sha))
+    previous = code_host.combined_status(commit.sha).context(context)
+    if previous is not None and previous.state is StatusState.SUCCESS:
+        raise UsageError(
+            f"{context} is already success on {commit.sha[:7]}", hint="there is nothing to override"
+        )
+    description = f"Overridden by {actor}: {reason}"
+    if len(description) > _DESCRIPTION_LIMIT:
+        description = description[: _DESCRIPTION_LIMIT - 1] + "…"
+    code_host.create_status(
+        commit.sha,
+        StatusState.SUCCESS,
+        context,
+        description,
+        previous.target_url if previous else None,
+    )
+    run = store.active_run(config.pipeline.name)
+    previous_state = previous.state.value if previous else "missing"
+    store.append_event(
+        run.id if run else None,
+        actor=actor,
+        source=source,
+        kind=KIND_STATUS_OVERRIDDEN,
+        summary=f"{actor} overrode {context} on {commit.sha[:7]} ({previous_state} → success): "
+        f"{reason}",
+        details={
+            "sha": commit.sha,
+            "context": context,
+            "previous_state": previous_state,
+            "reason": reason,
+        },
+        at=clock.now(),
+    )
+    return Override(
+        sha=commit.sha,
+        context=context,
+        previous_state=previous_state,
+        description=description,
+        actor=actor,
+        reason=reason,
+        run_id=run.id if run else None,
+    )
