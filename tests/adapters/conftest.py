@@ -6,7 +6,6 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ import pytest
 import stamina
 
 from oob.adapters.retry import RetryPolicy
+from oob.sandbox.configfile import render_config
 from oob.sandbox.faults import FaultPlan
 from oob.sandbox.server import SandboxServer
 from oob.sandbox.world import Options
@@ -89,24 +89,17 @@ def clock() -> FixedClock:
 # --- the sandbox, over a real socket ----------------------------------------------------------
 
 START = 1_750_000_000.0  # a fixed simulated start: the same timestamps on every run
+TOKEN = "sandbox-token"
 
 
 def render(url: str, timeout: float = 0.5) -> str:
-    """The va-cms preset pointed at a sandbox (the sandbox's own renderer may replace this)."""
-    text = (resources.files("oob") / "presets" / "va-cms.toml").read_text(encoding="utf-8")
-    for old, new in [
-        ('url = "https://jenkins.vfs.va.gov"', f'url = "{url}/jenkins"'),
-        ('api_url = "https://api.github.com"', f'api_url = "{url}/github"'),
-        ('api_url = "https://slack.com/api/"', f'api_url = "{url}/slack/api/"'),
-        ("https://prod.cms.va.gov", f"{url}/cms"),
-    ]:
-        assert old in text
-        text = text.replace(old, new)
+    """The sandbox's own oob.toml for `url`, with short timeouts (faults are slower)."""
+    text = render_config(url, TOKEN)
     for service in ("jenkins", "github", "slack"):
-        text = text.replace(
-            f"[services.{service}]\n", f"[services.{service}]\ntimeout_seconds = {timeout}\n"
-        )
-    return text + '\n[sandbox]\ntoken = "sandbox-token"\n'
+        header = f"[services.{service}]\n"
+        assert header in text
+        text = text.replace(header, f"{header}timeout_seconds = {timeout}\n")
+    return text
 
 
 Start = Callable[..., tuple[SandboxServer, Path]]

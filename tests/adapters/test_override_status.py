@@ -16,13 +16,8 @@ CYPRESS = "va/tests/cypress"
 
 @pytest.fixture
 def flaky(start: Start, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, Path]:
-    """The flaky-cypress scenario, a config that accepts --as, and a fresh audit log."""
+    """The flaky-cypress scenario (its config accepts --as) and a fresh audit log."""
     server, path = start("flaky-cypress")
-    path.write_text(
-        path.read_text().replace(
-            "allow_asserted_identity = false", "allow_asserted_identity = true"
-        )
-    )
     monkeypatch.setenv("OOB_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("OOB_DATABASE_URL", raising=False)
     return server.state()["fix_sha"], path
@@ -47,23 +42,23 @@ def test_override_makes_the_fix_ready_and_is_audited(
         "--reason",
         "flaky  login\ntest",
         "--as",
-        "cms-oncall",
+        "operator",
         "--json",
     )
     assert code == 0, err
     done = json.loads(out)
     assert done["previous_state"] == "failure"
-    assert done["description"] == "Overridden by cms-oncall: flaky login test"
+    assert done["description"] == "Overridden by operator: flaky login test"
     report = json.loads(run_cli("--config", str(path), "check", fix, "--json").out)
     assert report["ready"] is True, report["problems"]
     row = next(c for c in report["status"]["contexts"] if c["context"] == CYPRESS)
-    assert row["description"] == "Overridden by cms-oncall: flaky login test"
+    assert row["description"] == "Overridden by operator: flaky login test"
     store = open_store()
     try:
         [event] = store.events(None)
     finally:
         store.close()
-    assert (event.actor, event.kind) == ("cms-oncall", "status.overridden")
+    assert (event.actor, event.kind) == ("operator", "status.overridden")
     assert event.details == {
         "sha": fix,
         "context": CYPRESS,
@@ -76,9 +71,9 @@ def test_override_makes_the_fix_ready_and_is_audited(
     ("args", "message"),
     [
         (("--as", "someone"), "someone may not override commit statuses"),
-        (("--as", "cms-oncall", "--context", "lint"), "'lint' is not a required context"),
-        (("--as", "cms-oncall", "--reason", "  "), "--reason is empty"),
-        (("--as", "cms-oncall", "--context", "va/tests/phpunit"), "already success"),
+        (("--as", "operator", "--context", "lint"), "'lint' is not a required context"),
+        (("--as", "operator", "--reason", "  "), "--reason is empty"),
+        (("--as", "operator", "--context", "va/tests/phpunit"), "already success"),
     ],
 )
 def test_refusals(
@@ -99,7 +94,7 @@ def test_as_is_refused_unless_the_config_allows_it(
     fix, path = flaky
     path.write_text(path.read_text().replace("allow_asserted_identity = true", ""))
     code, _, err = override(
-        run_cli, path, fix, "--context", CYPRESS, "--reason", "x", "--as", "cms-oncall"
+        run_cli, path, fix, "--context", CYPRESS, "--reason", "x", "--as", "operator"
     )
     assert code == 2
     assert "--as is not allowed" in err
@@ -109,7 +104,7 @@ def test_the_actor_comes_from_oob_user(
     run_cli: RunCli, flaky: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fix, path = flaky
-    monkeypatch.setenv("OOB_USER", "cms-oncall")
+    monkeypatch.setenv("OOB_USER", "operator")
     code, out, err = override(run_cli, path, fix, "--context", CYPRESS, "--reason", "flaky")
     assert code == 0, err
     assert "failure → success" in out
