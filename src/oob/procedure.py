@@ -95,13 +95,14 @@ STEPS = (
 
 
 def finished(events: list[Event]) -> bool:
-    """Whether the workflow wrote its last event: the run ended, and any postmortem is done."""
+    """Whether the workflow wrote its last event: the run ended and, when the release job was
+    triggered, the postmortem step (which follows the end) is done too."""
     if not events:
         return False
     last = events[-1]
-    return last.kind == KIND_ENDED or (
-        last.kind == KIND_STEP_FINISHED and last.details.get("step") == "postmortem"
-    )
+    if any(e.kind == KIND_RELEASE_INTENT for e in events):
+        return last.kind == KIND_STEP_FINISHED and last.details.get("step") == "postmortem"
+    return last.kind == KIND_ENDED
 
 
 CANCELLABLE = frozenset(

@@ -1,0 +1,91 @@
+"""`oob rehearse`: the whole procedure against the in-process sandbox, people simulated."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from oob.cli import app
+from oob.cli.context import AppContext
+from oob.errors import EXIT_FAILED
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from oob.config import Config
+    from oob.rehearse import Rehearsal
+    from oob.store import Store
+
+
+@app.command()
+def rehearse(
+    ctx: typer.Context,
+    scenario: Annotated[
+        str, typer.Option("--scenario", help="A sandbox scenario (see `oob sandbox --help`).")
+    ] = "happy",
+    time_scale: Annotated[
+        float,
+        typer.Option("--time-scale", min=1, help="Simulated seconds per real second."),
+    ] = 60.0,
+    faults: Annotated[
+        float,
+        typer.Option("--faults", min=0, max=1, help="Share of sandbox requests that fail."),
+    ] = 0.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print only the result as JSON.")] = False,
+) -> None:
+    """Rehearse an out-of-band deploy end to end on the sandbox (no config needed).
+
+    Exit 0 when the run ends resolved, 1 otherwise.
+    """
+    from oob.live import follow
+    from oob.rehearse import rehearse as play
+    from oob.sandbox.scenario import load_scenario
+    from oob.store import state_dir
+
+    obj: AppContext = ctx.obj
+    load_scenario(scenario)  # an unknown name is bad input, before anything starts
+
+    def show(store: Store, config: Config, run_id: str, scale: float) -> None:
+        follow(store, config, run_id, obj.console, time_scale=scale)
+
+    result = play(
+        scenario,
+        time_scale=time_scale,
+        faults=faults,
+        drafts=state_dir() / "rehearsals",
+        show=None if as_json else show,
+    )
+    if as_json:
+        obj.print_json(result.to_json())
+    else:
+        _summary(obj.console, result)
+    if not result.resolved:
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _summary(console: Console, result: Rehearsal) -> None:
+    effects = result.side_effects
+    latency = result.reaction_latency_ms
+    console.print(
+        f"[bold]rehearsal of {result.scenario}:[/] {result.outcome} (run {result.run_id})"
+    )
+    console.print(
+        f"  {result.sim_seconds / 60:.0f} simulated minutes in {result.wall_seconds:.1f} s; "
+        f"the jobs alone take {result.critical_path_sim_seconds / 60:.0f} simulated minutes"
+    )
+    if latency["p50"] is not None:
+        console.print(
+            f"  reaction latency p50 {latency['p50']} ms, p95 {latency['p95']} ms, "
+            f"max {latency['max']} ms"
+        )
+    builds = ", ".join(f"{job} x{n}" for job, n in effects["jenkins_builds_triggered"].items())
+    messages = ", ".join(f"{who} x{n}" for who, n in effects["chat_messages"].items())
+    console.print(f"  builds triggered: {builds or 'none'}")
+    console.print(f"  messages: {messages or 'none'}")
+    console.print(
+        f"  statuses posted: {effects['statuses_posted']}, "
+        f"pull requests opened: {effects['pull_requests_opened']}"
+    )
+    if result.postmortem_path:
+        console.print(f"  postmortem draft: {result.postmortem_path}")

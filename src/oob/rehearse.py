@@ -1,0 +1,412 @@
+"""`oob rehearse`: the whole procedure end to end against the sandbox, in one process.
+
+A rehearsal starts the sandbox on a free port, a fresh SQLite store in a temporary directory
+and a worker thread, starts a run, and lets simulated people act on their own: the product
+owner approves, the operator overrides a spuriously failing required test (as the runbook
+allows), helpdesk confirms the fix once editors can log in. Their actions are recorded with the
+source `simulated`. The result counts side effects from the sandbox's ledger (what the services
+accepted), not from oob's own account of them.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from oob.store import RunRequest, RunState, Source, Store
+
+if TYPE_CHECKING:
+    from oob.config import Config
+    from oob.control import Control
+    from oob.ports import CodeHost
+    from oob.sandbox.server import SandboxServer
+
+OPERATOR, PRODUCT_OWNER, HELPDESK = "operator", "po", "helpdesk"
+
+
+@dataclass(frozen=True)
+class Rehearsal:
+    """What a rehearsal did, as `oob rehearse --json` prints it (`to_json`)."""
+
+    run_id: str
+    scenario: str
+    outcome: str | None
+    steps: list[dict[str, Any]]
+    sim_seconds: float
+    wall_seconds: float
+    critical_path_sim_seconds: float
+    reaction_latency_ms: dict[str, float | None]
+    side_effects: dict[str, Any]
+    postmortem_path: str | None
+
+    @property
+    def resolved(self) -> bool:
+        return self.outcome == RunState.RESOLVED.value
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "scenario": self.scenario,
+            "outcome": self.outcome,
+            "steps": self.steps,
+            "sim_seconds": round(self.sim_seconds, 1),
+            "wall_seconds": round(self.wall_seconds, 2),
+            "critical_path_sim_seconds": round(self.critical_path_sim_seconds, 1),
+            "reaction_latency_ms": self.reaction_latency_ms,
+            "side_effects": self.side_effects,
+            "postmortem_path": self.postmortem_path,
+        }
+
+
+def rehearse(
+    scenario: str,
+    *,
+    time_scale: float,
+    drafts: Path,
+    faults: float = 0.0,
+    show: Callable[[Store, Config, str, float], None] | None = None,
+) -> Rehearsal:
+    """Play `scenario` end to end; `show(store, config, run_id, time_scale)` is the live view.
+
+    Postmortem drafts are written under `drafts` (they outlive the temporary store).
+    """
+    from oob.sandbox.faults import FaultPlan
+    from oob.sandbox.server import SandboxServer
+    from oob.sandbox.world import Options
+
+    with (
+        tempfile.TemporaryDirectory(prefix="oob-rehearse-") as home,
+        SandboxServer(
+            Options(scenario=scenario, time_scale=time_scale), faults=FaultPlan(rate=faults)
+        ) as sandbox,
+    ):
+        return _play(
+            sandbox,
+            home=Path(home),
+            scenario=scenario,
+            time_scale=time_scale,
+            drafts=drafts,
+            show=show,
+        )
+
+
+def _play(
+    sandbox: SandboxServer,
+    *,
+    home: Path,
+    scenario: str,
+    time_scale: float,
+    drafts: Path,
+    show: Callable[[Store, Config, str, float], None] | None,
+) -> Rehearsal:
+    from oob.adapters import connect
+    from oob.config import parse
+    from oob.control import Control
+    from oob.procedure import Tuning
+    from oob.sandbox.configfile import render_config
+    from oob.worker import WorkerOptions, make_runtime, serve
+
+    config_path = home / "oob.toml"
+    config_path.write_text(render_config(sandbox.url, sandbox.options.token), encoding="utf-8")
+    config = parse(config_path.read_text(encoding="utf-8"), config_path)
+    url = f"sqlite:///{home / 'oob.sqlite'}"
+    store = Store(url)
+    # Look at the world about every five simulated seconds, as a person refreshing would.
+    poll = max(0.02, 5 / time_scale)
+    tuning = Tuning(
+        poll_seconds=poll,
+        time_scale=time_scale,
+        approval_poll_seconds=60,
+        merge_check_every=3,
+        trigger_settle_seconds=max(0.5, 15 / time_scale),
+    )
+    stop = threading.Event()
+    started = threading.Event()
+    with connect(config) as services:
+        runtime = make_runtime(config, store, services, drafts=drafts, tuning=tuning)
+        options = WorkerOptions(heartbeat_seconds=0.5, polling_seconds=min(poll, 0.05))
+        worker = threading.Thread(
+            target=serve,
+            args=(runtime, url, options, stop, lambda _line: started.set()),
+            name="oob-rehearsal-worker",
+            daemon=True,
+        )
+        worker.start()
+        try:
+            started.wait(60)
+            state = sandbox.state()
+            control = Control(config, store, url)
+            sim_start = float(state["sim_epoch"])
+            wall_start = time.monotonic()
+            run = control.start(
+                RunRequest(
+                    pipeline=config.pipeline.name,
+                    requester=OPERATOR,
+                    fix_sha=str(state["fix_sha"]),
+                    symptoms="editors cannot log in to the CMS",
+                    cause="a bad module update",
+                    fix_summary="revert the module update",
+                    affects="all CMS editors",
+                    release_wait_minutes=config.pipeline.release_wait,
+                )
+            )
+            people = _People(
+                store=store,
+                control=control,
+                config=config,
+                code_host=services.code_host,
+                sandbox=sandbox,
+                run_id=run.id,
+            )
+            actors = threading.Thread(
+                target=people.act, args=(stop, poll), name="oob-simulated-people", daemon=True
+            )
+            actors.start()
+            if show is not None:
+                show(store, config, run.id, time_scale)
+            _wait_finished(store, run.id)
+            wall = time.monotonic() - wall_start
+            end_state = sandbox.state()
+            ledger = sandbox.ledger()
+        finally:
+            stop.set()
+            worker.join(30)
+    try:
+        return _result(
+            store,
+            config,
+            run.id,
+            scenario,
+            sim_seconds=float(end_state["sim_epoch"]) - sim_start,
+            wall_seconds=wall,
+            state=end_state,
+            ledger=ledger,
+            people=people,
+            time_scale=time_scale,
+        )
+    finally:
+        store.close()
+
+
+def _wait_finished(store: Store, run_id: str) -> None:
+    from oob.procedure import finished
+
+    while not (not store.run(run_id).active and finished(store.events(run_id))):
+        time.sleep(0.05)
+
+
+class _People:
+    """The product owner, the operator and helpdesk, simulated: they act when it is their turn."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        control: Control,
+        config: Config,
+        code_host: CodeHost,
+        sandbox: SandboxServer,
+        run_id: str,
+    ) -> None:
+        self.store = store
+        self.control = control
+        self.config = config
+        self.code_host = code_host
+        self.sandbox = sandbox
+        self.run_id = run_id
+        self.done: set[str] = set()
+        self.acted_at: list[float] = []  # epoch seconds of each action the run waits for
+
+    def act(self, stop: threading.Event, poll: float) -> None:
+        while not stop.is_set():
+            run = self.store.run(self.run_id)
+            if not run.active:
+                return
+            kinds = {e.kind for e in self.store.events(self.run_id)}
+            if run.state is RunState.AWAITING_APPROVAL and "approval.requested" in kinds:
+                self._once(
+                    "approve",
+                    lambda: self.control.approve(
+                        self.run_id,
+                        PRODUCT_OWNER,
+                        "approved (simulated product owner)",
+                        Source.SIMULATED,
+                    ),
+                )
+            elif run.state is RunState.PREFLIGHT and "preflight.waiting" in kinds:
+                self._override_failures(run.fix_sha)
+            elif (
+                run.state is RunState.VERIFYING
+                and "shield.down" in kinds
+                and self.sandbox.state()["cms"]["login_status"] == 200
+            ):
+                self._once(
+                    "confirm",
+                    lambda: self.control.confirm_fix(
+                        self.run_id,
+                        HELPDESK,
+                        "editors can log in again (simulated helpdesk)",
+                        Source.SIMULATED,
+                    ),
+                )
+            stop.wait(poll)
+
+    def _once(self, what: str, action: Callable[[], object]) -> None:
+        if what not in self.done:
+            self.done.add(what)
+            self.acted_at.append(time.time())
+            action()
+
+    def _override_failures(self, sha: str) -> None:
+        """The runbook's last resort for a spuriously failing test: force its status."""
+        from oob.override import override_status
+        from oob.ports import StatusState
+
+        combined = self.code_host.combined_status(sha)
+        for status in combined.statuses:
+            key = f"override:{status.context}"
+            failing = status.state in (StatusState.FAILURE, StatusState.ERROR)
+            if (
+                failing
+                and key not in self.done
+                and status.context in (self.config.services.github.required_contexts)
+            ):
+                self.done.add(key)
+                self.acted_at.append(time.time())
+                override_status(
+                    self.config,
+                    self.code_host,
+                    self.store,
+                    actor=OPERATOR,
+                    sha=sha,
+                    context=status.context,
+                    reason="fails spuriously on staging (simulated operator)",
+                    clock=self.store.clock,
+                    source=Source.SIMULATED,
+                )
+
+
+def _result(
+    store: Store,
+    config: Config,
+    run_id: str,
+    scenario: str,
+    *,
+    sim_seconds: float,
+    wall_seconds: float,
+    state: dict[str, Any],
+    ledger: list[dict[str, Any]],
+    people: _People,
+    time_scale: float,
+) -> Rehearsal:
+    from oob.control import snapshot
+    from oob.procedure import KIND_BUILD_FINISHED, KIND_POSTMORTEM
+
+    events = store.events(run_id)
+    view = snapshot(store, config, run_id, store.clock.now())
+    steps = [
+        {
+            "name": s.name,
+            "started_at": s.started_at.isoformat() if s.started_at else None,
+            "ended_at": s.ended_at.isoformat() if s.ended_at else None,
+            "status": s.status,
+        }
+        for s in view.steps
+    ]
+    followed = {
+        (str(e.details["job"]), int(e.details["number"]))
+        for e in events
+        if e.kind == KIND_BUILD_FINISHED
+    }
+    critical = 0.0
+    last_end: float | None = None
+    for job in state["jobs"]:
+        for build in job["builds"]:
+            if (job["path"], build["number"]) in followed and build["ended"]:
+                begun, ended = _epoch(build["started"]), _epoch(build["ended"])
+                critical += ended - begun
+                last_end = ended if last_end is None else max(last_end, ended)
+    # Simulated time maps to real time at `time_scale`; anchor the map on the last state read.
+    anchor_sim, anchor_real = float(state["sim_epoch"]), time.time()
+
+    def real(sim: float) -> float:
+        return anchor_real - (anchor_sim - sim) / time_scale
+
+    changes = list(people.acted_at)
+    if last_end is not None:
+        changes.append(real(last_end))
+    ours = [_epoch(e["real_time"]) for e in ledger if not _by_people(e)]
+    latencies = []
+    for change in changes:
+        after = [t for t in ours if t >= change]
+        if after:
+            latencies.append((min(after) - change) * 1000)
+    postmortem = next((e for e in reversed(events) if e.kind == KIND_POSTMORTEM), None)
+    run = store.run(run_id)
+    return Rehearsal(
+        run_id=run_id,
+        scenario=scenario,
+        outcome=run.outcome.value if run.outcome else None,
+        steps=steps,
+        sim_seconds=sim_seconds,
+        wall_seconds=wall_seconds,
+        critical_path_sim_seconds=critical,
+        reaction_latency_ms=_percentiles(latencies),
+        side_effects=side_effects(ledger),
+        postmortem_path=postmortem.details.get("path") if postmortem else None,
+    )
+
+
+def _by_people(entry: dict[str, Any]) -> bool:
+    # The only state-changing requests not made by the run: the simulated operator's override.
+    return entry["service"] == "github" and "/statuses/" in entry["path"]
+
+
+def side_effects(ledger: list[dict[str, Any]]) -> dict[str, Any]:
+    """Side effects counted from the sandbox's ledger: builds triggered per job, chat messages
+    per audience (from the idempotency key each carries), statuses and pull requests."""
+    builds: Counter[str] = Counter()
+    messages: Counter[str] = Counter()
+    statuses = pulls = 0
+    for entry in ledger:
+        summary = entry["summary"]
+        if entry["service"] == "jenkins" and "parameters" in summary:
+            builds[str(summary["job"])] += 1
+        elif entry["service"] == "slack" and entry["path"].endswith("chat.postMessage"):
+            key = str((summary.get("event_payload") or {}).get("key", ""))
+            parts = key.split(":")
+            messages[parts[3] if len(parts) > 3 else "unknown"] += 1
+        elif entry["service"] == "github" and "/statuses/" in entry["path"]:
+            statuses += 1
+        elif entry["service"] == "github" and entry["path"].endswith("/pulls"):
+            pulls += 1
+    return {
+        "jenkins_builds_triggered": dict(builds),
+        "chat_messages": dict(messages),
+        "statuses_posted": statuses,
+        "pull_requests_opened": pulls,
+    }
+
+
+def _epoch(iso: str) -> float:
+    return datetime.fromisoformat(iso).timestamp()
+
+
+def _percentiles(values: list[float]) -> dict[str, float | None]:
+    if not values:
+        return {"p50": None, "p95": None, "max": None}
+    ordered = sorted(values)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return {
+        "p50": round(statistics.median(ordered), 1),
+        "p95": round(p95, 1),
+        "max": round(ordered[-1], 1),
+    }
