@@ -61,6 +61,7 @@ def _register() -> None:
         check_cmds,
         config_cmds,
         postmortem_cmd,
+        rehearse_cmd,
         run_cmds,
         sandbox_cmd,
         serve_cmd,
