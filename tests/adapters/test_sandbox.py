@@ -20,7 +20,7 @@ from oob.config import Config, load
 from oob.errors import IntegrationError
 from oob.sandbox.faults import FaultPlan
 from oob.sandbox.server import SandboxServer
-from tests.adapters.conftest import Start
+from tests.adapters.conftest import Start, render  # noqa: F401 - tests/web imports render from here
 from tests.conftest import RunCli
 
 SCENARIOS = sorted(
@@ -180,3 +180,19 @@ def test_probe_sees_the_shield(services: tuple[SandboxServer, Config, Services])
     assert s.probe.shield_up() is False
     broken = s.probe.run("editor login page")  # the bug the fix is for: login fails
     assert (broken.ok, broken.detail.split(" in ")[0]) == (False, "HTTP 500")
+
+
+def test_timeline_learns_from_the_sandbox_s_build_history(run_cli: RunCli, start: Start) -> None:
+    _, path = start()
+    result = run_cli("--config", str(path), "timeline", "--learn", "--json")
+    assert result.code == 0, result.err
+    stages = {s["name"]: s for s in json.loads(result.out)["stages"]}
+    gate = stages["testing/cms-post-deploy-tests-staging"]
+    learned = gate["learned"]
+    assert learned["samples"] > 1
+    assert learned["median_minutes"] <= learned["p90_minutes"]
+    assert gate["estimate_minutes"] == learned["median_minutes"]
+    assert gate["configured_minutes"] == 55
+    assert stages["Create a PR"]["learned"] is None
+    table = run_cli("--config", str(path), "timeline", "--learn")
+    assert "Learned p90" in table.out

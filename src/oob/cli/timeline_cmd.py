@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from oob.cli import app
 from oob.cli.context import AppContext
+
+if TYPE_CHECKING:
+    from oob.config import Stage
+    from oob.history import Learned
 
 
 @app.command()
@@ -18,13 +22,22 @@ def timeline(
         typer.Option("--from", help="The stage the fix is at now (name or job path)."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    learn: Annotated[
+        bool,
+        typer.Option(
+            "--learn",
+            help="Use the median of recent successful Jenkins builds per stage (p90 beside it).",
+        ),
+    ] = False,
 ) -> None:
     """Show each stage's estimate, the time left after it, and the total lead time."""
     from oob.eta import format_minutes, lead_time
 
     obj: AppContext = ctx.obj
     pipeline = obj.config.pipeline
-    result = lead_time(pipeline, from_stage)
+    learned = _learned(obj) if learn else {}
+    medians = {name: found.median_minutes for name, found in learned.items()}
+    result = lead_time(pipeline, from_stage, medians)
     if as_json:
         payload = {
             "stages": [
@@ -33,6 +46,7 @@ def timeline(
                     "job": leg.stage.job,
                     "estimate_minutes": leg.estimate_minutes,
                     "remaining_after_minutes": leg.remaining_after_minutes,
+                    **(_learned_json(learned, leg.stage) if learn else {}),
                 }
                 for leg in result.legs
             ],
@@ -47,12 +61,46 @@ def timeline(
     table.add_column("Stage", no_wrap=True)
     table.add_column("Time to complete", justify="right")
     table.add_column("Time remaining after", justify="right")
+    if learn:
+        table.add_column("Configured", justify="right")
+        table.add_column("Learned p90 (builds)", justify="right")
     for leg in result.legs:
-        table.add_row(
+        row = [
             leg.stage.name,
             format_minutes(leg.estimate_minutes),
             format_minutes(leg.remaining_after_minutes) if leg.remaining_after_minutes else "—",
-        )
+        ]
+        if learn:
+            found = learned.get(leg.stage.name)
+            row.append(format_minutes(leg.stage.estimate_minutes))
+            row.append(f"{format_minutes(found.p90_minutes)} ({found.samples})" if found else "—")
+        table.add_row(*row)
     table.add_section()
     table.add_row("Total", format_minutes(result.total_minutes), "")
     obj.console.print(table)
+
+
+def _learned(obj: AppContext) -> dict[str, Learned]:
+    from oob.adapters import make_build_server
+    from oob.history import learn
+
+    server = make_build_server(obj.config)
+    try:
+        return learn(obj.config.pipeline, server)
+    finally:
+        server.close()
+
+
+def _learned_json(learned: dict[str, Learned], stage: Stage) -> dict[str, Any]:
+    """The configured estimate, and what was learned (null when nothing was)."""
+    found = learned.get(stage.name)
+    return {
+        "configured_minutes": stage.estimate_minutes,
+        "learned": None
+        if found is None
+        else {
+            "median_minutes": found.median_minutes,
+            "p90_minutes": found.p90_minutes,
+            "samples": found.samples,
+        },
+    }
