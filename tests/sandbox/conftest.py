@@ -27,23 +27,40 @@ START = 1_750_000_000.0  # a fixed simulated start: timestamps are the same on e
 StartSandbox = Callable[..., SandboxServer]
 
 
+@pytest.fixture(scope="session")
+def idle_sandboxes() -> Iterator[list[SandboxServer]]:
+    """Plain sandboxes kept between tests (reset before reuse): starting one costs time."""
+    idle: list[SandboxServer] = []
+    yield idle
+    for server in idle:
+        server.stop()
+
+
 @pytest.fixture
-def start_sandbox() -> Iterator[StartSandbox]:
-    """Start sandboxes (manual clock unless told otherwise); all stop when the test ends."""
-    servers: list[SandboxServer] = []
+def start_sandbox(idle_sandboxes: list[SandboxServer]) -> Iterator[StartSandbox]:
+    """Start sandboxes (manual clock unless told otherwise); each is done when the test ends."""
+    reusable: list[SandboxServer] = []
+    own: list[SandboxServer] = []
 
     def start(
         scenario: str = "happy", faults: FaultPlan | None = None, **options: Any
     ) -> SandboxServer:
-        opts = Options(
-            scenario=scenario, time_scale=options.pop("time_scale", 0), start=START, **options
-        )
+        seed = options.pop("seed", 0)
+        plain = faults is None and not options
+        if plain and idle_sandboxes:
+            server = idle_sandboxes.pop()
+            server.world.reset(scenario=scenario, seed=seed)
+            reusable.append(server)
+            return server
+        time_scale = options.pop("time_scale", 0)
+        opts = Options(scenario=scenario, seed=seed, time_scale=time_scale, start=START, **options)
         server = SandboxServer(opts, faults=faults).start()
-        servers.append(server)
+        (reusable if plain else own).append(server)
         return server
 
     yield start
-    for server in servers:
+    idle_sandboxes.extend(reusable)
+    for server in own:
         server.stop()
 
 

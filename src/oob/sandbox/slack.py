@@ -17,14 +17,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from oob.sandbox.wire import bearer, body_params
-from oob.sandbox.workspace import Channel, Message
+from oob.sandbox.workspace import BURST, Channel, Message
 from oob.sandbox.world import World
 
 BOT_USER = "U0OOBSANDBOX"
 BOT_ID = "B0OOBSANDBOX"
 MAX_TEXT = 40_000
-# Slack allows short bursts, then about one message per second per channel.
-BURST = 10
 
 Method = Callable[[dict[str, Any], World], Awaitable[dict[str, Any]]]
 
@@ -42,9 +40,6 @@ class SlackApi:
 
     def __init__(self, world: World) -> None:
         self.world = world
-        # Token bucket per channel, in simulated seconds like everything else in the world,
-        # so that who gets rate limited is reproducible.
-        self._buckets: dict[str, tuple[float, float]] = {}
 
     def routes(self) -> list[Route]:
         """One route per Web API method; GET and POST alike, as Slack accepts both."""
@@ -93,12 +88,14 @@ class SlackApi:
 
         return endpoint
 
-    def _take(self, channel: Channel, now: float) -> None:
-        tokens, last = self._buckets.get(channel.id, (float(BURST), now))
-        tokens = min(float(BURST), tokens + (now - last))
+    @staticmethod
+    def _take(channel: Channel, now: float) -> None:
+        # A token bucket in simulated seconds, like everything else in the world, so that who
+        # gets rate limited is reproducible.
+        tokens = min(float(BURST), channel.allowance + (now - channel.allowance_at))
         if tokens < 1:
             raise RateLimitedError(1)
-        self._buckets[channel.id] = (tokens - 1, now)
+        channel.allowance, channel.allowance_at = tokens - 1, now
 
     # -- methods ------------------------------------------------------------------------------
 

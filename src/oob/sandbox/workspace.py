@@ -8,6 +8,9 @@ from typing import Any
 
 from oob.sandbox.scenario import SlackTeam
 
+# Slack allows short bursts, then about one message per second per channel.
+BURST = 10
+
 
 @dataclass
 class Message:
@@ -53,6 +56,9 @@ class Channel:
     name: str
     created: int
     messages: list[Message] = field(default_factory=list)
+    # Slack's per-channel rate limit: messages that may still be posted, and since when.
+    allowance: float = BURST
+    allowance_at: float = 0.0
 
     def find(self, ts: str) -> Message | None:
         """The message with timestamp `ts`, if any."""
