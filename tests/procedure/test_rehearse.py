@@ -1,0 +1,80 @@
+"""Every sandbox scenario under `oob rehearse` ends in its right outcome, each side effect once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from oob.rehearse import rehearse
+from oob.sandbox.scenario import scenario_names
+
+TIME_SCALE = 600  # ten simulated minutes a real second
+
+EXPECTED = {
+    "happy": "resolved",
+    "flaky-cypress": "resolved",
+    "tests-pending": "resolved",
+    "main-moved": "resolved",
+    "wrong-commit": "release_mismatch",
+    "prod-deploy-fails": "deploy_failed",
+    "fix-ineffective": "fix_not_verified",
+}
+
+
+def test_every_scenario_is_covered() -> None:
+    assert set(scenario_names()) == set(EXPECTED)
+
+
+@pytest.mark.parametrize("scenario", sorted(EXPECTED))
+def test_scenario_ends_in_its_outcome(scenario: str, tmp_path: Path) -> None:
+    result = rehearse(scenario, time_scale=TIME_SCALE, drafts=tmp_path)
+    assert result.outcome == EXPECTED[scenario]
+    assert result.resolved is (EXPECTED[scenario] == "resolved")
+    effects = result.side_effects
+    assert effects["jenkins_builds_triggered"] == {"deploys/cms-auto-deploy": 1}
+    assert effects["pull_requests_opened"] == 1
+    assert result.postmortem_path is not None
+    assert Path(result.postmortem_path).is_file()
+    # The hold is always released, and the people told the deploy was coming hear how it ended.
+    messages = effects["chat_messages"]
+    assert messages["engineers"] >= 2
+    if result.resolved:
+        assert messages["helpdesk"] == 3  # deploy coming, deploy complete, resolved
+    else:
+        assert messages["operators"] >= 1  # the loud alert
+    if scenario == "flaky-cypress":  # resolved after the simulated operator's override
+        assert effects["statuses_posted"] == 1
+        text = Path(str(result.postmortem_path)).read_text(encoding="utf-8")
+        assert "va/tests/cypress" in text
+    assert result.steps[0]["name"] == "approval"
+    check_json(result.to_json())
+
+
+def check_json(result: dict[str, Any]) -> None:
+    """The object `oob rehearse --json` prints has the documented keys and sane figures."""
+    assert set(result) == {
+        "run_id",
+        "scenario",
+        "outcome",
+        "steps",
+        "sim_seconds",
+        "wall_seconds",
+        "critical_path_sim_seconds",
+        "reaction_latency_ms",
+        "side_effects",
+        "postmortem_path",
+    }
+    assert set(result["reaction_latency_ms"]) == {"p50", "p95", "max"}
+    assert result["reaction_latency_ms"]["p50"] is not None
+    assert set(result["side_effects"]) == {
+        "jenkins_builds_triggered",
+        "chat_messages",
+        "statuses_posted",
+        "pull_requests_opened",
+    }
+    # The run cannot be faster than its jobs, in simulated time.
+    assert result["sim_seconds"] >= result["critical_path_sim_seconds"] > 0
+    for step in result["steps"]:
+        assert set(step) == {"name", "started_at", "ended_at", "status"}
