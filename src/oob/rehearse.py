@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from oob.config import Config
     from oob.control import Control
     from oob.ports import CodeHost
+    from oob.sandbox.faults import FaultPlan
     from oob.sandbox.server import SandboxServer
 
 OPERATOR, PRODUCT_OWNER, HELPDESK = "operator", "po", "helpdesk"
@@ -71,22 +72,20 @@ def rehearse(
     *,
     time_scale: float,
     drafts: Path,
-    faults: float = 0.0,
+    faults: FaultPlan | None = None,
     show: Callable[[Store, Config, str, float], None] | None = None,
 ) -> Rehearsal:
     """Play `scenario` end to end; `show(store, config, run_id, time_scale)` is the live view.
 
+    `faults` makes the sandbox fail some requests (errors, drops, slow or lost answers).
     Postmortem drafts are written under `drafts` (they outlive the temporary store).
     """
-    from oob.sandbox.faults import FaultPlan
     from oob.sandbox.server import SandboxServer
     from oob.sandbox.world import Options
 
     with (
         tempfile.TemporaryDirectory(prefix="oob-rehearse-") as home,
-        SandboxServer(
-            Options(scenario=scenario, time_scale=time_scale), faults=FaultPlan(rate=faults)
-        ) as sandbox,
+        SandboxServer(Options(scenario=scenario, time_scale=time_scale), faults=faults) as sandbox,
     ):
         return _play(
             sandbox,

@@ -78,3 +78,23 @@ def check_json(result: dict[str, Any]) -> None:
     assert result["sim_seconds"] >= result["critical_path_sim_seconds"] > 0
     for step in result["steps"]:
         assert set(step) == {"name", "started_at", "ended_at", "status"}
+
+
+def test_run_completes_correctly_with_faults(tmp_path: Path) -> None:
+    from oob.sandbox.faults import FaultPlan
+
+    # One request in five fails: proxy errors, dropped connections, 429s, slow answers (short
+    # here), and responses lost after the effect took place.
+    plan = FaultPlan(rate=0.2, seed=5, slow_seconds=0.5, retry_after_seconds=1)
+    result = rehearse("happy", time_scale=TIME_SCALE, drafts=tmp_path, faults=plan)
+    assert result.outcome == "resolved"
+    effects = result.side_effects
+    assert effects["jenkins_builds_triggered"] == {"deploys/cms-auto-deploy": 1}
+    assert effects["chat_messages"] == {
+        "product_owner": 1,
+        "sitewide": 1,
+        "helpdesk": 3,
+        "editors": 1,
+        "engineers": 2,
+    }
+    assert effects["pull_requests_opened"] == 1

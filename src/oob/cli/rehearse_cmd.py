@@ -40,6 +40,7 @@ def rehearse(
     """
     from oob.live import follow
     from oob.rehearse import rehearse as play
+    from oob.sandbox.faults import FaultPlan
     from oob.sandbox.scenario import load_scenario
     from oob.store import state_dir
 
@@ -52,7 +53,7 @@ def rehearse(
     result = play(
         scenario,
         time_scale=time_scale,
-        faults=faults,
+        faults=FaultPlan(rate=faults),
         drafts=state_dir() / "rehearsals",
         show=None if as_json else show,
     )
