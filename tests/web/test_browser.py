@@ -30,12 +30,12 @@ DESKTOP: dict[str, Any] = {"viewport": {"width": 1280, "height": 1000}}
 
 
 @contextmanager
-def signed_in(browser: Browser, dashboard: Dashboard, token: str, **context: Any) -> Iterator[Page]:
-    """A page of a fresh browser context, signed in with `token` through the login form."""
+def signed_in(browser: Browser, url: str, token: str, **context: Any) -> Iterator[Page]:
+    """A page of a fresh browser context, signed in at the dashboard `url` with `token`."""
     ctx = browser.new_context(**context)
     try:
         page = ctx.new_page()
-        page.goto(dashboard.url + "/")
+        page.goto(url + "/")
         page.get_by_label("Your dashboard token").fill(token)
         page.get_by_role("button", name="Sign in").click()
         page.wait_for_selector("text=Signed in as")
@@ -48,7 +48,7 @@ def test_approving_asks_for_confirmation_and_names_the_actor(
     browser: Browser, dashboard: Dashboard
 ) -> None:
     run = dashboard.store.create_run(request())
-    with signed_in(browser, dashboard, PO_TOKEN) as page:
+    with signed_in(browser, dashboard.url, PO_TOKEN) as page:
         page.goto(f"{dashboard.url}/runs/{run.id}")
         confirm = page.get_by_role("button", name="Confirm: approve the deploy")
         assert not confirm.is_visible()  # one click is never enough
@@ -63,7 +63,7 @@ def test_approving_asks_for_confirmation_and_names_the_actor(
 
 def test_actions_work_from_the_keyboard(browser: Browser, dashboard: Dashboard) -> None:
     run = dashboard.store.create_run(request())
-    with signed_in(browser, dashboard, PO_TOKEN) as page:
+    with signed_in(browser, dashboard.url, PO_TOKEN) as page:
         page.goto(f"{dashboard.url}/runs/{run.id}")
         page.locator("summary", has_text="Deny…").focus()
         page.keyboard.press("Enter")
@@ -81,10 +81,10 @@ def test_a_user_without_a_role_sees_no_action_and_cannot_forge_one(
     browser: Browser, dashboard: Dashboard
 ) -> None:
     run = dashboard.store.create_run(request())
-    with signed_in(browser, dashboard, PO_TOKEN) as po_page:
+    with signed_in(browser, dashboard.url, PO_TOKEN) as po_page:
         po_page.goto(f"{dashboard.url}/runs/{run.id}")
         po_csrf = po_page.locator('input[name="csrf_token"]').first.input_value()
-    with signed_in(browser, dashboard, VIEWER_TOKEN) as page:
+    with signed_in(browser, dashboard.url, VIEWER_TOKEN) as page:
         page.goto(f"{dashboard.url}/runs/{run.id}")
         assert page.locator("[data-no-actions]").is_visible()
         assert page.locator("details.action").count() == 0
@@ -111,7 +111,7 @@ def test_the_run_page_updates_live_without_reloading(
     store, clock = dashboard.store, dashboard.clock
     run_id = deploying_run(store, clock)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    with signed_in(browser, dashboard, PO_TOKEN, **DESKTOP) as page:
+    with signed_in(browser, dashboard.url, PO_TOKEN, **DESKTOP) as page:
         page.goto(f"{dashboard.url}/runs/{run_id}")
         page.evaluate("window.__notReloaded = true")
         assert page.locator("[data-state]").get_attribute("data-state") == "deploying"
@@ -147,7 +147,7 @@ def test_the_run_page_updates_live_without_reloading(
         assert page.locator("details.action").count() == 0
         assert page.evaluate("window.__notReloaded") is True
 
-    with signed_in(browser, dashboard, PO_TOKEN, **PHONE) as phone:
+    with signed_in(browser, dashboard.url, PO_TOKEN, **PHONE) as phone:
         phone.goto(f"{dashboard.url}/runs/{run_id}")
         # Nothing is wider than the phone's screen: no sideways scrolling.
         width = phone.evaluate("document.documentElement.scrollWidth")

@@ -8,7 +8,9 @@ function localTimes(root) {
     const at = new Date(el.getAttribute("datetime"));
     if (Number.isNaN(at.getTime())) continue;
     el.title = el.textContent;
-    el.textContent = at.toLocaleString([], {dateStyle: "medium", timeStyle: "short"});
+    // The audit log keeps seconds: several events often share a minute.
+    const timeStyle = el.closest(".events") ? "medium" : "short";
+    el.textContent = at.toLocaleString([], {dateStyle: "medium", timeStyle});
   }
 }
 
