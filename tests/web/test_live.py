@@ -18,18 +18,16 @@ from typing import TYPE_CHECKING
 import pytest
 
 from oob.adapters import connect
-from oob.clock import SystemClock
 from oob.config import Config, parse
 from oob.control import Control
-from oob.preflight import preflight
-from oob.procedure import Readiness, Runtime, Tuning
+from oob.procedure import Tuning
 from oob.sandbox.configfile import render_config
 from oob.sandbox.server import SandboxServer
 from oob.sandbox.world import Options
 from oob.store import RunRequest, RunState, Store
 from oob.web.app import Settings, create_app
 from oob.web.auth import Authenticator
-from oob.worker import WorkerOptions, serve
+from oob.worker import WorkerOptions, make_runtime, serve
 from tests.web.conftest import SCREENSHOTS, serving
 from tests.web.test_browser import DESKTOP, PHONE, signed_in
 
@@ -90,26 +88,11 @@ def live(browser: Browser, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> I
         stack.callback(store.close)
         services = stack.enter_context(connect(config))
 
-        def readiness(sha: str) -> Readiness:
-            report = preflight(
-                config,
-                sha,
-                build_server=services.build_server,
-                code_host=services.code_host,
-                clock=SystemClock(),
-            )
-            return Readiness(report.ready, report.reasons, report.stage)
-
-        runtime = Runtime(
-            config=config,
-            build_server=services.build_server,
-            code_host=services.code_host,
-            chat=services.chat,
-            probe=services.probe,
-            store=store,
-            clock=SystemClock(),
-            readiness=readiness,
-            postmortem=lambda _run_id: (None, None),
+        runtime = make_runtime(
+            config,
+            store,
+            services,
+            drafts=tmp_path / "postmortems",
             tuning=Tuning(poll_seconds=0.1, time_scale=TIME_SCALE, trigger_settle_seconds=0.5),
         )
         stop = threading.Event()

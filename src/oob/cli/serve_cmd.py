@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from contextlib import ExitStack
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -10,12 +11,29 @@ from oob.cli import app
 from oob.cli.context import AppContext
 from oob.errors import ConfigError
 
+if TYPE_CHECKING:
+    import threading
+    from collections.abc import Callable
+
+    from oob.web.app import Settings
+
 
 @app.command()
 def serve(
     ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.", min=0, max=65535)] = 8080,
+    worker: Annotated[
+        bool,
+        typer.Option(
+            "--worker/--no-worker",
+            help="Also execute runs in this process (--no-worker when `oob worker`s do).",
+        ),
+    ] = True,
+    time_scale: Annotated[
+        float,
+        typer.Option("--time-scale", min=0.001, help="For a sandbox running N times real time."),
+    ] = 1.0,
 ) -> None:
     """Serve the dashboard (runs, live run pages, actions, JSON API under /api/)."""
     obj: AppContext = ctx.obj
@@ -34,16 +52,46 @@ def serve(
     from oob.web.server import serve_dashboard
 
     url = database_url()
-    store = open_store(url)
-    settings = Settings(
-        config=config,
-        store=store,
-        commands=Control(config, store, url),
-        authenticator=Authenticator(config.web, store.clock),
+    with ExitStack() as stack:
+        store = open_store(url)
+        stack.callback(store.close)
+        settings = Settings(
+            config=config,
+            store=store,
+            commands=Control(config, store, url),
+            authenticator=Authenticator(config.web, store.clock),
+            time_scale=time_scale,
+        )
+
+        # Built before serving, so that a missing token stops the command with its message.
+        def say(line: str) -> None:
+            obj.console.print(line, soft_wrap=True)  # whole lines, whatever the width
+
+        execute = _runs_executor(settings, url, stack, say=say) if worker else None
+        shown = f"[{host}]" if ":" in host else host
+        say(f"oob dashboard on http://{shown}:{port}/ (runs in {redact_url(url)})")
+        serve_dashboard(settings, host, port, worker=execute)
+
+
+def _runs_executor(
+    settings: Settings, url: str, stack: ExitStack, *, say: Callable[[str], None]
+) -> Callable[[threading.Event], None]:
+    """What `oob worker` does, to run in a thread of the dashboard's process until stopped."""
+    from oob.adapters import connect
+    from oob.procedure import Tuning
+    from oob.store import state_dir
+    from oob.worker import WorkerOptions, make_runtime, serve
+
+    services = stack.enter_context(connect(settings.config))
+    runtime = make_runtime(
+        settings.config,
+        settings.store,
+        services,
+        drafts=state_dir() / "postmortems",
+        tuning=Tuning(time_scale=settings.time_scale),
     )
-    shown = f"[{host}]" if ":" in host else host
-    obj.console.print(f"oob dashboard on http://{shown}:{port}/ (runs in {redact_url(url)})")
-    try:
-        serve_dashboard(settings, host, port)
-    finally:
-        store.close()
+
+    def execute(stop: threading.Event) -> None:
+        serve(runtime, url, WorkerOptions(), stop, say=say)
+
+    return execute
