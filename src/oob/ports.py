@@ -176,9 +176,7 @@ class CodeHost(Protocol):
         """Create `branch` at the tip of `from_branch`, or keep it if it exists."""
         ...
 
-    def put_file(
-        self, repository: str, branch: str, path: str, content: str, message: str
-    ) -> None:
+    def put_file(self, repository: str, branch: str, path: str, content: str, message: str) -> None:
         """Create or update a file on a branch (a no-op when the content is unchanged)."""
         ...
 
