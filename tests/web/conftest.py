@@ -95,6 +95,11 @@ class RecordingCommands:
     ) -> Run:
         return self._record("confirm", run_id, actor, note, source)  # type: ignore[no-any-return]
 
+    def override_status(
+        self, *, actor: str, sha: str, context: str, reason: str, source: Source
+    ) -> object:
+        return self._record("override", sha, actor, f"{context}: {reason}", source)
+
 
 @pytest.fixture
 def web_config(preset_text: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Config:
@@ -194,6 +199,7 @@ def make_dashboard(store: Store, clock: FixedClock) -> Iterator[MakeDashboard]:
                 config=config,
                 store=store,
                 commands=commands,
+                override_status=commands.override_status,
                 authenticator=Authenticator(config.web, clock),
                 poll_seconds=0.05,
             )

@@ -266,7 +266,8 @@ def test_actions_follow_the_roles(dashboard: Dashboard) -> None:
             page = client.get(f"/runs/{run.id}").text
             offered[token] = re.findall(r'data-action="([\w-]+)"', page)
     assert offered[PO_TOKEN] == ["approve", "deny", "cancel"]
-    assert offered[ONCALL_TOKEN] == ["cancel"]  # the requester: no approval of their own run
+    # The requester approves nothing of their own; as a status overrider, may force a status.
+    assert offered[ONCALL_TOKEN] == ["override-status", "cancel"]
     assert offered[VIEWER_TOKEN] == []
     with dashboard.client(token=VIEWER_TOKEN) as api:
         assert api.get(f"/api/runs/{run.id}").json()["actions"] == []
@@ -429,3 +430,22 @@ def test_session_cookie_is_http_only_and_same_site(dashboard: Dashboard) -> None
     cookie = next(c for c in answer.headers.get_list("set-cookie") if c.startswith("oob_session="))
     assert "HttpOnly" in cookie
     assert "SameSite=strict" in cookie
+
+
+def test_a_status_override_is_for_the_fix_commit(dashboard: Dashboard) -> None:
+    run = dashboard.store.create_run(request())
+    with signed_in(dashboard, ONCALL_TOKEN) as client:
+        page = client.get(f"/runs/{run.id}").text
+        assert "<option>va/tests/cypress</option>" in page
+        path = f"/runs/{run.id}/actions/override-status"
+        csrf = csrf_of(page)
+        empty = client.post(path, data={"csrf_token": csrf, "context": "va/tests/cypress"})
+        assert empty.status_code == 400
+        answer = client.post(
+            path,
+            data={"csrf_token": csrf, "context": "va/tests/cypress", "reason": "flaky login test"},
+        )
+        assert answer.status_code == 303
+    assert dashboard.commands.calls == [
+        ("override", run.fix_sha, "cms-oncall", "va/tests/cypress: flaky login test", Source.WEB)
+    ]

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,6 +21,7 @@ import pytest
 from oob.adapters import connect
 from oob.config import Config, parse
 from oob.control import Control
+from oob.override import override_status
 from oob.procedure import Tuning
 from oob.sandbox.configfile import render_config
 from oob.sandbox.server import SandboxServer
@@ -54,7 +56,7 @@ class Live:
     sandbox: SandboxServer
 
     def start(self, release_wait_minutes: float = 15) -> str:
-        request = RunRequest(
+        asked = RunRequest(
             pipeline=self.config.pipeline.name,
             requester="operator",
             fix_sha=str(self.sandbox.state()["fix_sha"]),
@@ -64,22 +66,29 @@ class Live:
             fix_summary="revert the module update",
             release_wait_minutes=release_wait_minutes,
         )
-        return self.control.start(request).id
+        return self.control.start(asked).id
 
     def audit(self, run_id: str) -> list[tuple[str, str, str]]:
         return [(e.kind, e.actor, e.source.value) for e in self.store.events(run_id)]
 
 
 @pytest.fixture
-def live(browser: Browser, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Live]:
-    """A sandbox playing `happy`, a worker, and the dashboard with the real commands."""
+def live(
+    request: pytest.FixtureRequest,
+    browser: Browser,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Live]:
+    """A sandbox playing a scenario (`happy`, or the test's indirect parameter), a worker, and
+    the dashboard with the real commands."""
+    scenario = getattr(request, "param", "happy")
     for name in ("OOB_JENKINS_TOKEN", "OOB_GITHUB_TOKEN", "OOB_SLACK_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     for name, token in TOKENS.items():
         monkeypatch.setenv(f"OOB_TEST_WEB_{name.upper()}", token)
     with ExitStack() as stack:
         sandbox = stack.enter_context(
-            SandboxServer(Options(scenario="happy", time_scale=TIME_SCALE))
+            SandboxServer(Options(scenario=scenario, time_scale=TIME_SCALE))
         )
         text = render_config(sandbox.url, sandbox.options.token) + WEB
         config = parse(text, tmp_path / "oob.toml")
@@ -114,6 +123,9 @@ def live(browser: Browser, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> I
             config=config,
             store=store,
             commands=control,
+            override_status=partial(
+                override_status, config, services.code_host, store, clock=store.clock
+            ),
             authenticator=Authenticator(config.web, store.clock),  # type: ignore[arg-type]
             poll_seconds=0.1,
             time_scale=TIME_SCALE,
@@ -200,3 +212,26 @@ def test_on_call_cancels_a_run_during_its_release_wait(browser: Browser, live: L
     assert ("run.cancelled", "operator", "web") in live.audit(run_id)
     stops = [e for e in live.sandbox.ledger() if e["path"].endswith("/stop")]
     assert len(stops) == 1
+
+
+@pytest.mark.parametrize("live", ["flaky-cypress"], indirect=True)
+def test_operator_overrides_a_flaky_status_that_holds_pre_flight(
+    browser: Browser, live: Live
+) -> None:
+    run_id = live.start()
+    live.control.approve(run_id, "po", "go")
+    with signed_in(browser, live.url, TOKENS["operator"]) as page:
+        page.goto(f"{live.url}/runs/{run_id}")
+        wait_state(page, "preflight")
+        page.wait_for_selector("#events :text('va/tests/cypress')", timeout=RUN_TIMEOUT_MS)
+        page.get_by_text("Override a status…").click()
+        page.get_by_label("Status of the fix commit").select_option("va/tests/cypress")
+        page.get_by_label("Why it failed spuriously").fill("known flaky login test")
+        page.get_by_role("button", name="Confirm: override the status").click()
+        page.wait_for_selector("text=You overrode the status.")
+        wait_state(page, "release_wait")  # pre-flight saw the status pass
+        live.control.cancel(run_id, "operator", "the test has seen enough")
+        wait_state(page, "cancelled")
+    assert ("status.overridden", "operator", "web") in live.audit(run_id)
+    posted = [e for e in live.sandbox.ledger() if "/statuses/" in e["path"]]
+    assert len(posted) == 1

@@ -32,12 +32,13 @@ def test_serve_with_a_worker_needs_the_services_tokens(
 ) -> None:
     monkeypatch.setenv("OOB_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("OOB_DATABASE_URL", raising=False)
-    monkeypatch.delenv("OOB_JENKINS_TOKEN", raising=False)
+    for name in ("OOB_JENKINS_TOKEN", "OOB_GITHUB_TOKEN", "OOB_SLACK_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
     config = tmp_path / "oob.toml"
     config.write_text(preset_text + TOKENS_WEB, encoding="utf-8")
     result = run_cli("--config", str(config), "serve")
     assert result.code == 2
-    assert "OOB_JENKINS_TOKEN is not set" in result.err
+    assert "_TOKEN is not set" in result.err
 
 
 def _free_port() -> int:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from contextlib import ExitStack
+from contextlib import ExitStack, closing
+from functools import partial
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -45,7 +46,9 @@ def serve(
             "with [web.users.NAME] token_env = ...",
         )
 
+    from oob.adapters import make_code_host
     from oob.control import Control
+    from oob.override import override_status
     from oob.store import database_url, open_store, redact_url
     from oob.web.app import Settings
     from oob.web.auth import Authenticator
@@ -55,10 +58,12 @@ def serve(
     with ExitStack() as stack:
         store = open_store(url)
         stack.callback(store.close)
+        code_host = stack.enter_context(closing(make_code_host(config)))
         settings = Settings(
             config=config,
             store=store,
             commands=Control(config, store, url),
+            override_status=partial(override_status, config, code_host, store, clock=store.clock),
             authenticator=Authenticator(config.web, store.clock),
             time_scale=time_scale,
         )

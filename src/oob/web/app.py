@@ -49,6 +49,7 @@ NOTICES = {
     Action.DENY: "You denied the deploy.",
     Action.CANCEL: "You cancelled the run.",
     Action.CONFIRM_FIX: "You confirmed the fix.",
+    Action.OVERRIDE_STATUS: "You overrode the status.",
 }
 # The sections of the run page that the live stream replaces, by element id.
 LIVE_SECTIONS = ("state", "actions", "chart", "builds", "messages", "events")
@@ -71,11 +72,27 @@ class Commands(Protocol):
     def confirm_fix(self, run_id: str, actor: str, note: str = "", source: Source = ...) -> Run: ...
 
 
+class StatusOverride(Protocol):
+    """`oob.override.override_status` with its config, code host, store and clock bound.
+
+    Checks the actor's role, the context and the reason, posts the status, and audits it.
+    """
+
+    def __call__(
+        self, *, actor: str, sha: str, context: str, reason: str, source: Source
+    ) -> object: ...
+
+
 class ActionRequest(BaseModel):
     """The body of `POST /api/runs/{run_id}/actions/{action}`."""
 
     note: str = Field(default="", max_length=2000, description="approve, confirm-fix")
-    reason: str = Field(default="", max_length=2000, description="deny, cancel (required)")
+    reason: str = Field(
+        default="", max_length=2000, description="deny, cancel, override-status (required)"
+    )
+    context: str = Field(
+        default="", max_length=200, description="override-status: the required status context"
+    )
 
 
 @dataclass(frozen=True)
@@ -85,6 +102,7 @@ class Settings:
     config: Config
     store: Store
     commands: Commands
+    override_status: StatusOverride
     authenticator: Authenticator
     poll_seconds: float = 1.0
     keepalive_seconds: float = 15.0
@@ -92,10 +110,11 @@ class Settings:
 
 
 def perform(
-    commands: Commands, action: Action, run_id: str, actor: str, body: ActionRequest
+    settings: Settings, action: Action, run_id: str, actor: str, body: ActionRequest
 ) -> None:
     """Hand `action` to its command as coming from the web, after checking its text is there."""
-    if action in (Action.DENY, Action.CANCEL) and not body.reason.strip():
+    commands = settings.commands
+    if action in (Action.DENY, Action.CANCEL, Action.OVERRIDE_STATUS) and not body.reason.strip():
         raise UsageError(f"{action.value} needs a reason")
     if action is Action.APPROVE:
         commands.approve(run_id, actor, body.note.strip(), source=Source.WEB)
@@ -103,8 +122,14 @@ def perform(
         commands.deny(run_id, actor, body.reason.strip(), source=Source.WEB)
     elif action is Action.CANCEL:
         commands.cancel(run_id, actor, body.reason.strip(), source=Source.WEB)
-    else:
+    elif action is Action.CONFIRM_FIX:
         commands.confirm_fix(run_id, actor, body.note.strip(), source=Source.WEB)
+    else:
+        # A status of the run's fix commit: the one pre-flight waits on.
+        sha = settings.store.run(run_id).fix_sha
+        settings.override_status(
+            actor=actor, sha=sha, context=body.context, reason=body.reason, source=Source.WEB
+        )
 
 
 def status_of(error: OobError) -> int:
@@ -252,6 +277,7 @@ class _Dashboard:
             "identity": identity,
             "csrf": self.auth.csrf_token(identity),
             "actions": available_actions(self.config, view.run, identity),
+            "contexts": self.config.services.github.required_contexts,
             "Action": Action,
         }
 
@@ -347,7 +373,7 @@ def _page_routes(app: FastAPI, d: _Dashboard) -> None:
             context=form.get("context", ""),
         )
         try:
-            await d.call(perform, d.settings.commands, action, run_id, identity.name, body)
+            await d.call(perform, d.settings, action, run_id, identity.name, body)
         except OobError as error:
             try:
                 view = await d.call(d.view_of, run_id)
@@ -462,7 +488,7 @@ def _api_routes(app: FastAPI, d: _Dashboard) -> None:
     async def api_action(
         request: Request, run_id: str, action: Action, body: ActionRequest
     ) -> Response:
-        """Approve, deny, cancel, or confirm the fix (`X-CSRF-Token` needed)."""
+        """Approve, deny, cancel, confirm the fix, or override a status (`X-CSRF-Token` needed)."""
         identity = d.api_who(request)
         if isinstance(identity, Response):
             return identity
@@ -472,7 +498,7 @@ def _api_routes(app: FastAPI, d: _Dashboard) -> None:
                 status_code=403,
             )
         try:
-            await d.call(perform, d.settings.commands, action, run_id, identity.name, body)
+            await d.call(perform, d.settings, action, run_id, identity.name, body)
         except OobError as error:
             return JSONResponse(
                 {"error": error.message, "hint": error.hint}, status_code=status_of(error)

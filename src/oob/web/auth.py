@@ -48,6 +48,7 @@ class Action(StrEnum):
     DENY = "deny"
     CANCEL = "cancel"
     CONFIRM_FIX = "confirm-fix"
+    OVERRIDE_STATUS = "override-status"
 
 
 @dataclass(frozen=True)
@@ -60,13 +61,15 @@ class Identity:
     def may(self, action: Action, roles: Roles, requester: str | None = None) -> bool:
         """Whether the config lets this person take `action` (on a run `requester` asked for).
 
-        This mirrors the role checks of `oob.control.Control` so that pages offer only what
-        will be accepted; Control checks again and has the last word.
+        This mirrors the role checks of `oob.control.Control` and `oob.override`, so that pages
+        offer only what will be accepted; those check again and have the last word.
         """
         if action in (Action.APPROVE, Action.DENY):
             return self.name in roles.approvers
         if action is Action.CANCEL:
             return self.name in {*roles.deployers, *roles.approvers} or self.name == requester
+        if action is Action.OVERRIDE_STATUS:
+            return self.name in roles.status_overriders
         return self.name in (roles.fix_confirmers or roles.deployers)
 
 

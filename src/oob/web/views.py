@@ -151,6 +151,9 @@ def available_actions(config: Config, run: Run, identity: Identity) -> list[Acti
         if not self_approval:
             offered.append(Action.APPROVE)
             offered.append(Action.DENY)
+    if run.state in (RunState.AWAITING_APPROVAL, RunState.PREFLIGHT):
+        # A spuriously failing status of the fix holds pre-flight; the runbook forces it.
+        offered.append(Action.OVERRIDE_STATUS)
     if run.state in CANCELLABLE:
         offered.append(Action.CANCEL)
     if run.state is RunState.VERIFYING and config.verify.require_confirmation:
