@@ -129,7 +129,6 @@ def ensure_worker(
     a laptop is not left with a stray process. It is ready once it has beaten twice (its
     second beat comes after DBOS is launched).
     """
-    import subprocess
     import sys
     import time
 
@@ -150,20 +149,29 @@ def ensure_worker(
         "--exit-when-idle",
         f"{idle_seconds:g}",
     ]
-    with log_path.open("ab") as log:
-        process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        # A new session, so that it survives the terminal that started it; spawned rather than
+        # wrapped in Popen, since this process leaves it running on purpose.
+        pid = os.posix_spawn(
+            sys.executable,
             command,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # survives the terminal that started it
+            dict(os.environ),
+            file_actions=[
+                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                (os.POSIX_SPAWN_DUP2, log, 1),
+                (os.POSIX_SPAWN_DUP2, log, 2),
+            ],
+            setsid=True,
         )
+    finally:
+        os.close(log)
     deadline = time.monotonic() + timeout_seconds
     while time.monotonic() < deadline:
         found = ready()
         if found is not None:
             return found
-        if process.poll() is not None:
+        if not pid_alive(pid) or os.waitpid(pid, os.WNOHANG)[0] == pid:
             break
         time.sleep(0.1)
     raise ProcedureError(
