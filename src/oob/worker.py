@@ -180,6 +180,16 @@ def ensure_worker(
     )
 
 
+def pending_other_versions() -> list[str]:
+    """Runs left pending by another oob version: DBOS resumes a run only in its own version."""
+    from dbos import DBOS
+
+    pending = DBOS.list_workflows(
+        status=["PENDING", "ENQUEUED"], name=WORKFLOW_NAME, load_input=False, load_output=False
+    )
+    return [w.workflow_id for w in pending if w.app_version not in (None, __version__)]
+
+
 def serve(
     runtime: Runtime,
     url: str,
@@ -199,6 +209,8 @@ def serve(
     bind(runtime)
     launch_dbos(url, me, polling_seconds=options.polling_seconds, log_level=options.log_level)
     say(f"worker {me} executing runs (oob {__version__})")
+    for other in pending_other_versions():
+        say(f"run {other} is pending under another oob version; only that version resumes it")
     idle_since = store.clock.now()
     idle_exit = False
     try:

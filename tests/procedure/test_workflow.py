@@ -303,3 +303,25 @@ def test_status_snapshot_lists_steps_and_outcome(harness: Harness) -> None:
     assert statuses["approval"] == "done"
     assert statuses["verify"] == "done"
     assert [s["status"] for s in view["stages"]] == ["SUCCESS"] * 4
+
+
+def test_runs_of_another_version_are_reported_not_run(harness: Harness) -> None:
+    from dbos import EnqueueOptions
+
+    from oob.control import QUEUE, client
+    from oob.procedure import WORKFLOW_NAME
+    from oob.worker import pending_other_versions
+
+    options: EnqueueOptions = {
+        "queue_name": QUEUE,
+        "workflow_name": WORKFLOW_NAME,
+        "workflow_id": "from-an-older-oob",
+        "app_version": "0.0.1",
+    }
+    dbos = client(harness.control.url)
+    try:
+        dbos.enqueue(options, "from-an-older-oob")
+    finally:
+        dbos.destroy()
+    time.sleep(0.2)  # several queue polls: this worker must leave it alone
+    assert pending_other_versions() == ["from-an-older-oob"]
