@@ -325,3 +325,27 @@ def test_runs_of_another_version_are_reported_not_run(harness: Harness) -> None:
         dbos.destroy()
     time.sleep(0.2)  # several queue polls: this worker must leave it alone
     assert pending_other_versions() == ["from-an-older-oob"]
+
+
+def test_live_view_shows_stages_steps_and_events(harness: Harness) -> None:
+    from rich.console import Console
+
+    from oob.control import snapshot
+    from oob.live import follow, render
+
+    run = harness.start()
+    approve(harness, run)
+    harness.end(run.id)
+    screen = Console(record=True, width=140, force_terminal=True)
+    screen.print(render(snapshot(harness.store, harness.config, run.id, SystemClock().now())))
+    text = screen.export_text()
+    assert "deploys/cms-vagov-prod" in text
+    assert "resolved" in text
+    assert "postmortem" in text
+
+    plain = Console(record=True, width=200, force_terminal=False)
+    follow(harness.store, harness.config, run.id, plain, refresh_seconds=0.01)
+    lines = plain.export_text().splitlines()
+    assert len(lines) == len(harness.store.events(run.id))
+    assert lines[-1].endswith("postmortem done")
+    assert " po (cli) approved by po" in "\n".join(lines)
