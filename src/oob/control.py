@@ -143,11 +143,20 @@ class Control:
             "workflow_id": run.id,
             "app_version": __version__,
         }
-        dbos = client(self.url)
         try:
-            dbos.enqueue(options, run.id)
-        finally:
-            dbos.destroy()
+            dbos = client(self.url)
+            try:
+                dbos.enqueue(options, run.id)
+            finally:
+                dbos.destroy()
+        except Exception as exc:
+            # A run nobody will execute must not hold the pipeline.
+            self.store.transition(run.id, RunState.CLOSING)
+            self.store.transition(run.id, RunState.CANCELLED)
+            raise ProcedureError(
+                f"run {run.id} could not be queued: {exc}",
+                hint="is the database reachable? `oob worker` creates DBOS's tables",
+            ) from None
         return run
 
     def approve(self, run_id: str, actor: str, note: str = "", source: Source = Source.CLI) -> Run:

@@ -349,3 +349,25 @@ def test_live_view_shows_stages_steps_and_events(harness: Harness) -> None:
     assert len(lines) == len(harness.store.events(run.id))
     assert lines[-1].endswith("postmortem done")
     assert " po (cli) approved by po" in "\n".join(lines)
+
+
+def test_a_run_that_cannot_be_queued_frees_the_pipeline(preset_text: str, tmp_path: Path) -> None:
+    from oob.errors import ProcedureError
+
+    config = make_config(preset_text, tmp_path)
+    url = f"sqlite:///{tmp_path / 'no-dbos.sqlite'}"  # DBOS never launched on it: no tables
+    store = Store(url)
+    request = RunRequest(
+        pipeline="va-cms",
+        requester="operator",
+        fix_sha=FIX,
+        symptoms="s",
+        cause="c",
+        fix_summary="f",
+    )
+    with pytest.raises(ProcedureError, match="could not be queued"):
+        Control(config, store, url).start(request)
+    (run,) = store.runs()
+    assert run.outcome is RunState.CANCELLED
+    assert store.active_run("va-cms") is None
+    store.close()
