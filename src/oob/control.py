@@ -256,16 +256,8 @@ class Snapshot:
 
     def to_json(self) -> dict[str, Any]:
         """The object `oob status --json` prints."""
-        run = self.run
         return {
-            "run_id": run.id,
-            "pipeline": run.pipeline,
-            "state": run.state.value,
-            "outcome": run.outcome.value if run.outcome else None,
-            "requester": run.requester,
-            "fix_sha": run.fix_sha,
-            "created_at": run.created_at.isoformat(),
-            "ended_at": run.ended_at.isoformat() if run.ended_at else None,
+            **run_json(self.run),
             "current_step": self.current_step,
             "eta_minutes": None if self.eta_minutes is None else round(self.eta_minutes, 1),
             "steps": [
@@ -300,6 +292,20 @@ class Snapshot:
                 for e in self.events
             ],
         }
+
+
+def run_json(run: Run) -> dict[str, Any]:
+    """A run's identity and state as JSON (`oob runs --json`, the head of `status --json`)."""
+    return {
+        "run_id": run.id,
+        "pipeline": run.pipeline,
+        "state": run.state.value,
+        "outcome": run.outcome.value if run.outcome else None,
+        "requester": run.requester,
+        "fix_sha": run.fix_sha,
+        "created_at": run.created_at.isoformat(),
+        "ended_at": run.ended_at.isoformat() if run.ended_at else None,
+    }
 
 
 def snapshot(

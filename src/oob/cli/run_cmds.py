@@ -237,24 +237,12 @@ def runs(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """The recent runs, newest first."""
     from rich.table import Table
 
+    from oob.control import run_json
+
     obj: AppContext = ctx.obj
     found = _store().runs()
     if as_json:
-        obj.print_json(
-            [
-                {
-                    "run_id": r.id,
-                    "pipeline": r.pipeline,
-                    "state": r.state.value,
-                    "outcome": r.outcome.value if r.outcome else None,
-                    "requester": r.requester,
-                    "fix_sha": r.fix_sha,
-                    "created_at": r.created_at.isoformat(),
-                    "ended_at": r.ended_at.isoformat() if r.ended_at else None,
-                }
-                for r in found
-            ]
-        )
+        obj.print_json([run_json(r) for r in found])
         return
     if not found:
         obj.console.print("no runs yet")
