@@ -89,4 +89,4 @@ def _summary(console: Console, result: Rehearsal) -> None:
         f"pull requests opened: {effects['pull_requests_opened']}"
     )
     if result.postmortem_path:
-        console.print(f"  postmortem draft: {result.postmortem_path}")
+        console.print(f"  postmortem draft: {result.postmortem_path}", soft_wrap=True)
