@@ -307,7 +307,7 @@ def _result(
     time_scale: float,
 ) -> Rehearsal:
     from oob.control import snapshot
-    from oob.procedure import KIND_BUILD_FINISHED, KIND_POSTMORTEM
+    from oob.procedure import KIND_BUILD_STARTED, KIND_POSTMORTEM
 
     events = store.events(run_id)
     view = snapshot(store, config, run_id, store.clock.now())
@@ -320,19 +320,24 @@ def _result(
         }
         for s in view.steps
     ]
+    # The jobs the run waited on: every build it followed, until it ended or the run did.
     followed = {
         (str(e.details["job"]), int(e.details["number"]))
         for e in events
-        if e.kind == KIND_BUILD_FINISHED
+        if e.kind == KIND_BUILD_STARTED
     }
     critical = 0.0
     last_end: float | None = None
     for job in state["jobs"]:
         for build in job["builds"]:
-            if (job["path"], build["number"]) in followed and build["ended"]:
-                begun, ended = _epoch(build["started"]), _epoch(build["ended"])
+            if (job["path"], build["number"]) in followed:
+                begun = _epoch(build["started"])
+                if build["ended"]:
+                    ended = _epoch(build["ended"])
+                    last_end = ended if last_end is None else max(last_end, ended)
+                else:
+                    ended = float(state["sim_epoch"])
                 critical += ended - begun
-                last_end = ended if last_end is None else max(last_end, ended)
     # Simulated time maps to real time at `time_scale`; anchor the map on the last state read.
     anchor_sim, anchor_real = float(state["sim_epoch"]), time.time()
 
