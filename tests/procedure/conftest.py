@@ -8,6 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support import unavailable
+
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
 
 
@@ -32,7 +34,10 @@ def postgres_server_url() -> str:
     """The test server's URL; the test is skipped when no PostgreSQL answers there."""
     url = os.environ.get("OOB_TEST_DATABASE_URL", DEFAULT_PG)
     if not _postgres_answers(url):
-        pytest.skip(f"no PostgreSQL answers at {url} (set OOB_TEST_DATABASE_URL)")
+        unavailable(
+            f"no PostgreSQL answers at {url} (set OOB_TEST_DATABASE_URL)",
+            "OOB_TEST_REQUIRE_POSTGRES",
+        )
     return url
 
 

@@ -23,6 +23,7 @@ import pytest
 from oob.config import Config, parse
 from oob.errors import OobError
 from oob.store import Run, RunRequest, Source, Store
+from tests.support import unavailable
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -218,7 +219,10 @@ def dashboard(make_dashboard: MakeDashboard, web_config: Config) -> Dashboard:
 def browser() -> Iterator[Browser]:
     """One headless Chromium for the session (skipped when Debian's chromium is absent)."""
     if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is absent: install Debian's chromium (apt-get install chromium)")
+        unavailable(
+            f"{CHROMIUM} is absent: install Debian's chromium (apt-get install chromium)",
+            "OOB_TEST_REQUIRE_BROWSER",
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
