@@ -61,6 +61,27 @@ def test_approving_asks_for_confirmation_and_names_the_actor(
     ]
 
 
+def test_a_live_update_keeps_the_opened_action_and_what_was_typed(
+    browser: Browser, dashboard: Dashboard
+) -> None:
+    # The first update after loading resends every section, often just as someone opens an
+    # action: the swap must not close the form or drop the text.
+    run = dashboard.store.create_run(request())
+    with signed_in(browser, dashboard.url, PO_TOKEN) as page:
+        page.goto(f"{dashboard.url}/runs/{run.id}")
+        page.get_by_text("Deny…").click()
+        reason = page.locator("#deny-reason")
+        reason.fill("wait for the daily deploy")
+        reason.focus()
+        page.evaluate(
+            "swap(document.getElementById('actions'), document.getElementById('actions').innerHTML)"
+        )
+        assert page.locator("details[data-action='deny']").get_attribute("open") is not None
+        assert page.locator("details[data-action='approve']").get_attribute("open") is None
+        assert reason.input_value() == "wait for the daily deploy"
+        assert page.evaluate("document.activeElement.id") == "deny-reason"
+
+
 def test_actions_work_from_the_keyboard(browser: Browser, dashboard: Dashboard) -> None:
     run = dashboard.store.create_run(request())
     with signed_in(browser, dashboard.url, PO_TOKEN) as page:

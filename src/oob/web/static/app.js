@@ -14,6 +14,31 @@ function localTimes(root) {
   }
 }
 
+function swap(el, html) {
+  // Replace a section with its new rendering, keeping what the reader was doing in it: an
+  // action opened, text typed, the focus. The first update after loading resends every
+  // section, often just as someone opens an action.
+  const opened = new Set(
+    [...el.querySelectorAll("details[open][data-action]")].map((d) => d.dataset.action),
+  );
+  const typed = new Map(
+    [...el.querySelectorAll("input[id]:not([type=hidden]), textarea[id]")]
+      .filter((field) => field.value)
+      .map((field) => [field.id, field.value]),
+  );
+  const focused = el.contains(document.activeElement) ? document.activeElement.id : "";
+  el.innerHTML = html;
+  for (const details of el.querySelectorAll("details[data-action]")) {
+    if (opened.has(details.dataset.action)) details.open = true;
+  }
+  for (const [id, value] of typed) {
+    const field = document.getElementById(id);
+    if (field && el.contains(field) && !field.value) field.value = value;
+  }
+  if (focused) document.getElementById(focused)?.focus();
+  localTimes(el);
+}
+
 function follow(run) {
   const status = document.getElementById("live-status");
   const source = new EventSource(run.dataset.stream);
@@ -21,11 +46,7 @@ function follow(run) {
     const sections = JSON.parse(message.data);
     for (const [id, html] of Object.entries(sections)) {
       const el = document.getElementById(id);
-      // A form someone is filling in stays put unless the actions on offer changed.
-      if (el) {
-        el.innerHTML = html;
-        localTimes(el);
-      }
+      if (el) swap(el, html);
     }
     status.textContent = "Live";
     run.dataset.updates = String(Number(run.dataset.updates || 0) + 1);
