@@ -62,7 +62,7 @@ KIND_HOLD_STARTED = "hold.started"  # baseline
 KIND_HOLD_RELEASED = "hold.released"
 KIND_MERGE_DETECTED = "merge.detected"  # sha, author, message, url
 KIND_RELEASE_INTENT = "release.intent"  # job, parameters
-KIND_BUILD_STARTED = "build.started"  # job, number, url, started_at
+KIND_BUILD_STARTED = "build.started"  # job, number, url, started_at, parameters
 KIND_BUILD_FINISHED = "build.finished"  # job, number, url, result, started_at, duration_seconds
 KIND_RELEASE_PICKED = "release.picked"  # sha, state, contains_fix, compare_url, line
 KIND_SHIELD_UP = "shield.up"
@@ -895,6 +895,8 @@ class _Flow:
                 "number": build.number,
                 "url": build.url,
                 "started_at": build.started_at.isoformat(),
+                # The stages after the release job receive its tag as a parameter.
+                "parameters": dict(build.parameters),
             },
         )
 
