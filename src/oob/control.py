@@ -115,7 +115,8 @@ class Control:
         """Record a new run (refused if the pipeline has an active one) and queue it."""
         from dbos import EnqueueOptions
 
-        from oob.procedure import KIND_REQUESTED, WORKFLOW_NAME
+        from oob.events import KIND_REQUESTED
+        from oob.procedure import WORKFLOW_NAME
 
         self._require(request.requester, self.config.roles.deployers, "start a deploy")
         run = self.store.create_run(request)
@@ -318,13 +319,13 @@ def snapshot(
     latest: int = 8,
 ) -> Snapshot:
     """The state of run `run_id` at `now` (`time_scale`: simulated minutes per real minute)."""
-    from oob.procedure import (
+    from oob.events import (
         KIND_BUILD_FINISHED,
         KIND_BUILD_STARTED,
         KIND_STEP_FINISHED,
         KIND_STEP_STARTED,
-        STEPS,
     )
+    from oob.procedure import STEPS
 
     run = store.run(run_id)
     events = store.events(run_id)

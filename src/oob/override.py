@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from oob.clock import Clock
 from oob.config import Config
 from oob.errors import PermissionDenied, UsageError
+from oob.events import KIND_STATUS_OVERRIDDEN
 from oob.ports import CodeHost, StatusState
-from oob.postmortem import KIND_STATUS_OVERRIDDEN
 from oob.preflight import validate_sha
 from oob.store import Source, Store
 

@@ -31,6 +31,29 @@ from typing import TYPE_CHECKING, Any
 from oob.config import Config, Pipeline
 from oob.errors import ConfigError, ProcedureError
 from oob.eta import format_minutes, lead_time
+from oob.events import (
+    KIND_APPROVAL_REQUESTED,
+    KIND_APPROVED,
+    KIND_BUILD_FINISHED,
+    KIND_BUILD_STARTED,
+    KIND_CANCELLED,
+    KIND_CHECK,
+    KIND_DENIED,
+    KIND_ENDED,
+    KIND_FIX_CONFIRMED,
+    KIND_HOLD_RELEASED,
+    KIND_HOLD_STARTED,
+    KIND_MERGE_DETECTED,
+    KIND_MESSAGE_POSTED,
+    KIND_PREFLIGHT_PASSED,
+    KIND_PREFLIGHT_WAITING,
+    KIND_PULL_REQUEST,
+    KIND_RELEASE_PICKED,
+    KIND_SHIELD_DOWN,
+    KIND_SHIELD_UP,
+    KIND_STATUS_OVERRIDDEN,
+    RELEASE_TAG_PARAMETER,
+)
 from oob.store import Event, Run, RunState, Source, Store
 
 if TYPE_CHECKING:
@@ -38,35 +61,6 @@ if TYPE_CHECKING:
 
     from oob.ports import CodeHost, PullRequest
 
-# --- the events the facts come from -----------------------------------------------------------
-# One place names every kind read below, with the details used, so that a change in what the
-# procedure records shows up here and nowhere else.
-
-KIND_APPROVAL_REQUESTED = "approval.requested"  # eta_minutes
-KIND_APPROVED = "approval.approved"  # actor = approver; note
-KIND_DENIED = "approval.denied"  # actor = approver; reason
-# `oob override-status` writes this to the audit log, outside any run when none is active:
-# `build_draft` finds it there by the fix's (or the released commit's) SHA.
-KIND_STATUS_OVERRIDDEN = "status.overridden"  # sha, context, previous_state, reason
-KIND_MESSAGE_POSTED = "message.posted"  # audience, channel, purpose, permalink
-KIND_HOLD_STARTED = "hold.started"
-KIND_HOLD_RELEASED = "hold.released"
-KIND_MERGE_DETECTED = "merge.detected"  # sha, author, message, url
-KIND_BUILD_STARTED = "build.started"  # job, number, url, started_at, parameters
-KIND_BUILD_FINISHED = "build.finished"  # job, number, url, result, started_at, duration_seconds
-# The release's tag: `tag` of release.picked, else the parameter by which the release job hands
-# it to the stages after it (as the VA.gov pipeline does).
-RELEASE_TAG_PARAMETER = "release_tag"
-KIND_RELEASE_PICKED = "release.picked"  # sha, state, contains_fix, compare_url, tag
-KIND_SHIELD_UP = "shield.up"
-KIND_SHIELD_DOWN = "shield.down"
-KIND_CHECK = "verify.check"  # name, ok, detail
-KIND_FIX_CONFIRMED = "verify.confirmed"  # actor; note
-KIND_CANCELLED = "run.cancelled"  # actor; reason
-KIND_ENDED = "run.ended"  # outcome, reason
-KIND_PREFLIGHT_WAITING = "preflight.waiting"  # reasons
-KIND_PREFLIGHT_PASSED = "preflight.passed"
-KIND_PULL_REQUEST = "postmortem.pull_request"  # repository, branch, path, number, url
 
 TEMPLATE_NAME = "postmortem.md.j2"
 

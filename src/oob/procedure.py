@@ -39,6 +39,32 @@ from oob.clock import Clock
 from oob.config import Config, Stage
 from oob.errors import IntegrationError, OobError, ProcedureError
 from oob.eta import lead_time
+from oob.events import (
+    KIND_APPROVAL_REQUESTED,
+    KIND_APPROVED,
+    KIND_BUILD_FINISHED,
+    KIND_BUILD_STARTED,
+    KIND_CANCELLED,
+    KIND_CHECK,
+    KIND_COMMAND_REFUSED,
+    KIND_DENIED,
+    KIND_ENDED,
+    KIND_ERROR,
+    KIND_FIX_CONFIRMED,
+    KIND_HOLD_RELEASED,
+    KIND_HOLD_STARTED,
+    KIND_MERGE_DETECTED,
+    KIND_MESSAGE_POSTED,
+    KIND_POSTMORTEM,
+    KIND_PREFLIGHT_PASSED,
+    KIND_PREFLIGHT_WAITING,
+    KIND_RELEASE_INTENT,
+    KIND_RELEASE_PICKED,
+    KIND_SHIELD_DOWN,
+    KIND_SHIELD_UP,
+    KIND_STEP_FINISHED,
+    KIND_STEP_STARTED,
+)
 from oob.messages import Messages
 from oob.ports import Build, BuildServer, Chat, CodeHost, Probe
 from oob.store import Event, RunState, Source, Store
@@ -50,33 +76,6 @@ WORKFLOW_NAME = "oob.run"
 COMMAND_TOPIC = "command"
 ACTOR = "oob"
 
-# Event kinds of the timeline. The postmortem and the views read them; their details are noted.
-KIND_REQUESTED = "run.requested"  # fix, symptoms, ...: written when the run is created
-KIND_APPROVAL_REQUESTED = "approval.requested"  # eta_minutes, stage
-KIND_APPROVED = "approval.approved"  # actor = approver; note
-KIND_DENIED = "approval.denied"  # actor = approver; reason
-KIND_PREFLIGHT_WAITING = "preflight.waiting"  # reasons
-KIND_PREFLIGHT_PASSED = "preflight.passed"
-KIND_MESSAGE_POSTED = "message.posted"  # audience, channel, purpose, permalink, ts
-KIND_HOLD_STARTED = "hold.started"  # baseline
-KIND_HOLD_RELEASED = "hold.released"
-KIND_MERGE_DETECTED = "merge.detected"  # sha, author, message, url
-KIND_RELEASE_INTENT = "release.intent"  # job, parameters
-KIND_BUILD_STARTED = "build.started"  # job, number, url, started_at, parameters
-KIND_BUILD_FINISHED = "build.finished"  # job, number, url, result, started_at, duration_seconds
-KIND_RELEASE_PICKED = "release.picked"  # sha, state, contains_fix, compare_url, line
-KIND_SHIELD_UP = "shield.up"
-KIND_SHIELD_DOWN = "shield.down"
-KIND_CHECK = "verify.check"  # name, ok, detail
-KIND_FIX_CONFIRMED = "verify.confirmed"  # actor; note
-KIND_CANCELLED = "run.cancelled"  # actor; reason
-KIND_COMMAND_REFUSED = "command.refused"  # command, reason
-KIND_ERROR = "run.error"  # error
-KIND_PULL_REQUEST = "postmortem.pull_request"  # repository, branch, path, number, url
-KIND_POSTMORTEM = "postmortem.written"  # path
-KIND_STEP_STARTED = "step.started"  # step
-KIND_STEP_FINISHED = "step.finished"  # step, status
-KIND_ENDED = "run.ended"  # outcome, reason
 
 # The steps of a run as people see them, in order.
 STEPS = (

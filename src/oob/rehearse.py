@@ -307,7 +307,7 @@ def _result(
     time_scale: float,
 ) -> Rehearsal:
     from oob.control import snapshot
-    from oob.procedure import KIND_BUILD_STARTED, KIND_POSTMORTEM
+    from oob.events import KIND_BUILD_STARTED, KIND_POSTMORTEM
 
     events = store.events(run_id)
     view = snapshot(store, config, run_id, store.clock.now())

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from oob import postmortem as pm
+from oob import events
 from oob.config import Config, parse
 from oob.store import RunRequest, RunState, Source, Store
 
@@ -74,7 +74,7 @@ class Scripted:
         started = (T0 + timedelta(minutes=start)).isoformat()
         self.event(
             start,
-            pm.KIND_BUILD_STARTED,
+            events.KIND_BUILD_STARTED,
             f"{job} #{number} started",
             job=job,
             number=number,
@@ -85,7 +85,7 @@ class Scripted:
         if end is not None:
             self.event(
                 end,
-                pm.KIND_BUILD_FINISHED,
+                events.KIND_BUILD_FINISHED,
                 f"{job} #{number} ended {result}",
                 job=job,
                 number=number,
@@ -134,11 +134,14 @@ def start_run(store: Store, symptoms: str = "Editors cannot log in with PIV") ->
         source=Source.CLI,
     )
     s.event(
-        0.5, pm.KIND_APPROVAL_REQUESTED, "Approval requested from the product owner", eta_minutes=30
+        0.5,
+        events.KIND_APPROVAL_REQUESTED,
+        "Approval requested from the product owner",
+        eta_minutes=30,
     )
     s.event(
         0.5,
-        pm.KIND_MESSAGE_POSTED,
+        events.KIND_MESSAGE_POSTED,
         "approval_request to product_owner",
         audience="product_owner",
         channel="#cms-product",
@@ -154,7 +157,7 @@ def approve_and_release(
     """Approval at 5 min; pre-flight, notify, hold; release job 10-27 min picks `released`."""
     s.event(
         5,
-        pm.KIND_APPROVED,
+        events.KIND_APPROVED,
         "Approved by cms-product-owner",
         actor="cms-product-owner",
         source=Source.CLI,
@@ -164,16 +167,16 @@ def approve_and_release(
     s.state(6, RunState.NOTIFYING)
     s.event(
         7,
-        pm.KIND_MESSAGE_POSTED,
+        events.KIND_MESSAGE_POSTED,
         "deploy_coming to editors",
         audience="editors",
         channel="#cms-editors",
         purpose="deploy_coming",
     )
-    s.event(7, pm.KIND_HOLD_STARTED, "Engineers asked to hold merges")
+    s.event(7, events.KIND_HOLD_STARTED, "Engineers asked to hold merges")
     s.event(
         7,
-        pm.KIND_MESSAGE_POSTED,
+        events.KIND_MESSAGE_POSTED,
         "hold_merges to engineers",
         audience="engineers",
         channel="#sitewide-program",
@@ -185,7 +188,7 @@ def approve_and_release(
     if merge:
         s.event(
             14,
-            pm.KIND_MERGE_DETECTED,
+            events.KIND_MERGE_DETECTED,
             f"{MERGED[:7]} merged to main during the hold",
             sha=MERGED,
             author="someone",
@@ -194,7 +197,7 @@ def approve_and_release(
     s.state(26, RunState.RELEASING)
     s.event(
         26,
-        pm.KIND_RELEASE_PICKED,
+        events.KIND_RELEASE_PICKED,
         f"Release job picked {released[:7]}",
         sha=released,
         state="success",
@@ -208,10 +211,10 @@ def deploy(s: Scripted, prod_result: str = "SUCCESS") -> None:
     # The release job hands its tag on to the stages after it, as the VA.gov pipeline does.
     s.build(27, 34, "cms/cms-full-pipeline", 88, release_tag="cms/v0.0.1234")
     s.build(34, 35, "releases/cms", 77, release_tag="cms/v0.0.1234")
-    s.event(37, pm.KIND_SHIELD_UP, "The CMS shows the deploy shield")
+    s.event(37, events.KIND_SHIELD_UP, "The CMS shows the deploy shield")
     s.build(35, 45, "deploys/cms-vagov-prod", 66, result=prod_result)
     if prod_result == "SUCCESS":
-        s.event(45, pm.KIND_SHIELD_DOWN, "The CMS serves editors again")
+        s.event(45, events.KIND_SHIELD_DOWN, "The CMS serves editors again")
 
 
 def end(
@@ -222,10 +225,10 @@ def end(
     the procedure's postmortem step writes the draft."""
     s.state(minutes, RunState.CLOSING)
     if hold:
-        s.event(minutes, pm.KIND_HOLD_RELEASED, "Engineers may resume merging")
+        s.event(minutes, events.KIND_HOLD_RELEASED, "Engineers may resume merging")
     s.event(
         minutes + 1,
-        pm.KIND_ENDED,
+        events.KIND_ENDED,
         f"run ended: {outcome.value}",
         outcome=outcome.value,
         reason=f"the {outcome.value} reason",
@@ -239,7 +242,7 @@ def resolved_run(store: Store, *, overridden: bool = False, merge: bool = False)
     if overridden:
         s.event(
             3,
-            pm.KIND_STATUS_OVERRIDDEN,
+            events.KIND_STATUS_OVERRIDDEN,
             "va/tests/cypress forced to success",
             actor="cms-oncall",
             source=Source.CLI,
@@ -253,7 +256,7 @@ def resolved_run(store: Store, *, overridden: bool = False, merge: bool = False)
     s.state(46, RunState.VERIFYING)
     s.event(
         47,
-        pm.KIND_CHECK,
+        events.KIND_CHECK,
         "editor login page: HTTP 200",
         name="editor login page",
         ok=True,
@@ -261,7 +264,7 @@ def resolved_run(store: Store, *, overridden: bool = False, merge: bool = False)
     )
     s.event(
         50,
-        pm.KIND_FIX_CONFIRMED,
+        events.KIND_FIX_CONFIRMED,
         "Fix confirmed by cms-helpdesk-lead",
         actor="cms-helpdesk-lead",
         source=Source.CLI,
@@ -273,15 +276,15 @@ def resolved_run(store: Store, *, overridden: bool = False, merge: bool = False)
 
 def cancelled_run(store: Store) -> str:
     s = start_run(store)
-    s.event(5, pm.KIND_APPROVED, "Approved", actor="cms-product-owner", source=Source.CLI)
+    s.event(5, events.KIND_APPROVED, "Approved", actor="cms-product-owner", source=Source.CLI)
     s.state(5, RunState.PREFLIGHT)
     s.state(6, RunState.NOTIFYING)
-    s.event(7, pm.KIND_HOLD_STARTED, "Engineers asked to hold merges")
+    s.event(7, events.KIND_HOLD_STARTED, "Engineers asked to hold merges")
     s.state(10, RunState.RELEASE_WAIT)
     s.build(10, 18, "deploys/cms-auto-deploy", 321, result="ABORTED")
     s.event(
         18,
-        pm.KIND_CANCELLED,
+        events.KIND_CANCELLED,
         "Cancelled by cms-oncall",
         actor="cms-oncall",
         source=Source.CLI,
@@ -295,7 +298,7 @@ def denied_run(store: Store) -> str:
     s = start_run(store)
     s.event(
         4,
-        pm.KIND_DENIED,
+        events.KIND_DENIED,
         "Denied by cms-product-owner",
         actor="cms-product-owner",
         source=Source.WEB,
@@ -327,7 +330,7 @@ def fix_not_verified_run(store: Store) -> str:
     s.state(46, RunState.VERIFYING)
     s.event(
         47,
-        pm.KIND_CHECK,
+        events.KIND_CHECK,
         "editor login page: HTTP 500",
         name="editor login page",
         ok=False,

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from oob import events
 from oob import postmortem as pm
 from oob.config import Config
 from oob.errors import ConfigError
@@ -198,7 +199,7 @@ def test_a_stage_much_slower_than_its_estimate_is_an_action_item(
     s.build(34, 35, "releases/cms", 77)
     s.build(35, 65, "deploys/cms-vagov-prod", 66)  # 30 min against 7
     s.state(66, RunState.VERIFYING)
-    s.event(67, pm.KIND_CHECK, "login ok", name="editor login page", ok=True, detail="HTTP 200")
+    s.event(67, events.KIND_CHECK, "login ok", name="editor login page", ok=True, detail="HTTP 200")
     end(s, 68, RunState.RESOLVED)
 
     facts = pm.extract_facts(store.run(s.run_id), store.events(s.run_id), config)
@@ -389,7 +390,7 @@ def test_an_override_in_the_audit_log_before_the_run_is_named(store: Store, conf
         None,
         actor="cms-oncall",
         source="cli",
-        kind=pm.KIND_STATUS_OVERRIDDEN,
+        kind=events.KIND_STATUS_OVERRIDDEN,
         summary="va/tests/cypress overridden to success",
         details={
             "sha": FIX[:7],
@@ -402,7 +403,7 @@ def test_an_override_in_the_audit_log_before_the_run_is_named(store: Store, conf
         None,
         actor="someone",
         source="cli",
-        kind=pm.KIND_STATUS_OVERRIDDEN,
+        kind=events.KIND_STATUS_OVERRIDDEN,
         summary="another commit's status",
         details={"sha": OTHER, "context": "va/tests/phpunit", "reason": "unrelated"},
     )
@@ -418,10 +419,12 @@ def test_an_override_in_the_audit_log_before_the_run_is_named(store: Store, conf
 
 def test_a_preflight_wait_is_what_went_wrong(store: Store, config: Config) -> None:
     s = start_run(store)
-    s.event(5, pm.KIND_APPROVED, "approved", actor="cms-product-owner", source=Source.CLI)
+    s.event(5, events.KIND_APPROVED, "approved", actor="cms-product-owner", source=Source.CLI)
     s.state(5, RunState.PREFLIGHT)
-    s.event(5, pm.KIND_PREFLIGHT_WAITING, "waiting", reasons=["post-deploy tests still running"])
-    s.event(17, pm.KIND_PREFLIGHT_PASSED, "pre-flight passed")
+    s.event(
+        5, events.KIND_PREFLIGHT_WAITING, "waiting", reasons=["post-deploy tests still running"]
+    )
+    s.event(17, events.KIND_PREFLIGHT_PASSED, "pre-flight passed")
     facts = pm.build_draft(store, config, s.run_id).facts
     assert facts.preflight_wait is not None
     assert facts.preflight_wait.minutes == 12

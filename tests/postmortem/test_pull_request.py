@@ -13,6 +13,7 @@ import httpx
 import pytest
 import stamina
 
+from oob import events
 from oob import postmortem as pm
 from oob.adapters.github import GitHubCodeHost
 from oob.config import Config
@@ -83,7 +84,7 @@ def postmortem_writes(sandbox: SandboxServer, repo: str) -> list[dict[str, Any]]
 
 
 def pr_events(store: Store, run_id: str) -> list[dict[str, Any]]:
-    return [e.details for e in store.events(run_id) if e.kind == pm.KIND_PULL_REQUEST]
+    return [e.details for e in store.events(run_id) if e.kind == events.KIND_PULL_REQUEST]
 
 
 def test_the_pull_request_is_on_the_runs_branch_never_the_base(
@@ -278,7 +279,7 @@ def test_cli_opens_the_pull_request_and_reports_json(
     }
     assert payload["pull_request"]["url"].endswith(f"/pull/{state['pulls'][0]['number']}")
     assert TOKEN not in result.out + result.err
-    [event] = [e for e in store.events(run_id) if e.kind == pm.KIND_PULL_REQUEST]
+    [event] = [e for e in store.events(run_id) if e.kind == events.KIND_PULL_REQUEST]
     assert (event.actor, event.source.value) == ("cms-oncall", "cli")
 
     again = run_cli(*args)

@@ -18,7 +18,8 @@ from datetime import datetime
 from oob.config import Config
 from oob.control import Snapshot, snapshot
 from oob.eta import format_minutes
-from oob.procedure import CANCELLABLE, KIND_BUILD_FINISHED, KIND_BUILD_STARTED, KIND_MESSAGE_POSTED
+from oob.events import KIND_BUILD_FINISHED, KIND_BUILD_STARTED, KIND_MESSAGE_POSTED
+from oob.procedure import CANCELLABLE
 from oob.store import Event, Run, RunState, Store
 from oob.web.auth import Action, Identity
 
