@@ -19,6 +19,7 @@ CHANNELS = {
     "helpdesk-mail": Channel(apprise_url_env="OOB_HELPDESK_URL"),
 }
 LISTED = okay(channels=[{"id": "C0SITEWIDE", "name": "sitewide-program"}])
+LINK = "https://example.slack.com/archives/C0SITEWIDE/p1719151200000100"
 
 
 @pytest.fixture
@@ -58,10 +59,13 @@ def message(key: str, ts: str) -> dict[str, Any]:
 
 def test_post_carries_the_key_in_metadata(chat: SlackChat, slack: FakeSlack) -> None:
     slack.on("conversations.list", LISTED)
+    slack.on("chat.getPermalink", okay(channel="C0SITEWIDE", permalink=LINK))
     slack.on("conversations.history", okay(messages=[message("other", "1.0")]))
     slack.on("chat.postMessage", okay(channel="C0SITEWIDE", ts="1719151200.000100"))
     posted = chat.post("sitewide-program", "Hold merges", key="run-1/hold")
-    assert posted == PostedMessage("sitewide-program", "run-1/hold", "1719151200.000100")
+    assert posted == PostedMessage("sitewide-program", "run-1/hold", "1719151200.000100", LINK)
+    [link] = slack.called("chat.getPermalink")
+    assert link == {"channel": "C0SITEWIDE", "message_ts": "1719151200.000100"}
     [args] = slack.called("chat.postMessage")
     assert args["channel"] == "C0SITEWIDE"
     assert args["metadata"] == {"event_type": EVENT_TYPE, "event_payload": {"key": "run-1/hold"}}
@@ -71,6 +75,7 @@ def test_post_carries_the_key_in_metadata(chat: SlackChat, slack: FakeSlack) -> 
 
 def test_post_returns_the_message_already_there(chat: SlackChat, slack: FakeSlack) -> None:
     slack.on("conversations.list", LISTED)
+    slack.on("chat.getPermalink", okay(channel="C0SITEWIDE", permalink=LINK))
     slack.on("conversations.history", okay(messages=[message("run-1/hold", "5.5")]))
     assert chat.post("sitewide-program", "Hold merges", key="run-1/hold").ts == "5.5"
     assert slack.called("chat.postMessage") == []
@@ -90,6 +95,7 @@ def test_a_server_error_while_posting_looks_again_before_posting_again(
         return fail("fatal_error", 500)
 
     slack.on("conversations.list", LISTED)
+    slack.on("chat.getPermalink", okay(channel="C0SITEWIDE", permalink=LINK))
     slack.on("conversations.history", history)
     slack.on("chat.postMessage", post_then_fail)
     assert chat.post("sitewide-program", "Hold merges", key="k").ts == "7.7"
@@ -98,6 +104,7 @@ def test_a_server_error_while_posting_looks_again_before_posting_again(
 
 def test_a_rate_limit_is_waited_out(chat: SlackChat, slack: FakeSlack) -> None:
     slack.on("conversations.list", LISTED)
+    slack.on("chat.getPermalink", okay(channel="C0SITEWIDE", permalink=LINK))
     slack.on("conversations.history", okay(messages=[]))
     slack.on(
         "chat.postMessage",

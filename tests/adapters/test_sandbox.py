@@ -154,6 +154,8 @@ def test_post_is_idempotent_and_update_changes_the_message(
     first = s.chat.post("sitewide-program", "Please hold merges", key="run-1/hold")
     again = s.chat.post("sitewide-program", "Please hold merges", key="run-1/hold")
     assert first.ts == again.ts
+    assert first.permalink is not None
+    assert first.permalink.endswith(f"p{first.ts.replace('.', '')}")
     s.chat.update(first, "You may resume merging")
     posts = [e for e in server.ledger() if e["service"] == "slack" and "postMessage" in e["path"]]
     assert len(posts) == 1

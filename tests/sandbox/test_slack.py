@@ -30,6 +30,17 @@ def test_post_message_keeps_metadata_for_history(clients: Clients) -> None:
     assert full["messages"][0]["ts"] == posted["ts"]
 
 
+def test_permalink_of_a_posted_message(clients: Clients) -> None:
+    posted = clients.slack.chat_postMessage(channel="#cms-helpdesk", text="Deploy complete")
+    link = clients.slack.chat_getPermalink(channel=posted["channel"], message_ts=posted["ts"])
+    assert link["permalink"].endswith(
+        f"/archives/{posted['channel']}/p{posted['ts'].replace('.', '')}"
+    )
+    with pytest.raises(SlackApiError) as info:
+        clients.slack.chat_getPermalink(channel=posted["channel"], message_ts="1.000001")
+    assert info.value.response["error"] == "message_not_found"
+
+
 def test_history_is_newest_first_with_limit_and_oldest(clients: Clients) -> None:
     channel = clients.slack.chat_postMessage(channel="cms-helpdesk", text="one")["channel"]
     clients.sandbox.advance(60)

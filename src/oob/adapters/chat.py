@@ -168,7 +168,12 @@ class SlackChat:
             return str(response["ts"])
 
         ts = self._retry(target.slack, look_then_post)
-        return PostedMessage(channel=channel, key=key, ts=ts)
+        # The link people open from the timeline, the dashboard and the postmortem.
+        link = self._retry(
+            target.slack,
+            lambda: slack.chat_getPermalink(channel=channel_id, message_ts=ts)["permalink"],
+        )
+        return PostedMessage(channel=channel, key=key, ts=ts, permalink=str(link))
 
     def update(self, message: PostedMessage, text: str) -> None:
         """Change a posted message (apprise channels: send the new text as a new message)."""

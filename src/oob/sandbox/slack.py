@@ -47,6 +47,7 @@ class SlackApi:
             "auth.test": self.auth_test,
             "chat.postMessage": self.post_message,
             "chat.update": self.update,
+            "chat.getPermalink": self.permalink,
             "conversations.history": self.history,
             "conversations.list": self.list_channels,
             "conversations.info": self.info,
@@ -168,6 +169,17 @@ class SlackApi:
             "text": message.text,
             "message": message.as_json(team=world.slack.team_id, with_metadata=False),
         }
+
+    async def permalink(self, args: dict[str, Any], world: World) -> dict[str, Any]:
+        """chat.getPermalink: the link a person opens to see one message (channel by id)."""
+        channel = self._channel(args, world, by_name=False)
+        ts = str(args.get("message_ts", ""))
+        if channel.find(ts) is None:
+            raise SlackError("message_not_found")
+        link = (
+            f"https://{world.slack.domain}.slack.com/archives/{channel.id}/p{ts.replace('.', '')}"
+        )
+        return {"ok": True, "channel": channel.id, "permalink": link}
 
     async def history(self, args: dict[str, Any], world: World) -> dict[str, Any]:
         """conversations.history: newest first, with limit, oldest/latest, cursor and metadata."""
