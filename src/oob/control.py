@@ -199,6 +199,60 @@ class Control:
         self._send(run, Command("confirm", actor, source, note))
         return run
 
+    def abandon(
+        self,
+        run_id: str,
+        actor: str,
+        reason: str,
+        *,
+        force: bool = False,
+        source: Source = Source.CLI,
+    ) -> Run:
+        """End a run whose workflow cannot finish (it failed on a bug, its state is lost),
+        freeing the pipeline: the last resort when `cancel` no longer can.
+
+        The workflow is cancelled in DBOS and the run ends `cancelled`, recorded with who and
+        why. Unlike `cancel`, oob tells nobody and does not lift the merge hold or stop a
+        Jenkins build: whoever abandons a run does that by hand, and the event says so. A run
+        whose workflow is still executing is abandoned only with `force`.
+        """
+        from dbos._error import DBOSNonExistentWorkflowError
+
+        from oob.events import KIND_ABANDONED
+
+        run = self.store.run(run_id)
+        self._require(actor, self.config.roles.deployers, "abandon a run")
+        if not run.active:
+            raise ProcedureError(f"run {run_id} has ended ({run.state.value})")
+        dbos = client(self.url)
+        try:
+            try:
+                status = str(dbos.retrieve_workflow(run_id).get_status().status)
+            except DBOSNonExistentWorkflowError:
+                status = "MISSING"
+            if status in ("PENDING", "ENQUEUED", "DELAYED") and not force:
+                raise ProcedureError(
+                    f"run {run_id} is still executing ({run.state.value})",
+                    hint=f"`oob cancel {run_id}` ends it cleanly while it can; "
+                    "--force stops it wherever it is",
+                )
+            if status != "MISSING":
+                dbos.cancel_workflow(run_id)
+        finally:
+            dbos.destroy()
+        self.store.append_event(
+            run_id,
+            actor=actor,
+            source=source,
+            kind=KIND_ABANDONED,
+            summary=f"{actor} abandoned the run ({reason}); oob told nobody, did not lift the "
+            "merge hold and stopped no build: do that by hand",
+            details={"reason": reason, "state": run.state.value, "workflow_status": status},
+        )
+        if run.state is not RunState.CLOSING:
+            self.store.transition(run_id, RunState.CLOSING)
+        return self.store.transition(run_id, RunState.CANCELLED)
+
     def _decision(self, run_id: str, actor: str, verb: str) -> Run:
         run = self.store.run(run_id)
         self._require(actor, self.config.roles.approvers, f"{verb} a deploy")

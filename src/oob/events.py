@@ -30,6 +30,8 @@ KIND_SHIELD_DOWN = "shield.down"
 KIND_CHECK = "verify.check"  # name, ok, detail
 KIND_FIX_CONFIRMED = "verify.confirmed"  # actor; note
 KIND_CANCELLED = "run.cancelled"  # actor; reason
+# `oob abandon`: the run was ended by hand; oob told nobody and did not lift the merge hold.
+KIND_ABANDONED = "run.abandoned"  # actor; reason, state, workflow_status
 KIND_COMMAND_REFUSED = "command.refused"  # command, reason
 KIND_ERROR = "run.error"  # error
 KIND_PULL_REQUEST = "postmortem.pull_request"  # repository, branch, path, number, url

@@ -194,6 +194,36 @@ def test_requester_cannot_approve_own_run(harness: Harness) -> None:
     assert "request_withdrawn:product_owner" in harness.chat.purposes()
 
 
+def test_abandon_frees_the_pipeline_from_a_run_that_cannot_finish(harness: Harness) -> None:
+    from oob.errors import PermissionDenied, ProcedureError
+
+    run = harness.start()
+    harness.wait_for(run.id, lambda r: "approval.requested" in harness.kinds(r.id))
+    with pytest.raises(PermissionDenied):
+        harness.control.abandon(run.id, "po", "stuck")
+    with pytest.raises(ProcedureError, match="still executing") as info:
+        harness.control.abandon(run.id, "operator", "stuck")
+    assert info.value.hint is not None
+    assert "oob cancel" in info.value.hint
+    assert harness.store.run(run.id).active
+
+    ended = harness.control.abandon(run.id, "operator", "the worker hit a bug", force=True)
+    assert ended.outcome is RunState.CANCELLED
+    [event] = [e for e in harness.store.events(run.id) if e.kind == "run.abandoned"]
+    assert event.actor == "operator"
+    assert event.details["reason"] == "the worker hit a bug"
+    assert event.details["state"] == "awaiting_approval"
+    from dbos import DBOS
+
+    assert DBOS.retrieve_workflow(run.id).get_status().status == "CANCELLED"
+    with pytest.raises(ProcedureError, match="has ended"):
+        harness.control.abandon(run.id, "operator", "again")
+    second = harness.start()  # the pipeline is free again
+    harness.wait_for(second.id, lambda r: "approval.requested" in harness.kinds(r.id))
+    harness.control.cancel(second.id, "operator", "only checking the pipeline is free")
+    assert harness.end(second.id).outcome is RunState.CANCELLED
+
+
 def test_second_deploy_is_refused_while_one_is_active(harness: Harness) -> None:
     from oob.store import RunBusy
 

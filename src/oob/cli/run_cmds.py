@@ -186,6 +186,29 @@ def cancel(
     obj.console.print(f"cancelling run {run_id}; follow it with `oob watch {run_id}`")
 
 
+@app.command()
+def abandon(
+    ctx: typer.Context,
+    run_id: RunArgument,
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept in the audit log).")],
+    force: Annotated[
+        bool, typer.Option("--force", help="Also stop a run whose workflow is still executing.")
+    ] = False,
+    as_: AsOption = None,
+) -> None:
+    """End a run that cannot finish (its workflow failed), freeing the pipeline; tells nobody."""
+    from oob.identity import cli_actor
+
+    obj: AppContext = ctx.obj
+    actor = cli_actor(obj.config, as_)
+    store = _store()
+    _control(obj, store).abandon(run_id, actor, reason, force=force)
+    obj.console.print(
+        f"abandoned run {run_id} as {actor}: tell the people who were told, and lift the "
+        "merge hold, by hand"
+    )
+
+
 @app.command("confirm-fix")
 def confirm_fix(
     ctx: typer.Context,
