@@ -6,10 +6,11 @@ Run: .venv/bin/python bench/startup.py [--runs N]
 from __future__ import annotations
 
 import argparse
-import shutil
 import statistics
 import subprocess
+import sys
 import time
+from pathlib import Path
 
 
 def measure(argv: list[str], runs: int) -> list[float]:
@@ -25,7 +26,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=20)
     args = parser.parse_args()
-    oob = shutil.which("oob") or ".venv/bin/oob"
+    # The oob installed beside this Python (the venv running the benchmark).
+    oob = str(Path(sys.executable).with_name("oob"))
     for flag in ("--version", "--help"):
         timings = measure([oob, flag], args.runs)
         print(
