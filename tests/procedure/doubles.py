@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
+from oob.errors import JenkinsError
 from oob.ports import (
     Build,
     CombinedStatus,
@@ -51,6 +52,7 @@ class Script:
     reads_to_finish: int = 2
     shield_reads: int = 2
     merge_during_wait: bool = False
+    trigger_response_lost: bool = False  # Jenkins queues the first trigger, its answer is lost
 
 
 @dataclass
@@ -88,6 +90,8 @@ class Builds:
     def trigger(self, path: str, parameters: dict[str, str]) -> QueuedBuild:
         self.triggered[path] += 1
         build = self._start(path, parameters, "oob")
+        if self.script.trigger_response_lost and self.triggered[path] == 1:
+            raise JenkinsError("Jenkins dropped the connection after the request was sent")
         return QueuedBuild(path, queue_id=build.number)
 
     def queued(self, path: str, queue_id: int) -> QueuedBuild:

@@ -224,6 +224,19 @@ def test_abandon_frees_the_pipeline_from_a_run_that_cannot_finish(harness: Harne
     assert harness.end(second.id).outcome is RunState.CANCELLED
 
 
+def test_a_lost_trigger_response_finds_the_build_instead_of_triggering_again(
+    harness: Harness, script: Script
+) -> None:
+    # Jenkins queued the release job but the answer was lost: the step runs again, and must
+    # find the build it started rather than release twice.
+    script.trigger_response_lost = True
+    run = harness.start()
+    approve(harness, run)
+    assert harness.end(run.id).outcome is RunState.RESOLVED
+    assert harness.builds.triggered[RELEASE] == 1
+    assert len(harness.builds.made[RELEASE]) == 1
+
+
 def test_second_deploy_is_refused_while_one_is_active(harness: Harness) -> None:
     from oob.store import RunBusy
 
