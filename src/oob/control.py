@@ -82,13 +82,13 @@ def client(url: str) -> DBOSClient:
 class Command:
     """A person's action on a run, as the workflow receives it."""
 
-    kind: str  # approve | deny | cancel | confirm
+    kind: str  # approve | deny | cancel | confirm | reject
     actor: str
     source: Source
     note: str = ""
 
     def message(self) -> dict[str, str]:
-        text_key = "reason" if self.kind in ("deny", "cancel") else "note"
+        text_key = "reason" if self.kind in ("deny", "cancel", "reject") else "note"
         return {
             "kind": self.kind,
             "actor": self.actor,
@@ -197,6 +197,20 @@ class Control:
         if not run.active:
             raise ProcedureError(f"run {run_id} has ended ({run.state.value})")
         self._send(run, Command("confirm", actor, source, note))
+        return run
+
+    def reject_fix(self, run_id: str, actor: str, reason: str, source: Source = Source.CLI) -> Run:
+        """Say that the fix does not work in production: the run ends `fix_not_verified` now,
+        with operators and helpdesk told, rather than when verification times out."""
+        run = self.store.run(run_id)
+        confirmers = self.config.roles.fix_confirmers or self.config.roles.deployers
+        self._require(actor, confirmers, "judge a fix")
+        if run.state is not RunState.VERIFYING:
+            raise ProcedureError(
+                f"run {run_id} is {run.state.value}; a fix is judged once it is in production",
+                hint=f"follow it with `oob watch {run_id}`",
+            )
+        self._send(run, Command("reject", actor, source, reason))
         return run
 
     def abandon(

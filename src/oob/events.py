@@ -29,6 +29,7 @@ KIND_SHIELD_UP = "shield.up"
 KIND_SHIELD_DOWN = "shield.down"
 KIND_CHECK = "verify.check"  # name, ok, detail
 KIND_FIX_CONFIRMED = "verify.confirmed"  # actor; note
+KIND_FIX_REJECTED = "verify.rejected"  # actor; reason
 KIND_CANCELLED = "run.cancelled"  # actor; reason
 # `oob abandon`: the run was ended by hand; oob told nobody and did not lift the merge hold.
 KIND_ABANDONED = "run.abandoned"  # actor; reason, state, workflow_status

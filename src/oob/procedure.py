@@ -51,6 +51,7 @@ from oob.events import (
     KIND_ENDED,
     KIND_ERROR,
     KIND_FIX_CONFIRMED,
+    KIND_FIX_REJECTED,
     KIND_HOLD_RELEASED,
     KIND_HOLD_STARTED,
     KIND_MERGE_DETECTED,
@@ -494,7 +495,8 @@ class _Flow:
         }
 
     def wait(self, seconds: float) -> dict[str, Any] | None:
-        """Wait up to `seconds` for a command; handle cancel and confirm; return the others."""
+        """Wait up to `seconds` for a command; handle cancel, confirm and reject; return the
+        others."""
         command: dict[str, Any] | None = DBOS.recv(COMMAND_TOPIC, timeout_seconds=seconds)
         if command is None:
             return None
@@ -520,6 +522,27 @@ class _Flow:
                 source=source,
             )
             raise _End(RunState.CANCELLED, f"cancelled by {actor}: {reason}")
+        if kind == "reject":
+            reason = str(command.get("reason", ""))
+            if self.state is not RunState.VERIFYING:
+                self.record(
+                    KIND_COMMAND_REFUSED,
+                    f"reject-fix by {actor} refused: the fix is not in production yet",
+                    {"command": "reject", "reason": reason},
+                    actor=actor,
+                    source=source,
+                )
+                return None
+            self.record(
+                KIND_FIX_REJECTED,
+                f"{actor} found the fix does not work: {reason}",
+                {"reason": reason},
+                actor=actor,
+                source=source,
+            )
+            detail = f"{actor} found it does not work ({reason})"
+            self.post("fix_not_verified", ("operators", "helpdesk"), detail=detail)
+            raise _End(RunState.FIX_NOT_VERIFIED, detail)
         if kind == "confirm":
             if not self.confirmed:
                 note = str(command.get("note", ""))

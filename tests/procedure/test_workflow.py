@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -298,6 +299,34 @@ def test_fix_that_does_not_work_ends_fix_not_verified(harness: Harness) -> None:
     assert purposes["deploy_complete:helpdesk"] == 1
     assert purposes["fix_not_verified:helpdesk"] == 1
     assert "resolved:helpdesk" not in purposes
+
+
+# Verification that would wait for days: only a person's judgement can end it in a test.
+SLOW_VERIFICATION = (
+    (resources.files("oob") / "presets" / "va-cms.toml")
+    .read_text(encoding="utf-8")
+    .replace("timeout_minutes = 30", "timeout_minutes = 100000")
+)
+
+
+@pytest.mark.parametrize("preset_text", [SLOW_VERIFICATION])
+@pytest.mark.parametrize("script", [Script(fix_cures=False)])
+def test_a_person_rejects_the_fix_and_the_run_ends_at_once(harness: Harness) -> None:
+    from oob.errors import ProcedureError
+
+    run = harness.start()
+    with pytest.raises(ProcedureError, match="judged once it is in production"):
+        harness.control.reject_fix(run.id, "helpdesk", "too early")
+    approve(harness, run)
+    harness.wait_for(run.id, lambda r: r.state is RunState.VERIFYING)
+    harness.control.reject_fix(run.id, "helpdesk", "editors still get HTTP 500")
+    ended = harness.end(run.id)
+    assert ended.outcome is RunState.FIX_NOT_VERIFIED
+    [event] = [e for e in harness.store.events(run.id) if e.kind == "verify.rejected"]
+    assert event.actor == "helpdesk"
+    assert event.details["reason"] == "editors still get HTTP 500"
+    assert harness.chat.purposes()["fix_not_verified:helpdesk"] == 1
+    assert "resume_merging:engineers" in harness.chat.purposes()
 
 
 @pytest.mark.parametrize("script", [Script(merge_during_wait=True)])

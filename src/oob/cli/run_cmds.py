@@ -186,6 +186,23 @@ def cancel(
     obj.console.print(f"cancelling run {run_id}; follow it with `oob watch {run_id}`")
 
 
+@app.command("reject-fix")
+def reject_fix(
+    ctx: typer.Context,
+    run_id: RunArgument,
+    reason: Annotated[str, typer.Option("--reason", help="What was seen (told to all).")],
+    as_: AsOption = None,
+) -> None:
+    """Say the fix does not work in production: the run ends as `fix_not_verified` now."""
+    from oob.identity import cli_actor
+
+    obj: AppContext = ctx.obj
+    actor = cli_actor(obj.config, as_)
+    store = _store()
+    _control(obj, store).reject_fix(run_id, actor, reason)
+    obj.console.print(f"rejected the fix of run {run_id} as {actor}")
+
+
 @app.command()
 def abandon(
     ctx: typer.Context,
