@@ -96,6 +96,9 @@ class RecordingCommands:
     ) -> Run:
         return self._record("confirm", run_id, actor, note, source)  # type: ignore[no-any-return]
 
+    def reject_fix(self, run_id: str, actor: str, reason: str, source: Source = Source.CLI) -> Run:
+        return self._record("reject", run_id, actor, reason, source)  # type: ignore[no-any-return]
+
     def override_status(
         self, *, actor: str, sha: str, context: str, reason: str, source: Source
     ) -> object:

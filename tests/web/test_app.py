@@ -288,6 +288,30 @@ def test_an_action_goes_to_the_command_with_its_actor(dashboard: Dashboard) -> N
     ]
 
 
+def test_a_fix_confirmer_reports_that_the_fix_does_not_work(dashboard: Dashboard) -> None:
+    run = dashboard.store.create_run(request())
+    for state in (
+        RunState.PREFLIGHT,
+        RunState.NOTIFYING,
+        RunState.RELEASE_WAIT,
+        RunState.RELEASING,
+        RunState.DEPLOYING,
+        RunState.VERIFYING,
+    ):
+        dashboard.store.transition(run.id, state)
+    with signed_in(dashboard, ONCALL_TOKEN) as client:
+        page = client.get(f"/runs/{run.id}").text
+        assert re.findall(r'data-action="([\w-]+)"', page) == ["confirm-fix", "reject-fix"]
+        answer = client.post(
+            f"/runs/{run.id}/actions/reject-fix",
+            data={"csrf_token": csrf_of(page), "reason": "editors still get HTTP 500"},
+        )
+        assert answer.status_code == 303
+    assert dashboard.commands.calls == [
+        ("reject", run.id, "cms-oncall", "editors still get HTTP 500", Source.WEB)
+    ]
+
+
 def test_forged_actions_are_refused(dashboard: Dashboard) -> None:
     run = dashboard.store.create_run(request())
     with signed_in(dashboard, ONCALL_TOKEN) as other:

@@ -49,6 +49,7 @@ NOTICES = {
     Action.DENY: "You denied the deploy.",
     Action.CANCEL: "You cancelled the run.",
     Action.CONFIRM_FIX: "You confirmed the fix.",
+    Action.REJECT_FIX: "You reported that the fix does not work.",
     Action.OVERRIDE_STATUS: "You overrode the status.",
 }
 # The sections of the run page that the live stream replaces, by element id.
@@ -71,6 +72,8 @@ class Commands(Protocol):
 
     def confirm_fix(self, run_id: str, actor: str, note: str = "", source: Source = ...) -> Run: ...
 
+    def reject_fix(self, run_id: str, actor: str, reason: str, source: Source = ...) -> Run: ...
+
 
 class StatusOverride(Protocol):
     """`oob.override.override_status` with its config, code host, store and clock bound.
@@ -88,7 +91,9 @@ class ActionRequest(BaseModel):
 
     note: str = Field(default="", max_length=2000, description="approve, confirm-fix")
     reason: str = Field(
-        default="", max_length=2000, description="deny, cancel, override-status (required)"
+        default="",
+        max_length=2000,
+        description="deny, cancel, reject-fix, override-status (required)",
     )
     context: str = Field(
         default="", max_length=200, description="override-status: the required status context"
@@ -114,7 +119,8 @@ def perform(
 ) -> None:
     """Hand `action` to its command as coming from the web, after checking its text is there."""
     commands = settings.commands
-    if action in (Action.DENY, Action.CANCEL, Action.OVERRIDE_STATUS) and not body.reason.strip():
+    needs_reason = (Action.DENY, Action.CANCEL, Action.REJECT_FIX, Action.OVERRIDE_STATUS)
+    if action in needs_reason and not body.reason.strip():
         raise UsageError(f"{action.value} needs a reason")
     if action is Action.APPROVE:
         commands.approve(run_id, actor, body.note.strip(), source=Source.WEB)
@@ -124,6 +130,8 @@ def perform(
         commands.cancel(run_id, actor, body.reason.strip(), source=Source.WEB)
     elif action is Action.CONFIRM_FIX:
         commands.confirm_fix(run_id, actor, body.note.strip(), source=Source.WEB)
+    elif action is Action.REJECT_FIX:
+        commands.reject_fix(run_id, actor, body.reason.strip(), source=Source.WEB)
     else:
         # A status of the run's fix commit: the one pre-flight waits on.
         sha = settings.store.run(run_id).fix_sha
@@ -488,7 +496,8 @@ def _api_routes(app: FastAPI, d: _Dashboard) -> None:
     async def api_action(
         request: Request, run_id: str, action: Action, body: ActionRequest
     ) -> Response:
-        """Approve, deny, cancel, confirm the fix, or override a status (`X-CSRF-Token` needed)."""
+        """Approve, deny, cancel, confirm or reject the fix, or override a status
+        (`X-CSRF-Token` needed)."""
         identity = d.api_who(request)
         if isinstance(identity, Response):
             return identity

@@ -48,6 +48,7 @@ class Action(StrEnum):
     DENY = "deny"
     CANCEL = "cancel"
     CONFIRM_FIX = "confirm-fix"
+    REJECT_FIX = "reject-fix"
     OVERRIDE_STATUS = "override-status"
 
 

@@ -157,6 +157,8 @@ def available_actions(config: Config, run: Run, identity: Identity) -> list[Acti
         offered.append(Action.OVERRIDE_STATUS)
     if run.state in CANCELLABLE:
         offered.append(Action.CANCEL)
-    if run.state is RunState.VERIFYING and config.verify.require_confirmation:
-        offered.append(Action.CONFIRM_FIX)
+    if run.state is RunState.VERIFYING:
+        if config.verify.require_confirmation:
+            offered.append(Action.CONFIRM_FIX)
+        offered.append(Action.REJECT_FIX)
     return [a for a in offered if identity.may(a, config.roles, run.requester)]
