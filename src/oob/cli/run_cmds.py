@@ -40,6 +40,14 @@ def _control(obj: AppContext, store: Store) -> Control:
     return Control(obj.config, store, database_url())
 
 
+def _acting(ctx: typer.Context, as_: str | None) -> tuple[AppContext, str, Control]:
+    """What a person's action on a run needs: the context, who they are, and the control."""
+    from oob.identity import cli_actor
+
+    obj: AppContext = ctx.obj
+    return obj, cli_actor(obj.config, as_), _control(obj, _store())
+
+
 def _config_file(obj: AppContext) -> Path:
     source = obj.config.source
     assert source is not None  # a loaded config knows its file
@@ -143,12 +151,8 @@ def approve(
     as_: AsOption = None,
 ) -> None:
     """Approve a run waiting for the product owner's approval."""
-    from oob.identity import cli_actor
-
-    obj: AppContext = ctx.obj
-    actor = cli_actor(obj.config, as_)
-    store = _store()
-    _control(obj, store).approve(run_id, actor, note)
+    obj, actor, control = _acting(ctx, as_)
+    control.approve(run_id, actor, note)
     obj.console.print(f"approved run {run_id} as {actor}")
 
 
@@ -160,12 +164,8 @@ def deny(
     as_: AsOption = None,
 ) -> None:
     """Deny a run waiting for approval; it ends as `denied`."""
-    from oob.identity import cli_actor
-
-    obj: AppContext = ctx.obj
-    actor = cli_actor(obj.config, as_)
-    store = _store()
-    _control(obj, store).deny(run_id, actor, reason)
+    obj, actor, control = _acting(ctx, as_)
+    control.deny(run_id, actor, reason)
     obj.console.print(f"denied run {run_id} as {actor}")
 
 
@@ -177,12 +177,8 @@ def cancel(
     as_: AsOption = None,
 ) -> None:
     """Cancel a run until the release job picks its commit: the job is stopped, all told."""
-    from oob.identity import cli_actor
-
-    obj: AppContext = ctx.obj
-    actor = cli_actor(obj.config, as_)
-    store = _store()
-    _control(obj, store).cancel(run_id, actor, reason)
+    obj, actor, control = _acting(ctx, as_)
+    control.cancel(run_id, actor, reason)
     obj.console.print(f"cancelling run {run_id}; follow it with `oob watch {run_id}`")
 
 
@@ -194,12 +190,8 @@ def reject_fix(
     as_: AsOption = None,
 ) -> None:
     """Say the fix does not work in production: the run ends as `fix_not_verified` now."""
-    from oob.identity import cli_actor
-
-    obj: AppContext = ctx.obj
-    actor = cli_actor(obj.config, as_)
-    store = _store()
-    _control(obj, store).reject_fix(run_id, actor, reason)
+    obj, actor, control = _acting(ctx, as_)
+    control.reject_fix(run_id, actor, reason)
     obj.console.print(f"rejected the fix of run {run_id} as {actor}")
 
 
@@ -214,12 +206,8 @@ def abandon(
     as_: AsOption = None,
 ) -> None:
     """End a run that cannot finish (its workflow failed), freeing the pipeline; tells nobody."""
-    from oob.identity import cli_actor
-
-    obj: AppContext = ctx.obj
-    actor = cli_actor(obj.config, as_)
-    store = _store()
-    _control(obj, store).abandon(run_id, actor, reason, force=force)
+    obj, actor, control = _acting(ctx, as_)
+    control.abandon(run_id, actor, reason, force=force)
     obj.console.print(
         f"abandoned run {run_id} as {actor}: tell the people who were told, and lift the "
         "merge hold, by hand"
@@ -234,12 +222,8 @@ def confirm_fix(
     as_: AsOption = None,
 ) -> None:
     """Confirm that the fix works in production."""
-    from oob.identity import cli_actor
-
-    obj: AppContext = ctx.obj
-    actor = cli_actor(obj.config, as_)
-    store = _store()
-    _control(obj, store).confirm_fix(run_id, actor, note)
+    obj, actor, control = _acting(ctx, as_)
+    control.confirm_fix(run_id, actor, note)
     obj.console.print(f"fix of run {run_id} confirmed by {actor}")
 
 
