@@ -9,6 +9,7 @@ release wait. Every action lands in the run's audit log with its actor and the `
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from oob.adapters import connect
 from oob.config import Config, parse
 from oob.control import Control
 from oob.override import override_status
-from oob.procedure import Tuning
+from oob.procedure import Tuning, finished
 from oob.sandbox.configfile import render_config
 from oob.sandbox.server import SandboxServer
 from oob.sandbox.world import Options
@@ -113,6 +114,13 @@ def live(
         worker.start()
 
         def stop_worker() -> None:
+            # A run reaches its outcome before its postmortem step: let that step finish before
+            # the services it uses are closed.
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not all(
+                finished(store.events(run.id)) for run in store.runs() if not run.active
+            ):
+                time.sleep(0.05)
             stop.set()
             worker.join(60)
 
