@@ -218,9 +218,15 @@ def dashboard(make_dashboard: MakeDashboard, web_config: Config) -> Dashboard:
     return make_dashboard(web_config)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """One headless Chromium for the session (skipped when Debian's chromium is absent)."""
+    """One headless Chromium per test module (skipped when Debian's chromium is absent).
+
+    Not per session: while Playwright's sync API is open it keeps an asyncio loop running on
+    the main thread, and DBOS's synchronous calls refuse to run under a running loop. A worker
+    of pytest-xdist may run a browser test and then a procedure test, so the browser must be
+    closed when its module's tests are done.
+    """
     if not CHROMIUM.exists():
         unavailable(
             f"{CHROMIUM} is absent: install Debian's chromium (apt-get install chromium)",
