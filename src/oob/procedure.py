@@ -500,59 +500,38 @@ class _Flow:
         command: dict[str, Any] | None = DBOS.recv(COMMAND_TOPIC, timeout_seconds=seconds)
         if command is None:
             return None
-        kind = command.get("kind")
+        kind = str(command.get("kind"))
         actor, source = str(command.get("actor", "?")), str(command.get("source", "cli"))
+        reason = str(command.get("reason", ""))
+
+        def by_person(event_kind: str, summary: str, details: dict[str, Any]) -> None:
+            self.record(event_kind, summary, details, actor=actor, source=source)
+
+        def refuse(why: str) -> None:
+            details = {"command": kind, "reason": reason}
+            command_name = "reject-fix" if kind == "reject" else kind  # as people typed it
+            by_person(KIND_COMMAND_REFUSED, f"{command_name} by {actor} refused: {why}", details)
+
         if kind == "cancel":
-            reason = str(command.get("reason", ""))
             if self.state not in CANCELLABLE:
-                self.record(
-                    KIND_COMMAND_REFUSED,
-                    f"cancel by {actor} refused: the release job already picked its commit",
-                    {"command": "cancel", "reason": reason},
-                    actor=actor,
-                    source=source,
-                )
+                refuse("the release job already picked its commit")
                 return None
             self.cancelled_by = (actor, reason)
-            self.record(
-                KIND_CANCELLED,
-                f"cancelled by {actor}: {reason}",
-                {"reason": reason},
-                actor=actor,
-                source=source,
-            )
+            by_person(KIND_CANCELLED, f"cancelled by {actor}: {reason}", {"reason": reason})
             raise _End(RunState.CANCELLED, f"cancelled by {actor}: {reason}")
         if kind == "reject":
-            reason = str(command.get("reason", ""))
             if self.state is not RunState.VERIFYING:
-                self.record(
-                    KIND_COMMAND_REFUSED,
-                    f"reject-fix by {actor} refused: the fix is not in production yet",
-                    {"command": "reject", "reason": reason},
-                    actor=actor,
-                    source=source,
-                )
+                refuse("the fix is not in production yet")
                 return None
-            self.record(
-                KIND_FIX_REJECTED,
-                f"{actor} found the fix does not work: {reason}",
-                {"reason": reason},
-                actor=actor,
-                source=source,
-            )
+            summary = f"{actor} found the fix does not work: {reason}"
+            by_person(KIND_FIX_REJECTED, summary, {"reason": reason})
             detail = f"{actor} found it does not work ({reason})"
             self.post("fix_not_verified", ("operators", "helpdesk"), detail=detail)
             raise _End(RunState.FIX_NOT_VERIFIED, detail)
         if kind == "confirm":
             if not self.confirmed:
                 note = str(command.get("note", ""))
-                self.record(
-                    KIND_FIX_CONFIRMED,
-                    f"fix confirmed by {actor}",
-                    {"note": note},
-                    actor=actor,
-                    source=source,
-                )
+                by_person(KIND_FIX_CONFIRMED, f"fix confirmed by {actor}", {"note": note})
             self.confirmed = True
             return None
         return command
