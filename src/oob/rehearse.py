@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 from oob.store import RunRequest, RunState, Source, Store
 
 if TYPE_CHECKING:
+    from oob.commands import Control
     from oob.config import Config
-    from oob.control import Control
     from oob.ports import CodeHost
     from oob.sandbox.faults import FaultPlan
     from oob.sandbox.server import SandboxServer
@@ -107,8 +107,8 @@ def _play(
     show: Callable[[Store, Config, str, float], None] | None,
 ) -> Rehearsal:
     from oob.adapters import connect
+    from oob.commands import Control
     from oob.config import parse
-    from oob.control import Control
     from oob.procedure import Tuning
     from oob.sandbox.configfile import render_config
     from oob.worker import WorkerOptions, make_runtime, serve
@@ -130,7 +130,7 @@ def _play(
     stop = threading.Event()
     started = threading.Event()
     with connect(config) as services:
-        runtime = make_runtime(config, store, services, drafts=drafts, tuning=tuning)
+        runtime = make_runtime(store, services, drafts=drafts, tuning=tuning)
         options = WorkerOptions(heartbeat_seconds=0.5, polling_seconds=min(poll, 0.05))
         worker = threading.Thread(
             target=serve,
@@ -142,10 +142,11 @@ def _play(
         try:
             started.wait(60)
             state = sandbox.state()
-            control = Control(config, store, url)
+            control = Control(store, url)
             sim_start = float(state["sim_epoch"])
             wall_start = time.monotonic()
             run = control.start(
+                config,
                 RunRequest(
                     pipeline=config.pipeline.name,
                     requester=OPERATOR,
@@ -155,7 +156,7 @@ def _play(
                     fix_summary="revert the module update",
                     affects="all CMS editors",
                     release_wait_minutes=config.pipeline.release_wait,
-                )
+                ),
             )
             people = _People(
                 store=store,
@@ -306,11 +307,11 @@ def _result(
     people: _People,
     time_scale: float,
 ) -> Rehearsal:
-    from oob.control import snapshot
     from oob.events import KIND_BUILD_STARTED, KIND_POSTMORTEM
+    from oob.readmodel import snapshot
 
     events = store.events(run_id)
-    view = snapshot(store, config, run_id, store.clock.now())
+    view = snapshot(store, run_id, store.clock.now())
     steps = [
         {
             "name": s.name,

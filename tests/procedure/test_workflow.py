@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from oob.clock import SystemClock
+from oob.commands import Control
 from oob.config import Config, parse
-from oob.control import Control
 from oob.procedure import Readiness, Runtime, Tuning
 from oob.store import Run, RunRequest, RunState, Store
 from oob.worker import WorkerOptions, serve
@@ -59,7 +59,7 @@ class Harness:
             affects="all editors",
             release_wait_minutes=15,
         )
-        return self.control.start(request, **kwargs)  # type: ignore[arg-type]
+        return self.control.start(self.config, request, **kwargs)  # type: ignore[arg-type]
 
     def wait_for(self, run_id: str, predicate: Callable[[Run], bool]) -> Run:
         deadline = time.monotonic() + 60
@@ -105,15 +105,14 @@ def harness(
     probe = Probe(script)
     postmortems: list[str] = []
 
-    def answer(_sha: str) -> Readiness:
+    def answer(_config: Config, _sha: str) -> Readiness:
         return readiness.pop(0) if len(readiness) > 1 else readiness[0]
 
-    def postmortem(run_id: str) -> tuple[str | None, str | None]:
+    def postmortem(_config: Config, run_id: str) -> tuple[str | None, str | None]:
         postmortems.append(run_id)
         return None, None
 
     runtime = Runtime(
-        config=config,
         build_server=builds,
         code_host=code,
         chat=chat,
@@ -134,9 +133,7 @@ def harness(
     )
     thread.start()
     assert ready.wait(30)
-    yield Harness(
-        config, store, Control(config, store, url), builds, code, chat, probe, postmortems
-    )
+    yield Harness(config, store, Control(store, url), builds, code, chat, probe, postmortems)
     stop.set()
     thread.join(30)
     store.close()
@@ -315,7 +312,7 @@ def test_a_person_rejects_the_fix_and_the_run_ends_at_once(harness: Harness) -> 
     from oob.errors import ProcedureError
 
     run = harness.start()
-    with pytest.raises(ProcedureError, match="judged once it is in production"):
+    with pytest.raises(ProcedureError, match="not in production yet"):
         harness.control.reject_fix(run.id, "helpdesk", "too early")
     approve(harness, run)
     harness.wait_for(run.id, lambda r: r.state is RunState.VERIFYING)
@@ -363,12 +360,12 @@ def test_preflight_waits_saying_why_until_ready(harness: Harness) -> None:
 
 
 def test_status_snapshot_lists_steps_and_outcome(harness: Harness) -> None:
-    from oob.control import snapshot
+    from oob.readmodel import snapshot
 
     run = harness.start()
     approve(harness, run)
     harness.end(run.id)
-    view = snapshot(harness.store, harness.config, run.id, SystemClock().now()).to_json()
+    view = snapshot(harness.store, run.id, SystemClock().now()).to_json()
     assert view["outcome"] == "resolved"
     assert view["eta_minutes"] is None
     statuses = {s["name"]: s["status"] for s in view["steps"]}
@@ -380,7 +377,7 @@ def test_status_snapshot_lists_steps_and_outcome(harness: Harness) -> None:
 def test_runs_of_another_version_are_reported_not_run(harness: Harness) -> None:
     from dbos import EnqueueOptions
 
-    from oob.control import QUEUE, client
+    from oob.durable import QUEUE, client
     from oob.procedure import WORKFLOW_NAME
     from oob.worker import pending_other_versions
 
@@ -402,21 +399,21 @@ def test_runs_of_another_version_are_reported_not_run(harness: Harness) -> None:
 def test_live_view_shows_stages_steps_and_events(harness: Harness) -> None:
     from rich.console import Console
 
-    from oob.control import snapshot
     from oob.live import follow, render
+    from oob.readmodel import snapshot
 
     run = harness.start()
     approve(harness, run)
     harness.end(run.id)
     screen = Console(record=True, width=140, force_terminal=True)
-    screen.print(render(snapshot(harness.store, harness.config, run.id, SystemClock().now())))
+    screen.print(render(snapshot(harness.store, run.id, SystemClock().now())))
     text = screen.export_text()
     assert "deploys/cms-vagov-prod" in text
     assert "resolved" in text
     assert "postmortem" in text
 
     plain = Console(record=True, width=200, force_terminal=False)
-    follow(harness.store, harness.config, run.id, plain, refresh_seconds=0.01)
+    follow(harness.store, run.id, plain, refresh_seconds=0.01)
     lines = plain.export_text().splitlines()
     assert len(lines) == len(harness.store.events(run.id))
     assert lines[-1].endswith("postmortem done")
@@ -438,8 +435,8 @@ def test_a_run_that_cannot_be_queued_frees_the_pipeline(preset_text: str, tmp_pa
         fix_summary="f",
     )
     with pytest.raises(ProcedureError, match="could not be queued"):
-        Control(config, store, url).start(request)
+        Control(store, url).start(config, request)
     (run,) = store.runs()
-    assert run.outcome is RunState.CANCELLED
+    assert run.outcome is RunState.FAILED  # oob could not go on; nobody cancelled it
     assert store.active_run("va-cms") is None
     store.close()

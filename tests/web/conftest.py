@@ -69,7 +69,7 @@ class FixedClock:
 
 @dataclass
 class RecordingCommands:
-    """Stands in for `oob.control.Control` in page and API tests: records what it is asked.
+    """Stands in for `oob.commands.Control` in page and API tests: records what it is asked.
 
     `refuse` makes every call raise that error, as Control does when it refuses.
     """

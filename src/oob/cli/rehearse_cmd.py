@@ -48,7 +48,7 @@ def rehearse(
     load_scenario(scenario)  # an unknown name is bad input, before anything starts
 
     def show(store: Store, config: Config, run_id: str, scale: float) -> None:
-        follow(store, config, run_id, obj.console, time_scale=scale)
+        follow(store, run_id, obj.console, time_scale=scale)
 
     result = play(
         scenario,

@@ -57,7 +57,7 @@ LIVE_SECTIONS = ("state", "actions", "chart", "builds", "messages", "events")
 
 
 class Commands(Protocol):
-    """The actions people take on a run: the functions the CLI calls (`oob.control.Control`).
+    """The actions people take on a run: the functions the CLI calls (`oob.commands.Control`).
 
     Each checks the actor's role and the run's state, sends the command to the run, which
     records it in its audit log with the actor and the source, and raises an `OobError` when
@@ -284,7 +284,7 @@ class _Dashboard:
             "run": view.run,
             "identity": identity,
             "csrf": self.auth.csrf_token(identity),
-            "actions": available_actions(self.config, view.run, identity),
+            "actions": available_actions(self.store, view.run, identity),
             "contexts": self.config.services.github.required_contexts,
             "Action": Action,
         }
@@ -476,7 +476,7 @@ def _api_routes(app: FastAPI, d: _Dashboard) -> None:
             view = await d.call(d.view_of, run_id)
         except RunNotFound as missing:
             return JSONResponse({"error": missing.message}, status_code=404)
-        actions = [a.value for a in available_actions(d.config, view.run, identity)]
+        actions = [a.value for a in available_actions(d.store, view.run, identity)]
         return JSONResponse(_view_json(view, actions))
 
     @app.get("/api/runs/{run_id}/events", tags=["runs"])

@@ -42,7 +42,7 @@ SESSION_HOURS = 12
 
 
 class Action(StrEnum):
-    """What a person can do to a run from the dashboard."""
+    """What a person can do to a run from the dashboard (`oob.policy.Action`'s values)."""
 
     APPROVE = "approve"
     DENY = "deny"
@@ -59,19 +59,11 @@ class Identity:
     name: str
     session: str = ""
 
-    def may(self, action: Action, roles: Roles, requester: str | None = None) -> bool:
-        """Whether the config lets this person take `action` (on a run `requester` asked for).
+    def may(self, action: Action, roles: Roles) -> bool:
+        """Whether `roles` give this person `action` (the policy's answer, by role alone)."""
+        from oob import policy
 
-        This mirrors the role checks of `oob.control.Control` and `oob.override`, so that pages
-        offer only what will be accepted; those check again and have the last word.
-        """
-        if action in (Action.APPROVE, Action.DENY):
-            return self.name in roles.approvers
-        if action is Action.CANCEL:
-            return self.name in {*roles.deployers, *roles.approvers} or self.name == requester
-        if action is Action.OVERRIDE_STATUS:
-            return self.name in roles.status_overriders
-        return self.name in (roles.fix_confirmers or roles.deployers)
+        return policy.may(roles, policy.Action(action.value), self.name)
 
 
 class Refused(Exception):
