@@ -13,7 +13,7 @@ import typer
 
 from oob.cli import app
 from oob.cli.context import AppContext
-from oob.errors import EXIT_FAILED, OobError, PermissionDenied
+from oob.errors import EXIT_FAILED, PermissionDenied
 from oob.limits import MAX_MINUTES
 
 if TYPE_CHECKING:
@@ -140,13 +140,9 @@ def deploy(  # noqa: PLR0917 - typer passes every option by keyword
         release_wait_minutes=config.pipeline.release_wait if release_wait is None else release_wait,
         **texts,
     )
-    control = _control(store)
-    run = control.start(config, request, approval_timeout_minutes=approval_timeout)
-    try:
-        ensure_worker(store, _config_file(obj), state_dir() / "worker.log")
-    except OobError as exc:
-        control.fail(run.id, f"no worker to execute it: {exc.message}")
-        raise
+    # Everything is checked: a worker is needed now (it also creates DBOS's tables).
+    ensure_worker(store, _config_file(obj), state_dir() / "worker.log")
+    run = _control(store).start(config, request, approval_timeout_minutes=approval_timeout)
     if detach:
         typer.echo(run.id)
         return

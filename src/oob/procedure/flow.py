@@ -139,23 +139,18 @@ class Flow:
         }
 
     def post(
-        self, message: str, audiences: tuple[str, ...], about: str = "", **values: Any
+        self,
+        message: str,
+        audiences: tuple[str, ...],
+        about: str = "",
+        *,
+        required: bool = False,
+        **values: Any,
     ) -> None:
-        """Post `message` to every channel of each audience, once each."""
-        for audience in audiences:
-            rendered = self.fx.render(self.run_id, message, audience, self.values(values))
-            if not rendered:
-                continue
-            text, *channels = rendered
-            for channel in channels:
-                self.fx.post(
-                    self.run_id,
-                    message,
-                    audience,
-                    channel,
-                    text,
-                    self.key(message, audience, about),
-                )
+        """Post `message` to every channel of each audience, once each (`delivery`)."""
+        from oob.procedure.delivery import deliver
+
+        deliver(self, message, audiences, about=about, required=required, **values)
 
     def key(self, message: str, audience: str, about: str = "") -> str:
         """The idempotency key of a message: the run, the message, the audience, and for a

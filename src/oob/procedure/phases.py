@@ -39,7 +39,7 @@ def approval(flow: Flow) -> None:
     started = fx.now()
     deadline = started + timedelta(seconds=flow.tuning.seconds(timeout)) if timeout else None
     flow.begin(Phase.APPROVAL, deadline=deadline.isoformat() if deadline else None)
-    flow.post("approval_request", ("product_owner",))
+    flow.post("approval_request", ("product_owner",), required=True)
     flow.record(
         KIND_APPROVAL_REQUESTED,
         f"approval requested from the product owner (ETA {format_minutes(flow.eta_minutes)})",
@@ -89,9 +89,9 @@ def notify(flow: Flow) -> None:
     flow.begin(Phase.NOTIFY)
     for audience in ("sitewide", "helpdesk", "editors"):
         flow.announced.append(audience)
-        flow.post("deploy_coming", (audience,))
+        flow.post("deploy_coming", (audience,), required=True)
     flow.holding = True
-    flow.post("hold_merges", ("engineers",))
+    flow.post("hold_merges", ("engineers",), required=True)
     flow.baseline = flow.fx.main_head(flow.run_id)
     flow.record(KIND_HOLD_STARTED, "engineers asked to hold merges", {"baseline": flow.baseline})
 

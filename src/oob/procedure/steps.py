@@ -32,6 +32,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 ACTOR = "oob"
+TRIGGER_ATTEMPTS = 3  # sends of the release trigger, each after looking for the build of the last
 
 
 def _step(name: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
@@ -159,15 +160,20 @@ def trigger(run_id: str, job: str, parameters: dict[str, str], intent_at: dateti
         if found is not None:
             return -found.number
     r.store.record_facts(run_id, trigger_sent=True)
-    try:
-        queued = r.build_server.trigger(job, parameters)
-    except IntegrationError:
-        found = _settle(run_id, job, parameters, intent_at)
-        if found is None:
-            raise
-        return -found.number
-    r.store.record_facts(run_id, queue_id=queued.queue_id)
-    return queued.queue_id
+    for attempt in range(1, TRIGGER_ATTEMPTS + 1):
+        try:
+            queued = r.build_server.trigger(job, parameters)
+        except IntegrationError as error:
+            # The trigger may have taken effect although its answer was lost: look first.
+            found = _settle(run_id, job, parameters, intent_at)
+            if found is not None:
+                return -found.number
+            if attempt == TRIGGER_ATTEMPTS or not getattr(error, "transient", True):
+                raise
+            continue
+        r.store.record_facts(run_id, queue_id=queued.queue_id)
+        return queued.queue_id
+    raise AssertionError("unreachable")
 
 
 def _settle(run_id: str, job: str, parameters: dict[str, str], intent_at: datetime) -> Build | None:

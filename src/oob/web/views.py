@@ -148,8 +148,9 @@ def available_actions(store: Store, run: Run, identity: Identity) -> list[Action
     """The actions to offer `identity` on `run` now: those the policy would accept."""
     from oob import policy
 
-    wanted: list[Action] = [a for a in Action if a is not Action.CONFIRM_FIX]
+    wanted = [Action.APPROVE, Action.DENY, Action.OVERRIDE_STATUS, Action.CANCEL]
     if store.plan(run.id)["verify"].get("require_confirmation"):
         wanted.append(Action.CONFIRM_FIX)
+    wanted.append(Action.REJECT_FIX)
     asked = [policy.Action(a.value) for a in wanted]
     return [Action(a.value) for a in policy.offered(store.situation(run.id), identity.name, asked)]
