@@ -31,7 +31,8 @@ from oob.errors import ConfigError
 
 DEFAULT_CONFIG = Path("oob.toml")
 
-Minutes = Annotated[float, Field(ge=0)]
+# A duration in minutes: finite, and at most a day (an out-of-band deploy is measured in hours).
+Minutes = Annotated[float, Field(ge=0, le=24 * 60, allow_inf_nan=False)]
 JobPath = Annotated[str, Field(pattern=r"^[^/\s]+(/[^/\s]+)*$")]
 
 
@@ -384,6 +385,12 @@ def load(path: Path | None = None) -> Config:
         ) from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read it: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"{path}:{line}: not valid UTF-8 (byte {exc.start})",
+            hint="save the file as UTF-8",
+        ) from None
     return parse(text, path)
 
 

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from oob.clock import Clock, SystemClock
-from oob.errors import ProcedureError, RunNotFound
+from oob.errors import OobError, ProcedureError, RunNotFound
 from oob.states import CANCELLABLE, TRANSITIONS, RunState, Source
 
 if TYPE_CHECKING:
@@ -54,6 +54,7 @@ __all__ = [  # RunState and Source are re-exported: a Run carries its state, an 
     "RunState",
     "Source",
     "Store",
+    "StoreUnavailable",
     "Worker",
     "append_event",
     "database_url",
@@ -75,6 +76,11 @@ class RunBusy(ProcedureError):
 
 class BadTransition(ProcedureError):
     """A run was asked to move to a state its current state does not lead to."""
+
+
+class StoreUnavailable(OobError):
+    """The run store cannot be opened: a folder that cannot be written, a file that is not a
+    database, a server that does not answer."""
 
 
 class CancelPending(BadTransition):
@@ -272,13 +278,27 @@ class Store:
         self.clock: Clock = clock or SystemClock()
         real = sqlalchemy_url(url)
         if real.startswith("sqlite:///"):
-            Path(real.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(real.removeprefix("sqlite:///")).parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreUnavailable(
+                    f"cannot create the run store's folder {folder}: {exc.strerror}",
+                    hint=f"set {ENV_HOME} to a folder you can write",
+                ) from None
         self.engine = sa.create_engine(real, pool_pre_ping=True)
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_connect)
             sa.event.listen(self.engine, "begin", _sqlite_begin)
         self._metadata, self._runs, self._events, self._workers, self._plans = _tables()
-        self._metadata.create_all(self.engine)
+        try:
+            self._metadata.create_all(self.engine)
+        except sa.exc.DBAPIError as exc:
+            self.engine.dispose()
+            raise StoreUnavailable(
+                f"cannot use the run store at {redact_url(url)}: {_reason(exc)}",
+                hint=f"check the file or server; {ENV_HOME} or {ENV_DATABASE_URL} chooses another",
+            ) from None
 
     def close(self) -> None:
         self.engine.dispose()
@@ -692,6 +712,12 @@ class Store:
         """Remove a worker that stopped, or whose runs were taken over."""
         with self._tx() as conn:
             conn.execute(self._workers.delete().where(self._workers.c.executor_id == executor_id))
+
+
+def _reason(exc: BaseException) -> str:
+    original = getattr(exc, "orig", None) or exc
+    lines = str(original).strip().splitlines()
+    return lines[0] if lines else type(original).__name__
 
 
 def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
