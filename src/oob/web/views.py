@@ -18,7 +18,23 @@ from datetime import datetime
 from oob.config import Config
 from oob.control import Snapshot, snapshot
 from oob.eta import format_minutes
-from oob.events import KIND_BUILD_FINISHED, KIND_BUILD_STARTED, KIND_MESSAGE_POSTED
+from oob.events import (
+    KIND_ABANDONED,
+    KIND_APPROVED,
+    KIND_BUILD_FINISHED,
+    KIND_BUILD_STARTED,
+    KIND_CANCELLED,
+    KIND_DENIED,
+    KIND_ERROR,
+    KIND_FIX_CONFIRMED,
+    KIND_FIX_REJECTED,
+    KIND_MERGE_DETECTED,
+    KIND_MESSAGE_POSTED,
+    KIND_PREFLIGHT_WAITING,
+    KIND_PULL_REQUEST,
+    KIND_RELEASE_PICKED,
+    KIND_STATUS_OVERRIDDEN,
+)
 from oob.procedure import CANCELLABLE
 from oob.store import Event, Run, RunState, Store
 from oob.web.auth import Action, Identity
@@ -39,6 +55,27 @@ STATE_LABELS = {
     RunState.DEPLOY_FAILED: "Deploy failed",
     RunState.FIX_NOT_VERIFIED: "Fix not verified",
 }
+
+# Timeline entries a screen reader announces as they arrive: people's decisions, what holds or
+# ends the run, and each build's result. The state and the step are announced as they change;
+# the rest (steps, messages, the ETA) is there to read, not to be interrupted by.
+ANNOUNCED = frozenset(
+    {
+        KIND_APPROVED,
+        KIND_DENIED,
+        KIND_PREFLIGHT_WAITING,
+        KIND_STATUS_OVERRIDDEN,
+        KIND_MERGE_DETECTED,
+        KIND_BUILD_FINISHED,
+        KIND_RELEASE_PICKED,
+        KIND_FIX_CONFIRMED,
+        KIND_FIX_REJECTED,
+        KIND_CANCELLED,
+        KIND_ABANDONED,
+        KIND_ERROR,
+        KIND_PULL_REQUEST,
+    }
+)
 
 
 @dataclass(frozen=True)
