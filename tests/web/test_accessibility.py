@@ -425,10 +425,17 @@ class State:
     name: str
     token: str | None  # None: the sign-in page, not signed in
     setup: Callable[[Dashboard], str]  # returns the path to open
+    act: Callable[[Page], None] | None = None  # what the reader then does on the page
 
 
 def _sign_in(_d: Dashboard) -> str:
     return "/login"
+
+
+def _wrong_token(page: Page) -> None:
+    page.get_by_label("Your dashboard token").fill("wrong")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#token-error")
 
 
 def _runs(d: Dashboard) -> str:
@@ -473,23 +480,52 @@ def _approved(d: Dashboard) -> str:
     return f"/runs/{d.store.create_run(request()).id}?done=approve"
 
 
+def _deny_too_long(page: Page) -> None:
+    # Past the field's maxlength, as a script or an old browser could send it.
+    page.get_by_text("Deny…").click()
+    page.locator("#deny-reason").evaluate("el => { el.value = 'x'.repeat(2001); }")
+    page.get_by_role("button", name="Confirm: deny the deploy").click()
+    page.wait_for_selector("#error")
+
+
+def _missing(_d: Dashboard) -> str:
+    return "/runs/no-such-run"
+
+
 STATES = [
     State("sign-in", None, _sign_in),
+    State("sign-in-error", None, _sign_in, _wrong_token),
     State("runs", VIEWER_TOKEN, _runs),
     State("awaiting-approval", PO_TOKEN, _awaiting),
     State("approved-notice", PO_TOKEN, _approved),
+    State("refused-form", PO_TOKEN, _awaiting, _deny_too_long),
+    State("not-found", VIEWER_TOKEN, _missing),
     State("preflight", ONCALL_TOKEN, _preflight),
     State("release-wait", ONCALL_TOKEN, _release_wait),
     State("deploying", VIEWER_TOKEN, _deploying),
     State("verifying", ONCALL_TOKEN, _verifying),
     State("resolved", PO_TOKEN, _resolved),
 ]
+# Two widths, two themes: each state is checked in all four.
 VIEWS = [
-    ("desktop-light", {**DESKTOP, "color_scheme": "light"}),
-    ("desktop-dark", {**DESKTOP, "color_scheme": "dark"}),
-    ("phone-light", {**PHONE, "color_scheme": "light"}),
-    ("phone-dark", {**PHONE, "color_scheme": "dark"}),
+    (viewport, scheme)
+    for viewport in (DESKTOP["viewport"], PHONE["viewport"])
+    for scheme in ("light", "dark")
 ]
+
+
+@contextmanager
+def reader(browser: Browser, url: str, token: str | None) -> Iterator[Page]:
+    """A page signed in with `token`, or (None) one that is not signed in."""
+    if token is not None:
+        with signed_in(browser, url, token) as page:
+            yield page
+        return
+    ctx = browser.new_context()
+    try:
+        yield ctx.new_page()
+    finally:
+        ctx.close()
 
 
 def axe_violations(page: Page) -> list[str]:
@@ -512,28 +548,20 @@ def axe_violations(page: Page) -> list[str]:
 def test_axe_finds_no_wcag_violation(browser: Browser, dashboard: Dashboard, state: State) -> None:
     path = state.setup(dashboard)
     problems = {}
-    for view, options in VIEWS:
-        if state.token is None:
-            ctx = browser.new_context(**options)
-            page = ctx.new_page()
+    with reader(browser, dashboard.url, state.token) as page:
+        for viewport, scheme in VIEWS:
+            page.set_viewport_size(viewport)
+            page.emulate_media(color_scheme=scheme)  # type: ignore[arg-type]
             page.goto(dashboard.url + path)
+            if state.act is not None:
+                state.act(page)
+            if page.locator("#run[data-active=yes]").count():
+                wait_updates(page, 1)  # as the reader sees it once live
+            # Every action's confirmation step open, as someone about to confirm sees it.
+            page.evaluate("() => document.querySelectorAll('details').forEach(d => d.open = true)")
             found = axe_violations(page)
-            # And with its error shown.
-            page.get_by_label("Your dashboard token").fill("wrong")
-            page.keyboard.press("Enter")
-            page.wait_for_selector("#token-error")
-            found += axe_violations(page)
-            ctx.close()
-        else:
-            with signed_in(browser, dashboard.url, state.token, **options) as page:
-                page.goto(dashboard.url + path)
-                if page.locator("#run[data-active=yes]").count():
-                    wait_updates(page, 1)  # as the reader sees it once live
-                # Every action's confirmation step open, as someone about to confirm sees it.
-                page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
-                found = axe_violations(page)
-        if found:
-            problems[view] = found
+            if found:
+                problems[f"{viewport['width']}px {scheme}"] = found
     assert problems == {}
 
 
