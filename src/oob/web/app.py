@@ -401,8 +401,9 @@ async def _read_form(request: Request) -> dict[str, str]:
         if len(body) > FORM_BYTES_LIMIT:
             raise too_large
     try:
-        fields = parse_qs(body.decode(), errors="strict", max_num_fields=20)
-    except ValueError:  # UnicodeDecodeError too
+        text = body.decode()
+        fields = parse_qs(text, errors="strict")  # a %-escape that is not UTF-8 raises too
+    except UnicodeDecodeError:
         raise _BadForm(
             400,
             "This form could not be read: its text must be UTF-8. "
