@@ -75,6 +75,11 @@ def focused(page: Page) -> dict[str, Any]:
     )
 
 
+def wait_focus(page: Page, element_id: str) -> None:
+    """Until the element `element_id` has the focus (the page moves it once loaded)."""
+    page.wait_for_function("id => document.activeElement.id === id", arg=element_id)
+
+
 @contextmanager
 def held_stream(page: Page) -> Iterator[Callable[[], None]]:
     """Hold the run page's live stream until the test lets it go (the callable yielded).
@@ -239,7 +244,7 @@ def test_an_action_from_the_keyboard_across_a_live_update(
         page.keyboard.press("Enter")
         page.wait_for_selector(f"text={flow.notice}")
         # The page comes back with the focus on what happened.
-        assert focused(page)["id"] == "notice"
+        wait_focus(page, "notice")
         assert focused(page)["text"] == flow.notice
     verb, actor = flow.recorded
     assert dashboard.commands.calls == [(verb, run.id, actor, flow.text, Source.WEB)]
@@ -368,6 +373,7 @@ def test_a_sign_in_error_takes_the_focus_and_is_tied_to_the_field(
         page.get_by_label("Your dashboard token").fill("a wrong token")
         page.keyboard.press("Enter")
         page.wait_for_selector("text=That token is not valid.")
+        wait_focus(page, "token-error")
         assert focused(page) == {
             "tag": "P",
             "id": "token-error",
@@ -389,7 +395,7 @@ def test_a_refused_action_takes_the_focus_to_why(browser: Browser, dashboard: Da
         page.get_by_text("Approve deploy…").click()
         page.get_by_role("button", name="Confirm: approve the deploy").click()
         page.wait_for_selector("text=run is not waiting for approval")
-        assert focused(page)["id"] == "error"
+        wait_focus(page, "error")
         # The form comes back open, for another try.
         assert page.locator("details[data-action='approve']").get_attribute("open") is not None
 
