@@ -33,7 +33,14 @@ from tests.web.conftest import (
     FixedClock,
     request,
 )
-from tests.web.test_app import build, deploying_run, ended_run, worker_event
+from tests.web.test_app import (
+    build,
+    deploying_run,
+    ended_run,
+    full_pipeline_finished,
+    to_verifying,
+    worker_event,
+)
 from tests.web.test_browser import DESKTOP, PHONE, signed_in
 
 if TYPE_CHECKING:
@@ -42,14 +49,6 @@ if TYPE_CHECKING:
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 RELEASE = "deploys/cms-auto-deploy"
-AFTER_VERIFYING = (
-    RunState.PREFLIGHT,
-    RunState.NOTIFYING,
-    RunState.RELEASE_WAIT,
-    RunState.RELEASING,
-    RunState.DEPLOYING,
-    RunState.VERIFYING,
-)
 
 
 def updates(page: Page) -> int:
@@ -102,11 +101,6 @@ def held_stream(page: Page) -> Iterator[Callable[[], None]]:
     yield release
 
 
-def to_verifying(store: Store, run_id: str) -> None:
-    for state in AFTER_VERIFYING:
-        store.transition(run_id, state)
-
-
 def release_waiting_run(store: Store, clock: FixedClock) -> str:
     """A run whose release job started now: its ETA goes down as the clock moves."""
     run = store.create_run(request())
@@ -130,18 +124,15 @@ def test_focus_on_a_chart_link_survives_a_redraw(browser: Browser, dashboard: Da
         link = page.locator("#chart a", has_text="cms/cms-full-pipeline")
         link.focus()
         seen = updates(page)
-        full = "cms/cms-full-pipeline"
-        started = clock.now() - timedelta(minutes=8)
-        worker_event(
-            store,
-            run_id,
-            "build.finished",
-            f"{full} #3 ended SUCCESS",
-            **build(full, 3, started, 7.5),
-        )
+        full_pipeline_finished(store, clock, run_id)
         wait_updates(page, seen + 1)
         assert page.locator("#chart li").nth(1).get_attribute("data-stage-status") == "SUCCESS"
-        assert focused(page) == {"tag": "A", "id": "", "text": full, "action": None}
+        assert focused(page) == {
+            "tag": "A",
+            "id": "",
+            "text": "cms/cms-full-pipeline",
+            "action": None,
+        }
 
 
 def test_focus_on_an_action_survives_the_first_live_update(

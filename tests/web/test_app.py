@@ -95,6 +95,32 @@ def deploying_run(store: Store, clock: FixedClock) -> str:
     return run.id
 
 
+def to_verifying(store: Store, run_id: str) -> None:
+    """Take a new run along the whole path to verifying the fix."""
+    for state in (
+        RunState.PREFLIGHT,
+        RunState.NOTIFYING,
+        RunState.RELEASE_WAIT,
+        RunState.RELEASING,
+        RunState.DEPLOYING,
+        RunState.VERIFYING,
+    ):
+        store.transition(run_id, state)
+
+
+def full_pipeline_finished(store: Store, clock: FixedClock, run_id: str) -> None:
+    """The worker records the end of `deploying_run`'s full pipeline, after 7.5 minutes."""
+    full = "cms/cms-full-pipeline"
+    started = clock.now() - timedelta(minutes=8)
+    worker_event(
+        store,
+        run_id,
+        "build.finished",
+        f"{full} #3 ended SUCCESS",
+        **build(full, 3, started, minutes=7.5),
+    )
+
+
 def ended_run(store: Store, clock: FixedClock, outcome: RunState, **changes: str) -> str:
     run = store.create_run(request(**changes))
     store.transition(run.id, RunState.CLOSING)
@@ -290,15 +316,7 @@ def test_an_action_goes_to_the_command_with_its_actor(dashboard: Dashboard) -> N
 
 def test_a_fix_confirmer_reports_that_the_fix_does_not_work(dashboard: Dashboard) -> None:
     run = dashboard.store.create_run(request())
-    for state in (
-        RunState.PREFLIGHT,
-        RunState.NOTIFYING,
-        RunState.RELEASE_WAIT,
-        RunState.RELEASING,
-        RunState.DEPLOYING,
-        RunState.VERIFYING,
-    ):
-        dashboard.store.transition(run.id, state)
+    to_verifying(dashboard.store, run.id)
     with signed_in(dashboard, ONCALL_TOKEN) as client:
         page = client.get(f"/runs/{run.id}").text
         assert re.findall(r'data-action="([\w-]+)"', page) == ["confirm-fix", "reject-fix"]
