@@ -26,6 +26,7 @@ import hmac
 import json
 import os
 import secrets
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -89,12 +90,18 @@ class Authenticator:
 
     `key` signs sessions and CSRF tokens; by default a fresh random key per process, so a
     restart ends every session (people sign in again with their token).
+
+    Sessions live in this object too: a signed cookie is accepted only while its session is
+    open here, so signing out ends it for good, even if the cookie was copied. They are the
+    process's, like the key: another process (or a restart) knows none of them.
     """
 
     def __init__(self, web: Web, clock: Clock, key: bytes | None = None) -> None:
         self.web = web
         self.clock = clock
         self._key = key or secrets.token_bytes(32)
+        self._sessions: dict[str, datetime] = {}  # open session id -> when it expires
+        self._lock = threading.Lock()  # the server's threads sign people in and out
 
     # --- identity -----------------------------------------------------------------------------
 
@@ -156,8 +163,14 @@ class Authenticator:
 
     def new_session(self, name: str) -> str:
         """A signed session cookie value for `name`, valid for SESSION_HOURS."""
-        expires = self.clock.now() + timedelta(hours=SESSION_HOURS)
-        body = {"n": name, "s": secrets.token_urlsafe(16), "e": expires.isoformat()}
+        now = self.clock.now()
+        expires = now + timedelta(hours=SESSION_HOURS)
+        session = secrets.token_urlsafe(16)
+        with self._lock:
+            # Forget the sessions that expired, so that the table holds only live ones.
+            self._sessions = {s: e for s, e in self._sessions.items() if e > now}
+            self._sessions[session] = expires
+        body = {"n": name, "s": session, "e": expires.isoformat()}
         payload = base64.urlsafe_b64encode(json.dumps(body).encode()).decode()
         return f"{payload}.{self._sign('session', payload)}"
 
@@ -170,7 +183,16 @@ class Authenticator:
             raise Refused(401, "your session has expired; sign in again")
         if body["n"] not in self.web.users:
             raise Refused(401, "you are no longer a dashboard user")
+        with self._lock:
+            open_ = body["s"] in self._sessions
+        if not open_:
+            raise Refused(401, "you signed out of this session; sign in again")
         return Identity(body["n"], session=body["s"])
+
+    def end_session(self, identity: Identity) -> None:
+        """Sign `identity` out: their session cookie is refused from now on."""
+        with self._lock:
+            self._sessions.pop(identity.session, None)
 
     # --- CSRF ---------------------------------------------------------------------------------
 

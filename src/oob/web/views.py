@@ -1,7 +1,7 @@
 """What the dashboard shows of a run: plain data, no HTML.
 
 The pages and the JSON API both render these. The state, steps, stages (estimate against
-actual) and ETA are `oob.control.snapshot`, the same that `oob status` prints; this module adds
+actual) and ETA are `oob.readmodel.snapshot`, the same that `oob status` prints; this module adds
 what only the dashboard lists, read from the timeline by the details the procedure records:
 the Jenkins builds (`job`, `number`, `url`, `result`) and the messages sent (`channel`,
 `permalink`). Nothing here decides anything about the run: `available_actions` says which
@@ -17,7 +17,24 @@ from datetime import datetime
 
 from oob.config import Config
 from oob.eta import format_minutes
-from oob.events import KIND_BUILD_FINISHED, KIND_BUILD_STARTED, KIND_MESSAGE_POSTED
+from oob.events import (
+    KIND_ABANDONED,
+    KIND_APPROVED,
+    KIND_BUILD_FINISHED,
+    KIND_BUILD_STARTED,
+    KIND_CANCELLED,
+    KIND_DENIED,
+    KIND_ERROR,
+    KIND_FIX_CONFIRMED,
+    KIND_FIX_REJECTED,
+    KIND_MERGE_DETECTED,
+    KIND_MESSAGE_POSTED,
+    KIND_MESSAGE_UNDELIVERED,
+    KIND_PREFLIGHT_WAITING,
+    KIND_PULL_REQUEST,
+    KIND_RELEASE_PICKED,
+    KIND_STATUS_OVERRIDDEN,
+)
 from oob.readmodel import Snapshot, snapshot
 from oob.store import Event, Run, RunState, Store
 from oob.web.auth import Action, Identity
@@ -39,6 +56,28 @@ STATE_LABELS = {
     RunState.FIX_NOT_VERIFIED: "Fix not verified",
     RunState.FAILED: "Failed: oob could not go on",
 }
+
+# Timeline entries a screen reader announces as they arrive: people's decisions, what holds or
+# ends the run, and each build's result. The state and the step are announced as they change;
+# the rest (steps, messages, the ETA) is there to read, not to be interrupted by.
+ANNOUNCED = frozenset(
+    {
+        KIND_APPROVED,
+        KIND_DENIED,
+        KIND_PREFLIGHT_WAITING,
+        KIND_STATUS_OVERRIDDEN,
+        KIND_MERGE_DETECTED,
+        KIND_BUILD_FINISHED,
+        KIND_RELEASE_PICKED,
+        KIND_FIX_CONFIRMED,
+        KIND_FIX_REJECTED,
+        KIND_CANCELLED,
+        KIND_ABANDONED,
+        KIND_ERROR,
+        KIND_MESSAGE_UNDELIVERED,
+        KIND_PULL_REQUEST,
+    }
+)
 
 
 @dataclass(frozen=True)
