@@ -23,6 +23,7 @@ import pytest
 from oob.commands import Control
 from oob.config import Config, parse
 from oob.durable import client
+from oob.procedure import Phase
 from oob.sandbox.configfile import render_config
 from oob.sandbox.server import SandboxServer
 from oob.sandbox.world import Options
@@ -121,8 +122,10 @@ class Deployment:
         self.until(lambda: finished(self.store.events(run_id)), timeout=180)
         return self.store.run(run_id)
 
-    def check_exactly_once(self) -> None:
-        ledger = self.sandbox.ledger()
+    def check_exactly_once(self, since: int = 0) -> None:
+        """One release build, one post per (message, channel), one pull request: in the ledger
+        after its first `since` entries."""
+        ledger = self.sandbox.ledger()[since:]
         triggers = [e for e in ledger if e["service"] == "jenkins" and "parameters" in e["summary"]]
         assert [e["summary"]["job"] for e in triggers] == [RELEASE]
         posts = Counter(
@@ -258,3 +261,79 @@ def test_two_workers_share_postgres_and_the_survivor_takes_over(
                     process.send_signal(signal.SIGTERM)
                     process.wait(30)
             store.close()
+
+
+def steps_by_phase(deployment: Deployment, run_id: str) -> list[tuple[str, str, int]]:
+    """The run's completed steps from DBOS's own records, oldest first, each with the phase it
+    belongs to (from the run's timeline): (phase, step name, function id)."""
+    dbos = client(deployment.url)
+    try:
+        steps = dbos.list_workflow_steps(run_id, load_output=False)
+    finally:
+        dbos.destroy()
+    starts = [
+        (e.at.timestamp() * 1000, str(e.details["step"]))
+        for e in deployment.store.events(run_id)
+        if e.kind == "step.started"
+    ]
+    found = []
+    for step in sorted(steps, key=lambda s: s["function_id"]):
+        done = step["completed_at_epoch_ms"]
+        if done is None or not step["function_name"].startswith("oob."):
+            continue
+        phase = next((p for at, p in reversed(starts) if at <= done), "start")
+        found.append((phase, step["function_name"], step["function_id"]))
+    return found
+
+
+def boundaries(reference: list[tuple[str, str, int]], per_phase: int = 2) -> list[tuple[str, str]]:
+    """Up to `per_phase` distinct steps of each phase, in the order they first completed."""
+    chosen: list[tuple[str, str]] = []
+    for phase, name, _ in reference:
+        if (phase, name) not in chosen and sum(p == phase for p, _ in chosen) < per_phase:
+            chosen.append((phase, name))
+    return chosen
+
+
+@pytest.mark.parametrize("deployment", ["sqlite"], indirect=True)
+def test_killed_at_every_step_boundary_each_effect_happens_once(deployment: Deployment) -> None:
+    # A completed run tells, from DBOS's records, where the step boundaries are.
+    worker = deployment.start_worker()
+    reference = deployment.start_run()
+    deployment.approve(reference)
+    assert deployment.finished(reference.id).outcome is RunState.RESOLVED
+    targets = boundaries(steps_by_phase(deployment, reference.id))
+    phases = {phase for phase, _ in targets}
+    assert len(targets) >= 12, targets
+    assert {"approval", "preflight", "notify", "trigger", "release_wait", "deploy"} <= phases
+    assert {"shield", "verify", "resolve", "postmortem"} <= phases
+    since = len(deployment.sandbox.ledger())
+
+    # The same procedure again, the worker killed with SIGKILL at each boundary in turn. A
+    # boundary this run passed without (a poll it did not need) is skipped, and counted.
+    run = deployment.start_run()
+    order = [p.value for p in Phase]
+    killed, skipped = [], []
+    for phase, name in targets:
+
+        def reached(phase: str = phase, name: str = name) -> bool:
+            kinds = deployment.kinds(run.id)
+            waiting = "approval.requested" in kinds and "approval.approved" not in kinds
+            if waiting and phase != "approval":
+                Control(deployment.store, deployment.url).approve(run.id, "po")
+            seen = steps_by_phase(deployment, run.id)
+            return (phase, name) in {(p, n) for p, n, _ in seen} or any(
+                p in order and order.index(p) > order.index(phase) for p, _, _ in seen
+            )
+
+        deployment.until(reached, timeout=180)
+        if (phase, name) not in {(p, n) for p, n, _ in steps_by_phase(deployment, run.id)}:
+            skipped.append((phase, name))
+            continue
+        kill(worker)
+        killed.append((phase, name))
+        worker = deployment.start_worker()
+    assert len(killed) >= 12, (killed, skipped)
+    print(f"killed at {len(killed)} step boundaries: {killed}; skipped {skipped}")
+    assert deployment.finished(run.id).outcome is RunState.RESOLVED
+    deployment.check_exactly_once(since)
