@@ -337,3 +337,32 @@ def test_killed_at_every_step_boundary_each_effect_happens_once(deployment: Depl
     print(f"killed at {len(killed)} step boundaries: {killed}; skipped {skipped}")
     assert deployment.finished(run.id).outcome is RunState.RESOLVED
     deployment.check_exactly_once(since)
+
+
+@pytest.mark.parametrize("deployment", ["sqlite"], indirect=True)
+def test_a_config_edited_between_a_crash_and_the_recovery_changes_nothing_of_the_run(
+    deployment: Deployment,
+) -> None:
+    first = deployment.start_worker()
+    run = deployment.start_run()
+    deployment.until(lambda: "approval.requested" in deployment.kinds(run.id))
+    kill(first)
+    # Someone edits oob.toml: another release job, another log pattern, another channel.
+    text = deployment.config_path.read_text(encoding="utf-8")
+    edited = (
+        text.replace(RELEASE, "deploys/somebody-elses-job")
+        .replace("Commit status", "Released commit")
+        .replace('slack = "#cms-product"', 'slack = "#nobody-reads-this"')
+    )
+    assert edited != text
+    deployment.config_path.write_text(edited, encoding="utf-8")
+    deployment.start_worker()
+    deployment.approve(run)
+    assert deployment.finished(run.id).outcome is RunState.RESOLVED
+    deployment.check_exactly_once()
+    channels = {
+        e["summary"]["channel"]
+        for e in deployment.sandbox.ledger()
+        if e["service"] == "slack" and e["path"].endswith("chat.postMessage")
+    }
+    assert "nobody-reads-this" not in {c.lstrip("#") for c in channels}
