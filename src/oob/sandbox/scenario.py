@@ -43,6 +43,8 @@ class JobSpec:
     stages: tuple[str, ...]
     work: tuple[str, ...]
     parameters: tuple[Parameter, ...]
+    concurrent: bool = True
+    """False: a job that runs one build at a time (its next item is blocked meanwhile)."""
 
     @property
     def name(self) -> str:
@@ -66,6 +68,7 @@ class Pipeline:
 
     jenkins_version: str
     quiet_period_seconds: float
+    executor_pickup_seconds: float
     queue_item_retention_seconds: float
     repository: str
     branch: str
@@ -136,6 +139,7 @@ class Scenario:
     results: dict[str, str] = field(default_factory=dict)
     fix_cures: bool = True
     events: tuple[Event, ...] = ()
+    disabled_jobs: tuple[str, ...] = ()
 
 
 def _read(package: str, name: str) -> dict[str, Any]:
@@ -165,12 +169,14 @@ def load_pipeline() -> Pipeline:
                 stages=tuple(raw["stages"]),
                 work=tuple(raw["work"]),
                 parameters=tuple(Parameter(**p) for p in raw.get("parameters", [])),
+                concurrent=bool(raw.get("concurrent", True)),
             )
         )
     github = data["github"]
     return Pipeline(
         jenkins_version=data["jenkins_version"],
         quiet_period_seconds=float(data["quiet_period_seconds"]),
+        executor_pickup_seconds=float(data["executor_pickup_seconds"]),
         queue_item_retention_seconds=float(data["queue_item_retention_seconds"]),
         repository=github["repository"],
         branch=github["branch"],
@@ -224,4 +230,5 @@ def load_scenario(name: str) -> Scenario:
         results=results,
         fix_cures=bool(data.get("cms", {}).get("fix_cures", True)),
         events=tuple(Event(**e) for e in data.get("events", [])),
+        disabled_jobs=tuple(data.get("jenkins", {}).get("disabled_jobs", [])),
     )

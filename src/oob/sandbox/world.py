@@ -237,21 +237,42 @@ class World:
         *,
         sha: str | None = None,
     ) -> QueueItem:
-        """Put a build of `path` in the queue; it starts when its quiet period is over."""
+        """Put a build of `path` in the queue; it starts when its quiet period is over.
+
+        As Jenkins's `Queue.schedule2` does, a request identical to an item still in the queue
+        (same job, same parameters, same revision) is folded into that item: its causes are
+        added and the existing item is returned (`folded` tells the caller)."""
         spec = self.jobs[path].spec
         values = {p.name: parameters.get(p.name, p.default) for p in spec.parameters}
         quiet = self.pipeline.quiet_period_seconds
+        for item in self.queue.values():
+            if (
+                item.in_queue
+                and item.job.path == path
+                and (item.parameters, item.sha)
+                == (
+                    values,
+                    sha,
+                )
+            ):
+                item.causes.extend(c for c in causes if c not in item.causes)
+                item.folds += 1
+                return item
         item = QueueItem(
             next(self._queue_ids), spec, values, causes, sha, self._at, self._at + quiet
         )
         self.queue[item.id] = item
-        self._schedule(item.leaves_at, lambda: self._start(item))
+        self._schedule(item.leaves_at, lambda: self._ready(item))
         return item
+
+    def disabled(self, path: str) -> bool:
+        """True for a job the scenario disabled (Jenkins answers 409 to a trigger)."""
+        return path in self.scenario.disabled_jobs
 
     def cancel(self, item_id: int) -> bool:
         """Cancel a queue item that has not started; False if it is unknown or gone."""
         item = self.queue.get(item_id)
-        if item is None or item.left_at is not None:
+        if item is None or not item.in_queue:
             return False
         item.cancelled = True
         item.left_at = self._at
@@ -264,6 +285,30 @@ class World:
         if item is None or (item.left_at is not None and self._at - item.left_at > retention):
             return None
         return item
+
+    def running(self, path: str) -> Build | None:
+        """The build of `path` in progress, if any."""
+        return next((b for b in reversed(self.jobs[path].builds) if b.building), None)
+
+    def _ready(self, item: QueueItem) -> None:
+        """The quiet period is over: blocked while the job runs one build at a time and one is
+        in progress, else buildable until an executor takes it."""
+        if not item.in_queue:
+            return
+        if not item.job.concurrent and self.running(item.job.path) is not None:
+            item.state = "blocked"
+            return
+        item.state = "buildable"
+        item.buildable_since = self._at
+        self._schedule(self._at + self.pipeline.executor_pickup_seconds, lambda: self._start(item))
+
+    def _unblock(self, path: str) -> None:
+        """A build of `path` ended: the oldest item it blocked becomes buildable."""
+        blocked = [i for i in self.queue.values() if i.in_queue and i.state == "blocked"]
+        for item in blocked:
+            if item.job.path == path:
+                self._ready(item)
+                return
 
     def stop(self, build: Build, user: str) -> None:
         """Abort a running build, as the stop button does; a finished build is left alone."""
@@ -282,7 +327,7 @@ class World:
         return random.Random(":".join(str(p) for p in (self.options.seed, *parts)))  # noqa: S311
 
     def _start(self, item: QueueItem) -> None:
-        if item.cancelled:
+        if not item.in_queue:
             return
         job = self.jobs[item.job.path]
         spec = job.spec
@@ -408,6 +453,8 @@ class World:
     def _close(self, build: Build, result: str) -> None:
         build.result = result
         build.end = self._at
+        if not build.job.concurrent:
+            self._unblock(build.job.path)
 
     def _report_tests(self, build: Build) -> str:
         """Post each required context's result on the tested commit; the job's result follows."""

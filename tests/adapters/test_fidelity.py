@@ -1,0 +1,110 @@
+"""oob's adapters against the sandbox's faithful corners, over a real socket.
+
+Each test here stands for a way the real service differs from a lenient imitation: the adapter
+must cope with the real behaviour (the sandbox plays it), not with the imitation's.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from oob.adapters import Services, connect
+from oob.config import load
+from oob.errors import JenkinsError
+from oob.sandbox.server import SandboxServer
+from tests.adapters.conftest import Start
+
+RELEASE = "deploys/cms-auto-deploy"
+
+
+class LoseFirstAnswer(httpx.BaseTransport):
+    """A network that delivers the first request matching `route` and loses its answer: the
+    service acted, the client never heard (a proxy timing out, a cut connection)."""
+
+    def __init__(self, route: str) -> None:
+        self._route = route
+        self._inner = httpx.HTTPTransport()
+        self.lost = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self._inner.handle_request(request)
+        if self.lost == 0 and f"{request.method} {request.url.path}".endswith(self._route):
+            response.read()
+            response.close()
+            self.lost += 1
+            raise httpx.ReadError("connection reset by peer", request=request)
+        return response
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+@pytest.fixture
+def sandbox(start: Start) -> tuple[SandboxServer, str]:
+    server, path = start()
+    return server, str(path)
+
+
+def services(path: str, transport: httpx.BaseTransport | None = None) -> Services:
+    return connect(load(Path(path)), transport=transport)
+
+
+def test_a_lost_trigger_then_a_repeat_while_queued_makes_one_build(
+    sandbox: tuple[SandboxServer, str],
+) -> None:
+    """The trigger took effect but its answer was lost; oob looks for its build (none yet: the
+    item is still in the quiet period) and triggers again. Jenkins folds the identical request
+    into the queued item, so both name one queue item and exactly one release build runs."""
+    server, path = sandbox
+    lossy = LoseFirstAnswer("/job/cms-auto-deploy/buildWithParameters")
+    before = {b["number"] for b in _release(server)["builds"]}
+    with services(path, lossy) as connected:
+        jenkins = connected.build_server
+        with pytest.raises(JenkinsError):
+            jenkins.trigger(RELEASE, {"release_wait": "15"})
+        assert lossy.lost == 1
+        assert not any(b.number not in before for b in jenkins.builds(RELEASE))
+        again = jenkins.trigger(RELEASE, {"release_wait": "15"})
+        server.advance(10)
+        started = jenkins.queued(RELEASE, again.queue_id)
+        assert started.build_number is not None
+    new = [b for b in _release(server)["builds"] if b["number"] not in before]
+    assert [b["number"] for b in new] == [started.build_number]
+    entries = [e for e in server.ledger() if e["service"] == "jenkins"]
+    assert [("parameters" in e["summary"], e["response_lost"]) for e in entries] == [
+        (True, False),
+        (False, False),
+    ]
+    assert entries[1]["summary"]["queue_id"] == again.queue_id == entries[0]["summary"]["queue_id"]
+
+
+def test_following_a_log_takes_offsets_from_x_text_size(
+    sandbox: tuple[SandboxServer, str],
+) -> None:
+    """Console notes make the file longer than the text: each line comes exactly once,
+    including the `Commit status` line the release check parses."""
+    server, path = sandbox
+    with services(path) as connected:
+        jenkins = connected.build_server
+        queued = jenkins.trigger(RELEASE, {"release_wait": "15"})
+        server.advance(10)
+        number = jenkins.queued(RELEASE, queued.queue_id).build_number
+        assert number is not None
+        lines: list[str] = []
+        chunk = jenkins.log(RELEASE, number, 0)
+        lines += chunk.text.splitlines()
+        assert chunk.next_start > len(chunk.text.encode())
+        server.advance(20 * 60)
+        lines += list(jenkins.follow_log(RELEASE, number, chunk.next_start))
+    whole = server.world.jobs[RELEASE].build(number)
+    assert whole is not None
+    assert lines == whole.log(server.world.now).decode().splitlines()
+    fix = server.state()["fix_sha"]
+    assert lines.count(f"Commit status: success : {fix}") == 1
+
+
+def _release(server: SandboxServer) -> dict[str, object]:
+    return next(j for j in server.state()["jobs"] if j["path"] == RELEASE)
