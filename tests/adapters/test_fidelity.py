@@ -13,9 +13,11 @@ import pytest
 
 from oob.adapters import Services, connect
 from oob.config import load
-from oob.errors import JenkinsError
+from oob.errors import GitHubError, JenkinsError
+from oob.ports import StatusState
 from oob.sandbox.server import SandboxServer
 from tests.adapters.conftest import Start
+from tests.sandbox.conftest import land
 
 RELEASE = "deploys/cms-auto-deploy"
 
@@ -108,3 +110,75 @@ def test_following_a_log_takes_offsets_from_x_text_size(
 
 def _release(server: SandboxServer) -> dict[str, object]:
     return next(j for j in server.state()["jobs"] if j["path"] == RELEASE)
+
+
+def test_repeated_status_polls_are_conditional_and_cost_nothing(
+    sandbox: tuple[SandboxServer, str],
+) -> None:
+    server, path = sandbox
+    fix = server.state()["fix_sha"]
+    with services(path) as connected:
+        first = connected.code_host.combined_status(fix)
+        counted = server.state()["github"]["requests_counted"]
+        for _ in range(3):
+            assert connected.code_host.combined_status(fix) == first
+    github = server.state()["github"]
+    assert github["requests_counted"] == counted
+    assert github["requests_not_modified"] == 3
+
+
+def test_commits_after_reads_every_page_of_a_long_comparison(
+    sandbox: tuple[SandboxServer, str],
+) -> None:
+    server, path = sandbox
+    fix = server.state()["fix_sha"]
+    landed = land(server, 130)
+    with services(path) as connected:
+        commits = connected.code_host.commits_after(fix)
+    assert [c.sha for c in commits] == list(reversed(landed))
+
+
+def test_a_spent_rate_limit_fails_at_once_and_says_until_when(start: Start) -> None:
+    server, path = start(github_rate_limit=1)
+    fix = server.state()["fix_sha"]
+    with services(str(path)) as connected:
+        connected.code_host.combined_status(fix)
+        with pytest.raises(GitHubError, match="rate limiting the token until") as caught:
+            connected.code_host.compare(fix, "main")
+    assert caught.value.transient is True
+    assert server.state()["github"]["requests_counted"] == 1
+
+
+def test_the_postmortem_pull_request_is_found_among_others(
+    sandbox: tuple[SandboxServer, str],
+) -> None:
+    """GitHub ignores a head filter without its owner: oob must name the owner to find its own."""
+    server, path = sandbox
+    repo = server.state()["postmortem_repo"]["repo"]
+    with services(path) as connected:
+        github = connected.code_host
+        for branch in ("someone/else", "oob/postmortem-1"):
+            github.ensure_branch(repo, branch, "master")
+            github.put_file(repo, branch, f"{branch}.md", "# Draft\n", "Draft")
+        other = github.ensure_pull_request(repo, "someone/else", "master", "Other", "")
+        ours = github.ensure_pull_request(repo, "oob/postmortem-1", "master", "Ours", "")
+        again = github.ensure_pull_request(repo, "oob/postmortem-1", "master", "Ours", "")
+    assert other.number != ours.number == again.number
+    assert len(server.state()["postmortem_repo"]["pulls"]) == 2
+
+
+def test_a_context_reported_in_other_case_counts_as_the_required_one(
+    sandbox: tuple[SandboxServer, str],
+) -> None:
+    """GitHub matches contexts case-insensitively; so must oob's reading of them."""
+    server, path = sandbox
+    fix = server.state()["fix_sha"]
+    with services(path) as connected:
+        connected.code_host.create_status(
+            fix, StatusState.FAILURE, "VA/tests/Cypress", "re-run failed", None
+        )
+        combined = connected.code_host.combined_status(fix)
+    assert combined.state is StatusState.FAILURE
+    required = combined.context("va/tests/cypress")
+    assert required is not None
+    assert required.state is StatusState.FAILURE

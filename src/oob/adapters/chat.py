@@ -293,6 +293,7 @@ class SlackChat:
                 f"Slack could not be reached: {exc}",
                 hint="check services.slack.api_url and the network; oob retried "
                 f"up to {self._policy.attempts} times",
+                transient=True,
             ) from None
         raise AssertionError("unreachable: stamina returns, raises or tries again")
 
@@ -312,6 +313,7 @@ class SlackChat:
             return ChatError(
                 "Slack is rate limiting oob, also after waiting",
                 hint=f"try again in {after} seconds",
+                transient=True,
             )
         if error in _CHANNEL_ERRORS:
             message, hint = _CHANNEL_ERRORS[error]
@@ -320,6 +322,7 @@ class SlackChat:
             return ChatError(
                 f"Slack answered {status} for {name}, also after retries",
                 hint="see https://slack-status.com and try again in a few minutes",
+                transient=True,
             )
         return ChatError(f"Slack answered {error} for {name}")
 

@@ -181,6 +181,7 @@ class RetryingClient:
         return self._error(
             f"{self._error.service} at {where} {kind}: {type(exc).__name__} {exc}".rstrip(),
             hint=f"check {self._setting} and the network; oob tried {self.policy.attempts} times",
+            transient=True,
         )
 
     def close(self) -> None:

@@ -62,6 +62,37 @@ class Options:
     public_url: str = "http://127.0.0.1:8765"
     user: str = "oob"
     token: str = "sandbox-token"  # noqa: S105 (the sandbox's well-known fake credential)
+    github_rate_limit: int = 5000
+    """Requests per hour (real time) GitHub allows the token; a drill can make it small."""
+
+
+@dataclass
+class GitHubRate:
+    """GitHub's primary rate limit of the token: an hourly window in real time (clients sleep
+    until `X-RateLimit-Reset` in real seconds), and what was counted against it."""
+
+    limit: int
+    window_start: float = 0.0
+    used: int = 0
+    counted: int = 0
+    """Requests that cost rate limit since the world was built (all windows)."""
+    not_modified: int = 0
+    """Conditional requests answered 304, which cost nothing."""
+
+    def window(self, now: float) -> None:
+        """Open a new window when the hour is over."""
+        if now - self.window_start >= 3600:
+            self.window_start, self.used = now, 0
+
+    @property
+    def remaining(self) -> int:
+        """Requests left in this window."""
+        return max(0, self.limit - self.used)
+
+    @property
+    def reset(self) -> int:
+        """Epoch second the window ends."""
+        return int(self.window_start + 3600)
 
 
 @dataclass
@@ -98,6 +129,7 @@ class World:
         self.clock = SimClock(start, options.time_scale)
         self.t0 = start
         self.ledger = Ledger()
+        self.github_rate = GitHubRate(options.github_rate_limit)
         self._events: list[tuple[float, int, Callable[[], None]]] = []
         self._seq = itertools.count()
         self._queue_ids = itertools.count(48_213)
@@ -662,6 +694,15 @@ class World:
                     }
                     for p in self.postmortems.pulls
                 ],
+            },
+            "github": {
+                "requests_counted": self.github_rate.counted,
+                "requests_not_modified": self.github_rate.not_modified,
+                # Not the reset: it is real time, and state is compared across runs.
+                "rate_limit": {
+                    "limit": self.github_rate.limit,
+                    "remaining": self.github_rate.remaining,
+                },
             },
             "slack": {
                 c.name: {"id": c.id, "messages": len(c.messages)}
