@@ -13,7 +13,7 @@ import pytest
 
 from oob.adapters import Services, connect
 from oob.config import load
-from oob.errors import GitHubError, JenkinsError
+from oob.errors import ChatError, GitHubError, JenkinsError
 from oob.ports import StatusState
 from oob.sandbox.server import SandboxServer
 from tests.adapters.conftest import Start
@@ -182,3 +182,59 @@ def test_a_context_reported_in_other_case_counts_as_the_required_one(
     required = combined.context("va/tests/cypress")
     assert required is not None
     assert required.state is StatusState.FAILURE
+
+
+# --- Slack ----------------------------------------------------------------------------------
+
+
+def test_post_once_finds_its_message_among_other_peoples(
+    sandbox: tuple[SandboxServer, str],
+) -> None:
+    """People keep talking after oob posted; a retry still finds oob's message by its key
+    (within the 200 messages it looks back over) and does not post again."""
+    server, path = sandbox
+    with services(path) as connected:
+        first = connected.chat.post("cms-helpdesk", "Deploy starting", "run-1:notify:1:helpdesk")
+        server.advance(20 * 3600)
+        helpdesk = connected.chat.channel_id("#cms-helpdesk")
+        newer = [m for m in server.world.slack.channels[helpdesk].messages if m.ts > str(first.ts)]
+        assert len(newer) > 50
+        again = connected.chat.post("cms-helpdesk", "Deploy starting", "run-1:notify:1:helpdesk")
+    assert again.ts == first.ts
+    posts = [e for e in server.ledger() if e["path"].endswith("chat.postMessage")]
+    assert len(posts) == 1
+
+
+@pytest.mark.parametrize(
+    ("scenario", "channel", "says", "hint"),
+    [
+        ("slack-not-invited", "cms-product", "not in #cms-product", "/invite"),
+        ("slack-not-invited", "cms-editors", "#cms-editors is archived", "unarchive"),
+        ("slack-missing-scope", "cms-helpdesk", "lacks a scope", "channels:history"),
+    ],
+)
+def test_permanent_slack_refusals_fail_at_once_with_a_hint(
+    start: Start, scenario: str, channel: str, says: str, hint: str
+) -> None:
+    server, path = start(scenario)
+    with services(str(path)) as connected, pytest.raises(ChatError, match=says) as caught:
+        connected.chat.post(channel, "Deploy starting", f"run-1:notify:1:{channel}")
+    assert caught.value.transient is False
+    assert caught.value.hint is not None
+    assert hint in caught.value.hint
+    assert server.ledger() == []
+
+
+def test_whoami_reads_the_tokens_scopes(sandbox: tuple[SandboxServer, str]) -> None:
+    _, path = sandbox
+    with services(path) as connected:
+        assert "chat:write" in connected.chat.whoami()["scopes"]
+
+
+def test_a_channel_on_a_later_page_of_the_list_is_found(
+    sandbox: tuple[SandboxServer, str],
+) -> None:
+    server, path = sandbox
+    last = list(server.world.slack.channels.values())[-1]
+    with services(path) as connected:
+        assert connected.chat.channel_id(f"#{last.name}") == last.id

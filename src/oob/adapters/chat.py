@@ -45,6 +45,14 @@ _CHANNEL_ERRORS = {
     ),
     "not_in_channel": ("the Slack app is not in {name}", "invite it: /invite @<app> in {name}"),
     "is_archived": ("{name} is archived", "unarchive it or configure another channel"),
+    "msg_too_long": (
+        "the message for {name} is longer than Slack allows (40,000 characters)",
+        "shorten the template of that message",
+    ),
+    "cant_update_message": (
+        "Slack refused to change a message in {name}: another app or person posted it",
+        "check that [services.slack] uses the token of the app that posted it",
+    ),
 }
 _AUTH_ERRORS = {"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive"}
 
@@ -236,18 +244,23 @@ class SlackChat:
         slack = self._client()
         cursor: str | None = None
         while True:
+            # Archived channels are listed too, so that one is named as archived rather than
+            # missing; a page may hold fewer than `limit` channels while more follow.
             page = self._retry(
                 name,
                 partial(
                     slack.conversations_list,
                     types="public_channel,private_channel",
-                    exclude_archived=True,
                     limit=1000,
                     cursor=cursor,
                 ),
             )
             for data in page.get("channels") or []:
-                self._ids[str(data.get("name"))] = str(data.get("id"))
+                if data.get("name") == bare and data.get("is_archived"):
+                    message, hint = _CHANNEL_ERRORS["is_archived"]
+                    raise ChatError(message.format(name=name), hint=hint.format(name=name))
+                if not data.get("is_archived"):
+                    self._ids[str(data.get("name"))] = str(data.get("id"))
             if bare in self._ids:
                 return self._ids[bare]
             cursor = (page.get("response_metadata") or {}).get("next_cursor") or None

@@ -60,6 +60,34 @@ class SlackTeam:
     team_id: str
     domain: str
     channels: tuple[str, ...]
+    other_channels: int = 0
+    """Channels of other teams, so that listing the workspace's channels takes pages."""
+    history_messages: int = 0
+    """People's messages in each of the team's channels before the run."""
+    chatter_minutes: float = 0.0
+    """About how often someone writes in each of the team's channels during the run."""
+
+
+#: What a bot token of the va-cms app is granted (Slack's `x-oauth-scopes`).
+BOT_SCOPES = (
+    "chat:write",
+    "channels:read",
+    "channels:history",
+    "groups:read",
+    "groups:history",
+    "usergroups:read",
+    "users:read",
+)
+
+
+@dataclass(frozen=True)
+class SlackSetup:
+    """How a scenario departs from a well set-up Slack app: channels archived, channels the
+    app was never invited to, and the scopes its token has."""
+
+    archived: tuple[str, ...] = ()
+    not_member: tuple[str, ...] = ()
+    scopes: tuple[str, ...] = BOT_SCOPES
 
 
 @dataclass(frozen=True)
@@ -140,6 +168,7 @@ class Scenario:
     fix_cures: bool = True
     events: tuple[Event, ...] = ()
     disabled_jobs: tuple[str, ...] = ()
+    slack: SlackSetup = field(default_factory=SlackSetup)
 
 
 def _read(package: str, name: str) -> dict[str, Any]:
@@ -231,4 +260,16 @@ def load_scenario(name: str) -> Scenario:
         fix_cures=bool(data.get("cms", {}).get("fix_cures", True)),
         events=tuple(Event(**e) for e in data.get("events", [])),
         disabled_jobs=tuple(data.get("jenkins", {}).get("disabled_jobs", [])),
+        slack=_slack_setup(name, data.get("slack", {})),
+    )
+
+
+def _slack_setup(name: str, data: dict[str, Any]) -> SlackSetup:
+    unknown = set(data) - {"archived", "not_member", "scopes"}
+    if unknown:
+        raise SandboxError(f"scenario {name}: unknown [slack] setting {sorted(unknown)[0]!r}")
+    return SlackSetup(
+        archived=tuple(data.get("archived", ())),
+        not_member=tuple(data.get("not_member", ())),
+        scopes=tuple(data.get("scopes", BOT_SCOPES)),
     )

@@ -43,7 +43,7 @@ from oob.sandbox.scenario import (
     load_pipeline,
     load_scenario,
 )
-from oob.sandbox.workspace import Workspace
+from oob.sandbox.workspace import Channel, Workspace
 
 CI_BOT = "va-cms-bot"
 AGENTS = ("cms-ci-agent-1", "cms-ci-agent-2", "cms-ci-agent-3", "cms-ci-agent-4")
@@ -149,7 +149,15 @@ class World:
         self.bug_sha = ""
         earliest = min(c.minutes for c in self.history.commits) * 60 + start
         self._at = earliest
-        self.slack = Workspace.create(self.pipeline.slack, earliest)
+        team = self.pipeline.slack
+        self.slack = Workspace.create(team, self.scenario.slack, earliest)
+        self.slack.seed_history(
+            self._rng("slack-history"), earliest, start - 60, team.history_messages
+        )
+        if team.chatter_minutes > 0:
+            for channel in self.slack.channels.values():
+                if channel.member:
+                    self._chatter(channel, self._rng("chatter", channel.name), start)
         self._seed_postmortems(earliest)
         self._seed_history()
         self._run_until(start)
@@ -626,6 +634,18 @@ class World:
         assert event.job is not None
         sha = self.fix_sha if event.ref == "fix" else self.repo.resolve(event.ref)
         self.trigger(event.job, {}, [user_cause(event.user)], sha=sha)
+
+    # -- Slack --------------------------------------------------------------------------------
+
+    def _chatter(self, channel: Channel, rng: random.Random, after: float) -> None:
+        """Someone writes in `channel` now and then, for as long as the world runs."""
+        at = after + rng.expovariate(1 / (self.pipeline.slack.chatter_minutes * 60))
+
+        def write() -> None:
+            channel.messages.append(self.slack.chatter(rng, self._at))
+            self._chatter(channel, rng, self._at)
+
+        self._schedule(at, write)
 
     # -- the CMS ------------------------------------------------------------------------------
 
