@@ -32,6 +32,45 @@ RATE_DOCS = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"
 STATES = ("error", "failure", "pending", "success")
 VARY = "Accept, Authorization, Cookie, X-GitHub-OTP, Accept-Encoding"
 MAX_DESCRIPTION = 140
+# The `*_url` fields of a repository, after its API URL (GitHub's URI templates).
+REPO_URLS = {
+    "forks": "/forks",
+    "keys": "/keys{/key_id}",
+    "collaborators": "/collaborators{/collaborator}",
+    "teams": "/teams",
+    "hooks": "/hooks",
+    "issue_events": "/issues/events{/number}",
+    "events": "/events",
+    "assignees": "/assignees{/user}",
+    "branches": "/branches{/branch}",
+    "tags": "/tags",
+    "blobs": "/git/blobs{/sha}",
+    "git_tags": "/git/tags{/sha}",
+    "git_refs": "/git/refs{/sha}",
+    "trees": "/git/trees{/sha}",
+    "statuses": "/statuses/{sha}",
+    "languages": "/languages",
+    "stargazers": "/stargazers",
+    "contributors": "/contributors",
+    "subscribers": "/subscribers",
+    "subscription": "/subscription",
+    "commits": "/commits{/sha}",
+    "git_commits": "/git/commits{/sha}",
+    "comments": "/comments{/number}",
+    "issue_comment": "/issues/comments{/number}",
+    "contents": "/contents/{+path}",
+    "compare": "/compare/{base}...{head}",
+    "merges": "/merges",
+    "archive": "/{archive_format}{/ref}",
+    "downloads": "/downloads",
+    "issues": "/issues{/number}",
+    "pulls": "/pulls{/number}",
+    "milestones": "/milestones{/number}",
+    "notifications": "/notifications{?since,all,participating}",
+    "labels": "/labels{/name}",
+    "releases": "/releases{/id}",
+    "deployments": "/deployments",
+}
 
 Handler = Callable[[Request, World, Repo], Awaitable[Response]]
 
@@ -219,22 +258,37 @@ class GitHubApi:
         return int.from_bytes(login.encode()[:6].ljust(6, b"\0"), "big") % 90_000_000 + 1_000_000
 
     def _user(self, request: Request, login: str, kind: str = "User") -> dict[str, Any]:
-        api = self._api(request)
+        """A simple-user: what GitHub embeds wherever it names an account."""
+        url = f"{self._api(request)}/{'orgs' if kind == 'Organization' else 'users'}/{login}"
+        users = f"{self._api(request)}/users/{login}"
         return {
             "login": login,
             "id": self._user_id(login),
             "node_id": f"U_{login}",
-            "type": "Bot" if login.endswith("[bot]") else kind,
-            "site_admin": False,
-            "url": f"{api}/users/{login}",
-            "html_url": f"https://github.com/{login}",
             "avatar_url": f"https://avatars.githubusercontent.com/{login}",
+            "gravatar_id": "",
+            "url": url,
+            "html_url": f"https://github.com/{login}",
+            "followers_url": f"{users}/followers",
+            "following_url": f"{users}/following{{/other_user}}",
+            "gists_url": f"{users}/gists{{/gist_id}}",
+            "starred_url": f"{users}/starred{{/owner}}{{/repo}}",
+            "subscriptions_url": f"{users}/subscriptions",
+            "organizations_url": f"{users}/orgs",
+            "repos_url": f"{users}/repos",
+            "events_url": f"{users}/events{{/privacy}}",
+            "received_events_url": f"{users}/received_events",
+            "type": "Bot" if login.endswith("[bot]") else kind,
+            "user_view_type": "public",
+            "site_admin": False,
         }
 
     def _repo(self, request: Request, repo: Repo) -> dict[str, Any]:
+        """A full repository, with every URL template GitHub hands out."""
         api = self._api(request)
         url = f"{api}/repos/{repo.full_name}"
-        return {
+        created = when(self.world.t0 - 9 * 365 * 86400)
+        data: dict[str, Any] = {
             "id": repo.id,
             "node_id": f"R_{repo.id}",
             "name": repo.name,
@@ -246,23 +300,54 @@ class GitHubApi:
             "description": None,
             "fork": False,
             "url": url,
-            "statuses_url": url + "/statuses/{sha}",
-            "commits_url": url + "/commits{/sha}",
-            "compare_url": url + "/compare/{base}...{head}",
-            "contents_url": url + "/contents/{+path}",
-            "pulls_url": url + "/pulls{/number}",
-            "git_refs_url": url + "/git/refs{/sha}",
-            "default_branch": repo.default_branch,
-            "archived": False,
-            "disabled": False,
-            "permissions": {
-                "admin": False,
-                "maintain": False,
-                "push": True,
-                "triage": True,
-                "pull": True,
-            },
         }
+        data.update({f"{name}_url": url + tail for name, tail in REPO_URLS.items()})
+        data.update(
+            {
+                "git_url": f"git://github.com/{repo.full_name}.git",
+                "ssh_url": f"git@github.com:{repo.full_name}.git",
+                "clone_url": f"https://github.com/{repo.full_name}.git",
+                "svn_url": f"https://github.com/{repo.full_name}",
+                "mirror_url": None,
+                "homepage": None,
+                "language": "PHP",
+                "forks_count": 0,
+                "forks": 0,
+                "stargazers_count": 0,
+                "watchers_count": 0,
+                "watchers": 0,
+                "subscribers_count": 0,
+                "network_count": 0,
+                "size": 1024,
+                "default_branch": repo.default_branch,
+                "open_issues_count": 0,
+                "open_issues": 0,
+                "is_template": False,
+                "topics": [],
+                "has_issues": True,
+                "has_projects": False,
+                "has_wiki": False,
+                "has_pages": False,
+                "has_downloads": True,
+                "has_discussions": False,
+                "archived": False,
+                "disabled": False,
+                "pushed_at": when(self.world.now),
+                "created_at": created,
+                "updated_at": when(self.world.now),
+                "license": None,
+                "allow_forking": False,
+                "web_commit_signoff_required": False,
+                "permissions": {
+                    "admin": False,
+                    "maintain": False,
+                    "push": True,
+                    "triage": True,
+                    "pull": True,
+                },
+            }
+        )
+        return data
 
     def _commit(
         self, request: Request, repo: Repo, commit: Commit, *, full: bool = False
@@ -311,6 +396,9 @@ class GitHubApi:
                     "additions": content.count(b"\n"),
                     "deletions": 0,
                     "changes": content.count(b"\n"),
+                    "blob_url": f"https://github.com/{repo.full_name}/blob/{commit.sha}/{path}",
+                    "raw_url": f"https://github.com/{repo.full_name}/raw/{commit.sha}/{path}",
+                    "contents_url": f"{api}/contents/{path}?ref={commit.sha}",
                 }
                 for path, content in commit.changes.items()
             ]
@@ -352,7 +440,11 @@ class GitHubApi:
             "git_url": f"{api}/git/blobs/{sha}",
             "html_url": f"https://github.com/{repo.full_name}/blob/{ref}/{path}",
             "download_url": None,
-            "_links": {"self": f"{api}/contents/{path}?{query}", "git": f"{api}/git/blobs/{sha}"},
+            "_links": {
+                "self": f"{api}/contents/{path}?{query}",
+                "git": f"{api}/git/blobs/{sha}",
+                "html": f"https://github.com/{repo.full_name}/blob/{ref}/{path}",
+            },
         }
 
     def _pull(self, request: Request, repo: Repo, pull: PullRequest) -> dict[str, Any]:
@@ -369,14 +461,21 @@ class GitHubApi:
             }
 
         comparison = repo.compare(repo.branches[pull.base], repo.branches[pull.head])
+        url = f"{api}/pulls/{pull.number}"
+        head_sha = repo.branches.get(pull.head, "")
         return {
-            "url": f"{api}/pulls/{pull.number}",
+            "url": url,
             "id": 1_900_000_000 + pull.number,
             "node_id": f"PR_{pull.number}",
             "html_url": html,
             "diff_url": f"{html}.diff",
             "patch_url": f"{html}.patch",
             "issue_url": f"{api}/issues/{pull.number}",
+            "commits_url": f"{url}/commits",
+            "review_comments_url": f"{url}/comments",
+            "review_comment_url": f"{api}/pulls/comments{{/number}}",
+            "comments_url": f"{api}/issues/{pull.number}/comments",
+            "statuses_url": f"{api}/statuses/{head_sha}",
             "number": pull.number,
             "state": pull.state,
             "locked": False,
@@ -392,13 +491,31 @@ class GitHubApi:
             "assignees": [],
             "requested_reviewers": [],
             "labels": [],
+            "milestone": None,
             "draft": False,
             "head": side(pull.head),
             "base": side(pull.base),
+            "_links": {
+                "self": {"href": url},
+                "html": {"href": html},
+                "issue": {"href": f"{api}/issues/{pull.number}"},
+                "comments": {"href": f"{api}/issues/{pull.number}/comments"},
+                "review_comments": {"href": f"{url}/comments"},
+                "review_comment": {"href": f"{api}/pulls/comments{{/number}}"},
+                "commits": {"href": f"{url}/commits"},
+                "statuses": {"href": f"{api}/statuses/{head_sha}"},
+            },
             "author_association": "MEMBER",
+            "auto_merge": None,
+            "active_lock_reason": None,
             "merged": False,
             "mergeable": None,
+            "rebaseable": None,
+            "mergeable_state": "unknown",
+            "merged_by": None,
             "comments": 0,
+            "review_comments": 0,
+            "maintainer_can_modify": False,
             "commits": comparison.ahead_by,
             "additions": 0,
             "deletions": 0,
@@ -409,7 +526,29 @@ class GitHubApi:
 
     async def get_user(self, request: Request, world: World) -> Response:
         """GET /user: whoever the token belongs to."""
-        return self._answer({**self._user(request, world.options.user), "name": "oob sandbox"})
+        private = {
+            "name": "oob sandbox",
+            "company": None,
+            "blog": "",
+            "location": None,
+            "email": None,
+            "hireable": None,
+            "bio": None,
+            "twitter_username": None,
+            "public_repos": 0,
+            "public_gists": 0,
+            "followers": 0,
+            "following": 0,
+            "created_at": when(world.t0 - 3 * 365 * 86400),
+            "updated_at": when(world.t0),
+            "private_gists": 0,
+            "total_private_repos": 2,
+            "owned_private_repos": 0,
+            "disk_usage": 0,
+            "collaborators": 0,
+            "two_factor_authentication": True,
+        }
+        return self._answer({**self._user(request, world.options.user), **private})
 
     async def rate_limit(self, request: Request, world: World) -> Response:
         """GET /rate_limit (free: it costs no request)."""
@@ -421,7 +560,12 @@ class GitHubApi:
             "reset": rate.reset,
             "resource": "core",
         }
-        return self._answer({"resources": {"core": core}, "rate": core})
+        # Only the core limit is modelled; the others are shown unused, as GitHub lists them.
+        others = {
+            name: {"limit": limit, "remaining": limit, "used": 0, "reset": rate.reset}
+            for name, limit in (("search", 30), ("graphql", 5000), ("code_search", 10))
+        }
+        return self._answer({"resources": {"core": core, **others}, "rate": core})
 
     async def get_repo(self, request: Request, world: World, repo: Repo) -> Response:
         """GET /repos/{o}/{r}."""
@@ -578,8 +722,20 @@ class GitHubApi:
         if name not in repo.branches:
             raise GitHubError(404, "Branch not found")
         commit = repo.commits[repo.branches[name]]
+        url = f"{self._api(request)}/repos/{repo.full_name}/branches/{name}"
+        protection = {
+            "enabled": False,
+            "required_status_checks": {"enforcement_level": "off", "contexts": [], "checks": []},
+        }
         return self._answer(
-            {"name": name, "commit": self._commit(request, repo, commit), "protected": False}
+            {
+                "name": name,
+                "commit": self._commit(request, repo, commit),
+                "_links": {"self": url, "html": f"https://github.com/{repo.full_name}/tree/{name}"},
+                "protected": False,
+                "protection": protection,
+                "protection_url": f"{url}/protection",
+            }
         )
 
     def _ref(self, request: Request, repo: Repo, ref: str, sha: str) -> dict[str, Any]:
