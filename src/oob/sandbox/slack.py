@@ -243,6 +243,8 @@ class SlackApi:
             ],
             "has_more": more,
             "pin_count": 0,
+            "channel_actions_ts": None,
+            "channel_actions_count": 0,
             "response_metadata": {"next_cursor": str(offset + limit) if more else ""},
         }
 
@@ -313,9 +315,24 @@ def _channel_json(channel: Channel) -> dict[str, Any]:
         "is_private": False,
         "is_archived": channel.archived,
         "is_member": channel.member,
+        "is_general": False,
+        "is_mpim": False,
+        "is_shared": False,
+        "is_ext_shared": False,
+        "is_org_shared": False,
+        "is_pending_ext_shared": False,
         "created": channel.created,
+        "creator": "U01WORKSPACE",
+        "unlinked": 0,
         "name_normalized": channel.name,
         "num_members": 42,
+        "previous_names": [],
+        "topic": {"value": "", "creator": "", "last_set": 0},
+        "purpose": {
+            "value": f"The {channel.name} channel",
+            "creator": "U01WORKSPACE",
+            "last_set": channel.created,
+        },
     }
 
 
