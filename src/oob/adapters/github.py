@@ -418,7 +418,8 @@ def _time(value: object) -> datetime | None:
 
 def _status_of(data: dict[str, Any]) -> CommitStatus:
     return CommitStatus(
-        context=str(data["context"]),
+        # Statuses posted before GitHub had contexts (2014) come without one: "default".
+        context=str(data.get("context") or "default"),
         state=StatusState(data["state"]),
         description=data.get("description"),
         target_url=data.get("target_url"),
