@@ -307,7 +307,12 @@ class JenkinsApi:
         if build is None:
             return None
         url = f"{base}{job_url_path(build.job.path)}{build.number}/"
-        return {"_class": RUN_CLASS, "number": build.number, "url": url}
+        return {
+            "_class": RUN_CLASS,
+            "number": build.number,
+            "displayName": f"#{build.number}",
+            "url": url,
+        }
 
     def _build(self, world: World, build: Build, base: str) -> dict[str, Any]:
         spec = build.job
@@ -416,6 +421,7 @@ class JenkinsApi:
                 ],
                 "description": f"The {spec.path} stage of the va-cms pipeline.",
                 "displayName": spec.name,
+                "displayNameOrNull": None,
                 "fullDisplayName": spec.path.replace("/", " » "),
                 "buildable": not world.disabled(spec.path),
                 "builds": [ref(b) for b in newest[:100]],
@@ -485,14 +491,21 @@ class JenkinsApi:
                 "useSecurity": True,
                 "views": [{"_class": "hudson.model.AllView", "name": "all", "url": base}],
             }
+        url = f"{base}{job_url_path(path)}"
+        view = {"_class": "hudson.model.AllView", "name": "All", "url": url}
+        credentials = {"_class": "com.cloudbees.plugins.credentials.ViewCredentialsAction"}
         return {
             "_class": FOLDER_CLASS,
+            "actions": [{}, {}, credentials],
             "name": path.rsplit("/", 1)[-1],
             "fullName": path,
             "displayName": path.rsplit("/", 1)[-1],
+            "displayNameOrNull": None,
+            "primaryView": view,
+            "views": [view],
             "fullDisplayName": path.replace("/", " » "),
             "description": None,
-            "url": f"{base}{job_url_path(path)}",
+            "url": url,
             "jobs": jobs,
         }
 
@@ -535,6 +548,7 @@ class JenkinsApi:
             data["why"] = (
                 f"Build #{number} is already in progress (ETA: {spec.estimate_minutes:g} min)"
             )
+            data["buildableStartMilliseconds"] = ms(item.leaves_at)
         elif state == "buildable":
             data["why"] = "Waiting for next available executor"
             data["buildableStartMilliseconds"] = ms(item.buildable_since or world.now)
