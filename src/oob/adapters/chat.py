@@ -27,6 +27,7 @@ from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 
+from oob.adapters import retry
 from oob.adapters.retry import RetryPolicy
 from oob.config import Channel
 from oob.errors import ChatError, ConfigError
@@ -290,15 +291,7 @@ class SlackChat:
     def _retry(self, name: str, call: Callable[[], T]) -> T:
         """Run `call`, again on connection and server errors; translate what is left."""
         try:
-            for attempt in stamina.retry_context(
-                on=_transient,
-                attempts=self._policy.attempts,
-                timeout=self._policy.total_seconds,
-                wait_initial=self._policy.wait_initial,
-                wait_max=self._policy.wait_max,
-            ):
-                with attempt:
-                    return call()
+            return retry.call(call, policy=self._policy, transient=_transient)
         except SlackApiError as exc:
             raise self._translate(exc, name) from None
         except (URLError, OSError, HTTPException) as exc:
@@ -308,7 +301,6 @@ class SlackChat:
                 f"up to {self._policy.attempts} times",
                 transient=True,
             ) from None
-        raise AssertionError("unreachable: stamina returns, raises or tries again")
 
     def _translate(self, exc: SlackApiError, name: str) -> ChatError:
         status = exc.response.status_code

@@ -16,7 +16,14 @@ from urllib.parse import quote
 
 import httpx
 
-from oob.adapters.retry import RetryingClient, RetryPolicy, rate_limit_reset, retry_after
+from oob.adapters.retry import (
+    RetryingClient,
+    RetryPolicy,
+    github_classifier,
+    json_message,
+    rate_limit_reset,
+    retry_after,
+)
 from oob.clock import Clock, SystemClock
 from oob.errors import GitHubError, UsageError
 from oob.ports import (
@@ -29,8 +36,6 @@ from oob.ports import (
     StatusState,
 )
 
-# GitHub asks clients that meet a secondary rate limit without a Retry-After to wait a minute.
-_SECONDARY_WAIT = 60.0
 # How far `commits_after` pages through a comparison; the release job only ever looks at the tip.
 _MAX_COMPARE_PAGES = 5
 # How many answers the ETag cache keeps (least recently used go first).
@@ -71,6 +76,7 @@ class GitHubCodeHost:
                 "User-Agent": "oob",
             },
         )
+        self._classify = github_classifier(self._clock)
         self._http = RetryingClient(
             client,
             policy=self._policy,
@@ -301,21 +307,6 @@ class GitHubCodeHost:
                 self._etags.popitem(last=False)
         return response
 
-    def _classify(self, response: httpx.Response) -> float | None:
-        status = response.status_code
-        if status in (403, 429):
-            if response.headers.get("x-ratelimit-remaining") == "0":
-                return rate_limit_reset(response, self._clock) or _SECONDARY_WAIT
-            asked = retry_after(response, self._clock)
-            if asked is not None:
-                return asked
-            if "secondary rate limit" in _message(response).lower():
-                return _SECONDARY_WAIT
-            return 0.0 if status == 429 else None
-        if status >= 500:
-            return retry_after(response, self._clock) or 0.0
-        return None
-
     def _ok_list(self, response: httpx.Response, what: str) -> list[dict[str, Any]]:
         self._raise_for_status(response, what)
         data = response.json()
@@ -335,7 +326,7 @@ class GitHubCodeHost:
         status = response.status_code
         if status < 400:
             return
-        message = _message(response)
+        message = json_message(response)
         if status in (403, 429) and self._classify(response) is not None:
             raise self._rate_limited(response)
         if status == 401:
@@ -386,17 +377,9 @@ class GitHubCodeHost:
         )
 
 
-def _message(response: httpx.Response) -> str:
-    try:
-        data = response.json()
-    except (ValueError, httpx.ResponseNotRead):
-        return ""
-    return str(data.get("message", "")) if isinstance(data, dict) else ""
-
-
 def _all_messages(response: httpx.Response) -> str:
     """The message and those of `errors[]`: GitHub puts "already exists" in either."""
-    parts = [_message(response)]
+    parts = [json_message(response)]
     parts += [str(e.get("message", "")) for e in _errors(response) if isinstance(e, dict)]
     return " ".join(parts)
 
