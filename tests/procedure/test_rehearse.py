@@ -23,8 +23,13 @@ EXPECTED = {
 }
 
 
+# Scenarios of a misconfigured setup (a disabled job, a Slack app not invited or without a
+# scope): for `oob doctor` and preflight drills, not rehearsed to an outcome here.
+MISCONFIGURED = {"release-disabled", "slack-not-invited", "slack-missing-scope"}
+
+
 def test_every_scenario_is_covered() -> None:
-    assert set(scenario_names()) == set(EXPECTED)
+    assert set(scenario_names()) == set(EXPECTED) | MISCONFIGURED
 
 
 @pytest.mark.parametrize("scenario", sorted(EXPECTED))

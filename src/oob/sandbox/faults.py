@@ -6,7 +6,8 @@ With `rate` r, about r of the requests get one fault, drawn from a seeded genera
 * a proxy error (500, 502, 503) or a dropped connection *before* the service sees the request,
   so nothing happens;
 * an answer slower than a client's timeout (the request still takes effect, late);
-* Slack's 429 with `Retry-After`, GitHub's secondary rate limit (403 with `retry-after`);
+* Slack's 429 with `Retry-After`, GitHub's secondary rate limit (403 or 429, with or without
+  `retry-after`);
 * for state-changing requests, a lost response *after* the effect: the service did it, the
   client gets a 502 or a cut connection; the ledger marks the entry `response_lost`.
 """
@@ -118,17 +119,22 @@ class Faults:
             headers = {"retry-after": str(self.plan.retry_after_seconds)}
             await _respond(send, 429, body, "application/json", headers)
         elif fault == "secondary":
+            # GitHub answers a secondary limit with 403 or 429, with or without `retry-after`
+            # (clients without one are to wait at least a minute).
+            with self._lock:
+                status = self._rng.choice((403, 429))
+                named = self._rng.random() < 0.5
             body = json.dumps(
                 {
                     "message": "You have exceeded a secondary rate limit. "
                     "Please wait a few minutes before you try again.",
                     "documentation_url": "https://docs.github.com/rest/using-the-rest-api/"
                     "rate-limits-for-the-rest-api",
-                    "status": "403",
+                    "status": str(status),
                 }
             ).encode()
-            headers = {"retry-after": str(self.plan.retry_after_seconds)}
-            await _respond(send, 403, body, "application/json; charset=utf-8", headers)
+            headers = {"retry-after": str(self.plan.retry_after_seconds)} if named else {}
+            await _respond(send, status, body, "application/json; charset=utf-8", headers)
         else:
             await self._lose_response(fault, request_id, scope, receive, send)
 
