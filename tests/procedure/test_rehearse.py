@@ -78,7 +78,9 @@ def check_json(result: dict[str, Any]) -> None:
         "chat_messages",
         "statuses_posted",
         "pull_requests_opened",
+        "github_requests_counted",
     }
+    assert result["side_effects"]["github_requests_counted"] > 0
     # The run cannot be faster than its jobs, in simulated time.
     assert result["sim_seconds"] >= result["critical_path_sim_seconds"] > 0
     for step in result["steps"]:
