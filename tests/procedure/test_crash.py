@@ -25,6 +25,7 @@ from oob.config import Config, parse
 from oob.durable import client
 from oob.procedure import Phase
 from oob.sandbox.configfile import render_config
+from oob.sandbox.faults import FaultPlan
 from oob.sandbox.server import SandboxServer
 from oob.sandbox.world import Options
 from oob.store import Run, RunRequest, RunState, Store
@@ -139,14 +140,22 @@ class Deployment:
         assert len(pulls) == 1
 
 
+@pytest.fixture
+def faults() -> FaultPlan:
+    return FaultPlan()
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def deployment(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Deployment]:
+def deployment(
+    request: pytest.FixtureRequest, tmp_path: Path, faults: FaultPlan
+) -> Iterator[Deployment]:
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'oob.sqlite'}"
     else:
         url = request.getfixturevalue("postgres_url")
     env = {**os.environ, "OOB_HOME": str(tmp_path), "OOB_DATABASE_URL": url}
-    with SandboxServer(Options(scenario="happy", time_scale=TIME_SCALE)) as sandbox:
+    options = Options(scenario="happy", time_scale=TIME_SCALE)
+    with SandboxServer(options, faults=faults) as sandbox:
         config_path = tmp_path / "oob.toml"
         config_path.write_text(
             render_config(sandbox.url, sandbox.options.token, require_confirmation=False)
@@ -233,7 +242,8 @@ def test_two_workers_share_postgres_and_the_survivor_takes_over(
     postgres_url: str, tmp_path: Path
 ) -> None:
     env = {**os.environ, "OOB_HOME": str(tmp_path), "OOB_DATABASE_URL": postgres_url}
-    with SandboxServer(Options(scenario="happy", time_scale=TIME_SCALE)) as sandbox:
+    options = Options(scenario="happy", time_scale=TIME_SCALE)
+    with SandboxServer(options, faults=faults) as sandbox:
         config_path = tmp_path / "oob.toml"
         config_path.write_text(
             render_config(sandbox.url, sandbox.options.token, require_confirmation=False)
@@ -366,3 +376,31 @@ def test_a_config_edited_between_a_crash_and_the_recovery_changes_nothing_of_the
         if e["service"] == "slack" and e["path"].endswith("chat.postMessage")
     }
     assert "nobody-reads-this" not in {c.lstrip("#") for c in channels}
+
+
+@pytest.mark.parametrize("faults", [FaultPlan(lose_first=("buildWithParameters",))])
+@pytest.mark.parametrize("deployment", ["sqlite"], indirect=True)
+def test_killed_after_the_trigger_took_effect_but_before_its_answer(
+    deployment: Deployment,
+) -> None:
+    # Jenkins queues the release build, its answer is lost on the way back; while the worker
+    # looks for the build it may have started, it is killed: the next worker must neither
+    # trigger a second build nor lose the first (Jenkins folds an identical queued trigger).
+    first = deployment.start_worker()
+    run = deployment.start_run()
+    deployment.approve(run)
+
+    def triggered_unanswered() -> bool:
+        lost = [
+            e
+            for e in deployment.sandbox.ledger()
+            if e["service"] == "jenkins" and "parameters" in e["summary"] and e.get("response_lost")
+        ]
+        facts = deployment.store.run(run.id).facts
+        return bool(lost) and facts.get("trigger_sent") and "queue_id" not in facts
+
+    deployment.until(triggered_unanswered)
+    kill(first)
+    deployment.start_worker()
+    assert deployment.finished(run.id).outcome is RunState.RESOLVED
+    deployment.check_exactly_once()

@@ -48,6 +48,9 @@ class FaultPlan:
     # Longer than the 30 s default timeouts of oob's services; tests make it short.
     slow_seconds: float = 35.0
     retry_after_seconds: int = 2
+    # Paths (substrings) whose first state-changing request loses its answer after the effect,
+    # whatever the rate: a crash test's deterministic "the trigger took effect, no answer came".
+    lose_first: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not 0 <= self.rate <= 1:
@@ -64,6 +67,14 @@ class Faults:
         self._rng = random.Random(plan.seed)  # noqa: S311 (reproducible faults, not secrets)
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
+        self._to_lose = set(plan.lose_first)
+
+    def _first_to_lose(self, path: str) -> bool:
+        with self._lock:
+            hit = next((p for p in self._to_lose if p in path), None)
+            if hit is not None:
+                self._to_lose.discard(hit)
+            return hit is not None
 
     def _draw(self, service: str, method: str) -> str | None:
         kinds = ["500", "502", "503", "drop", "slow"]
@@ -90,6 +101,8 @@ class Faults:
                 (s for p, s in SERVICES.items() if scope["path"].startswith(p + "/")), None
             )
             fault = self._draw(service, scope["method"]) if service and self.plan.rate else None
+            if service and scope["method"] in WRITES and self._first_to_lose(scope["path"]):
+                fault = "lost-drop"
             await self._serve(fault, request_id, scope, receive, send)
         finally:
             current_request.reset(token)
