@@ -42,6 +42,7 @@ def render(view: Snapshot) -> RenderableType:
     )
     if view.eta_minutes is not None:
         head.append(f"  ETA to restore service {format_minutes(view.eta_minutes)}")
+    head.append(f"  plan {view.plan}", "dim")
     steps = Text("steps: ")
     for step in view.steps:
         steps.append(step.name, STATUS_STYLE.get(step.status, "red"))

@@ -200,7 +200,9 @@ class Chat:
             since = self.first_try.setdefault(purpose, time.monotonic())
             seconds = self.down[purpose]
             if seconds is None or time.monotonic() - since < seconds:
-                raise ChatError("Slack could not be reached: 503 Service Unavailable")
+                raise ChatError(
+                    "Slack could not be reached: 503 Service Unavailable", transient=True
+                )
         self.posted.setdefault(f"{key}@{channel}", (channel, text))
         return PostedMessage(channel, key, "1.0")
 

@@ -105,9 +105,9 @@ def test_slack_down_for_a_while_during_closing_the_hold_is_lifted_once_it_answer
     run = harness.start()
     approve(harness, run)
     assert harness.end(run.id).outcome is RunState.RESOLVED
-    assert harness.chat.purposes()["resume_merging:engineers"] == 1, [
-        e.summary for e in harness.store.events(run.id)
-    ]
+    assert harness.chat.purposes()["resume_merging:engineers"] == 1, "\n".join(
+        e.summary for e in harness.store.events(run.id)[-6:]
+    )
     assert "hold.released" in harness.kinds(run.id)
     assert "message.undelivered" not in harness.kinds(run.id)
 
@@ -123,3 +123,19 @@ def test_the_run_says_whom_it_waits_for_and_the_command(harness: Harness) -> Non
     harness.control.deny(run.id, "po", "not now")
     harness.end(run.id)
     assert snapshot(harness.store, run.id, harness.store.clock.now()).waiting is None
+
+
+def test_the_dashboard_and_status_say_whom_the_run_waits_for(harness: Harness) -> None:
+    from rich.console import Console
+
+    from oob.live import render
+
+    run = harness.start()
+    harness.wait_for(run.id, lambda r: "approval.requested" in harness.kinds(r.id))
+    screen = Console(record=True, width=200, force_terminal=True)
+    screen.print(render(snapshot(harness.store, run.id, harness.store.clock.now())))
+    text = screen.export_text()
+    assert f"waiting for the product owner (po) to approve: `oob approve {run.id}`" in text
+    assert "plan " in text
+    harness.control.cancel(run.id, "operator", "done looking")
+    harness.end(run.id)

@@ -190,3 +190,16 @@ def test_workers_beat_and_are_forgotten(store: Store) -> None:
     assert again.heartbeat_at > first.heartbeat_at
     store.forget_worker("host:1")
     assert store.workers() == []
+
+
+def test_an_event_key_taken_by_another_kind_is_a_loud_error(store: Store) -> None:
+    from oob.errors import ProcedureError
+
+    store.create_run(a_request(), PLAN, run_id="r1")
+    store.append_event("r1", actor="oob", source=Source.WORKER, kind="a", summary="s", key="k")
+    again = store.append_event(
+        "r1", actor="oob", source=Source.WORKER, kind="a", summary="s", key="k"
+    )
+    assert again.kind == "a"
+    with pytest.raises(ProcedureError, match="taken by a a event, not b"):
+        store.append_event("r1", actor="oob", source=Source.WORKER, kind="b", summary="s", key="k")

@@ -65,7 +65,7 @@ def _post_over_outage(  # noqa: PLR0917 - what one post needs
         try:
             fx.post(flow.run_id, message, audience, channel, text, key)
         except Exception as exc:
-            transient = isinstance(exc, IntegrationError) and getattr(exc, "transient", True)
+            transient = isinstance(exc, IntegrationError) and exc.transient
             # The window is in the run's clock; a fast simulated clock still gets a few tries.
             if transient and (fx.now() < deadline or attempts < MIN_ATTEMPTS):
                 fx.sleep(pause)

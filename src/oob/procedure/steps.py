@@ -168,7 +168,7 @@ def trigger(run_id: str, job: str, parameters: dict[str, str], intent_at: dateti
             found = _settle(run_id, job, parameters, intent_at)
             if found is not None:
                 return -found.number
-            if attempt == TRIGGER_ATTEMPTS or not getattr(error, "transient", True):
+            if attempt == TRIGGER_ATTEMPTS or not error.transient:
                 raise
             continue
         r.store.record_facts(run_id, queue_id=queued.queue_id)
