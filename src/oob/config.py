@@ -180,8 +180,22 @@ class Channel(Model):
 
 
 class Audience(Model):
+    """Who hears a message: channels, and the Slack user group a message addresses."""
+
     channels: list[str] = Field(min_length=1)
-    mention: str = ""
+    mention: str = Field(default="", description="The group's handle as people write it.")
+    mention_id: str | None = Field(
+        default=None,
+        pattern=r"^S[A-Z0-9]{2,}$",
+        description="The Slack user group's ID (S…): without it Slack shows `mention` as plain "
+        "text and notifies nobody.",
+    )
+
+    @model_validator(mode="after")
+    def _id_names_a_mention(self) -> Audience:
+        if self.mention_id and not self.mention:
+            raise ValueError("`mention_id` needs the `mention` it stands for")
+        return self
 
 
 class Audiences(Model):

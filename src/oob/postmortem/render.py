@@ -6,12 +6,12 @@ in the config. The filters here make values safe where the template puts them.
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from oob.config import Config
 from oob.errors import ConfigError
+from oob.postmortem import markdown
 from oob.postmortem.facts import PostmortemFacts
 from oob.postmortem.lessons import minutes, outcome_text
 
@@ -34,17 +34,6 @@ def _mermaid_time(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _mermaid_name(text: str) -> str:
-    # Colons, semicolons and hashes end or comment a task line in Mermaid's gantt syntax.
-    return re.sub(r"[:;#]", " ", text).strip()
-
-
-def _cell(value: object) -> str:
-    """A value safe inside a Markdown table cell: pipes escaped, one line."""
-    text = "" if value is None else str(value)
-    return text.replace("|", "\\|").replace("\r", "").replace("\n", "<br>")
-
-
 def _sentence(text: str) -> str:
     """`text` ending with a full stop, unless it already ends a sentence."""
     text = text.strip()
@@ -62,15 +51,19 @@ def _environment(loader: jinja2.BaseLoader) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        # Every printed value is people's text until a filter says otherwise (`markdown`).
+        finalize=markdown.escape,
     )
     env.filters.update(
         utc=format_utc,
         minutes=minutes,
-        cell=_cell,
+        cell=markdown.cell,
+        code=markdown.code,
+        url=markdown.url,
         sentence=_sentence,
         short=lambda sha: (sha or "")[:7],
         mermaid_time=_mermaid_time,
-        mermaid_name=_mermaid_name,
+        mermaid_name=markdown.mermaid_name,
     )
     return env
 
