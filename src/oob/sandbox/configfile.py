@@ -7,13 +7,25 @@ and allows asserted identities, and carries the sandbox's fake token inline, mar
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 from oob.sandbox.scenario import load_pipeline
+from oob.sandbox.slack import USERGROUPS
 
 # The va-cms stages before Jenkins, with the runbook's estimates: part of the lead time oob shows.
 MANUAL_STAGES = (("Create a PR", "manual", 5), ("Pull Request CI Tests", "github", 50))
 PRESET_CHANNELS = ("sitewide-program", "cms-helpdesk", "cms-editors", "cms-product")
+# The simulated people, who may sign in to the dashboard (`oob serve`) with `person_token`.
+PEOPLE = ("operator", "po", "helpdesk")
+# Where the sandbox serves the pages a person opens (commits, compares, pull requests): the
+# draft and the messages link there, never to the real github.com.
+WEB_PATH = "/web/github"
+
+
+def person_token(token: str, person: str) -> str:
+    """The dashboard token of a simulated person in a sandbox whose API token is `token`."""
+    return f"{token}-{person}"
 
 
 def _q(value: str) -> str:
@@ -27,8 +39,15 @@ def render_config(
     *,
     user: str = "oob",
     require_confirmation: bool = True,
+    sealed: bool = False,
+    web: bool = False,
 ) -> str:
-    """An oob.toml for the sandbox at `base_url` that accepts `user` with `token`."""
+    """An oob.toml for the sandbox at `base_url` that accepts `user` with `token`.
+
+    `sealed`: the sandbox's token is used even when the services' token variables are set (an
+    operator's shell often has the real ones). `web`: a [web] table where the simulated people
+    sign in to `oob serve` with `person_token`.
+    """
     base = base_url.rstrip("/")
     pipeline = load_pipeline()
     gate = next(j for j in pipeline.jobs if j.kind == "tests")
@@ -61,6 +80,7 @@ def render_config(
         "",
         "[services.github]",
         f"api_url = {_q(base + '/github')}",
+        f"web_url = {_q(base + WEB_PATH)}",
         f"repository = {_q(pipeline.repository)}",
         f"branch = {_q(pipeline.branch)}",
         'token_env = "OOB_GITHUB_TOKEN"',
@@ -72,8 +92,9 @@ def render_config(
     ]
     for channel in PRESET_CHANNELS:
         lines += ["", f"[channels.{channel}]", f'slack = "#{channel}"']
+    group_id, group_handle = USERGROUPS[0][0], USERGROUPS[0][1]
     audiences = (
-        ("engineers", "sitewide-program", "@cms-engineers-group"),
+        ("engineers", "sitewide-program", f"@{group_handle}"),
         ("sitewide", "sitewide-program", ""),
         ("helpdesk", "cms-helpdesk", ""),
         ("editors", "cms-editors", ""),
@@ -83,7 +104,7 @@ def render_config(
     for audience, channel, mention in audiences:
         lines += ["", f"[audiences.{audience}]", f'channels = ["{channel}"]']
         if mention:
-            lines.append(f"mention = {_q(mention)}")
+            lines += [f"mention = {_q(mention)}", f"mention_id = {_q(group_id)}"]
     login = f"{base}/cms/user/login"
     lines += [
         "",
@@ -112,11 +133,31 @@ def render_config(
         f"base_branch = {_q(pipeline.postmortems_branch)}",
         'path = "Postmortems/{year}/{date}-{slug}.md"',
         "open_pull_request = true",
+    ]
+    if web:
+        lines += _web(token)
+    used = "always" if sealed else "when the token variables are unset"
+    lines += [
         "",
-        "# SANDBOX ONLY: the sandbox's fake credential, used when the token variables are unset.",
+        f"# SANDBOX ONLY: the sandbox's fake credential, used {used}.",
         "# oob refuses it unless every service is on this machine.",
         "[sandbox]",
         f"token = {_q(token)}",
+        f"sealed = {'true' if sealed else 'false'}",
         "",
     ]
     return "\n".join(lines)
+
+
+def _web(token: str) -> list[str]:
+    lines = [
+        "",
+        "# The dashboard (`oob serve`): each simulated person signs in with their token,",
+        f"# {_q(person_token(token, 'NAME'))}; only its SHA-256 is kept here.",
+        "[web]",
+        'identity = "tokens"',
+    ]
+    for person in PEOPLE:
+        digest = hashlib.sha256(person_token(token, person).encode()).hexdigest()
+        lines += ["", f"[web.users.{person}]", f"token_sha256 = {_q(digest)}"]
+    return lines
