@@ -74,15 +74,23 @@ def rehearse(
     drafts: Path,
     faults: FaultPlan | None = None,
     show: Callable[[Store, Config, str, float], None] | None = None,
+    verbose: bool = False,
 ) -> Rehearsal:
     """Play `scenario` end to end; `show(store, config, run_id, time_scale)` is the live view.
 
     `faults` makes the sandbox fail some requests (errors, drops, slow or lost answers).
-    Postmortem drafts are written under `drafts` (they outlive the temporary store).
+    Postmortem drafts are written under `drafts`, in a folder of their own per rehearsal (they
+    outlive the temporary store). The sandbox's own token is used for every service, whatever
+    the environment's token variables hold. Without `verbose`, the workflow engine's log (a
+    step retried after a fault, with its traceback) stays off the console.
     """
     from oob.sandbox.server import SandboxServer
     from oob.sandbox.world import Options
 
+    # A folder per rehearsal: every rehearsal drafts the same postmortem, and none may
+    # overwrite another's.
+    drafts.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix=f"{scenario}-", dir=drafts))
     with (
         tempfile.TemporaryDirectory(prefix="oob-rehearse-") as home,
         SandboxServer(Options(scenario=scenario, time_scale=time_scale), faults=faults) as sandbox,
@@ -92,8 +100,9 @@ def rehearse(
             home=Path(home),
             scenario=scenario,
             time_scale=time_scale,
-            drafts=drafts,
+            drafts=folder,
             show=show,
+            log_level="WARNING" if verbose else "CRITICAL",
         )
 
 
@@ -105,6 +114,7 @@ def _play(
     time_scale: float,
     drafts: Path,
     show: Callable[[Store, Config, str, float], None] | None,
+    log_level: str,
 ) -> Rehearsal:
     from oob.adapters import connect
     from oob.config import parse
@@ -114,7 +124,10 @@ def _play(
     from oob.worker import WorkerOptions, make_runtime, serve
 
     config_path = home / "oob.toml"
-    config_path.write_text(render_config(sandbox.url, sandbox.options.token), encoding="utf-8")
+    # Sealed: an operator's shell exports the real services' tokens; they must never reach
+    # the sandbox (which would refuse them, and the rehearsal would end cancelled).
+    text = render_config(sandbox.url, sandbox.options.token, sealed=True)
+    config_path.write_text(text, encoding="utf-8")
     config = parse(config_path.read_text(encoding="utf-8"), config_path)
     url = f"sqlite:///{home / 'oob.sqlite'}"
     store = Store(url)
@@ -131,7 +144,9 @@ def _play(
     started = threading.Event()
     with connect(config) as services:
         runtime = make_runtime(config, store, services, drafts=drafts, tuning=tuning)
-        options = WorkerOptions(heartbeat_seconds=0.5, polling_seconds=min(poll, 0.05))
+        options = WorkerOptions(
+            heartbeat_seconds=0.5, polling_seconds=min(poll, 0.05), log_level=log_level
+        )
         worker = threading.Thread(
             target=serve,
             args=(runtime, url, options, stop, lambda _line: started.set()),
@@ -190,6 +205,7 @@ def _play(
             ledger=ledger,
             people=people,
             time_scale=time_scale,
+            sim_start=sim_start,
         )
     finally:
         store.close()
@@ -305,6 +321,7 @@ def _result(
     ledger: list[dict[str, Any]],
     people: _People,
     time_scale: float,
+    sim_start: float,
 ) -> Rehearsal:
     from oob.control import snapshot
     from oob.events import KIND_BUILD_STARTED, KIND_POSTMORTEM
@@ -327,32 +344,27 @@ def _result(
         if e.kind == KIND_BUILD_STARTED
     }
     critical = 0.0
-    last_end: float | None = None
+    ends: list[float] = []  # simulated ends of the builds the run waits on
+    gate = (config.pipeline.gate.job or "").lower()
     for job in state["jobs"]:
         for build in job["builds"]:
-            if (job["path"], build["number"]) in followed:
+            mine = (job["path"], build["number"]) in followed
+            if mine:
                 begun = _epoch(build["started"])
-                if build["ended"]:
-                    ended = _epoch(build["ended"])
-                    last_end = ended if last_end is None else max(last_end, ended)
-                else:
-                    ended = float(state["sim_epoch"])
-                critical += ended - begun
+                finished = _epoch(build["ended"]) if build["ended"] else float(state["sim_epoch"])
+                critical += finished - begun
+            # The test gate's builds are changes too: pre-flight waits for them to pass.
+            if build["ended"] and (mine or job["path"].lower() == gate):
+                ends.append(_epoch(build["ended"]))
     # Simulated time maps to real time at `time_scale`; anchor the map on the last state read.
     anchor_sim, anchor_real = float(state["sim_epoch"]), time.time()
 
     def real(sim: float) -> float:
         return anchor_real - (anchor_sim - sim) / time_scale
 
-    changes = list(people.acted_at)
-    if last_end is not None:
-        changes.append(real(last_end))
+    changes = [*people.acted_at, *(real(end) for end in ends if end >= sim_start)]
     ours = [_epoch(e["real_time"]) for e in ledger if not _by_people(e)]
-    latencies = []
-    for change in changes:
-        after = [t for t in ours if t >= change]
-        if after:
-            latencies.append((min(after) - change) * 1000)
+    latencies = reaction_latencies(changes, ours)
     postmortem = next((e for e in reversed(events) if e.kind == KIND_POSTMORTEM), None)
     run = store.run(run_id)
     return Rehearsal(
@@ -367,6 +379,27 @@ def _result(
         side_effects=side_effects(ledger),
         postmortem_path=postmortem.details.get("path") if postmortem else None,
     )
+
+
+def reaction_latencies(changes: list[float], actions: list[float]) -> list[float]:
+    """Milliseconds from each change the run reacts to until its next action (epoch seconds).
+
+    A change followed by another before the run acts is not one it reacted to: after an
+    approval the run may still wait for the post-deploy tests, and it is their end that it
+    reacts to. Counting the approval too would count the tests' duration as latency.
+    """
+    ordered = sorted(changes)
+    latencies = []
+    for i, change in enumerate(ordered):
+        after = [t for t in actions if t >= change]
+        if not after:
+            continue
+        acted = min(after)
+        following = ordered[i + 1] if i + 1 < len(ordered) else None
+        if following is not None and following < acted:
+            continue
+        latencies.append((acted - change) * 1000)
+    return latencies
 
 
 def _by_people(entry: dict[str, Any]) -> bool:
@@ -387,7 +420,9 @@ def side_effects(ledger: list[dict[str, Any]]) -> dict[str, Any]:
         elif entry["service"] == "slack" and entry["path"].endswith("chat.postMessage"):
             key = str((summary.get("event_payload") or {}).get("key", ""))
             parts = key.split(":")
-            messages[parts[3] if len(parts) > 3 else "unknown"] += 1
+            # One message may speak to several audiences sharing a channel (`a+b`).
+            for audience in (parts[3] if len(parts) > 3 else "unknown").split("+"):
+                messages[audience] += 1
         elif entry["service"] == "github" and "/statuses/" in entry["path"]:
             statuses += 1
         elif entry["service"] == "github" and entry["path"].endswith("/pulls"):

@@ -16,6 +16,8 @@ from oob.sandbox.slack import USERGROUPS
 # The va-cms stages before Jenkins, with the runbook's estimates: part of the lead time oob shows.
 MANUAL_STAGES = (("Create a PR", "manual", 5), ("Pull Request CI Tests", "github", 50))
 PRESET_CHANNELS = ("sitewide-program", "cms-helpdesk", "cms-editors", "cms-product")
+# The variables a config names for the services' tokens (`token_env`).
+SERVICE_TOKEN_VARIABLES = ("OOB_JENKINS_TOKEN", "OOB_GITHUB_TOKEN", "OOB_SLACK_TOKEN")
 # The simulated people, who may sign in to the dashboard (`oob serve`) with `person_token`.
 PEOPLE = ("operator", "po", "helpdesk")
 # Where the sandbox serves the pages a person opens (commits, compares, pull requests): the
@@ -76,19 +78,19 @@ def render_config(
         "[services.jenkins]",
         f"url = {_q(base + '/jenkins/')}",
         f"user = {_q(user)}",
-        'token_env = "OOB_JENKINS_TOKEN"',
+        f"token_env = {_q(SERVICE_TOKEN_VARIABLES[0])}",
         "",
         "[services.github]",
         f"api_url = {_q(base + '/github')}",
         f"web_url = {_q(base + WEB_PATH)}",
         f"repository = {_q(pipeline.repository)}",
         f"branch = {_q(pipeline.branch)}",
-        'token_env = "OOB_GITHUB_TOKEN"',
+        f"token_env = {_q(SERVICE_TOKEN_VARIABLES[1])}",
         f"required_contexts = [{contexts}]",
         "",
         "[services.slack]",
         f"api_url = {_q(base + '/slack/api/')}",
-        'token_env = "OOB_SLACK_TOKEN"',
+        f"token_env = {_q(SERVICE_TOKEN_VARIABLES[2])}",
     ]
     for channel in PRESET_CHANNELS:
         lines += ["", f"[channels.{channel}]", f'slack = "#{channel}"']
