@@ -20,6 +20,7 @@ from oob.events import (
     KIND_BUILD_STARTED,
     KIND_CANCELLED,
     KIND_CHECK,
+    KIND_COMMAND_REFUSED,
     KIND_DENIED,
     KIND_ENDED,
     KIND_FIX_CONFIRMED,
@@ -27,6 +28,7 @@ from oob.events import (
     KIND_HOLD_STARTED,
     KIND_MERGE_DETECTED,
     KIND_MESSAGE_POSTED,
+    KIND_POSTMORTEM,
     KIND_PREFLIGHT_PASSED,
     KIND_PREFLIGHT_WAITING,
     KIND_PULL_REQUEST,
@@ -34,6 +36,8 @@ from oob.events import (
     KIND_SHIELD_DOWN,
     KIND_SHIELD_UP,
     KIND_STATUS_OVERRIDDEN,
+    KIND_STEP_FINISHED,
+    KIND_STEP_STARTED,
     RELEASE_TAG_PARAMETER,
 )
 from oob.postmortem.facts import (
@@ -55,6 +59,12 @@ from oob.postmortem.facts import (
 )
 from oob.postmortem.lessons import action_items, lessons
 from oob.store import Event, Run, RunState
+
+# Event kinds the draft's timeline leaves out (every other kind, even one this module does not
+# know, is shown).
+TIMELINE_OMITS = frozenset(
+    {KIND_STEP_STARTED, KIND_STEP_FINISHED, KIND_COMMAND_REFUSED, KIND_POSTMORTEM}
+)
 
 
 class _Events:
@@ -162,12 +172,21 @@ def _incident(run: Run, web: str) -> dict[str, Any]:
 
 
 def _timeline(events: Sequence[Event]) -> tuple[TimelineEntry, ...]:
-    # By time, then by the order written: an event may carry a time from a service
-    # (a build's start) that is earlier than events written before it.
-    return tuple(
-        TimelineEntry(e.at, e.actor, e.source.value, e.kind, e.summary)
-        for e in sorted(events, key=lambda e: (e.at, e.id))
-    )
+    """What a postmortem reader needs: decisions, builds, messages, merges, overrides, checks
+    and the outcome; not the procedure's own bookkeeping (each step's start and end, refused
+    commands, the draft itself). A check or wait repeated unchanged is one row.
+
+    By time, then by the order written: an event may carry a time from a service (a build's
+    start) that is earlier than events written before it.
+    """
+    entries: list[TimelineEntry] = []
+    for e in sorted(events, key=lambda e: (e.at, e.id)):
+        if e.kind in TIMELINE_OMITS:
+            continue
+        if entries and (entries[-1].kind, entries[-1].summary) == (e.kind, e.summary):
+            continue
+        entries.append(TimelineEntry(e.at, e.actor, e.source.value, e.kind, e.summary))
+    return tuple(entries)
 
 
 def _cancellation(cancelled: Event | None) -> Decision | None:

@@ -9,14 +9,19 @@ never written to.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from oob.config import Config
 from oob.errors import ConfigError, ProcedureError
-from oob.events import KIND_PULL_REQUEST, KIND_RELEASE_PICKED, KIND_STATUS_OVERRIDDEN
+from oob.events import (
+    KIND_POSTMORTEM,
+    KIND_PULL_REQUEST,
+    KIND_RELEASE_PICKED,
+    KIND_STATUS_OVERRIDDEN,
+)
 from oob.postmortem.extract import extract_facts
 from oob.postmortem.facts import PostmortemFacts
 from oob.postmortem.lessons import outcome_text
@@ -83,13 +88,88 @@ def repository_path(facts: PostmortemFacts, config: Config) -> str:
     return str(pure)
 
 
-def build_draft(store: Store, config: Config, run_id: str) -> Draft:
-    """Render the draft of run `run_id` from the store (`RunNotFound` if there is none)."""
+def build_draft(
+    store: Store, config: Config, run_id: str, *, directory: Path | None = None
+) -> Draft:
+    """Render the draft of run `run_id` from the store (`RunNotFound` if there is none).
+
+    Its path is the configured one, made unique: a name another run's draft took (its pull
+    request in the store, or its file under `directory`) gets a numeric suffix (`-2`, `-3`);
+    a run that drafted before keeps the path it had.
+    """
     run = store.run(run_id)
     events = store.events(run_id)
     events += _overrides_outside(store, run, events)
     facts = extract_facts(run, events, config)
-    return Draft(facts, render(facts, config), repository_path(facts, config))
+    path = unique_path(
+        repository_path(facts, config),
+        mine=_drafted(events),
+        taken=_taken(store, run_id),
+        on_disk=lambda p: _other_draft(directory, p, run_id, events),
+    )
+    return Draft(facts, render(facts, config), path)
+
+
+def unique_path(
+    path: str,
+    *,
+    mine: Collection[str] = (),
+    taken: Collection[str] = (),
+    on_disk: Callable[[str], bool] = lambda _: False,
+) -> str:
+    """`path`, or `stem-N.suffix` with the smallest N from 2 that no other draft took.
+
+    `mine`: paths this run drafted to before (kept); `taken`: other runs' paths;
+    `on_disk(p)`: whether another draft's file is at `p`.
+    """
+    from pathlib import PurePosixPath
+
+    pure = PurePosixPath(path)
+    candidates = (
+        str(pure.with_name(f"{pure.stem}-{n}{pure.suffix}")) if n > 1 else path
+        for n in range(1, 10_000)
+    )
+    for candidate in candidates:
+        if candidate in mine:
+            return candidate
+        if candidate not in taken and not on_disk(candidate):
+            return candidate
+    raise ProcedureError(f"no free name for the postmortem draft {path}")
+
+
+def _drafted(events: Sequence[Event]) -> set[str]:
+    """The repository paths this run's draft was committed at before."""
+    return {
+        str(e.details["path"])
+        for e in events
+        if e.kind == KIND_PULL_REQUEST and e.details.get("path")
+    }
+
+
+def _taken(store: Store, run_id: str, recent: int = 500) -> set[str]:
+    """The repository paths of the other recent runs' postmortem pull requests."""
+    taken: set[str] = set()
+    for run in store.runs(limit=recent):
+        if run.id != run_id:
+            taken |= _drafted(store.events(run.id))
+    return taken
+
+
+def _other_draft(directory: Path | None, path: str, run_id: str, events: Sequence[Event]) -> bool:
+    """Whether another run's draft is the file at `path` under `directory`."""
+    if directory is None:
+        return False
+    file = directory / path
+    if not file.exists():
+        return False
+    written = {str(e.details.get("path")) for e in events if e.kind == KIND_POSTMORTEM}
+    if str(file) in written:
+        return False
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return True
+    return f"`{run_id}`" not in text
 
 
 def _overrides_outside(store: Store, run: Run, events: Sequence[Event]) -> list[Event]:
@@ -213,7 +293,7 @@ def write_draft(
     The file is written first, so a failing code host still leaves the draft on disk; the
     `IntegrationError` then propagates and a retry is safe.
     """
-    draft = build_draft(store, config, run_id)
+    draft = build_draft(store, config, run_id, directory=directory)
     path = directory / draft.repository_path
     _write(path, draft.text)
     pr = None
