@@ -16,7 +16,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,6 +34,16 @@ OPERATOR, PRODUCT_OWNER, HELPDESK = "operator", "po", "helpdesk"
 
 
 @dataclass(frozen=True)
+class Incident:
+    """What the simulated operator says when asking for the deploy."""
+
+    symptoms: str = "editors cannot log in to the CMS"
+    cause: str = "a bad module update"
+    fix_summary: str = "revert the module update"
+    affects: str = "all CMS editors"
+
+
+@dataclass(frozen=True)
 class Rehearsal:
     """What a rehearsal did, as `oob rehearse --json` prints it (`to_json`)."""
 
@@ -47,6 +57,9 @@ class Rehearsal:
     reaction_latency_ms: dict[str, float | None]
     side_effects: dict[str, Any]
     postmortem_path: str | None
+    # Who Slack notified beyond the channels' readers (groups, members, @here), per message
+    # posted, from the sandbox's ledger. Not part of `to_json`.
+    notified: dict[str, int] = field(default_factory=dict)
 
     @property
     def resolved(self) -> bool:
@@ -75,6 +88,7 @@ def rehearse(
     faults: FaultPlan | None = None,
     show: Callable[[Store, Config, str, float], None] | None = None,
     verbose: bool = False,
+    incident: Incident | None = None,
 ) -> Rehearsal:
     """Play `scenario` end to end; `show(store, config, run_id, time_scale)` is the live view.
 
@@ -103,6 +117,7 @@ def rehearse(
             drafts=folder,
             show=show,
             log_level="WARNING" if verbose else "CRITICAL",
+            incident=incident or Incident(),
         )
 
 
@@ -115,6 +130,7 @@ def _play(
     drafts: Path,
     show: Callable[[Store, Config, str, float], None] | None,
     log_level: str,
+    incident: Incident,
 ) -> Rehearsal:
     from oob.adapters import connect
     from oob.config import parse
@@ -165,10 +181,10 @@ def _play(
                     pipeline=config.pipeline.name,
                     requester=OPERATOR,
                     fix_sha=str(state["fix_sha"]),
-                    symptoms="editors cannot log in to the CMS",
-                    cause="a bad module update",
-                    fix_summary="revert the module update",
-                    affects="all CMS editors",
+                    symptoms=incident.symptoms,
+                    cause=incident.cause,
+                    fix_summary=incident.fix_summary,
+                    affects=incident.affects,
                     release_wait_minutes=config.pipeline.release_wait,
                 )
             )
@@ -378,6 +394,7 @@ def _result(
         reaction_latency_ms=_percentiles(latencies),
         side_effects=side_effects(ledger),
         postmortem_path=postmortem.details.get("path") if postmortem else None,
+        notified=dict(Counter(n for e in ledger for n in e["summary"].get("notified") or ())),
     )
 
 
