@@ -152,3 +152,18 @@ def test_mermaid_chart_takes_only_plain_names() -> None:
     from oob.postmortem.markdown import mermaid_name
 
     assert mermaid_name("a: b; c # d ```e``` %%{x}%%") == "a b c d e x"
+
+
+@pytest.mark.parametrize("outcome", ["cancelled", "denied"])
+def test_hostile_reason_keeps_the_pull_request_body_plain(
+    store: Store, config: Config, outcome: str
+) -> None:
+    from oob.postmortem.publish import _pull_request_body
+
+    run_id = RUNS[outcome](store)
+    events = [hostile_event(e) for e in store.events(run_id)]
+    facts = pm.extract_facts(store.run(run_id), events, config)
+    body = _pull_request_body(pm.Draft(facts, "", "x.md"))
+    every = walk(parse(body))
+    assert not [t for t in every if t.type in ("fence", "code_block", "html_inline", "html_block")]
+    assert not [t for t in every if t.type in ("link_open", "image", "heading_open")]

@@ -22,6 +22,7 @@ from oob.events import (
     KIND_RELEASE_PICKED,
     KIND_STATUS_OVERRIDDEN,
 )
+from oob.postmortem import markdown
 from oob.postmortem.extract import extract_facts
 from oob.postmortem.facts import PostmortemFacts
 from oob.postmortem.lessons import outcome_text
@@ -269,7 +270,7 @@ def _pull_request_body(draft: Draft) -> str:
     return (
         f"Postmortem draft for the out-of-band deployment of `{f.fix_sha[:7]}` "
         f"(oob run `{f.run_id}`), written by oob from the run's timeline.\n\n"
-        f"{outcome_text(f)}\n\n"
+        f"{markdown.escape(outcome_text(f))}\n\n"
         "Before merging: expand the root causes, fill in the action items' owners and issues, "
         "and write the lessons learned. The timeline and the figures come from the run; "
         "correct them if they are wrong.\n\n"
