@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from oob.config import Config
     from oob.control import Control
     from oob.ports import CodeHost
+    from oob.procedure import Tuning
     from oob.sandbox.faults import FaultPlan
     from oob.sandbox.server import SandboxServer
 
@@ -133,33 +134,20 @@ def _play(
     incident: Incident,
 ) -> Rehearsal:
     from oob.adapters import connect
-    from oob.config import parse
     from oob.control import Control
-    from oob.procedure import Tuning
-    from oob.sandbox.configfile import render_config
     from oob.worker import WorkerOptions, make_runtime, serve
 
-    config_path = home / "oob.toml"
-    # Sealed: an operator's shell exports the real services' tokens; they must never reach
-    # the sandbox (which would refuse them, and the rehearsal would end cancelled).
-    text = render_config(sandbox.url, sandbox.options.token, sealed=True)
-    config_path.write_text(text, encoding="utf-8")
-    config = parse(config_path.read_text(encoding="utf-8"), config_path)
+    config = _sandbox_config(sandbox, home)
     url = f"sqlite:///{home / 'oob.sqlite'}"
     store = Store(url)
     # Look at the world about every five simulated seconds, as a person refreshing would.
     poll = max(0.02, 5 / time_scale)
-    tuning = Tuning(
-        poll_seconds=poll,
-        time_scale=time_scale,
-        approval_poll_seconds=60,
-        merge_check_every=3,
-        trigger_settle_seconds=max(0.5, 15 / time_scale),
-    )
     stop = threading.Event()
     started = threading.Event()
     with connect(config) as services:
-        runtime = make_runtime(config, store, services, drafts=drafts, tuning=tuning)
+        runtime = make_runtime(
+            config, store, services, drafts=drafts, tuning=_tuning(poll, time_scale)
+        )
         options = WorkerOptions(
             heartbeat_seconds=0.5, polling_seconds=min(poll, 0.05), log_level=log_level
         )
@@ -176,18 +164,7 @@ def _play(
             control = Control(config, store, url)
             sim_start = float(state["sim_epoch"])
             wall_start = time.monotonic()
-            run = control.start(
-                RunRequest(
-                    pipeline=config.pipeline.name,
-                    requester=OPERATOR,
-                    fix_sha=str(state["fix_sha"]),
-                    symptoms=incident.symptoms,
-                    cause=incident.cause,
-                    fix_summary=incident.fix_summary,
-                    affects=incident.affects,
-                    release_wait_minutes=config.pipeline.release_wait,
-                )
-            )
+            run = control.start(_request(config, str(state["fix_sha"]), incident))
             people = _People(
                 store=store,
                 control=control,
@@ -225,6 +202,43 @@ def _play(
         )
     finally:
         store.close()
+
+
+def _sandbox_config(sandbox: SandboxServer, home: Path) -> Config:
+    """The config of the sandbox, sealed: an operator's shell exports the real services'
+    tokens; they must never reach the sandbox (which would refuse them: the rehearsal would
+    end cancelled)."""
+    from oob.config import parse
+    from oob.sandbox.configfile import render_config
+
+    path = home / "oob.toml"
+    path.write_text(render_config(sandbox.url, sandbox.options.token, sealed=True), "utf-8")
+    return parse(path.read_text(encoding="utf-8"), path)
+
+
+def _tuning(poll: float, time_scale: float) -> Tuning:
+    from oob.procedure import Tuning
+
+    return Tuning(
+        poll_seconds=poll,
+        time_scale=time_scale,
+        approval_poll_seconds=60,
+        merge_check_every=3,
+        trigger_settle_seconds=max(0.5, 15 / time_scale),
+    )
+
+
+def _request(config: Config, fix_sha: str, incident: Incident) -> RunRequest:
+    return RunRequest(
+        pipeline=config.pipeline.name,
+        requester=OPERATOR,
+        fix_sha=fix_sha,
+        symptoms=incident.symptoms,
+        cause=incident.cause,
+        fix_summary=incident.fix_summary,
+        affects=incident.affects,
+        release_wait_minutes=config.pipeline.release_wait,
+    )
 
 
 def _wait_finished(store: Store, run_id: str) -> None:
@@ -359,19 +373,7 @@ def _result(
         for e in events
         if e.kind == KIND_BUILD_STARTED
     }
-    critical = 0.0
-    ends: list[float] = []  # simulated ends of the builds the run waits on
-    gate = (config.pipeline.gate.job or "").lower()
-    for job in state["jobs"]:
-        for build in job["builds"]:
-            mine = (job["path"], build["number"]) in followed
-            if mine:
-                begun = _epoch(build["started"])
-                finished = _epoch(build["ended"]) if build["ended"] else float(state["sim_epoch"])
-                critical += finished - begun
-            # The test gate's builds are changes too: pre-flight waits for them to pass.
-            if build["ended"] and (mine or job["path"].lower() == gate):
-                ends.append(_epoch(build["ended"]))
+    critical, ends = _waited_builds(state, followed, config.pipeline.gate.job or "")
     # Simulated time maps to real time at `time_scale`; anchor the map on the last state read.
     anchor_sim, anchor_real = float(state["sim_epoch"]), time.time()
 
@@ -396,6 +398,26 @@ def _result(
         postmortem_path=postmortem.details.get("path") if postmortem else None,
         notified=dict(Counter(n for e in ledger for n in e["summary"].get("notified") or ())),
     )
+
+
+def _waited_builds(
+    state: dict[str, Any], followed: set[tuple[str, int]], gate: str
+) -> tuple[float, list[float]]:
+    """The simulated seconds the followed builds took (the critical path), and the simulated
+    ends of the builds the run waited on: those it followed and the test gate's (pre-flight
+    waits for the post-deploy tests to pass)."""
+    critical = 0.0
+    ends: list[float] = []
+    for job in state["jobs"]:
+        for build in job["builds"]:
+            mine = (job["path"], build["number"]) in followed
+            if mine:
+                begun = _epoch(build["started"])
+                finished = _epoch(build["ended"]) if build["ended"] else float(state["sim_epoch"])
+                critical += finished - begun
+            if build["ended"] and (mine or job["path"].lower() == gate.lower()):
+                ends.append(_epoch(build["ended"]))
+    return critical, ends
 
 
 def reaction_latencies(changes: list[float], actions: list[float]) -> list[float]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from oob.sandbox.scenario import load_pipeline
+from oob.sandbox.scenario import Pipeline, load_pipeline
 from oob.sandbox.slack import USERGROUPS
 
 # The va-cms stages before Jenkins, with the runbook's estimates: part of the lead time oob shows.
@@ -52,16 +52,36 @@ def render_config(
     """
     base = base_url.rstrip("/")
     pipeline = load_pipeline()
-    gate = next(j for j in pipeline.jobs if j.kind == "tests")
-    release = pipeline.release_job
     lines = [
         "# oob.toml for the oob sandbox at " + base,
         "# Written by `oob sandbox --write-config`: every service points at the sandbox.",
+        *_pipeline(pipeline),
+        *_services(base, user, pipeline),
+        *_audiences(),
+        *_people(base, pipeline, require_confirmation=require_confirmation),
+        *(_web(token) if web else []),
+    ]
+    used = "always" if sealed else "when the token variables are unset"
+    lines += [
+        "",
+        f"# SANDBOX ONLY: the sandbox's fake credential, used {used}.",
+        "# oob refuses it unless every service is on this machine.",
+        "[sandbox]",
+        f"token = {_q(token)}",
+        f"sealed = {'true' if sealed else 'false'}",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _pipeline(pipeline: Pipeline) -> list[str]:
+    gate = next(j for j in pipeline.jobs if j.kind == "tests")
+    lines = [
         "",
         "[pipeline]",
         'name = "va-cms (sandbox)"',
         f"test_gate = {_q(gate.path)}",
-        f"release_trigger = {_q(release.path)}",
+        f"release_trigger = {_q(pipeline.release_job.path)}",
         "release_wait = 15",
         'release_wait_parameter = "release_wait"',
         r"release_log_pattern = 'Commit status: (?P<state>\w+) : (?P<sha>[0-9a-f]{7,40})'",
@@ -72,8 +92,12 @@ def render_config(
     for job in pipeline.jobs:
         lines += ["", "[[pipeline.stages]]", f"name = {_q(job.path)}", 'kind = "jenkins"']
         lines += [f"job = {_q(job.path)}", f"estimate_minutes = {job.estimate_minutes:g}"]
+    return lines
+
+
+def _services(base: str, user: str, pipeline: Pipeline) -> list[str]:
     contexts = ", ".join(_q(c) for c in pipeline.required_contexts)
-    lines += [
+    lines = [
         "",
         "[services.jenkins]",
         f"url = {_q(base + '/jenkins/')}",
@@ -94,6 +118,11 @@ def render_config(
     ]
     for channel in PRESET_CHANNELS:
         lines += ["", f"[channels.{channel}]", f'slack = "#{channel}"']
+    return lines
+
+
+def _audiences() -> list[str]:
+    """The va-cms audiences; engineers are the sandbox Slack's user group, by its ID."""
     group_id, group_handle = USERGROUPS[0][0], USERGROUPS[0][1]
     audiences = (
         ("engineers", "sitewide-program", f"@{group_handle}"),
@@ -103,12 +132,18 @@ def render_config(
         ("product_owner", "cms-product", ""),
         ("operators", "sitewide-program", ""),
     )
+    lines: list[str] = []
     for audience, channel, mention in audiences:
         lines += ["", f"[audiences.{audience}]", f'channels = ["{channel}"]']
         if mention:
             lines += [f"mention = {_q(mention)}", f"mention_id = {_q(group_id)}"]
+    return lines
+
+
+def _people(base: str, pipeline: Pipeline, *, require_confirmation: bool) -> list[str]:
+    """Roles of the simulated people, how the fix is verified, where the postmortem goes."""
     login = f"{base}/cms/user/login"
-    lines += [
+    return [
         "",
         "# The simulated people; pick one with `--as NAME`.",
         "[roles]",
@@ -136,19 +171,6 @@ def render_config(
         'path = "Postmortems/{year}/{date}-{slug}.md"',
         "open_pull_request = true",
     ]
-    if web:
-        lines += _web(token)
-    used = "always" if sealed else "when the token variables are unset"
-    lines += [
-        "",
-        f"# SANDBOX ONLY: the sandbox's fake credential, used {used}.",
-        "# oob refuses it unless every service is on this machine.",
-        "[sandbox]",
-        f"token = {_q(token)}",
-        f"sealed = {'true' if sealed else 'false'}",
-        "",
-    ]
-    return "\n".join(lines)
 
 
 def _web(token: str) -> list[str]:
