@@ -36,6 +36,8 @@ DEFAULT_CONFIG = Path("oob.toml")
 # longer is not one; `inf` would make a run wait forever).
 MAX_MINUTES = 24 * 60
 Minutes = Annotated[float, Field(ge=0, le=MAX_MINUTES, allow_inf_nan=False)]
+# A time limit may be long (a drill that must not time out), but not infinite.
+Limit = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 JobPath = Annotated[str, Field(pattern=r"^[^/\s]+(/[^/\s]+)*$")]
 
 
@@ -253,7 +255,7 @@ class Verify(Model):
     require_confirmation: StrictBool = Field(
         default=False, description="Also wait for a person's `oob confirm-fix`."
     )
-    timeout_minutes: Minutes = 30
+    timeout_minutes: Limit = 30
 
     @model_validator(mode="after")
     def _some_way_to_verify(self) -> Verify:
@@ -437,8 +439,8 @@ def parse(text: str, path: Path) -> Config:
             for p, e in zip(problems, ordered, strict=True)
             if not (e["type"] == "missing" and str(e["loc"][-1]) in meant)
         ]
-        more = "".join(f"\n  also {p}" for p in problems[1:])
-        raise ConfigError(f"{problems[0]}{more}") from None
+        # One line, as every error: the first problem, then each other one after a semicolon.
+        raise ConfigError("; ".join(problems)) from None
     return config.model_copy(update={"source": path.resolve()})
 
 
