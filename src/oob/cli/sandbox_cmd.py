@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer.core import TyperCommand
@@ -91,19 +91,9 @@ def sandbox(
             text = render_config(url, token, sealed=True, web=True)
             write_config.write_text(text, encoding="utf-8")
         clock = "manual (POST /_sandbox/advance)" if time_scale == 0 else f"{time_scale:g}x"
-        lines = [
-            f"oob sandbox on {url}  (scenario {scenario}: {state['summary']})",
-            f"  Jenkins   {url}/jenkins/    user oob, API token {token}",
-            f"  GitHub    {url}/github      token {token}  (API base URL)",
-            f"  Slack     {url}/slack/api/  token {token}",
-            f"  CMS       {url}/cms/        login page {url}/cms/user/login",
-            f"  control   {url}/_sandbox/ (state, ledger, reset, advance)",
-            f"  repository {state['repo']}: fix {state['fix_sha']}, main {state['main_sha']}",
-            f"  production {state['cms']['tag']} ({state['cms']['deployed_sha']}), "
-            f"login answers {state['cms']['login_status']}",
-            f"  clock {clock}, faults {faults:g}, seed {seed}",
-            f"  scenarios: {', '.join(scenario_names())}",
-        ]
+        lines = _banner(url, token, scenario, state)
+        lines.append(f"  clock {clock}, faults {faults:g}, seed {seed}")
+        lines.append(f"  scenarios: {', '.join(scenario_names())}")
         if write_config is not None:
             lines += _config_lines(write_config, token)
         for line in lines:
@@ -114,6 +104,21 @@ def sandbox(
         pass
     finally:
         server.stop()
+
+
+def _banner(url: str, token: str, scenario: str, state: dict[str, Any]) -> list[str]:
+    """Where each service is, with its credentials, and the world it starts in."""
+    return [
+        f"oob sandbox on {url}  (scenario {scenario}: {state['summary']})",
+        f"  Jenkins   {url}/jenkins/    user oob, API token {token}",
+        f"  GitHub    {url}/github      token {token}  (API base URL)",
+        f"  Slack     {url}/slack/api/  token {token}",
+        f"  CMS       {url}/cms/        login page {url}/cms/user/login",
+        f"  control   {url}/_sandbox/ (state, ledger, reset, advance)",
+        f"  repository {state['repo']}: fix {state['fix_sha']}, main {state['main_sha']}",
+        f"  production {state['cms']['tag']} ({state['cms']['deployed_sha']}), "
+        f"login answers {state['cms']['login_status']}",
+    ]
 
 
 def _config_lines(path: Path, token: str) -> list[str]:
