@@ -63,12 +63,12 @@ def _at(url: str, check: Check) -> Check:
 def _token(config: Config, service: str, secret: Secret) -> Check:
     import os
 
-    if os.environ.get(secret.token_env):
-        return Check(service, "token", True, f"{secret.token_env} is set")
+    variable = secret.token_env
+    if config.uses_sandbox_token(secret):
+        why = "is set but ignored" if os.environ.get(variable) else "is not set"
+        return Check(service, "token", True, f"{variable} {why}: the [sandbox] token is used")
     if config.secret_is_set(secret):
-        return Check(
-            service, "token", True, f"{secret.token_env} is not set: the [sandbox] token is used"
-        )
+        return Check(service, "token", True, f"{variable} is set")
     return Check(
         service,
         "token",

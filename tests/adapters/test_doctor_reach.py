@@ -62,3 +62,16 @@ def test_doctor_names_the_url_it_could_not_reach(
     assert dead in f"{bad['detail']} {bad['fix']}"
     [ok] = [c for c in found if c["check"] == "reachable, credentials" and c["service"] == "Slack"]
     assert f"at {server.url}/slack/api/" in str(ok["detail"])
+
+
+def test_a_sealed_sandbox_config_says_the_variables_are_ignored(
+    run_cli: RunCli, start: Start, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, path = start()
+    path.write_text(path.read_text().replace("sealed = false", "sealed = true"))
+    monkeypatch.setenv("OOB_GITHUB_TOKEN", "ghp_real")
+    code, found = checks(run_cli, path)
+    assert code == 0
+    tokens = {str(c["service"]): str(c["detail"]) for c in found if c["check"] == "token"}
+    assert tokens["GitHub"] == "OOB_GITHUB_TOKEN is set but ignored: the [sandbox] token is used"
+    assert tokens["Jenkins"] == "OOB_JENKINS_TOKEN is not set: the [sandbox] token is used"
