@@ -11,9 +11,9 @@ from oob.errors import UsageError
 from oob.limits import (
     APPROVAL_OVERHEAD,
     GITHUB_BODY_MAX,
-    LIMITS,
     SLACK_GROWTH,
     SLACK_MESSAGE_MAX,
+    TEXT_LIMITS,
     check_text,
 )
 from oob.messages import Messages
@@ -21,29 +21,30 @@ from oob.messages import Messages
 
 def test_the_approval_request_at_every_limit_fits_slack(preset_text: str, tmp_path: Path) -> None:
     approval = ("symptoms", "affects", "cause", "fix_summary")
-    assert SLACK_GROWTH * sum(LIMITS[f] for f in approval) + APPROVAL_OVERHEAD < SLACK_MESSAGE_MAX
+    limits = {f: TEXT_LIMITS["--" + f.replace("_", "-")] for f in approval}
+    assert SLACK_GROWTH * sum(limits.values()) + APPROVAL_OVERHEAD < SLACK_MESSAGE_MAX
     messages = Messages(parse(preset_text, tmp_path / "oob.toml"))
-    values = {f: "&" * LIMITS[f] for f in approval}
+    values = {f: "&" * limits[f] for f in approval}
     values |= {"pipeline": "va-cms", "run_id": "r" * 24, "requester": "x" * 64}
     values |= {"fix_short": "abcdef0", "eta": "3 h 21 min"}
     text = messages.render("approval_request", "product_owner", values)
     assert len(text) < SLACK_MESSAGE_MAX
-    assert 2 * max(LIMITS.values()) < GITHUB_BODY_MAX
+    assert 2 * max(TEXT_LIMITS.values()) < GITHUB_BODY_MAX
 
 
 def test_text_within_the_limit_is_kept() -> None:
-    assert check_text("symptoms", "  editors cannot log in\r\nsince 9:00\t(all)  ") == (
+    assert check_text("--symptoms", "  editors cannot log in\r\nsince 9:00\t(all)  ") == (
         "editors cannot log in\nsince 9:00\t(all)"
     )
-    assert check_text("cause", "x" * LIMITS["cause"]) == "x" * LIMITS["cause"]
+    assert check_text("--cause", "x" * TEXT_LIMITS["--cause"]) == "x" * TEXT_LIMITS["--cause"]
 
 
 @pytest.mark.parametrize(
     ("field", "value", "says"),
     [
-        ("symptoms", "x" * (LIMITS["symptoms"] + 1), "--symptoms is 2,001 characters"),
-        ("fix_summary", "revert \udcff it", "--fix-summary is not valid UTF-8"),
-        ("reason", "a\x00b\x1bc", "--reason holds control characters (U+0000, U+001B)"),
+        ("--symptoms", "x" * (TEXT_LIMITS["--symptoms"] + 1), "--symptoms is 2,001 characters"),
+        ("--fix-summary", "revert \udcff it", "--fix-summary is not valid UTF-8"),
+        ("--reason", "a\x00b\x1bc", "--reason holds control characters (U+0000, U+001B)"),
     ],
 )
 def test_bad_text_is_refused_in_one_line(field: str, value: str, says: str) -> None:

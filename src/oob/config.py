@@ -29,12 +29,12 @@ from pydantic import (
 )
 
 from oob.errors import ConfigError
+from oob.limits import MAX_MINUTES
 
 DEFAULT_CONFIG = Path("oob.toml")
 
 # Durations a person configures: finite, and at most a day (an out-of-band deploy that waits
 # longer is not one; `inf` would make a run wait forever).
-MAX_MINUTES = 24 * 60
 Minutes = Annotated[float, Field(ge=0, le=MAX_MINUTES, allow_inf_nan=False)]
 # A time limit may be long (a drill that must not time out), but not infinite.
 Limit = Annotated[float, Field(ge=0, allow_inf_nan=False)]
@@ -417,6 +417,12 @@ def load(path: Path | None = None) -> Config:
         ) from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read it: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"{path}:{line}: not valid UTF-8 (byte {exc.start})",
+            hint="save the file as UTF-8",
+        ) from None
     return parse(text, path)
 
 

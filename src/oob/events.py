@@ -40,3 +40,7 @@ KIND_POSTMORTEM = "postmortem.written"  # path
 KIND_STEP_STARTED = "step.started"  # step
 KIND_STEP_FINISHED = "step.finished"  # step, status
 KIND_ENDED = "run.ended"  # outcome, reason
+# A message oob could not deliver (the service stayed down, or refused it for good): shown by
+# `oob status` and the dashboard with the command that sends it again.
+KIND_MESSAGE_UNDELIVERED = "message.undelivered"  # message, audience, channel, error, command
+KIND_NOTIFIED = "message.resent"  # message, by `oob notify`

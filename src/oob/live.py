@@ -19,8 +19,7 @@ from oob.eta import format_minutes
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from oob.config import Config
-    from oob.control import Snapshot
+    from oob.readmodel import Snapshot
     from oob.store import Event, Store
 
 STATUS_STYLE = {
@@ -63,7 +62,14 @@ def render(view: Snapshot) -> RenderableType:
     events = Table(box=None, pad_edge=False, show_header=False, show_edge=False)
     for event in view.events:
         events.add_row(f"{event.at:%H:%M:%S}", event.actor, escape(event.summary))
-    return Group(head, steps, stages, Text("latest:", "bold"), events)
+    parts: list[RenderableType] = [head, steps, stages]
+    if view.waiting is not None:
+        parts.append(Text(str(view.waiting), "bold yellow"))
+    for missed in view.undelivered:
+        parts.append(
+            Text(f"undelivered: {missed.summary}; send it with `{missed.command}`", "bold red")
+        )
+    return Group(*parts, Text("latest:", "bold"), events)
 
 
 def line(event: Event) -> str:
@@ -73,7 +79,6 @@ def line(event: Event) -> str:
 
 def follow(
     store: Store,
-    config: Config,
     run_id: str,
     console: Console,
     *,
@@ -82,8 +87,8 @@ def follow(
     stop: Callable[[], bool] = lambda: False,
 ) -> None:
     """Show run `run_id` until it ends (or `stop()` says so)."""
-    from oob.control import snapshot
     from oob.procedure import finished
+    from oob.readmodel import snapshot
 
     if not console.is_terminal:
         _follow_plain(store, run_id, console, refresh_seconds, stop)
@@ -93,7 +98,7 @@ def follow(
     now = store.clock.now
     with Live(console=console, auto_refresh=False, transient=False) as live:
         while True:
-            view = snapshot(store, config, run_id, now(), time_scale=time_scale)
+            view = snapshot(store, run_id, now(), time_scale=time_scale)
             live.update(render(view), refresh=True)
             if (not view.run.active and finished(store.events(run_id))) or stop():
                 return

@@ -45,6 +45,12 @@ def validate_sha(text: str) -> str:
     return value.lower()
 
 
+def resolve_fix(code_host: CodeHost, text: str) -> str:
+    """The full SHA of the fix commit `text` names; `UsageError` when it is no SHA or the
+    repository has no such commit."""
+    return code_host.commit(validate_sha(text)).sha
+
+
 class GateState(StrEnum):
     PASSED = "passed"  # a finished SUCCESS build tested a commit containing the fix
     RUNNING = "running"  # none passed yet, but one that may contain the fix is running

@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 from oob.store import RunRequest, RunState, Source, Store
 
 if TYPE_CHECKING:
+    from oob.commands import Control
     from oob.config import Config
-    from oob.control import Control
     from oob.ports import CodeHost
     from oob.procedure import Tuning
     from oob.sandbox.faults import FaultPlan
@@ -134,7 +134,7 @@ def _play(
     incident: Incident,
 ) -> Rehearsal:
     from oob.adapters import connect
-    from oob.control import Control
+    from oob.commands import Control
     from oob.worker import WorkerOptions, make_runtime, serve
 
     config = _sandbox_config(sandbox, home)
@@ -145,9 +145,7 @@ def _play(
     stop = threading.Event()
     started = threading.Event()
     with connect(config) as services:
-        runtime = make_runtime(
-            config, store, services, drafts=drafts, tuning=_tuning(poll, time_scale)
-        )
+        runtime = make_runtime(store, services, drafts=drafts, tuning=_tuning(poll, time_scale))
         options = WorkerOptions(
             heartbeat_seconds=0.5, polling_seconds=min(poll, 0.05), log_level=log_level
         )
@@ -161,10 +159,10 @@ def _play(
         try:
             started.wait(60)
             state = sandbox.state()
-            control = Control(config, store, url)
+            control = Control(store, url)
             sim_start = float(state["sim_epoch"])
             wall_start = time.monotonic()
-            run = control.start(_request(config, str(state["fix_sha"]), incident))
+            run = control.start(config, _request(config, str(state["fix_sha"]), incident))
             people = _People(
                 store=store,
                 control=control,
@@ -353,11 +351,11 @@ def _result(
     time_scale: float,
     sim_start: float,
 ) -> Rehearsal:
-    from oob.control import snapshot
     from oob.events import KIND_BUILD_STARTED, KIND_POSTMORTEM
+    from oob.readmodel import snapshot
 
     events = store.events(run_id)
-    view = snapshot(store, config, run_id, store.clock.now())
+    view = snapshot(store, run_id, store.clock.now())
     steps = [
         {
             "name": s.name,

@@ -28,77 +28,46 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from oob.clock import Clock, SystemClock
-from oob.errors import ProcedureError, RunNotFound
+from oob.errors import OobError, ProcedureError, RunNotFound
+from oob.states import CANCELLABLE, TRANSITIONS, RunState, Source
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
+    from oob.policy import Action, Situation, Taken, Topic
+
+__all__ = [  # RunState and Source are re-exported: a Run carries its state, an Event its source
+    "ENV_DATABASE_URL",
+    "ENV_HOME",
+    "SQLITE_FILE",
+    "BadTransition",
+    "CancelPending",
+    "Decision",
+    "Event",
+    "Run",
+    "RunBusy",
+    "RunRequest",
+    "RunState",
+    "Source",
+    "Store",
+    "StoreUnavailable",
+    "Worker",
+    "append_event",
+    "database_url",
+    "new_run_id",
+    "open_store",
+    "redact_url",
+    "sqlalchemy_url",
+    "state_dir",
+]
+
 ENV_HOME = "OOB_HOME"
 ENV_DATABASE_URL = "OOB_DATABASE_URL"
 SQLITE_FILE = "oob.sqlite"
-
-
-class RunState(StrEnum):
-    """Where a run is. The last six are terminal, and are also the run's outcome."""
-
-    AWAITING_APPROVAL = "awaiting_approval"
-    PREFLIGHT = "preflight"
-    NOTIFYING = "notifying"
-    RELEASE_WAIT = "release_wait"  # the release job is triggered and waiting: `oob cancel` works
-    RELEASING = "releasing"  # the release job picked a commit; checking it contains the fix
-    DEPLOYING = "deploying"  # following the stages to production
-    VERIFYING = "verifying"
-    CLOSING = "closing"  # the outcome is known; telling people, releasing the hold, postmortem
-    RESOLVED = "resolved"
-    CANCELLED = "cancelled"
-    DENIED = "denied"
-    RELEASE_MISMATCH = "release_mismatch"
-    DEPLOY_FAILED = "deploy_failed"
-    FIX_NOT_VERIFIED = "fix_not_verified"
-
-    @property
-    def terminal(self) -> bool:
-        return self in OUTCOMES
-
-
-OUTCOMES: frozenset[RunState] = frozenset(
-    {
-        RunState.RESOLVED,
-        RunState.CANCELLED,
-        RunState.DENIED,
-        RunState.RELEASE_MISMATCH,
-        RunState.DEPLOY_FAILED,
-        RunState.FIX_NOT_VERIFIED,
-    }
-)
-
-# Every active state may go to CLOSING (a denial, a cancel, a failure); CLOSING goes only to an
-# outcome. Nothing leaves an outcome.
-TRANSITIONS: Mapping[RunState, frozenset[RunState]] = {
-    RunState.AWAITING_APPROVAL: frozenset({RunState.PREFLIGHT, RunState.CLOSING}),
-    RunState.PREFLIGHT: frozenset({RunState.NOTIFYING, RunState.CLOSING}),
-    RunState.NOTIFYING: frozenset({RunState.RELEASE_WAIT, RunState.CLOSING}),
-    RunState.RELEASE_WAIT: frozenset({RunState.RELEASING, RunState.CLOSING}),
-    RunState.RELEASING: frozenset({RunState.DEPLOYING, RunState.CLOSING}),
-    RunState.DEPLOYING: frozenset({RunState.VERIFYING, RunState.CLOSING}),
-    RunState.VERIFYING: frozenset({RunState.CLOSING}),
-    RunState.CLOSING: OUTCOMES,
-    **{outcome: frozenset() for outcome in OUTCOMES},
-}
-
-
-class Source(StrEnum):
-    """Where an event came from."""
-
-    CLI = "cli"
-    WEB = "web"
-    WORKER = "worker"
-    SIMULATED = "simulated"
 
 
 class RunBusy(ProcedureError):
@@ -107,6 +76,25 @@ class RunBusy(ProcedureError):
 
 class BadTransition(ProcedureError):
     """A run was asked to move to a state its current state does not lead to."""
+
+
+class StoreUnavailable(OobError):
+    """The run store cannot be opened: a folder that cannot be written, a file that is not a
+    database, a server that does not answer."""
+
+
+class CancelPending(BadTransition):
+    """The run cannot move on: a cancel was accepted first."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The store's answer to a command: accepted, or refused and why; the event it wrote."""
+
+    accepted: bool
+    reason: str
+    event: Event | None
+    by_role: bool = False  # refused for the actor's role, not the run's state
 
 
 @dataclass(frozen=True)
@@ -212,7 +200,7 @@ class Worker:
     heartbeat_at: datetime
 
 
-def _tables() -> tuple[sa.MetaData, sa.Table, sa.Table, sa.Table]:
+def _tables() -> tuple[sa.MetaData, sa.Table, sa.Table, sa.Table, sa.Table]:
     import sqlalchemy as sa
 
     metadata = sa.MetaData()
@@ -263,7 +251,14 @@ def _tables() -> tuple[sa.MetaData, sa.Table, sa.Table, sa.Table]:
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=False),
     )
-    return metadata, runs, events, workers
+    # The run's plan: the config it follows, frozen when it started (`Store.create_run`).
+    plans = sa.Table(
+        "oob_plans",
+        metadata,
+        sa.Column("run_id", sa.String(64), sa.ForeignKey("oob_runs.id"), primary_key=True),
+        sa.Column("plan", sa.JSON, nullable=False),
+    )
+    return metadata, runs, events, workers, plans
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -283,13 +278,27 @@ class Store:
         self.clock: Clock = clock or SystemClock()
         real = sqlalchemy_url(url)
         if real.startswith("sqlite:///"):
-            Path(real.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(real.removeprefix("sqlite:///")).parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreUnavailable(
+                    f"cannot create the run store's folder {folder}: {exc.strerror}",
+                    hint=f"set {ENV_HOME} to a folder you can write",
+                ) from None
         self.engine = sa.create_engine(real, pool_pre_ping=True)
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_connect)
             sa.event.listen(self.engine, "begin", _sqlite_begin)
-        self._metadata, self._runs, self._events, self._workers = _tables()
-        self._metadata.create_all(self.engine)
+        self._metadata, self._runs, self._events, self._workers, self._plans = _tables()
+        try:
+            self._metadata.create_all(self.engine)
+        except sa.exc.DBAPIError as exc:
+            self.engine.dispose()
+            raise StoreUnavailable(
+                f"cannot use the run store at {redact_url(url)}: {_reason(exc)}",
+                hint=f"check the file or server; {ENV_HOME} or {ENV_DATABASE_URL} chooses another",
+            ) from None
 
     def close(self) -> None:
         self.engine.dispose()
@@ -301,8 +310,11 @@ class Store:
 
     # --- runs ---------------------------------------------------------------------------------
 
-    def create_run(self, request: RunRequest, run_id: str | None = None) -> Run:
-        """Record a new active run; `RunBusy` (naming who holds it) if the pipeline has one."""
+    def create_run(
+        self, request: RunRequest, plan: Mapping[str, Any], run_id: str | None = None
+    ) -> Run:
+        """Record a new active run following `plan` (the config, frozen); `RunBusy` (naming who
+        holds it) if the pipeline has one."""
         import sqlalchemy as sa
 
         now = self.clock.now()
@@ -328,6 +340,7 @@ class Store:
         try:
             with self._tx() as conn:
                 conn.execute(self._runs.insert().values(**row))
+                conn.execute(self._plans.insert().values(run_id=run_id, plan=dict(plan)))
         except sa.exc.IntegrityError:
             holder = self.active_run(request.pipeline)
             if holder is None:  # it ended between our insert and this read: a retry will do
@@ -370,25 +383,140 @@ class Store:
 
         Moving to the state it is already in is accepted and changes nothing, so that a
         workflow step repeated after a crash is harmless. Reaching an outcome ends the run and
-        frees its pipeline for the next one.
+        frees its pipeline for the next one. Leaving the states where a run can be cancelled
+        for any but CLOSING is refused with `CancelPending` once a cancel was accepted: the
+        cancel and the release job's pick are decided in one order, here.
         """
+        from oob.policy import Topic
+
         with self._tx() as conn:
-            row = conn.execute(
-                self._runs.select().where(self._runs.c.id == run_id).with_for_update()
-            ).first()
-            if row is None:
-                raise RunNotFound(f"no run {run_id!r}")
-            current = RunState(row._mapping["state"])
+            row = self._locked_run(conn, run_id)
+            current = RunState(row["state"])
             if current is to:
-                return self._run(row._mapping)
+                return self._run(row)
             if to not in TRANSITIONS[current]:
                 raise BadTransition(f"run {run_id} is {current.value}; it cannot become {to.value}")
+            if current in CANCELLABLE and to not in CANCELLABLE and to is not RunState.CLOSING:
+                taken = self._taken(conn, run_id)
+                if Topic.CANCEL in taken:
+                    raise CancelPending(f"run {run_id} is being cancelled")
             now = self.clock.now()
             values: dict[str, Any] = {"state": to.value, "updated_at": now}
             if to.terminal:
                 values |= {"outcome": to.value, "ended_at": now, "active_pipeline": None}
             conn.execute(self._runs.update().where(self._runs.c.id == run_id).values(**values))
         return self.run(run_id)
+
+    def plan(self, run_id: str) -> dict[str, Any]:
+        """The plan run `run_id` follows: its config as it was when the run started."""
+        with self.engine.connect() as conn:
+            row = conn.execute(self._plans.select().where(self._plans.c.run_id == run_id)).first()
+        if row is None:
+            raise RunNotFound(f"no plan for run {run_id!r}", hint="list the runs with `oob runs`")
+        return dict(row._mapping["plan"])
+
+    def decide(
+        self,
+        run_id: str,
+        action: Action,
+        actor: str,
+        source: Source | str,
+        text: str = "",
+        *,
+        asserted: bool = False,
+    ) -> Decision:
+        """Accept or refuse a person's (or the workflow's) `action` on a run, atomically.
+
+        In one transaction, with the run's row locked: the policy is asked with the run's own
+        roles (from its plan), its state and the decisions already taken; the answer is written
+        to the timeline (the decision's own event, or `command.refused`). Of two racing
+        decisions, exactly one is accepted; the other is refused, saying who decided first.
+        """
+        from oob.config import Roles
+        from oob.events import KIND_COMMAND_REFUSED
+        from oob.policy import RULES, Situation, Verdict, decide, describe
+
+        rule = RULES[action]
+        with self._tx() as conn:
+            row = self._locked_run(conn, run_id)
+            plan = conn.execute(self._plans.select().where(self._plans.c.run_id == run_id)).first()
+            roles = Roles.model_validate((plan._mapping["plan"] if plan else {})["roles"])
+            situation = Situation(
+                run_id=run_id,
+                requester=row["requester"],
+                state=RunState(row["state"]),
+                roles=roles,
+                taken=self._taken(conn, run_id),
+            )
+            verdict = decide(situation, action, actor, text)
+            if verdict and asserted and not roles.allow_asserted_identity:
+                verdict = Verdict(
+                    False,
+                    f"run {run_id}'s pipeline does not accept --as; act under your own name",
+                    by_role=True,
+                )
+            if verdict and rule.event_kind is None:
+                return Decision(True, "", None)  # the caller records what it does
+            if verdict:
+                assert rule.event_kind is not None
+                summary, details = describe(action, actor, text)
+                kind = rule.event_kind
+            else:
+                summary = f"{action.value} by {actor} refused: {verdict.reason}"
+                details = {"command": action.value, "reason": verdict.reason, "text": text}
+                kind = KIND_COMMAND_REFUSED
+            event = self._insert_event(
+                conn,
+                run_id=run_id,
+                actor=actor,
+                source=source,
+                kind=kind,
+                summary=summary,
+                details=details,
+            )
+        return Decision(verdict.accepted, verdict.reason, self._event_by_id(event), verdict.by_role)
+
+    def situation(self, run_id: str) -> Situation:
+        """What the policy needs to know of run `run_id` now."""
+        from oob.config import Roles
+        from oob.policy import Situation
+
+        run = self.run(run_id)
+        return Situation(
+            run_id=run_id,
+            requester=run.requester,
+            state=run.state,
+            roles=Roles.model_validate(self.plan(run_id)["roles"]),
+            taken=self.taken(run_id),
+        )
+
+    def taken(self, run_id: str) -> dict[Topic, Taken]:
+        """The decisions taken on a run so far, by topic."""
+        with self.engine.connect() as conn:
+            return self._taken(conn, run_id)
+
+    def _taken(self, conn: sa.Connection, run_id: str) -> dict[Topic, Taken]:
+        from oob.policy import DECISION_KINDS, Taken
+
+        query = (
+            self._events.select()
+            .where(self._events.c.run_id == run_id)
+            .where(self._events.c.kind.in_(list(DECISION_KINDS)))
+            .order_by(self._events.c.id)
+        )
+        taken: dict[Topic, Taken] = {}
+        for r in conn.execute(query):
+            topic, action = DECISION_KINDS[r.kind]
+            taken.setdefault(topic, Taken(action, r.actor, _utc(r.at) or r.at, dict(r.details)))
+        return taken
+
+    def _locked_run(self, conn: sa.Connection, run_id: str) -> Mapping[Any, Any]:
+        row = conn.execute(
+            self._runs.select().where(self._runs.c.id == run_id).with_for_update()
+        ).first()
+        if row is None:
+            raise RunNotFound(f"no run {run_id!r}", hint="list the runs with `oob runs`")
+        return row._mapping
 
     def record_facts(self, run_id: str, **facts: Any) -> Run:
         """Merge JSON facts learned during the run (build number, released commit, ...)."""
@@ -449,6 +577,46 @@ class Store:
         """
         import sqlalchemy as sa
 
+        try:
+            with self._tx() as conn:
+                new_id = self._insert_event(
+                    conn,
+                    run_id=run_id,
+                    actor=actor,
+                    source=source,
+                    kind=kind,
+                    summary=summary,
+                    details=details,
+                    key=key,
+                    at=at,
+                )
+        except sa.exc.IntegrityError:
+            if key is None:
+                raise
+            existing = self._event_by_key(key)
+            if existing is None:
+                raise
+            if existing.kind != kind:
+                raise ProcedureError(
+                    f"event key {key!r} is taken by a {existing.kind} event, not {kind}",
+                    hint="a bug: the workflow replayed a different path",
+                ) from None
+            return existing
+        return self._event_by_id(new_id)
+
+    def _insert_event(
+        self,
+        conn: sa.Connection,
+        *,
+        run_id: str | None,
+        actor: str,
+        source: Source | str,
+        kind: str,
+        summary: str,
+        details: Mapping[str, Any] | None = None,
+        key: str | None = None,
+        at: datetime | None = None,
+    ) -> int:
         values = {
             "run_id": run_id,
             "key": key,
@@ -460,18 +628,9 @@ class Store:
             # A round trip through json fails here, loudly, rather than in the driver.
             "details": json.loads(json.dumps(dict(details or {}))),
         }
-        try:
-            with self._tx() as conn:
-                new_id = conn.execute(self._events.insert().values(**values)).inserted_primary_key
-        except sa.exc.IntegrityError:
-            if key is None:
-                raise
-            existing = self._event_by_key(key)
-            if existing is None:
-                raise
-            return existing
-        assert new_id is not None
-        return self._event_by_id(int(new_id[0]))
+        inserted = conn.execute(self._events.insert().values(**values)).inserted_primary_key
+        assert inserted is not None
+        return int(inserted[0])
 
     def events(
         self, run_id: str | None, *, after: int = 0, limit: int | None = None
@@ -553,6 +712,12 @@ class Store:
         """Remove a worker that stopped, or whose runs were taken over."""
         with self._tx() as conn:
             conn.execute(self._workers.delete().where(self._workers.c.executor_id == executor_id))
+
+
+def _reason(exc: BaseException) -> str:
+    original = getattr(exc, "orig", None) or exc
+    lines = str(original).strip().splitlines()
+    return lines[0] if lines else type(original).__name__
 
 
 def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:

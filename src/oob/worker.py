@@ -23,8 +23,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from oob import __version__
-from oob.clock import Clock, SystemClock
+from oob import __version__, durable
+from oob.clock import Clock
 from oob.errors import ProcedureError
 from oob.procedure import WORKFLOW_NAME, Readiness, Runtime, Tuning, bind
 from oob.store import Store, Worker
@@ -44,7 +44,6 @@ class WorkerOptions:
 
 
 def make_runtime(
-    config: Config,
     store: Store,
     services: Services,
     *,
@@ -53,13 +52,14 @@ def make_runtime(
     clock: Clock | None = None,
 ) -> Runtime:
     """The runtime of a worker: the connected services, pre-flight (`oob check`'s logic) as
-    the readiness test, and the postmortem draft written under `drafts`."""
+    the readiness test, and the postmortem draft written under `drafts`; each run's settings
+    come from its plan."""
     from oob.postmortem import write_draft
     from oob.preflight import preflight
 
-    clock = clock or SystemClock()
+    clock = clock or store.clock
 
-    def readiness(sha: str) -> Readiness:
+    def readiness(config: Config, sha: str) -> Readiness:
         report = preflight(
             config,
             sha,
@@ -69,12 +69,11 @@ def make_runtime(
         )
         return Readiness(report.ready, report.reasons, report.stage)
 
-    def postmortem(run_id: str) -> tuple[str | None, str | None]:
+    def postmortem(config: Config, run_id: str) -> tuple[str | None, str | None]:
         result = write_draft(store, config, run_id, services.code_host, directory=drafts)
         return str(result.path), result.pr_url
 
     return Runtime(
-        config=config,
         build_server=services.build_server,
         code_host=services.code_host,
         chat=services.chat,
@@ -200,14 +199,12 @@ def serve(
     """Execute runs until `stop` is set (or, with `exit_when_idle_seconds`, until idle)."""
     from dbos import DBOS
 
-    from oob.control import launch_dbos, shutdown_dbos
-
     store = runtime.store
     me = executor_id()
     host = socket.gethostname()
     store.beat(me, host=host, pid=os.getpid(), version=__version__)
     bind(runtime)
-    launch_dbos(url, me, polling_seconds=options.polling_seconds, log_level=options.log_level)
+    durable.launch(url, me, polling_seconds=options.polling_seconds, log_level=options.log_level)
     say(f"worker {me} executing runs (oob {__version__})")
     for other in pending_other_versions():
         say(f"run {other} is pending under another oob version; only that version resumes it")
@@ -220,7 +217,7 @@ def serve(
                 if worker.executor_id != me and is_dead(worker, store, options.lease_seconds):
                     # DBOS's own recovery, aimed at the dead executor only: it re-enqueues the
                     # runs, and the atomic dequeue lets exactly one live worker take each.
-                    handles = DBOS._recover_pending_workflows([worker.executor_id])
+                    handles = durable.recover_executor(worker.executor_id)
                     store.forget_worker(worker.executor_id)
                     if handles:
                         say(f"took over {len(handles)} run(s) of dead worker {worker.executor_id}")
@@ -242,7 +239,7 @@ def serve(
                     break
             stop.wait(options.heartbeat_seconds)
     finally:
-        shutdown_dbos()
+        durable.shutdown()
         bind(None)
         # A worker stopped while runs are active stays listed, so that another one sees it
         # dead and takes its runs over; one that leaves idle has nothing to hand over.

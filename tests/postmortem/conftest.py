@@ -14,6 +14,7 @@ import pytest
 from oob import events
 from oob.config import Config, parse
 from oob.store import RunRequest, RunState, Source, Store
+from tests.support import preset_plan
 
 FIX = "f1e2d3c4b5a69788" + "0" * 24
 MERGED = "abcdef0123456789" + "1" * 24
@@ -123,6 +124,7 @@ def start_run(store: Store, symptoms: str = "Editors cannot log in with PIV") ->
             affects="all CMS editors",
             release_wait_minutes=15,
         ),
+        preset_plan(),
         run_id="20260623-140000-beef",
     )
     s = Scripted(store, clock, run.id)

@@ -50,6 +50,7 @@ def test_a_name_taken_by_another_run_s_pull_request_is_not_reused(
 
 def denied_run_with_id(store: Store, run_id: str) -> str:
     from oob.store import RunRequest
+    from tests.support import preset_plan
 
     run = store.create_run(
         RunRequest(
@@ -62,6 +63,7 @@ def denied_run_with_id(store: Store, run_id: str) -> str:
             affects="",
             release_wait_minutes=15,
         ),
+        preset_plan(),
         run_id=run_id,
     )
     return run.id

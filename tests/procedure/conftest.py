@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from oob.clock import SystemClock
+from oob.commands import Control
+from oob.config import Config
+from oob.procedure import Readiness, Runtime, Tuning
+from oob.store import Store
+from oob.worker import WorkerOptions, serve
+from tests.procedure.doubles import Builds, Chat, Code, Probe, Script
+from tests.procedure.harness import Harness, make_config
 from tests.support import unavailable
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
@@ -58,3 +68,68 @@ def postgres_url(postgres_server_url: str) -> Iterator[str]:
     with admin.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@pytest.fixture
+def script() -> Script:
+    return Script()
+
+
+@pytest.fixture
+def readiness() -> list[Readiness]:
+    """Pre-flight answers in order; the last one repeats."""
+    return [Readiness(ready=True)]
+
+
+@pytest.fixture
+def chat() -> Chat:
+    return Chat()
+
+
+@pytest.fixture
+def harness(
+    preset_text: str, tmp_path: Path, script: Script, readiness: list[Readiness], chat: Chat
+) -> Iterator[Harness]:
+    config = make_config(preset_text, tmp_path)
+    url = f"sqlite:///{tmp_path / 'oob.sqlite'}"
+    store = Store(url)
+    code = Code(script)
+    builds = Builds(script, code=code)
+    probe = Probe(script)
+    postmortems: list[str] = []
+
+    def answer(_config: Config, _sha: str) -> Readiness:
+        answer = readiness.pop(0) if len(readiness) > 1 else readiness[0]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    def postmortem(_config: Config, run_id: str) -> tuple[str | None, str | None]:
+        postmortems.append(run_id)
+        return None, None
+
+    runtime = Runtime(
+        build_server=builds,
+        code_host=code,
+        chat=chat,
+        probe=probe,
+        store=store,
+        clock=SystemClock(),
+        readiness=answer,
+        postmortem=postmortem,
+        tuning=Tuning(
+            poll_seconds=0.01, time_scale=3600, merge_check_every=1, trigger_settle_seconds=0.1
+        ),
+    )
+    stop = threading.Event()
+    ready = threading.Event()
+    options = WorkerOptions(heartbeat_seconds=0.05, polling_seconds=0.02)
+    thread = threading.Thread(
+        target=serve, args=(runtime, url, options, stop, lambda _l: ready.set()), daemon=True
+    )
+    thread.start()
+    assert ready.wait(30)
+    yield Harness(config, store, Control(store, url), builds, code, chat, probe, postmortems)
+    stop.set()
+    thread.join(30)
+    store.close()

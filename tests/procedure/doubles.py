@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from oob.errors import JenkinsError
+from oob.errors import ChatError, JenkinsError
 from oob.ports import (
     Build,
     CombinedStatus,
@@ -186,9 +186,21 @@ class Code:
 class Chat:
     posted: dict[str, tuple[str, str]] = field(default_factory=dict)
     attempts: Counter[str] = field(default_factory=Counter)
+    # Messages (by purpose) whose posts fail as if Slack were down: for how many real seconds
+    # after the first attempt (None: until `down` is changed).
+    down: dict[str, float | None] = field(default_factory=dict)
+    first_try: dict[str, float] = field(default_factory=dict)
 
     def post(self, channel: str, text: str, key: str) -> PostedMessage:
+        import time
+
         self.attempts[key] += 1
+        purpose = key.split(":")[2]
+        if purpose in self.down:
+            since = self.first_try.setdefault(purpose, time.monotonic())
+            seconds = self.down[purpose]
+            if seconds is None or time.monotonic() - since < seconds:
+                raise ChatError("Slack could not be reached: 503 Service Unavailable")
         self.posted.setdefault(f"{key}@{channel}", (channel, text))
         return PostedMessage(channel, key, "1.0")
 

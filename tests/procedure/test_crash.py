@@ -20,8 +20,9 @@ from pathlib import Path
 
 import pytest
 
+from oob.commands import Control
 from oob.config import Config, parse
-from oob.control import Control, client
+from oob.durable import client
 from oob.sandbox.configfile import render_config
 from oob.sandbox.server import SandboxServer
 from oob.sandbox.world import Options
@@ -75,8 +76,9 @@ class Deployment:
         raise AssertionError("the worker did not start")
 
     def start_run(self) -> Run:
-        control = Control(self.config, self.store, self.url)
+        control = Control(self.store, self.url)
         return control.start(
+            self.config,
             RunRequest(
                 pipeline=self.config.pipeline.name,
                 requester="operator",
@@ -85,12 +87,12 @@ class Deployment:
                 cause="bad module update",
                 fix_summary="revert the module",
                 release_wait_minutes=self.config.pipeline.release_wait,
-            )
+            ),
         )
 
     def approve(self, run: Run) -> None:
         self.until(lambda: "approval.requested" in self.kinds(run.id))
-        Control(self.config, self.store, self.url).approve(run.id, "po")
+        Control(self.store, self.url).approve(run.id, "po")
 
     def kinds(self, run_id: str) -> list[str]:
         return [e.kind for e in self.store.events(run_id)]

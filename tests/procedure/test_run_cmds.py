@@ -125,8 +125,8 @@ def test_deploy_approve_confirm_watch_status(
                 "--reason",
                 "too late",
             )
-            assert late.code == 1
-            assert "can no longer be cancelled" in late.err
+            assert late.code == 2  # refused by the policy
+            assert "the release job already picked its commit" in late.err
         finally:
             worker.send_signal(signal.SIGTERM)
             worker.wait(30)

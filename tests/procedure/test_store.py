@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 
 from oob.errors import RunNotFound
+from oob.states import OUTCOMES, TRANSITIONS
 from oob.store import (
-    OUTCOMES,
-    TRANSITIONS,
     BadTransition,
     RunBusy,
     RunRequest,
@@ -21,6 +20,9 @@ from oob.store import (
     database_url,
     sqlalchemy_url,
 )
+from tests.support import preset_plan
+
+PLAN = preset_plan()
 
 
 class StepClock:
@@ -70,29 +72,29 @@ def test_database_url_follows_oob_home_and_database_url(
 
 
 def test_second_active_run_of_a_pipeline_is_refused_naming_the_holder(store: Store) -> None:
-    first = store.create_run(a_request(requester="alice"), run_id="r1")
+    first = store.create_run(a_request(requester="alice"), PLAN, run_id="r1")
     with pytest.raises(RunBusy) as err:
-        store.create_run(a_request(requester="bob"), run_id="r2")
+        store.create_run(a_request(requester="bob"), PLAN, run_id="r2")
     assert "r1" in err.value.message
     assert "alice" in err.value.message
     assert first.created_at.strftime("%Y-%m-%d %H:%M") in err.value.message
     # Another pipeline is not blocked.
-    store.create_run(a_request(pipeline="other"), run_id="r3")
+    store.create_run(a_request(pipeline="other"), PLAN, run_id="r3")
 
 
 def test_ending_a_run_frees_its_pipeline(store: Store) -> None:
-    store.create_run(a_request(), run_id="r1")
+    store.create_run(a_request(), PLAN, run_id="r1")
     store.transition("r1", RunState.CLOSING)
     ended = store.transition("r1", RunState.DENIED)
     assert ended.outcome is RunState.DENIED
     assert ended.ended_at is not None
     assert not ended.active
     assert store.active_run("va-cms") is None
-    assert store.create_run(a_request(), run_id="r2").active
+    assert store.create_run(a_request(), PLAN, run_id="r2").active
 
 
 def test_transitions_are_checked(store: Store) -> None:
-    store.create_run(a_request(), run_id="r1")
+    store.create_run(a_request(), PLAN, run_id="r1")
     with pytest.raises(BadTransition):
         store.transition("r1", RunState.DEPLOYING)
     with pytest.raises(BadTransition):
@@ -123,6 +125,7 @@ def test_outcomes_are_exactly_the_terminal_states() -> None:
         "release_mismatch",
         "deploy_failed",
         "fix_not_verified",
+        "failed",
     }
 
 
@@ -132,7 +135,7 @@ def test_unknown_run_is_run_not_found(store: Store) -> None:
 
 
 def test_events_are_ordered_keyed_and_audit_log_has_no_run(store: Store) -> None:
-    store.create_run(a_request(), run_id="r1")
+    store.create_run(a_request(), PLAN, run_id="r1")
     e1 = store.append_event(
         "r1",
         actor="operator",
@@ -173,7 +176,7 @@ def test_events_are_ordered_keyed_and_audit_log_has_no_run(store: Store) -> None
 
 
 def test_facts_merge(store: Store) -> None:
-    store.create_run(a_request(), run_id="r1")
+    store.create_run(a_request(), PLAN, run_id="r1")
     store.record_facts("r1", build=3)
     assert store.record_facts("r1", sha="b" * 40).facts == {"build": 3, "sha": "b" * 40}
 

@@ -2,144 +2,18 @@
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 import pytest
 
 from oob.clock import SystemClock
-from oob.config import Config, parse
-from oob.control import Control
-from oob.procedure import Readiness, Runtime, Tuning
-from oob.store import Run, RunRequest, RunState, Store
-from oob.worker import WorkerOptions, serve
-from tests.procedure.doubles import FIX, RELEASE, Builds, Chat, Code, Probe, Script
-
-ROLES = """[roles]
-deployers = ["operator"]
-approvers = ["po"]
-status_overriders = ["operator"]
-fix_confirmers = ["helpdesk", "operator"]
-allow_self_approval = false
-allow_asserted_identity = true
-"""
-
-
-def make_config(preset_text: str, tmp_path: Path) -> Config:
-    start = preset_text.index("[roles]")
-    end = preset_text.index("# How oob knows")
-    text = preset_text[:start] + ROLES + "\n" + preset_text[end:]
-    text = text.replace("require_confirmation = true", "require_confirmation = false")
-    return parse(text, tmp_path / "oob.toml")
-
-
-@dataclass
-class Harness:
-    config: Config
-    store: Store
-    control: Control
-    builds: Builds
-    code: Code
-    chat: Chat
-    probe: Probe
-    postmortems: list[str]
-
-    def start(self, **kwargs: object) -> Run:
-        request = RunRequest(
-            pipeline="va-cms",
-            requester="operator",
-            fix_sha=FIX,
-            symptoms="editors cannot log in",
-            cause="bad module update",
-            fix_summary="revert the module",
-            affects="all editors",
-            release_wait_minutes=15,
-        )
-        return self.control.start(request, **kwargs)  # type: ignore[arg-type]
-
-    def wait_for(self, run_id: str, predicate: Callable[[Run], bool]) -> Run:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            run = self.store.run(run_id)
-            if predicate(run):
-                return run
-            time.sleep(0.02)
-        raise AssertionError(f"run {run_id} stuck in {self.store.run(run_id).state}")
-
-    def end(self, run_id: str) -> Run:
-        """The run once its workflow has returned (after the postmortem step)."""
-        from dbos import DBOS
-
-        DBOS.retrieve_workflow(run_id).get_result()
-        return self.store.run(run_id)
-
-    def kinds(self, run_id: str) -> list[str]:
-        return [e.kind for e in self.store.events(run_id)]
-
-
-@pytest.fixture
-def script() -> Script:
-    return Script()
-
-
-@pytest.fixture
-def readiness() -> list[Readiness]:
-    """Pre-flight answers in order; the last one repeats."""
-    return [Readiness(ready=True)]
-
-
-@pytest.fixture
-def harness(
-    preset_text: str, tmp_path: Path, script: Script, readiness: list[Readiness]
-) -> Iterator[Harness]:
-    config = make_config(preset_text, tmp_path)
-    url = f"sqlite:///{tmp_path / 'oob.sqlite'}"
-    store = Store(url)
-    code = Code(script)
-    builds = Builds(script, code=code)
-    chat = Chat()
-    probe = Probe(script)
-    postmortems: list[str] = []
-
-    def answer(_sha: str) -> Readiness:
-        return readiness.pop(0) if len(readiness) > 1 else readiness[0]
-
-    def postmortem(run_id: str) -> tuple[str | None, str | None]:
-        postmortems.append(run_id)
-        return None, None
-
-    runtime = Runtime(
-        config=config,
-        build_server=builds,
-        code_host=code,
-        chat=chat,
-        probe=probe,
-        store=store,
-        clock=SystemClock(),
-        readiness=answer,
-        postmortem=postmortem,
-        tuning=Tuning(
-            poll_seconds=0.01, time_scale=3600, merge_check_every=1, trigger_settle_seconds=0.1
-        ),
-    )
-    stop = threading.Event()
-    ready = threading.Event()
-    options = WorkerOptions(heartbeat_seconds=0.05, polling_seconds=0.02)
-    thread = threading.Thread(
-        target=serve, args=(runtime, url, options, stop, lambda _l: ready.set()), daemon=True
-    )
-    thread.start()
-    assert ready.wait(30)
-    yield Harness(
-        config, store, Control(config, store, url), builds, code, chat, probe, postmortems
-    )
-    stop.set()
-    thread.join(30)
-    store.close()
+from oob.commands import Control
+from oob.procedure import Readiness
+from oob.store import RunRequest, RunState, Store
+from tests.procedure.doubles import FIX, RELEASE, Script
+from tests.procedure.harness import Harness, approve, make_config
 
 
 def test_happy_run_resolves_with_each_message_once(harness: Harness) -> None:
@@ -161,11 +35,6 @@ def test_happy_run_resolves_with_each_message_once(harness: Harness) -> None:
         "resume_merging:engineers",
     }
     assert harness.postmortems == [run.id]
-
-
-def approve(harness: Harness, run: Run) -> None:
-    harness.wait_for(run.id, lambda r: "approval.requested" in harness.kinds(r.id))
-    harness.control.approve(run.id, "po")
 
 
 def test_denied_run_tells_the_product_owner_only(harness: Harness) -> None:
@@ -315,7 +184,7 @@ def test_a_person_rejects_the_fix_and_the_run_ends_at_once(harness: Harness) -> 
     from oob.errors import ProcedureError
 
     run = harness.start()
-    with pytest.raises(ProcedureError, match="judged once it is in production"):
+    with pytest.raises(ProcedureError, match="not in production yet"):
         harness.control.reject_fix(run.id, "helpdesk", "too early")
     approve(harness, run)
     harness.wait_for(run.id, lambda r: r.state is RunState.VERIFYING)
@@ -363,12 +232,12 @@ def test_preflight_waits_saying_why_until_ready(harness: Harness) -> None:
 
 
 def test_status_snapshot_lists_steps_and_outcome(harness: Harness) -> None:
-    from oob.control import snapshot
+    from oob.readmodel import snapshot
 
     run = harness.start()
     approve(harness, run)
     harness.end(run.id)
-    view = snapshot(harness.store, harness.config, run.id, SystemClock().now()).to_json()
+    view = snapshot(harness.store, run.id, SystemClock().now()).to_json()
     assert view["outcome"] == "resolved"
     assert view["eta_minutes"] is None
     statuses = {s["name"]: s["status"] for s in view["steps"]}
@@ -380,7 +249,7 @@ def test_status_snapshot_lists_steps_and_outcome(harness: Harness) -> None:
 def test_runs_of_another_version_are_reported_not_run(harness: Harness) -> None:
     from dbos import EnqueueOptions
 
-    from oob.control import QUEUE, client
+    from oob.durable import QUEUE, client
     from oob.procedure import WORKFLOW_NAME
     from oob.worker import pending_other_versions
 
@@ -402,21 +271,21 @@ def test_runs_of_another_version_are_reported_not_run(harness: Harness) -> None:
 def test_live_view_shows_stages_steps_and_events(harness: Harness) -> None:
     from rich.console import Console
 
-    from oob.control import snapshot
     from oob.live import follow, render
+    from oob.readmodel import snapshot
 
     run = harness.start()
     approve(harness, run)
     harness.end(run.id)
     screen = Console(record=True, width=140, force_terminal=True)
-    screen.print(render(snapshot(harness.store, harness.config, run.id, SystemClock().now())))
+    screen.print(render(snapshot(harness.store, run.id, SystemClock().now())))
     text = screen.export_text()
     assert "deploys/cms-vagov-prod" in text
     assert "resolved" in text
     assert "postmortem" in text
 
     plain = Console(record=True, width=200, force_terminal=False)
-    follow(harness.store, harness.config, run.id, plain, refresh_seconds=0.01)
+    follow(harness.store, run.id, plain, refresh_seconds=0.01)
     lines = plain.export_text().splitlines()
     assert len(lines) == len(harness.store.events(run.id))
     assert lines[-1].endswith("postmortem done")
@@ -438,8 +307,8 @@ def test_a_run_that_cannot_be_queued_frees_the_pipeline(preset_text: str, tmp_pa
         fix_summary="f",
     )
     with pytest.raises(ProcedureError, match="could not be queued"):
-        Control(config, store, url).start(request)
+        Control(store, url).start(config, request)
     (run,) = store.runs()
-    assert run.outcome is RunState.CANCELLED
+    assert run.outcome is RunState.FAILED  # oob could not go on; nobody cancelled it
     assert store.active_run("va-cms") is None
     store.close()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -69,7 +69,7 @@ class FixedClock:
 
 @dataclass
 class RecordingCommands:
-    """Stands in for `oob.control.Control` in page and API tests: records what it is asked.
+    """Stands in for `oob.commands.Control` in page and API tests: records what it is asked.
 
     `refuse` makes every call raise that error, as Control does when it refuses.
     """
@@ -118,9 +118,24 @@ def clock() -> FixedClock:
     return FixedClock(datetime(2026, 3, 4, 10, 0, tzinfo=UTC))
 
 
+class PlannedStore(Store):
+    """The store, where a run a test creates follows the dashboard's config as its plan."""
+
+    def __init__(self, url: str, clock: FixedClock, config: Config) -> None:
+        super().__init__(url, clock=clock)
+        self.config = config
+
+    def create_run(
+        self, request: RunRequest, plan: Mapping[str, Any] | None = None, run_id: str | None = None
+    ) -> Run:
+        from oob.plan import freeze
+
+        return super().create_run(request, plan or freeze(self.config), run_id)
+
+
 @pytest.fixture
-def store(tmp_path: Path, clock: FixedClock) -> Iterator[Store]:
-    store = Store(f"sqlite:///{tmp_path / 'oob.sqlite'}", clock=clock)
+def store(tmp_path: Path, clock: FixedClock, web_config: Config) -> Iterator[Store]:
+    store = PlannedStore(f"sqlite:///{tmp_path / 'oob.sqlite'}", clock, web_config)
     yield store
     store.close()
 

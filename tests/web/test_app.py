@@ -95,6 +95,32 @@ def deploying_run(store: Store, clock: FixedClock) -> str:
     return run.id
 
 
+def to_verifying(store: Store, run_id: str) -> None:
+    """Take a new run along the whole path to verifying the fix."""
+    for state in (
+        RunState.PREFLIGHT,
+        RunState.NOTIFYING,
+        RunState.RELEASE_WAIT,
+        RunState.RELEASING,
+        RunState.DEPLOYING,
+        RunState.VERIFYING,
+    ):
+        store.transition(run_id, state)
+
+
+def full_pipeline_finished(store: Store, clock: FixedClock, run_id: str) -> None:
+    """The worker records the end of `deploying_run`'s full pipeline, after 7.5 minutes."""
+    full = "cms/cms-full-pipeline"
+    started = clock.now() - timedelta(minutes=8)
+    worker_event(
+        store,
+        run_id,
+        "build.finished",
+        f"{full} #3 ended SUCCESS",
+        **build(full, 3, started, minutes=7.5),
+    )
+
+
 def ended_run(store: Store, clock: FixedClock, outcome: RunState, **changes: str) -> str:
     run = store.create_run(request(**changes))
     store.transition(run.id, RunState.CLOSING)
@@ -290,15 +316,7 @@ def test_an_action_goes_to_the_command_with_its_actor(dashboard: Dashboard) -> N
 
 def test_a_fix_confirmer_reports_that_the_fix_does_not_work(dashboard: Dashboard) -> None:
     run = dashboard.store.create_run(request())
-    for state in (
-        RunState.PREFLIGHT,
-        RunState.NOTIFYING,
-        RunState.RELEASE_WAIT,
-        RunState.RELEASING,
-        RunState.DEPLOYING,
-        RunState.VERIFYING,
-    ):
-        dashboard.store.transition(run.id, state)
+    to_verifying(dashboard.store, run.id)
     with signed_in(dashboard, ONCALL_TOKEN) as client:
         page = client.get(f"/runs/{run.id}").text
         assert re.findall(r'data-action="([\w-]+)"', page) == ["confirm-fix", "reject-fix"]
@@ -343,7 +361,7 @@ def test_api_actions_with_the_csrf_token(dashboard: Dashboard) -> None:
         assert api.post(path, json={"reason": " "}, headers=headers).status_code == 400
         answer = api.post(path, json={"reason": "not now"}, headers=headers)
         assert answer.status_code == 200
-        assert answer.json()["run"]["id"] == run.id
+        assert answer.json()["run"]["run_id"] == run.id
     assert dashboard.commands.calls == [
         ("deny", run.id, "cms-product-owner", "not now", Source.WEB)
     ]
@@ -406,7 +424,7 @@ def test_events_api_pages_by_id(dashboard: Dashboard) -> None:
         later = api.get(f"/api/runs/{run_id}/events", params={"after": events[1]["id"]}).json()
         assert later["events"] == events[2:]
         runs = api.get("/api/runs").json()["runs"]
-        assert [r["id"] for r in runs] == [run_id]
+        assert [r["run_id"] for r in runs] == [run_id]
 
 
 def test_openapi_describes_the_api(dashboard: Dashboard) -> None:
@@ -473,3 +491,127 @@ def test_a_status_override_is_for_the_fix_commit(dashboard: Dashboard) -> None:
     assert dashboard.commands.calls == [
         ("override", run.fix_sha, "cms-oncall", "va/tests/cypress: flaky login test", Source.WEB)
     ]
+
+
+# --- sign-in first, one shape of a run, the forms' limits, signing out --------------------------
+
+
+def test_anonymous_requests_are_refused_before_their_body_is_read(dashboard: Dashboard) -> None:
+    run = dashboard.store.create_run(request())
+    path = f"/api/runs/{run.id}/actions/approve"
+    with dashboard.client(follow_redirects=False) as anonymous:
+        assert anonymous.post(path).status_code == 401  # no body at all: not a 422
+        assert anonymous.post(path, content=b"{not json").status_code == 401
+        assert anonymous.post(path, json={"note": "x" * 5000}).status_code == 401
+        assert anonymous.post(path, json={"note": "x"}).json() == {"error": "not signed in"}
+        page = anonymous.post(f"/runs/{run.id}/actions/approve")
+        assert page.status_code == 303
+        assert page.headers["location"] == f"/login?next=/runs/{run.id}/actions/approve"
+    with dashboard.client(token="nope") as stranger:
+        assert stranger.post(path, content=b"{not json").status_code == 401
+    with dashboard.client(token=PO_TOKEN) as api:  # signed in: then the CSRF token, the body
+        assert api.post(path, content=b"{not json").status_code == 403
+        headers = {"X-CSRF-Token": api.get("/api/me").json()["csrf_token"]}
+        assert api.post(path, content=b"{not json", headers=headers).status_code == 422
+    assert dashboard.commands.calls == []
+
+
+def test_the_api_shows_a_run_as_the_cli_does(dashboard: Dashboard) -> None:
+    from oob.readmodel import run_json
+
+    run_id = deploying_run(dashboard.store, dashboard.clock)
+    cli = run_json(dashboard.store.run(run_id))
+    with dashboard.client(token=PO_TOKEN) as api:
+        listed = api.get("/api/runs").json()["runs"][0]
+        one = api.get(f"/api/runs/{run_id}").json()
+        spec = api.get("/api/openapi.json").json()
+    for shown in (listed, one):
+        assert {k: shown[k] for k in cli} == cli
+        assert "id" not in shown
+    # The description says so: the models name every field the answers carry.
+    models = spec["components"]["schemas"]
+    assert set(models["RunOut"]["properties"]) == set(listed)
+    assert set(models["RunDetailOut"]["properties"]) == set(one)
+    ok = spec["paths"]["/api/runs"]["get"]["responses"]["200"]["content"]["application/json"]
+    assert ok["schema"]["$ref"].endswith("/RunsOut")
+    refused = spec["paths"]["/api/runs/{run_id}/actions/{action}"]["post"]["responses"]
+    assert "401" in refused
+
+
+def test_a_text_over_the_limit_is_refused_on_the_page_that_says_so(dashboard: Dashboard) -> None:
+    run = dashboard.store.create_run(request())
+    with signed_in(dashboard, PO_TOKEN) as client:
+        csrf = csrf_of(client.get(f"/runs/{run.id}").text)
+        answer = client.post(
+            f"/runs/{run.id}/actions/deny", data={"csrf_token": csrf, "reason": "x" * 2001}
+        )
+        assert answer.status_code == 400
+        assert "The reason is too long: at most 2,000 characters; this one has 2,001." in (
+            answer.text
+        )
+        # The form comes back open, its field marked and tied to the message.
+        assert '<details class="action" data-action="deny" open>' in answer.text
+        assert 'aria-invalid="true" aria-describedby="error"' in answer.text
+        assert 'id="error" role="alert"' in answer.text
+        note = client.post(
+            f"/runs/{run.id}/actions/approve", data={"csrf_token": csrf, "note": "é" * 2001}
+        )
+        assert note.status_code == 400
+        assert "The note is too long" in note.text
+    assert dashboard.commands.calls == []
+
+
+def test_a_form_that_cannot_be_read_is_refused_with_a_message(dashboard: Dashboard) -> None:
+    run = dashboard.store.create_run(request())
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    with signed_in(dashboard, PO_TOKEN) as client:
+        csrf = csrf_of(client.get(f"/runs/{run.id}").text).encode()
+        path = f"/runs/{run.id}/actions/deny"
+        for body in (b"csrf_token=" + csrf + b"&reason=\xff\xfe", b"reason=%FF&csrf_token=" + csrf):
+            answer = client.post(path, content=body, headers=form)
+            assert answer.status_code == 400
+            assert "its text must be UTF-8" in answer.text
+        huge = client.post(path, content=b"reason=" + b"x" * 200_000, headers=form)
+        assert huge.status_code == 413
+        assert "This form is too large" in huge.text
+    with dashboard.client() as browser:
+        login = browser.post("/login", content=b"token=\xff", headers=form)
+        assert login.status_code == 400
+        assert "its text must be UTF-8" in login.text
+    assert dashboard.commands.calls == []
+
+
+def test_signing_out_ends_the_session_on_the_server(dashboard: Dashboard) -> None:
+    with signed_in(dashboard, PO_TOKEN) as client:
+        cookie = client.cookies["oob_session"]
+        csrf = csrf_of(client.get("/").text)
+        assert client.post("/logout", data={"csrf_token": csrf}).status_code == 303
+    # Someone who kept a copy of the cookie gets nothing with it.
+    with dashboard.client(follow_redirects=False) as copy:
+        copy.cookies.set("oob_session", cookie)
+        page = copy.get("/")
+        assert page.status_code == 401
+        assert "you signed out of this session" in page.text
+        assert copy.get("/api/me").status_code == 401
+    with signed_in(dashboard, PO_TOKEN) as again:  # signing in again works
+        assert again.get("/").status_code == 200
+
+
+@pytest.mark.parametrize("action", ["deny", "cancel", "reject-fix", "override-status"])
+def test_a_reason_is_required_on_every_way_in(dashboard: Dashboard, action: str) -> None:
+    run = dashboard.store.create_run(request())
+    with signed_in(dashboard, PO_TOKEN) as client:
+        csrf = csrf_of(client.get(f"/runs/{run.id}").text)
+        page = client.post(
+            f"/runs/{run.id}/actions/{action}",
+            data={"csrf_token": csrf, "reason": "  ", "context": "va/tests/cypress"},
+        )
+        assert page.status_code == 400
+        assert f"{action} needs a reason" in page.text
+    with dashboard.client(token=PO_TOKEN) as api:
+        headers = {"X-CSRF-Token": api.get("/api/me").json()["csrf_token"]}
+        for body in ({}, {"reason": "\n"}):
+            answer = api.post(f"/api/runs/{run.id}/actions/{action}", json=body, headers=headers)
+            assert answer.status_code == 400
+            assert answer.json()["error"] == f"{action} needs a reason"
+    assert dashboard.commands.calls == []

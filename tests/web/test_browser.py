@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from oob.store import RunState, Source
@@ -20,7 +19,7 @@ from tests.web.conftest import (
     Dashboard,
     request,
 )
-from tests.web.test_app import build, deploying_run, worker_event
+from tests.web.test_app import build, deploying_run, full_pipeline_finished, worker_event
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -140,15 +139,8 @@ def test_the_run_page_updates_live_without_reloading(
         page.screenshot(path=SCREENSHOTS / "run-page-desktop.png", full_page=True)
 
         # The worker moves on: the full pipeline ends, releases/cms starts, 2 minutes pass.
-        full, release = "cms/cms-full-pipeline", "releases/cms"
-        started = clock.now() - timedelta(minutes=8)
-        worker_event(
-            store,
-            run_id,
-            "build.finished",
-            f"{full} #3 ended SUCCESS",
-            **build(full, 3, started, minutes=7.5),
-        )
+        release = "releases/cms"
+        full_pipeline_finished(store, clock, run_id)
         worker_event(
             store,
             run_id,

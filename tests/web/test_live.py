@@ -1,5 +1,5 @@
 """The dashboard during real runs: the sandbox, a worker executing the procedure on DBOS, the
-real command functions (`oob.control.Control`), and headless Chromium.
+real command functions (`oob.commands.Control`), and headless Chromium.
 
 The product owner approves through the page and watches the run go to production without
 reloading; on-call confirms the fix; another run is cancelled through the page during its
@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from oob.adapters import connect
+from oob.commands import Control
 from oob.config import Config, parse
-from oob.control import Control
 from oob.override import override_status
 from oob.procedure import Tuning, finished
 from oob.sandbox.configfile import render_config
@@ -67,7 +67,7 @@ class Live:
             fix_summary="revert the module update",
             release_wait_minutes=release_wait_minutes,
         )
-        return self.control.start(asked).id
+        return self.control.start(self.config, asked).id
 
     def audit(self, run_id: str) -> list[tuple[str, str, str]]:
         return [(e.kind, e.actor, e.source.value) for e in self.store.events(run_id)]
@@ -99,7 +99,6 @@ def live(
         services = stack.enter_context(connect(config))
 
         runtime = make_runtime(
-            config,
             store,
             services,
             drafts=tmp_path / "postmortems",
@@ -126,7 +125,7 @@ def live(
 
         stack.callback(stop_worker)
         assert ready.wait(60)
-        control = Control(config, store, url)
+        control = Control(store, url)
         settings = Settings(
             config=config,
             store=store,

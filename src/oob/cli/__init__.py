@@ -76,6 +76,7 @@ def main(argv: list[str] | None = None) -> None:
     """
     _register()
     try:
+        _check_utf8(sys.argv[1:] if argv is None else argv)
         app(args=argv)
     except OobError as exc:
         err = AppContext.error_console()
@@ -83,3 +84,15 @@ def main(argv: list[str] | None = None) -> None:
         if exc.hint:
             err.print(f"[dim]hint:[/] {escape(exc.hint)}", soft_wrap=True)
         sys.exit(exc.exit_code)
+
+
+def _check_utf8(args: list[str]) -> None:
+    from oob.errors import UsageError
+    from oob.limits import is_utf8
+
+    for position, arg in enumerate(args, start=1):
+        if not is_utf8(arg):
+            raise UsageError(
+                f"argument {position} is not valid UTF-8",
+                hint="retype it, or check the terminal's encoding (LANG, LC_ALL)",
+            )

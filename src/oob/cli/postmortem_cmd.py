@@ -62,6 +62,8 @@ def postmortem(
         here = None if output is not None else Path.cwd()
         draft = pm.build_draft(store, config, run_id, directory=here)
         path = output if output is not None else Path.cwd() / draft.repository_path
+        if path.is_dir():  # --output DIR: the draft's own file name, in that folder
+            path /= Path(draft.repository_path).name
         pm.write_file(path, draft)
         pr: PullRequest | None = None
         if open_pr:

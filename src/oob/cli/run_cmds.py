@@ -1,6 +1,6 @@
 """The commands of a run: deploy, watch, approve, deny, cancel, confirm-fix, status, runs, worker.
 
-Handlers translate options into calls of `oob.control`, `oob.worker` and `oob.live`, and show
+Handlers translate options into calls of `oob.commands`, `oob.worker` and `oob.live`, and show
 what comes back; they hold no logic of their own.
 """
 
@@ -13,10 +13,11 @@ import typer
 
 from oob.cli import app
 from oob.cli.context import AppContext
-from oob.errors import EXIT_FAILED, UsageError
+from oob.errors import EXIT_FAILED, PermissionDenied
+from oob.limits import MAX_MINUTES
 
 if TYPE_CHECKING:
-    from oob.control import Control
+    from oob.commands import Control
     from oob.store import Run, Store
 
 AsOption = Annotated[
@@ -33,19 +34,28 @@ def _store() -> Store:
     return open_store()
 
 
-def _control(obj: AppContext, store: Store) -> Control:
-    from oob.control import Control
+def _control(store: Store) -> Control:
+    from oob.commands import Control
     from oob.store import database_url
 
-    return Control(obj.config, store, database_url())
+    return Control(store, database_url())
 
 
-def _acting(ctx: typer.Context, as_: str | None) -> tuple[AppContext, str, Control]:
-    """What a person's action on a run needs: the context, who they are, and the control."""
+def _act(
+    ctx: typer.Context, as_: str | None, run_id: str, action: str, text: str = ""
+) -> tuple[AppContext, str]:
+    """Take a person's decision on a run through the policy; returns who acted."""
     from oob.identity import cli_actor
+    from oob.limits import check_text
+    from oob.policy import RULES, Action
 
     obj: AppContext = ctx.obj
-    return obj, cli_actor(obj.config, as_), _control(obj, _store())
+    actor = cli_actor(obj.config, as_)
+    verb = Action(action)
+    option = "--reason" if RULES[verb].needs_reason else "--note"
+    text = check_text(option, text, required=RULES[verb].needs_reason)
+    _control(_store()).decide(run_id, verb, actor, text, asserted=as_ is not None)
+    return obj, actor
 
 
 def _config_file(obj: AppContext) -> Path:
@@ -73,47 +83,66 @@ def deploy(  # noqa: PLR0917 - typer passes every option by keyword
     affects: Annotated[str, typer.Option("--affects", help="Who is affected.")] = "",
     release_wait: Annotated[
         float | None,
-        typer.Option("--release-wait", min=0, help="Minutes the release job waits (config's)."),
+        typer.Option(
+            "--release-wait", min=0, max=MAX_MINUTES, help="Minutes the release job waits."
+        ),
     ] = None,
     approval_timeout: Annotated[
         float | None,
-        typer.Option("--approval-timeout", min=0, help="Minutes to wait for a decision."),
+        typer.Option(
+            "--approval-timeout", min=0, max=MAX_MINUTES, help="Minutes to wait for a decision."
+        ),
     ] = None,
     detach: Annotated[
         bool, typer.Option("--detach", help="Print only the run id and return.")
     ] = False,
     as_: AsOption = None,
 ) -> None:
-    """Start an out-of-band deploy and follow it live (Ctrl-C detaches; the run goes on)."""
+    """Start an out-of-band deploy and follow it live (Ctrl-C detaches; the run goes on).
+
+    Everything that can be checked is checked before a run exists: who you are and your role,
+    the texts, the fix commit (it must be in the repository), the tokens, a free pipeline.
+    """
+    from oob.adapters import connect
     from oob.identity import cli_actor
-    from oob.preflight import validate_sha
-    from oob.store import RunRequest, state_dir
+    from oob.limits import check_text
+    from oob.policy import Action, role_refusal
+    from oob.preflight import resolve_fix
+    from oob.store import RunBusy, RunRequest, state_dir
     from oob.worker import ensure_worker
 
     obj: AppContext = ctx.obj
     config = obj.config
     actor = cli_actor(config, as_)
-    for name, value in (
-        ("--symptoms", symptoms),
-        ("--cause", cause),
-        ("--fix-summary", fix_summary),
-    ):
-        if not value.strip():
-            raise UsageError(f"{name} must not be empty")
+    refusal = role_refusal(config.roles, Action.DEPLOY, actor)
+    if refusal:
+        raise PermissionDenied(refusal, hint="the config's [roles] deployers names who may")
+    texts = {
+        "symptoms": check_text("--symptoms", symptoms, required=True),
+        "cause": check_text("--cause", cause, required=True),
+        "fix_summary": check_text("--fix-summary", fix_summary, required=True),
+        "affects": check_text("--affects", affects),
+    }
     store = _store()
-    control = _control(obj, store)
+    holder = store.active_run(config.pipeline.name)
+    if holder is not None:
+        raise RunBusy(
+            f"run {holder.id} of {config.pipeline.name} is active, started by "
+            f"{holder.requester} at {holder.created_at:%Y-%m-%d %H:%M} UTC ({holder.state.value})",
+            hint=f"follow it with `oob watch {holder.id}`",
+        )
+    with connect(config) as services:
+        fix_sha = resolve_fix(services.code_host, fix)
     request = RunRequest(
         pipeline=config.pipeline.name,
         requester=actor,
-        fix_sha=validate_sha(fix),
-        symptoms=symptoms.strip(),
-        cause=cause.strip(),
-        fix_summary=fix_summary.strip(),
-        affects=affects.strip(),
+        fix_sha=fix_sha,
         release_wait_minutes=config.pipeline.release_wait if release_wait is None else release_wait,
+        **texts,
     )
+    # Everything is checked: a worker is needed now (it also creates DBOS's tables).
     ensure_worker(store, _config_file(obj), state_dir() / "worker.log")
-    run = control.start(request, approval_timeout_minutes=approval_timeout)
+    run = _control(store).start(config, request, approval_timeout_minutes=approval_timeout)
     if detach:
         typer.echo(run.id)
         return
@@ -134,7 +163,7 @@ def _follow(obj: AppContext, store: Store, run_id: str) -> None:
     from oob.live import follow
 
     try:
-        follow(store, obj.config, run_id, obj.console)
+        follow(store, run_id, obj.console)
     except KeyboardInterrupt:
         obj.console.print(f"detached; run {run_id} goes on. Follow it with `oob watch {run_id}`.")
         return
@@ -151,8 +180,7 @@ def approve(
     as_: AsOption = None,
 ) -> None:
     """Approve a run waiting for the product owner's approval."""
-    obj, actor, control = _acting(ctx, as_)
-    control.approve(run_id, actor, note)
+    obj, actor = _act(ctx, as_, run_id, "approve", note)
     obj.console.print(f"approved run {run_id} as {actor}")
 
 
@@ -164,8 +192,7 @@ def deny(
     as_: AsOption = None,
 ) -> None:
     """Deny a run waiting for approval; it ends as `denied`."""
-    obj, actor, control = _acting(ctx, as_)
-    control.deny(run_id, actor, reason)
+    obj, actor = _act(ctx, as_, run_id, "deny", reason)
     obj.console.print(f"denied run {run_id} as {actor}")
 
 
@@ -177,8 +204,7 @@ def cancel(
     as_: AsOption = None,
 ) -> None:
     """Cancel a run until the release job picks its commit: the job is stopped, all told."""
-    obj, actor, control = _acting(ctx, as_)
-    control.cancel(run_id, actor, reason)
+    obj, _ = _act(ctx, as_, run_id, "cancel", reason)
     obj.console.print(f"cancelling run {run_id}; follow it with `oob watch {run_id}`")
 
 
@@ -190,8 +216,7 @@ def reject_fix(
     as_: AsOption = None,
 ) -> None:
     """Say the fix does not work in production: the run ends as `fix_not_verified` now."""
-    obj, actor, control = _acting(ctx, as_)
-    control.reject_fix(run_id, actor, reason)
+    obj, actor = _act(ctx, as_, run_id, "reject-fix", reason)
     obj.console.print(f"rejected the fix of run {run_id} as {actor}")
 
 
@@ -206,12 +231,39 @@ def abandon(
     as_: AsOption = None,
 ) -> None:
     """End a run that cannot finish (its workflow failed), freeing the pipeline; tells nobody."""
-    obj, actor, control = _acting(ctx, as_)
-    control.abandon(run_id, actor, reason, force=force)
+    from oob.identity import cli_actor
+    from oob.limits import check_text
+
+    obj: AppContext = ctx.obj
+    actor = cli_actor(obj.config, as_)
+    reason = check_text("--reason", reason, required=True)
+    _control(_store()).abandon(run_id, actor, reason, force=force)
     obj.console.print(
         f"abandoned run {run_id} as {actor}: tell the people who were told, and lift the "
         "merge hold, by hand"
     )
+
+
+@app.command()
+def notify(
+    ctx: typer.Context,
+    run_id: RunArgument,
+    message: Annotated[
+        str, typer.Argument(help="The undelivered message, as `oob status RUN` names it.")
+    ],
+    as_: AsOption = None,
+) -> None:
+    """Send again a message the run could not deliver (e.g. resume_merging), once."""
+    from oob.adapters import connect
+    from oob.commands import notify as send_again
+    from oob.identity import cli_actor
+
+    obj: AppContext = ctx.obj
+    actor = cli_actor(obj.config, as_)
+    store = _store()
+    with connect(obj.config) as services:
+        told = send_again(store, services.chat, run_id, message, actor)
+    obj.console.print(f"sent {message} to {', '.join(told)}")
 
 
 @app.command("confirm-fix")
@@ -222,8 +274,7 @@ def confirm_fix(
     as_: AsOption = None,
 ) -> None:
     """Confirm that the fix works in production."""
-    obj, actor, control = _acting(ctx, as_)
-    control.confirm_fix(run_id, actor, note)
+    obj, actor = _act(ctx, as_, run_id, "confirm-fix", note)
     obj.console.print(f"fix of run {run_id} confirmed by {actor}")
 
 
@@ -234,21 +285,25 @@ def status(
         str | None, typer.Argument(help="The run (default: the active or latest one).")
     ] = None,
     as_json: JsonOption = False,
+    all_events: Annotated[
+        bool, typer.Option("--events", help="Show the whole timeline and audit log.")
+    ] = False,
 ) -> None:
-    """Where a run is: state, outcome, steps, stages and ETA."""
-    from oob.control import snapshot
+    """Where a run is: state, outcome, steps, stages, ETA, and whom it waits for."""
     from oob.errors import RunNotFound
     from oob.live import render
+    from oob.readmodel import snapshot
 
     obj: AppContext = ctx.obj
     store = _store()
     if run_id is None:
         run = store.active_run(obj.config.pipeline.name)
-        latest = store.runs(limit=1)
-        if run is None and not latest:
+        newest = store.runs(limit=1)
+        if run is None and not newest:
             raise RunNotFound("no runs yet", hint="start one with `oob deploy`")
-        run_id = (run or latest[0]).id
-    view = snapshot(store, obj.config, run_id, store.clock.now())
+        run_id = (run or newest[0]).id
+    latest = 1_000_000 if all_events else 8
+    view = snapshot(store, run_id, store.clock.now(), latest=latest)
     if as_json:
         obj.print_json(view.to_json())
     else:
@@ -261,7 +316,7 @@ def runs(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """The recent runs, newest first."""
     from rich.table import Table
 
-    from oob.control import run_json
+    from oob.readmodel import run_json
 
     obj: AppContext = ctx.obj
     found = _store().runs()
@@ -315,9 +370,7 @@ def worker(
     options = WorkerOptions(lease_seconds=lease_seconds, exit_when_idle_seconds=exit_when_idle)
     obj.console.print(f"database {redact_url(url)}")
     with connect(obj.config) as services:
-        runtime = make_runtime(
-            obj.config, store, services, drafts=state_dir() / "postmortems", tuning=tuning
-        )
+        runtime = make_runtime(store, services, drafts=state_dir() / "postmortems", tuning=tuning)
         try:
             serve(runtime, url, options, stop, say=obj.console.print)
         except KeyboardInterrupt:

@@ -47,7 +47,7 @@ def serve(
         )
 
     from oob.adapters import make_code_host
-    from oob.control import Control
+    from oob.commands import Control
     from oob.override import override_status
     from oob.store import database_url, open_store, redact_url
     from oob.web.app import Settings
@@ -62,7 +62,7 @@ def serve(
         settings = Settings(
             config=config,
             store=store,
-            commands=Control(config, store, url),
+            commands=Control(store, url),
             override_status=partial(override_status, config, code_host, store, clock=store.clock),
             authenticator=Authenticator(config.web, store.clock),
             time_scale=time_scale,
@@ -89,7 +89,6 @@ def _runs_executor(
 
     services = stack.enter_context(connect(settings.config))
     runtime = make_runtime(
-        settings.config,
         settings.store,
         services,
         drafts=state_dir() / "postmortems",

@@ -12,20 +12,22 @@ import json
 import secrets
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, Protocol
 from urllib.parse import parse_qs, quote
 
 import anyio
 import jinja2
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 from starlette.responses import StreamingResponse
 
 from oob import __version__
 from oob.errors import OobError, PermissionDenied, ProcedureError, RunNotFound, UsageError
 from oob.eta import format_minutes
+from oob.readmodel import run_json
 from oob.store import Event, Run, Source, Store
 from oob.web.auth import (
     CSRF_FIELD,
@@ -39,7 +41,7 @@ from oob.web.auth import (
     Refused,
     RequestFacts,
 )
-from oob.web.views import RunView, available_actions, run_view
+from oob.web.views import ANNOUNCED, RunView, available_actions, run_view
 
 if TYPE_CHECKING:
     from oob.config import Config
@@ -57,7 +59,7 @@ LIVE_SECTIONS = ("state", "actions", "chart", "builds", "messages", "events")
 
 
 class Commands(Protocol):
-    """The actions people take on a run: the functions the CLI calls (`oob.control.Control`).
+    """The actions people take on a run: the functions the CLI calls (`oob.commands.Control`).
 
     Each checks the actor's role and the run's state, sends the command to the run, which
     records it in its audit log with the actor and the source, and raises an `OobError` when
@@ -86,18 +88,122 @@ class StatusOverride(Protocol):
     ) -> object: ...
 
 
+TEXT_LIMIT = 2000  # characters of a note or a reason
+# A form body larger than this is refused unread: a note, a reason and a context, each at the
+# limit and every character percent-encoded UTF-8 (up to 12 bytes), fit well within it.
+FORM_BYTES_LIMIT = 128 * 1024
+NEEDS_REASON = (Action.DENY, Action.CANCEL, Action.REJECT_FIX, Action.OVERRIDE_STATUS)
+
+
 class ActionRequest(BaseModel):
     """The body of `POST /api/runs/{run_id}/actions/{action}`."""
 
-    note: str = Field(default="", max_length=2000, description="approve, confirm-fix")
+    note: str = Field(default="", max_length=TEXT_LIMIT, description="approve, confirm-fix")
     reason: str = Field(
         default="",
-        max_length=2000,
+        max_length=TEXT_LIMIT,
         description="deny, cancel, reject-fix, override-status (required)",
     )
     context: str = Field(
         default="", max_length=200, description="override-status: the required status context"
     )
+
+
+class RunOut(BaseModel):
+    """A run as `oob runs --json` prints it (`oob.readmodel.run_json`), and what the page shows."""
+
+    run_id: str
+    pipeline: str
+    state: str
+    outcome: str | None
+    requester: str
+    fix_sha: str
+    created_at: str
+    ended_at: str | None
+    active: bool
+    symptoms: str
+    affects: str
+    cause: str
+    fix_summary: str
+    release_wait_minutes: float
+    updated_at: str
+
+
+class RunsOut(BaseModel):
+    """`GET /api/runs`."""
+
+    runs: list[RunOut]
+
+
+class RunDetailOut(RunOut):
+    """`GET /api/runs/{run_id}`: `oob status --json`'s figures and what only the page lists."""
+
+    state_label: str
+    current_step: str | None
+    eta_minutes: float | None
+    lead_time_minutes: float | None
+    steps: list[dict[str, Any]]
+    stages: list[dict[str, Any]]
+    builds: list[dict[str, Any]]
+    messages: list[dict[str, Any]]
+    actions: list[str]
+
+
+class EventOut(BaseModel):
+    """One entry of a run's timeline and audit log."""
+
+    id: int
+    at: str
+    actor: str
+    source: str
+    kind: str
+    summary: str
+    details: dict[str, Any]
+
+
+class EventsOut(BaseModel):
+    """`GET /api/runs/{run_id}/events`."""
+
+    events: list[EventOut]
+
+
+class MeOut(BaseModel):
+    """`GET /api/me`."""
+
+    name: str
+    may: list[str]
+    csrf_token: str
+
+
+class ActionOut(BaseModel):
+    """The answer to an action taken."""
+
+    ok: bool
+    run: RunOut
+
+
+class ErrorOut(BaseModel):
+    """Why a request was refused."""
+
+    error: str
+    hint: str | None = None
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """An action the page's form asked for and was refused: why, and which field was wrong."""
+
+    action: Action
+    message: str
+    field: str | None = None
+
+
+class FieldError(UsageError):
+    """A form field's text is missing or too long: `field` names it, for the page to mark."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -119,9 +225,8 @@ def perform(
 ) -> None:
     """Hand `action` to its command as coming from the web, after checking its text is there."""
     commands = settings.commands
-    needs_reason = (Action.DENY, Action.CANCEL, Action.REJECT_FIX, Action.OVERRIDE_STATUS)
-    if action in needs_reason and not body.reason.strip():
-        raise UsageError(f"{action.value} needs a reason")
+    if action in NEEDS_REASON and not body.reason.strip():
+        raise FieldError("reason", f"{action.value} needs a reason")
     if action is Action.APPROVE:
         commands.approve(run_id, actor, body.note.strip(), source=Source.WEB)
     elif action is Action.DENY:
@@ -172,7 +277,9 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.mount("/static", StaticFiles(packages=[("oob.web", "static")]), name="static")
     app.middleware("http")(_security_headers)
-    dashboard = _Dashboard(settings)
+    app.state.dashboard = dashboard = _Dashboard(settings)
+    app.add_exception_handler(_Answer, _answer)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
     _page_routes(app, dashboard)
     _login_routes(app, dashboard)
     _api_routes(app, dashboard)
@@ -191,6 +298,138 @@ async def _security_headers(request: Request, call_next: Callable[[Request], Any
     return response
 
 
+class _Answer(Exception):
+    """Ends a request at once with `response`: nobody signed in, or a form that cannot be read."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
+async def _answer(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, _Answer)
+    return exc.response
+
+
+async def _invalid_request(request: Request, exc: Exception) -> Response:
+    # FastAPI parses a JSON body before any dependency runs: whoever is not signed in learns
+    # that they must sign in, and nothing about what the body should have been.
+    from fastapi.exception_handlers import request_validation_exception_handler
+
+    identity = _dashboard(request).api_who(request)
+    if isinstance(identity, Response):
+        return identity
+    assert isinstance(exc, RequestValidationError)
+    return await request_validation_exception_handler(request, exc)
+
+
+def _dashboard(request: Request) -> _Dashboard:
+    dashboard: _Dashboard = request.app.state.dashboard
+    return dashboard
+
+
+async def _page_person(request: Request) -> Identity:
+    """The person asking for a page; else sent to sign in (or refused) before anything else."""
+    identity = _dashboard(request).who(request)
+    if isinstance(identity, Response):
+        raise _Answer(identity)
+    return identity
+
+
+async def _api_person(request: Request) -> Identity:
+    """The API's caller; else 401 (or 403), before the request's body is even looked at."""
+    identity = _dashboard(request).api_who(request)
+    if isinstance(identity, Response):
+        raise _Answer(identity)
+    return identity
+
+
+PagePerson = Annotated[Identity, Depends(_page_person)]
+ApiPerson = Annotated[Identity, Depends(_api_person)]
+
+
+async def _signed_form(request: Request, identity: PagePerson) -> dict[str, str]:
+    """The form of a signed-in person's POST, with the CSRF token bound to them."""
+    d = _dashboard(request)
+    form = await d.form(request, identity)
+    if not d.auth.csrf_ok(identity, form.get(CSRF_FIELD)):
+        raise _Answer(
+            d.error_page(
+                403,
+                "This form has expired or was not sent by this dashboard. "
+                "Reload the page and try again.",
+                identity,
+            )
+        )
+    return form
+
+
+async def _api_csrf(request: Request, identity: ApiPerson) -> Identity:
+    """The API caller of a POST that carries their CSRF token."""
+    if not _dashboard(request).auth.csrf_ok(identity, request.headers.get(CSRF_HEADER)):
+        raise _Answer(
+            JSONResponse(
+                {"error": f"missing or wrong {CSRF_HEADER}; get yours from GET /api/me"},
+                status_code=403,
+            )
+        )
+    return identity
+
+
+SignedForm = Annotated[dict[str, str], Depends(_signed_form)]
+ApiActor = Annotated[Identity, Depends(_api_csrf)]
+
+
+class _BadForm(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+async def _read_form(request: Request) -> dict[str, str]:
+    # URL-encoded forms only (no file uploads): the standard library parses them, strictly.
+    too_large = _BadForm(
+        413, f"This form is too large: a note or a reason holds at most {TEXT_LIMIT:,} characters."
+    )
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > FORM_BYTES_LIMIT:
+        raise too_large
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > FORM_BYTES_LIMIT:
+            raise too_large
+    try:
+        text = body.decode()
+        fields = parse_qs(text, errors="strict")  # a %-escape that is not UTF-8 raises too
+    except UnicodeDecodeError:
+        raise _BadForm(
+            400,
+            "This form could not be read: its text must be UTF-8. "
+            "Send it again from the dashboard's page.",
+        ) from None
+    return {k: v[0] for k, v in fields.items()}
+
+
+def _action_request(form: dict[str, str]) -> ActionRequest:
+    """A form's action fields, or the `FieldError` that says which is too long."""
+    values = {name: form.get(name, "") for name in ActionRequest.model_fields}
+    try:
+        return ActionRequest(**values)
+    except ValidationError as invalid:
+        problem = invalid.errors()[0]
+        field = str(problem["loc"][0])
+        limit = (problem.get("ctx") or {}).get("max_length")
+        if limit is None:
+            raise FieldError(field, f"The {field} is not valid: {problem['msg']}.") from None
+        raise FieldError(
+            field,
+            f"The {field} is too long: at most {limit:,} characters; "
+            f"this one has {len(values[field]):,}.",
+        ) from None
+
+
 class _Dashboard:
     """What the routes share: identifying people, rendering pages, reading runs."""
 
@@ -206,6 +445,7 @@ class _Dashboard:
             undefined=jinja2.StrictUndefined,
         )
         self.templates.filters["minutes"] = format_minutes
+        self.templates.globals["ANNOUNCED"] = ANNOUNCED
 
     @staticmethod
     def facts(request: Request) -> RequestFacts:
@@ -239,6 +479,13 @@ class _Dashboard:
             response, LOGIN_COOKIE, nonce, max_age=3600, secure=request.url.scheme == "https"
         )
         return response
+
+    async def form(self, request: Request, identity: Identity | None) -> dict[str, str]:
+        """The form posted, or (too large, not UTF-8) a page that says what is wrong."""
+        try:
+            return await _read_form(request)
+        except _BadForm as bad:
+            raise _Answer(self.error_page(bad.status, bad.message, identity)) from None
 
     def who(self, request: Request) -> Identity | Response:
         """The person asking for a page, or the response that sends them to sign in."""
@@ -278,19 +525,24 @@ class _Dashboard:
         views = [self.view_of(run.id) for run in self.store.runs()]
         return sorted(views, key=lambda v: not v.run.active)
 
-    def run_values(self, view: RunView, identity: Identity) -> dict[str, Any]:
+    def run_values(
+        self, view: RunView, identity: Identity, refused: Refusal | None = None
+    ) -> dict[str, Any]:
         return {
             "view": view,
             "run": view.run,
             "identity": identity,
             "csrf": self.auth.csrf_token(identity),
-            "actions": available_actions(self.config, view.run, identity),
+            "actions": available_actions(self.store, view.run, identity),
             "contexts": self.config.services.github.required_contexts,
             "Action": Action,
+            "refused": refused,
         }
 
-    def sections(self, view: RunView, identity: Identity) -> dict[str, str]:
-        values = self.run_values(view, identity)
+    def sections(
+        self, view: RunView, identity: Identity, refused: Refusal | None = None
+    ) -> dict[str, str]:
+        values = self.run_values(view, identity, refused)
         return {
             name: self.templates.get_template(f"_{name}.html").render(**values)
             for name in LIVE_SECTIONS
@@ -303,15 +555,15 @@ class _Dashboard:
         *,
         status: int = 200,
         notice: str | None = None,
-        error: str | None = None,
+        refused: Refusal | None = None,
     ) -> Response:
+        """The run page; after a `refused` action, with its form open and the error tied to it."""
         return self.page(
             "run.html",
             status,
             notice=notice,
-            error=error,
-            live=self.sections(view, identity),
-            **self.run_values(view, identity),
+            live=self.sections(view, identity, refused),
+            **self.run_values(view, identity, refused),
         )
 
     async def live(self, run_id: str, identity: Identity) -> AsyncIterator[str]:
@@ -336,25 +588,14 @@ class _Dashboard:
             quiet += self.settings.poll_seconds
 
 
-async def _form(request: Request) -> dict[str, str]:
-    # URL-encoded forms only (no file uploads): the standard library parses them.
-    return {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
-
-
 def _page_routes(app: FastAPI, d: _Dashboard) -> None:
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    async def runs_page(request: Request) -> Response:
-        identity = d.who(request)
-        if isinstance(identity, Response):
-            return identity
+    async def runs_page(identity: PagePerson) -> Response:
         views = await d.call(d.views)
         return d.page("runs.html", views=views, identity=identity, csrf=d.auth.csrf_token(identity))
 
     @app.get("/runs/{run_id}", response_class=HTMLResponse, include_in_schema=False)
-    async def run_page(request: Request, run_id: str, done: str = "") -> Response:
-        identity = d.who(request)
-        if isinstance(identity, Response):
-            return identity
+    async def run_page(identity: PagePerson, run_id: str, done: str = "") -> Response:
         try:
             view = await d.call(d.view_of, run_id)
         except RunNotFound as missing:
@@ -363,38 +604,23 @@ def _page_routes(app: FastAPI, d: _Dashboard) -> None:
         return d.run_page(view, identity, notice=notice)
 
     @app.post("/runs/{run_id}/actions/{action}", include_in_schema=False)
-    async def run_action(request: Request, run_id: str, action: Action) -> Response:
-        identity = d.who(request)
-        if isinstance(identity, Response):
-            return identity
-        form = await _form(request)
-        if not d.auth.csrf_ok(identity, form.get(CSRF_FIELD)):
-            return d.error_page(
-                403,
-                "This form has expired or was not sent by this dashboard. "
-                "Reload the page and try again.",
-                identity,
-            )
-        body = ActionRequest(
-            note=form.get("note", ""),
-            reason=form.get("reason", ""),
-            context=form.get("context", ""),
-        )
+    async def run_action(
+        identity: PagePerson, form: SignedForm, run_id: str, action: Action
+    ) -> Response:
         try:
+            body = _action_request(form)
             await d.call(perform, d.settings, action, run_id, identity.name, body)
         except OobError as error:
             try:
                 view = await d.call(d.view_of, run_id)
             except RunNotFound:
                 return d.error_page(404, error.message, identity)
-            return d.run_page(view, identity, status=status_of(error), error=str(error))
+            refused = Refusal(action, str(error), getattr(error, "field", None))
+            return d.run_page(view, identity, status=status_of(error), refused=refused)
         return RedirectResponse(f"/runs/{quote(run_id)}?done={action.value}", status_code=303)
 
     @app.get("/runs/{run_id}/stream", include_in_schema=False)
-    async def run_stream(request: Request, run_id: str) -> Response:
-        identity = d.who(request)
-        if isinstance(identity, Response):
-            return identity
+    async def run_stream(identity: PagePerson, run_id: str) -> Response:
         try:
             await d.call(d.store.run, run_id)
         except RunNotFound as missing:
@@ -417,7 +643,7 @@ def _login_routes(app: FastAPI, d: _Dashboard) -> None:
     async def login(request: Request) -> Response:
         if d.sso:
             return d.error_page(404, "Sign in through your organization's SSO.")
-        form = await _form(request)
+        form = await d.form(request, None)
         if not d.auth.login_csrf_ok(request.cookies.get(LOGIN_COOKIE), form.get(CSRF_FIELD)):
             return d.error_page(403, "This sign-in form has expired. Reload it and try again.")
         name = d.auth.user_of_token(form.get("token", "").strip())
@@ -431,24 +657,27 @@ def _login_routes(app: FastAPI, d: _Dashboard) -> None:
         return response
 
     @app.post("/logout", include_in_schema=False)
-    async def logout(request: Request) -> Response:
-        identity = d.who(request)
-        if isinstance(identity, Response):
-            return identity
-        if not d.auth.csrf_ok(identity, (await _form(request)).get(CSRF_FIELD)):
-            return d.error_page(403, "Reload the page and try again.", identity)
+    async def logout(identity: PagePerson, _form: SignedForm) -> Response:
+        d.auth.end_session(identity)  # the cookie is worth nothing from now on, wherever it is
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(SESSION_COOKIE)
         return response
 
 
+_REFUSED: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorOut, "description": "Not signed in"},
+    403: {"model": ErrorOut, "description": "Refused"},
+}
+_MISSING: dict[int | str, dict[str, Any]] = {
+    **_REFUSED,
+    404: {"model": ErrorOut, "description": "No such run"},
+}
+
+
 def _api_routes(app: FastAPI, d: _Dashboard) -> None:
-    @app.get("/api/me", tags=["identity"])
-    async def api_me(request: Request) -> Response:
+    @app.get("/api/me", tags=["identity"], responses={200: {"model": MeOut}, **_REFUSED})
+    async def api_me(identity: ApiPerson) -> Response:
         """Who you are, what your roles let you do, and the CSRF token for your POSTs."""
-        identity = d.api_who(request)
-        if isinstance(identity, Response):
-            return identity
         return JSONResponse(
             {
                 "name": identity.name,
@@ -457,34 +686,31 @@ def _api_routes(app: FastAPI, d: _Dashboard) -> None:
             }
         )
 
-    @app.get("/api/runs", tags=["runs"])
-    async def api_runs(request: Request) -> Response:
+    @app.get("/api/runs", tags=["runs"], responses={200: {"model": RunsOut}, **_REFUSED})
+    async def api_runs(_identity: ApiPerson) -> Response:
         """Recent runs, active first, then the newest."""
-        identity = d.api_who(request)
-        if isinstance(identity, Response):
-            return identity
         views = await d.call(d.views)
         return JSONResponse({"runs": [_run_json(view.run) for view in views]})
 
-    @app.get("/api/runs/{run_id}", tags=["runs"])
-    async def api_run(request: Request, run_id: str) -> Response:
+    @app.get(
+        "/api/runs/{run_id}", tags=["runs"], responses={200: {"model": RunDetailOut}, **_MISSING}
+    )
+    async def api_run(identity: ApiPerson, run_id: str) -> Response:
         """One run: its state, ETA, stages (estimate and actual), builds and messages."""
-        identity = d.api_who(request)
-        if isinstance(identity, Response):
-            return identity
         try:
             view = await d.call(d.view_of, run_id)
         except RunNotFound as missing:
             return JSONResponse({"error": missing.message}, status_code=404)
-        actions = [a.value for a in available_actions(d.config, view.run, identity)]
+        actions = [a.value for a in available_actions(d.store, view.run, identity)]
         return JSONResponse(_view_json(view, actions))
 
-    @app.get("/api/runs/{run_id}/events", tags=["runs"])
-    async def api_events(request: Request, run_id: str, after: int = 0) -> Response:
+    @app.get(
+        "/api/runs/{run_id}/events",
+        tags=["runs"],
+        responses={200: {"model": EventsOut}, **_MISSING},
+    )
+    async def api_events(_identity: ApiPerson, run_id: str, after: int = 0) -> Response:
         """The run's timeline and audit log, oldest first, after event id `after`."""
-        identity = d.api_who(request)
-        if isinstance(identity, Response):
-            return identity
         try:
             await d.call(d.store.run, run_id)
         except RunNotFound as missing:
@@ -492,20 +718,21 @@ def _api_routes(app: FastAPI, d: _Dashboard) -> None:
         events = await d.call(lambda: d.store.events(run_id, after=after))
         return JSONResponse({"events": [_event_json(e) for e in events]})
 
-    @app.post("/api/runs/{run_id}/actions/{action}", tags=["actions"])
+    @app.post(
+        "/api/runs/{run_id}/actions/{action}",
+        tags=["actions"],
+        responses={
+            200: {"model": ActionOut},
+            **_MISSING,
+            400: {"model": ErrorOut, "description": "A reason is missing or a text too long"},
+            409: {"model": ErrorOut, "description": "The run's state does not take it"},
+        },
+    )
     async def api_action(
-        request: Request, run_id: str, action: Action, body: ActionRequest
+        identity: ApiActor, run_id: str, action: Action, body: ActionRequest
     ) -> Response:
         """Approve, deny, cancel, confirm or reject the fix, or override a status
         (`X-CSRF-Token` needed)."""
-        identity = d.api_who(request)
-        if isinstance(identity, Response):
-            return identity
-        if not d.auth.csrf_ok(identity, request.headers.get(CSRF_HEADER)):
-            return JSONResponse(
-                {"error": f"missing or wrong {CSRF_HEADER}; get yours from GET /api/me"},
-                status_code=403,
-            )
         try:
             await d.call(perform, d.settings, action, run_id, identity.name, body)
         except OobError as error:
@@ -531,22 +758,16 @@ def _set_cookie(response: Response, name: str, value: str, *, max_age: int, secu
 
 
 def _run_json(run: Run) -> dict[str, Any]:
+    # The CLI's shape (`oob runs --json`), then what the dashboard shows besides.
     return {
-        "id": run.id,
-        "pipeline": run.pipeline,
-        "state": run.state.value,
-        "outcome": run.outcome.value if run.outcome else None,
+        **run_json(run),
         "active": run.active,
-        "requester": run.requester,
-        "fix_sha": run.fix_sha,
         "symptoms": run.symptoms,
         "affects": run.affects,
         "cause": run.cause,
         "fix_summary": run.fix_summary,
         "release_wait_minutes": run.release_wait_minutes,
-        "created_at": run.created_at.isoformat(),
         "updated_at": run.updated_at.isoformat(),
-        "ended_at": run.ended_at.isoformat() if run.ended_at else None,
     }
 
 

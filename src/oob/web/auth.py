@@ -26,6 +26,7 @@ import hmac
 import json
 import os
 import secrets
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -42,7 +43,7 @@ SESSION_HOURS = 12
 
 
 class Action(StrEnum):
-    """What a person can do to a run from the dashboard."""
+    """What a person can do to a run from the dashboard (`oob.policy.Action`'s values)."""
 
     APPROVE = "approve"
     DENY = "deny"
@@ -59,19 +60,11 @@ class Identity:
     name: str
     session: str = ""
 
-    def may(self, action: Action, roles: Roles, requester: str | None = None) -> bool:
-        """Whether the config lets this person take `action` (on a run `requester` asked for).
+    def may(self, action: Action, roles: Roles) -> bool:
+        """Whether `roles` give this person `action` (the policy's answer, by role alone)."""
+        from oob import policy
 
-        This mirrors the role checks of `oob.control.Control` and `oob.override`, so that pages
-        offer only what will be accepted; those check again and have the last word.
-        """
-        if action in (Action.APPROVE, Action.DENY):
-            return self.name in roles.approvers
-        if action is Action.CANCEL:
-            return self.name in {*roles.deployers, *roles.approvers} or self.name == requester
-        if action is Action.OVERRIDE_STATUS:
-            return self.name in roles.status_overriders
-        return self.name in (roles.fix_confirmers or roles.deployers)
+        return policy.may(roles, policy.Action(action.value), self.name)
 
 
 class Refused(Exception):
@@ -97,12 +90,18 @@ class Authenticator:
 
     `key` signs sessions and CSRF tokens; by default a fresh random key per process, so a
     restart ends every session (people sign in again with their token).
+
+    Sessions live in this object too: a signed cookie is accepted only while its session is
+    open here, so signing out ends it for good, even if the cookie was copied. They are the
+    process's, like the key: another process (or a restart) knows none of them.
     """
 
     def __init__(self, web: Web, clock: Clock, key: bytes | None = None) -> None:
         self.web = web
         self.clock = clock
         self._key = key or secrets.token_bytes(32)
+        self._sessions: dict[str, datetime] = {}  # open session id -> when it expires
+        self._lock = threading.Lock()  # the server's threads sign people in and out
 
     # --- identity -----------------------------------------------------------------------------
 
@@ -164,8 +163,14 @@ class Authenticator:
 
     def new_session(self, name: str) -> str:
         """A signed session cookie value for `name`, valid for SESSION_HOURS."""
-        expires = self.clock.now() + timedelta(hours=SESSION_HOURS)
-        body = {"n": name, "s": secrets.token_urlsafe(16), "e": expires.isoformat()}
+        now = self.clock.now()
+        expires = now + timedelta(hours=SESSION_HOURS)
+        session = secrets.token_urlsafe(16)
+        with self._lock:
+            # Forget the sessions that expired, so that the table holds only live ones.
+            self._sessions = {s: e for s, e in self._sessions.items() if e > now}
+            self._sessions[session] = expires
+        body = {"n": name, "s": session, "e": expires.isoformat()}
         payload = base64.urlsafe_b64encode(json.dumps(body).encode()).decode()
         return f"{payload}.{self._sign('session', payload)}"
 
@@ -178,7 +183,16 @@ class Authenticator:
             raise Refused(401, "your session has expired; sign in again")
         if body["n"] not in self.web.users:
             raise Refused(401, "you are no longer a dashboard user")
+        with self._lock:
+            open_ = body["s"] in self._sessions
+        if not open_:
+            raise Refused(401, "you signed out of this session; sign in again")
         return Identity(body["n"], session=body["s"])
+
+    def end_session(self, identity: Identity) -> None:
+        """Sign `identity` out: their session cookie is refused from now on."""
+        with self._lock:
+            self._sessions.pop(identity.session, None)
 
     # --- CSRF ---------------------------------------------------------------------------------
 

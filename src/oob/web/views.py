@@ -1,7 +1,7 @@
 """What the dashboard shows of a run: plain data, no HTML.
 
 The pages and the JSON API both render these. The state, steps, stages (estimate against
-actual) and ETA are `oob.control.snapshot`, the same that `oob status` prints; this module adds
+actual) and ETA are `oob.readmodel.snapshot`, the same that `oob status` prints; this module adds
 what only the dashboard lists, read from the timeline by the details the procedure records:
 the Jenkins builds (`job`, `number`, `url`, `result`) and the messages sent (`channel`,
 `permalink`). Nothing here decides anything about the run: `available_actions` says which
@@ -16,10 +16,26 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from oob.config import Config
-from oob.control import Snapshot, snapshot
 from oob.eta import format_minutes
-from oob.events import KIND_BUILD_FINISHED, KIND_BUILD_STARTED, KIND_MESSAGE_POSTED
-from oob.procedure import CANCELLABLE
+from oob.events import (
+    KIND_ABANDONED,
+    KIND_APPROVED,
+    KIND_BUILD_FINISHED,
+    KIND_BUILD_STARTED,
+    KIND_CANCELLED,
+    KIND_DENIED,
+    KIND_ERROR,
+    KIND_FIX_CONFIRMED,
+    KIND_FIX_REJECTED,
+    KIND_MERGE_DETECTED,
+    KIND_MESSAGE_POSTED,
+    KIND_MESSAGE_UNDELIVERED,
+    KIND_PREFLIGHT_WAITING,
+    KIND_PULL_REQUEST,
+    KIND_RELEASE_PICKED,
+    KIND_STATUS_OVERRIDDEN,
+)
+from oob.readmodel import Snapshot, snapshot
 from oob.store import Event, Run, RunState, Store
 from oob.web.auth import Action, Identity
 
@@ -38,7 +54,30 @@ STATE_LABELS = {
     RunState.RELEASE_MISMATCH: "Released the wrong commit",
     RunState.DEPLOY_FAILED: "Deploy failed",
     RunState.FIX_NOT_VERIFIED: "Fix not verified",
+    RunState.FAILED: "Failed: oob could not go on",
 }
+
+# Timeline entries a screen reader announces as they arrive: people's decisions, what holds or
+# ends the run, and each build's result. The state and the step are announced as they change;
+# the rest (steps, messages, the ETA) is there to read, not to be interrupted by.
+ANNOUNCED = frozenset(
+    {
+        KIND_APPROVED,
+        KIND_DENIED,
+        KIND_PREFLIGHT_WAITING,
+        KIND_STATUS_OVERRIDDEN,
+        KIND_MERGE_DETECTED,
+        KIND_BUILD_FINISHED,
+        KIND_RELEASE_PICKED,
+        KIND_FIX_CONFIRMED,
+        KIND_FIX_REJECTED,
+        KIND_CANCELLED,
+        KIND_ABANDONED,
+        KIND_ERROR,
+        KIND_MESSAGE_UNDELIVERED,
+        KIND_PULL_REQUEST,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -130,7 +169,7 @@ def run_view(
 ) -> RunView:
     """The run page's data for `run_id` as of `now` (`time_scale`: sandbox minutes per minute)."""
     # Every event, not the status view's latest few: the page is the whole audit log.
-    shot = snapshot(store, config, run_id, now, time_scale=time_scale, latest=1_000_000)
+    shot = snapshot(store, run_id, now, time_scale=time_scale, latest=1_000_000)
     run = shot.run
     lead = None
     if run.ended_at is not None:
@@ -144,21 +183,13 @@ def run_view(
     )
 
 
-def available_actions(config: Config, run: Run, identity: Identity) -> list[Action]:
-    """The actions to offer `identity` on `run` now: their role allows it and the state takes it."""
-    offered = []
-    if run.state is RunState.AWAITING_APPROVAL:
-        self_approval = run.requester == identity.name and not config.roles.allow_self_approval
-        if not self_approval:
-            offered.append(Action.APPROVE)
-            offered.append(Action.DENY)
-    if run.state in (RunState.AWAITING_APPROVAL, RunState.PREFLIGHT):
-        # A spuriously failing status of the fix holds pre-flight; the runbook forces it.
-        offered.append(Action.OVERRIDE_STATUS)
-    if run.state in CANCELLABLE:
-        offered.append(Action.CANCEL)
-    if run.state is RunState.VERIFYING:
-        if config.verify.require_confirmation:
-            offered.append(Action.CONFIRM_FIX)
-        offered.append(Action.REJECT_FIX)
-    return [a for a in offered if identity.may(a, config.roles, run.requester)]
+def available_actions(store: Store, run: Run, identity: Identity) -> list[Action]:
+    """The actions to offer `identity` on `run` now: those the policy would accept."""
+    from oob import policy
+
+    wanted = [Action.APPROVE, Action.DENY, Action.OVERRIDE_STATUS, Action.CANCEL]
+    if store.plan(run.id)["verify"].get("require_confirmation"):
+        wanted.append(Action.CONFIRM_FIX)
+    wanted.append(Action.REJECT_FIX)
+    asked = [policy.Action(a.value) for a in wanted]
+    return [Action(a.value) for a in policy.offered(store.situation(run.id), identity.name, asked)]

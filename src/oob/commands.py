@@ -1,0 +1,258 @@
+"""What people do to runs: start one, and decide on it (approve, deny, cancel, confirm-fix,
+reject-fix), abandon it, send again what it could not deliver.
+
+Every decision goes through the policy (`oob.policy`) inside one transaction of the store
+(`Store.decide`), with the roles of the run's own pipeline: the caller gets the real answer
+(accepted, or `Refused` saying why), and every refusal is in the run's audit log. An accepted
+decision then wakes the run's workflow, which reads it from the store. The CLI, the dashboard
+and the simulated people of a rehearsal all call this module.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING
+
+from oob.errors import EXIT_USAGE, OobError, PermissionDenied, ProcedureError
+from oob.policy import Action, role_refusal
+from oob.states import RunState, Source
+from oob.store import Decision, Run, RunRequest, Store
+
+if TYPE_CHECKING:
+    from oob.config import Config
+    from oob.ports import Chat
+
+
+class Refused(ProcedureError):
+    """The policy refused a command: the run's state, or a decision taken first (exit 2)."""
+
+    exit_code = EXIT_USAGE
+
+
+def _refuse(decision: Decision, action: Action, run_id: str) -> OobError:
+    hint = f"see where run {run_id} is with `oob status {run_id}`"
+    if decision.by_role:
+        return PermissionDenied(f"refused: {decision.reason}", hint=hint)
+    return Refused(f"refused: {decision.reason}", hint=hint)
+
+
+class Control:
+    """Starts runs and takes people's decisions on them."""
+
+    def __init__(self, store: Store, url: str) -> None:
+        self.store = store
+        self.url = url
+
+    def start(
+        self,
+        config: Config,
+        request: RunRequest,
+        *,
+        source: Source = Source.CLI,
+        approval_timeout_minutes: float | None = None,
+    ) -> Run:
+        """Record a new run following `config` (its plan, frozen now) and queue it; refused
+        when the requester is no deployer or the pipeline has an active run."""
+        from oob import durable
+        from oob.events import KIND_REQUESTED
+        from oob.plan import freeze
+
+        refusal = role_refusal(config.roles, Action.DEPLOY, request.requester)
+        if refusal:
+            raise PermissionDenied(refusal, hint="the config's [roles] deployers names who may")
+        run = self.store.create_run(request, freeze(config))
+        if approval_timeout_minutes:
+            self.store.record_facts(run.id, approval_timeout_minutes=approval_timeout_minutes)
+        self.store.append_event(
+            run.id,
+            actor=request.requester,
+            source=source,
+            kind=KIND_REQUESTED,
+            summary=f"{request.requester} requested an out-of-band deploy of {request.fix_sha[:7]}",
+            details={
+                "fix_sha": request.fix_sha,
+                "symptoms": request.symptoms,
+                "affects": request.affects,
+                "cause": request.cause,
+                "fix_summary": request.fix_summary,
+                "release_wait_minutes": request.release_wait_minutes,
+            },
+            key=f"{run.id}#requested",
+        )
+        try:
+            durable.enqueue(self.url, run.id)
+        except Exception as exc:
+            self.fail(run.id, f"could not be queued: {exc}")
+            raise ProcedureError(
+                f"run {run.id} could not be queued: {exc}",
+                hint="is the database reachable? `oob worker` creates DBOS's tables",
+            ) from None
+        return run
+
+    def fail(self, run_id: str, cause: str) -> Run:
+        """End a run no worker will execute as `failed`, freeing its pipeline."""
+        from oob.events import KIND_ENDED
+
+        self.store.append_event(
+            run_id,
+            actor="oob",
+            source=Source.CLI,
+            kind=KIND_ENDED,
+            summary=f"run ended: failed ({cause})",
+            details={"outcome": RunState.FAILED.value, "reason": cause},
+        )
+        self.store.transition(run_id, RunState.CLOSING)
+        return self.store.transition(run_id, RunState.FAILED)
+
+    def decide(
+        self,
+        run_id: str,
+        action: Action,
+        actor: str,
+        text: str = "",
+        *,
+        source: Source = Source.CLI,
+        asserted: bool = False,
+    ) -> Run:
+        """Take `action` on a run: accepted (the workflow is woken), or `Refused`."""
+        from oob import durable
+
+        decision = self.store.decide(run_id, action, actor, source, text, asserted=asserted)
+        if not decision.accepted:
+            raise _refuse(decision, action, run_id)
+        assert decision.event is not None
+        # If the wake is lost, the decision stands: the run rereads decisions at every look.
+        with contextlib.suppress(Exception):
+            durable.wake(self.url, run_id, f"{run_id}:{decision.event.id}")
+        return self.store.run(run_id)
+
+    def approve(self, run_id: str, actor: str, note: str = "", source: Source = Source.CLI) -> Run:
+        return self.decide(run_id, Action.APPROVE, actor, note, source=source)
+
+    def deny(self, run_id: str, actor: str, reason: str, source: Source = Source.CLI) -> Run:
+        return self.decide(run_id, Action.DENY, actor, reason, source=source)
+
+    def cancel(self, run_id: str, actor: str, reason: str, source: Source = Source.CLI) -> Run:
+        return self.decide(run_id, Action.CANCEL, actor, reason, source=source)
+
+    def confirm_fix(
+        self, run_id: str, actor: str, note: str = "", source: Source = Source.CLI
+    ) -> Run:
+        return self.decide(run_id, Action.CONFIRM_FIX, actor, note, source=source)
+
+    def reject_fix(self, run_id: str, actor: str, reason: str, source: Source = Source.CLI) -> Run:
+        return self.decide(run_id, Action.REJECT_FIX, actor, reason, source=source)
+
+    def abandon(
+        self,
+        run_id: str,
+        actor: str,
+        reason: str,
+        *,
+        force: bool = False,
+        source: Source = Source.CLI,
+    ) -> Run:
+        """End a run whose workflow cannot finish (it failed on a bug, its state is lost),
+        freeing the pipeline: the last resort when `cancel` no longer can.
+
+        The workflow is cancelled in DBOS and the run ends `cancelled`, recorded with who and
+        why. Unlike `cancel`, oob tells nobody and does not lift the merge hold or stop a
+        Jenkins build: whoever abandons a run does that by hand, and the event says so. A run
+        whose workflow is still executing is abandoned only with `force`.
+        """
+        from oob import durable
+        from oob.events import KIND_ABANDONED
+
+        decision = self.store.decide(run_id, Action.ABANDON, actor, source, reason)
+        if not decision.accepted:
+            raise _refuse(decision, Action.ABANDON, run_id)
+        run = self.store.run(run_id)
+        status = durable.workflow_status(self.url, run_id)
+        if status in ("PENDING", "ENQUEUED", "DELAYED") and not force:
+            raise ProcedureError(
+                f"run {run_id} is still executing ({run.state.value})",
+                hint=f"`oob cancel {run_id}` ends it cleanly while it can; "
+                "--force stops it wherever it is",
+            )
+        if status != "MISSING":
+            durable.cancel_workflow(self.url, run_id)
+        self.store.append_event(
+            run_id,
+            actor=actor,
+            source=source,
+            kind=KIND_ABANDONED,
+            summary=f"{actor} abandoned the run ({reason}); oob told nobody, did not lift the "
+            "merge hold and stopped no build: do that by hand",
+            details={"reason": reason, "state": run.state.value, "workflow_status": status},
+        )
+        if run.state is not RunState.CLOSING:
+            self.store.transition(run_id, RunState.CLOSING)
+        return self.store.transition(run_id, RunState.CANCELLED)
+
+
+def notify(
+    store: Store, chat: Chat, run_id: str, message: str, actor: str, *, source: Source = Source.CLI
+) -> list[str]:
+    """Send again what run `run_id` could not deliver of `message`; returns the channels told.
+
+    Each message goes with the key the workflow used, so a channel that got it after all is not
+    told twice; what was sent is recorded, and "resume merging" records the hold as lifted.
+    """
+    from oob.errors import UsageError
+    from oob.events import KIND_HOLD_RELEASED, KIND_MESSAGE_UNDELIVERED, KIND_NOTIFIED
+
+    decision = store.decide(run_id, Action.NOTIFY, actor, source, message)
+    if not decision.accepted:
+        raise _refuse(decision, Action.NOTIFY, run_id)
+    events = store.events(run_id)
+    sent = {
+        e.details.get("key", "") + "@" + e.details.get("channel", "")
+        for e in events
+        if e.kind == KIND_NOTIFIED
+    }
+    missed = [e for e in events if e.kind == KIND_MESSAGE_UNDELIVERED]
+    pending = [
+        e
+        for e in missed
+        if e.details.get("message") == message
+        and e.details["key"] + "@" + e.details["channel"] not in sent
+    ]
+    if not pending:
+        left = sorted({str(e.details.get("message")) for e in missed} - {message})
+        raise UsageError(
+            f"run {run_id} has no undelivered {message!r} message",
+            hint=f"undelivered: {', '.join(left)}" if left else "nothing is left to send",
+        )
+    told = []
+    for event in pending:
+        d = event.details
+        if not d.get("text"):
+            raise UsageError(
+                f"{message!r} for {d['audience']} could not be rendered: {d['error']}",
+                hint="fix the message template, then tell them by hand",
+            )
+        posted = chat.post(d["channel"], d["text"], d["key"])
+        store.append_event(
+            run_id,
+            actor=actor,
+            source=source,
+            kind=KIND_NOTIFIED,
+            summary=f"{actor} sent {message.replace('_', ' ')} to {d['audience']} in "
+            f"{d['channel']} again",
+            details={
+                **{k: d[k] for k in ("message", "audience", "channel", "key")},
+                "permalink": posted.permalink,
+            },
+            key=f"{d['key']}:{d['channel']}:resent",
+        )
+        told.append(d["channel"])
+    if message == "resume_merging":
+        store.append_event(
+            run_id,
+            actor=actor,
+            source=source,
+            kind=KIND_HOLD_RELEASED,
+            summary="engineers may resume merging",
+            key=f"{run_id}#hold-released-by-notify",
+        )
+    return told

@@ -1,0 +1,129 @@
+"""DBOS, configured the oob way, and the one place that touches its internals.
+
+- `launch`/`shutdown`: DBOS in a process that executes runs (a worker, or a rehearsal): one
+  database URL shared with the run store, the application version pinned to oob's, one
+  executor id per process, quiet logs, no Conductor.
+- `client`: DBOS as a client, for any process that starts runs or wakes them.
+- `recover_executor`: DBOS's own recovery, aimed at one dead executor. DBOS offers it only as
+  an internal (`DBOS._recover_pending_workflows`); `tests/test_durable.py` fails loudly when a
+  new DBOS version changes it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from oob import __version__
+
+if TYPE_CHECKING:
+    from dbos import DBOSClient
+
+APP_NAME = "oob"
+QUEUE = "oob-runs"
+
+
+def launch(
+    url: str,
+    executor_id: str,
+    *,
+    polling_seconds: float = 0.2,
+    log_level: str = "WARNING",
+) -> None:
+    """Configure and launch DBOS in this process (which then executes runs).
+
+    The runtime must be bound before this call: DBOS recovers and dequeues runs as soon as it
+    is launched.
+    """
+    from dbos import DBOS, DBOSConfig
+
+    from oob.procedure import register
+
+    register()
+    config: DBOSConfig = {
+        "name": APP_NAME,
+        "system_database_url": url,
+        # Pinned: DBOS otherwise hashes the code, and a new hash stops recovery of pending runs.
+        "application_version": __version__,
+        "executor_id": executor_id,
+        "log_level": log_level,
+        "console_log_level": log_level,
+        # SQLite has no LISTEN/NOTIFY: DBOS polls for messages, by default every second.
+        "notification_listener_polling_interval_sec": polling_seconds,
+        "scheduler_polling_interval_sec": 60.0,
+    }
+    DBOS(config=config)
+    DBOS.launch()
+    DBOS.register_queue(QUEUE, polling_interval_sec=polling_seconds)
+
+
+def shutdown() -> None:
+    """Stop DBOS in this process; runs it was executing continue in another worker."""
+    from dbos import DBOS
+
+    DBOS.destroy(destroy_registry=False)
+
+
+def client(url: str) -> DBOSClient:
+    """A DBOS client on the database at `url`, for processes that do not execute runs."""
+    from dbos import DBOSClient
+
+    return DBOSClient(system_database_url=url, application_name=APP_NAME)
+
+
+def recover_executor(executor_id: str) -> list[Any]:
+    """Hand the pending runs of dead executor `executor_id` back to the queue (DBOS's own
+    recovery: the atomic dequeue then lets exactly one live worker take each)."""
+    from dbos import DBOS
+
+    return list(DBOS._recover_pending_workflows([executor_id]))
+
+
+def workflow_status(url: str, workflow_id: str) -> str:
+    """The DBOS status of a workflow (PENDING, ENQUEUED, SUCCESS, ...), or MISSING."""
+    from dbos import error
+
+    dbos = client(url)
+    try:
+        return str(dbos.retrieve_workflow(workflow_id).get_status().status)
+    except error.DBOSNonExistentWorkflowError:
+        return "MISSING"
+    finally:
+        dbos.destroy()
+
+
+def cancel_workflow(url: str, workflow_id: str) -> None:
+    dbos = client(url)
+    try:
+        dbos.cancel_workflow(workflow_id)
+    finally:
+        dbos.destroy()
+
+
+def wake(url: str, run_id: str, key: str) -> None:
+    """Wake run `run_id`'s workflow: it rereads the decisions taken (sent once per `key`)."""
+    from oob.procedure.effects import COMMAND_TOPIC
+
+    dbos = client(url)
+    try:
+        dbos.send(run_id, {"wake": key}, COMMAND_TOPIC, idempotency_key=key)
+    finally:
+        dbos.destroy()
+
+
+def enqueue(url: str, run_id: str) -> None:
+    """Queue run `run_id` for a worker."""
+    from dbos import EnqueueOptions
+
+    from oob.procedure import WORKFLOW_NAME
+
+    options: EnqueueOptions = {
+        "queue_name": QUEUE,
+        "workflow_name": WORKFLOW_NAME,
+        "workflow_id": run_id,
+        "app_version": __version__,
+    }
+    dbos = client(url)
+    try:
+        dbos.enqueue(options, run_id)
+    finally:
+        dbos.destroy()

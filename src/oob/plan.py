@@ -1,0 +1,37 @@
+"""A run's plan: the config it follows, frozen in the store when the run starts.
+
+The workflow, the policy and the views read a run's stages, jobs, gate, contexts, log pattern,
+audiences, verification and roles from its plan, never from the config file of whichever
+process looks at it: editing `oob.toml` never changes a running run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from oob.config import Config
+
+
+def freeze(config: Config) -> dict[str, Any]:
+    """The plan of a run that starts now under `config` (JSON; never a secret, only the names
+    of the variables that hold them)."""
+    plan = config.model_dump(mode="json")
+    plan["_source"] = str(config.source) if config.source else None
+    return plan
+
+
+def thaw(plan: dict[str, Any]) -> Config:
+    """The config a plan froze."""
+    data = {k: v for k, v in plan.items() if k != "_source"}
+    source = plan.get("_source")
+    config = Config.model_validate(data)
+    return config.model_copy(update={"source": Path(source) if source else None})
+
+
+def digest(plan: dict[str, Any]) -> str:
+    """A short fingerprint of a plan, to show which plan a run follows."""
+    text = json.dumps(plan, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]

@@ -1,0 +1,68 @@
+"""Every ending of a run, clean: whatever ended it, the run reaches its outcome, the pipeline
+is freed, the hold is lifted, and everyone told the deploy was coming is told how it ended.
+
+Closing messages are delivered like every message (`delivery`): retried over an outage, else
+recorded as undelivered with the command that sends them again. Nothing in closing can keep the
+run from reaching its outcome: a failure, even a bug, is recorded and closing goes on.
+"""
+
+from __future__ import annotations
+
+from oob.events import KIND_ENDED, KIND_HOLD_RELEASED, KIND_MESSAGE_UNDELIVERED
+from oob.procedure.delivery import deliver, first_line
+from oob.procedure.flow import Flow, Phase
+from oob.states import RunState
+
+
+def close(flow: Flow, outcome: RunState, reason: str) -> None:
+    """Tell those who were told, release the hold, reach the outcome, write the postmortem."""
+    flow.end_phase("done" if outcome is RunState.RESOLVED else outcome.value)
+    flow.move(RunState.CLOSING)
+    outcome_text = outcome.value.replace("_", " ")
+    if outcome is RunState.RESOLVED:
+        flow.begin(Phase.RESOLVE)
+        deliver(flow, "resolved", ("helpdesk",))
+    elif flow.announced:
+        deliver(
+            flow, "called_off", tuple(flow.announced), outcome_text=reason, deployed=flow.deployed
+        )
+    elif flow.cancelled:
+        taken = flow.fx.decisions(flow.run_id).get("cancel", {})
+        deliver(
+            flow,
+            "request_withdrawn",
+            ("product_owner",),
+            actor=taken.get("actor", "?"),
+            reason=taken.get("text", ""),
+        )
+    if flow.holding:
+        if deliver(
+            flow, "resume_merging", ("engineers",), outcome=outcome.value, outcome_text=outcome_text
+        ):
+            flow.record(KIND_HOLD_RELEASED, "engineers may resume merging")
+        flow.holding = False
+    flow.end_phase("done")
+    flow.record(
+        KIND_ENDED,
+        f"run ended: {outcome_text} ({reason})",
+        {"outcome": outcome.value, "reason": reason},
+    )
+    flow.move(outcome)
+    # The draft is written once the outcome is stored, since it tells the outcome. Runs
+    # that never touched production (denied, cancelled before the trigger) need none.
+    if flow.triggered:
+        flow.begin(Phase.POSTMORTEM)
+        try:
+            flow.fx.postmortem(flow.run_id)
+            flow.end_phase("done")
+        except Exception as exc:
+            flow.record(
+                KIND_MESSAGE_UNDELIVERED,
+                f"the postmortem draft could not be written: {first_line(exc)}",
+                {
+                    "message": "postmortem",
+                    "error": first_line(exc),
+                    "command": f"oob postmortem {flow.run_id} --open-pr",
+                },
+            )
+            flow.end_phase("failed")

@@ -1,0 +1,107 @@
+"""Delivering a run's messages: every channel of each audience, once, retried over an outage.
+
+A message is retried durably while its service is down (`Tuning.outage_minutes`, in the run's
+clock). One that still cannot be delivered, or that the service refuses for good (a permanent
+error), is recorded as undelivered, with its text and key, and the command that sends it again
+(`oob notify RUN MESSAGE`). A message the runbook cannot go on without (the approval request,
+the notice that a deploy is coming, "hold merges") ends the run as failed instead.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from oob.errors import IntegrationError, ProcedureError
+from oob.events import KIND_MESSAGE_UNDELIVERED
+
+if TYPE_CHECKING:
+    from oob.procedure.flow import Flow
+
+MIN_ATTEMPTS = 3
+
+
+def deliver(
+    flow: Flow,
+    message: str,
+    audiences: tuple[str, ...],
+    *,
+    about: str = "",
+    required: bool = False,
+    **values: Any,
+) -> bool:
+    """Post `message` to every channel of each audience, retrying over an outage; True when
+    every channel got it, else each miss is recorded as undelivered (and, if the message is
+    `required`, the run cannot go on)."""
+    fx = flow.fx
+    delivered = True
+    for audience in audiences:
+        key = flow.key(message, audience, about)
+        try:
+            rendered = fx.render(flow.run_id, message, audience, flow.values(values))
+        except Exception as exc:
+            _undelivered(flow, message, audience, "", exc, "", key)
+            delivered = False
+            continue
+        if not rendered:
+            continue
+        text, *channels = rendered
+        for channel in channels:
+            delivered &= _post_over_outage(flow, message, audience, channel, text, key)
+    if required and not delivered:
+        raise ProcedureError(f"could not deliver {message.replace('_', ' ')}; see the timeline")
+    return delivered
+
+
+def _post_over_outage(  # noqa: PLR0917 - what one post needs
+    flow: Flow, message: str, audience: str, channel: str, text: str, key: str
+) -> bool:
+    fx = flow.fx
+    deadline = fx.now() + timedelta(seconds=flow.tuning.seconds(flow.tuning.outage_minutes))
+    pause = flow.tuning.seconds(0.5)
+    attempts = 0
+    while True:
+        attempts += 1
+        try:
+            fx.post(flow.run_id, message, audience, channel, text, key)
+        except Exception as exc:
+            transient = isinstance(exc, IntegrationError) and getattr(exc, "transient", True)
+            # The window is in the run's clock; a fast simulated clock still gets a few tries.
+            if transient and (fx.now() < deadline or attempts < MIN_ATTEMPTS):
+                fx.sleep(pause)
+                pause = min(pause * 2, flow.tuning.seconds(5))
+                continue
+            _undelivered(flow, message, audience, channel, exc, text, key)
+            return False
+        return True
+
+
+def _undelivered(  # noqa: PLR0917 - what a miss records
+    flow: Flow,
+    message: str,
+    audience: str,
+    channel: str,
+    exc: BaseException,
+    text: str,
+    key: str,
+) -> None:
+    # The text and key are kept, so that `oob notify` sends the very message, once.
+    where = f" in {channel}" if channel else ""
+    flow.record(
+        KIND_MESSAGE_UNDELIVERED,
+        f"could not tell {audience}{where} ({message.replace('_', ' ')}): {first_line(exc)}",
+        {
+            "message": message,
+            "audience": audience,
+            "channel": channel,
+            "error": first_line(exc),
+            "command": f"oob notify {flow.run_id} {message}",
+            "text": text,
+            "key": key,
+        },
+    )
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

@@ -1,0 +1,96 @@
+"""What the phases may do to the world and to time: the one interface between the runbook's
+logic and durable execution.
+
+`Durable` is the real one: every call is a DBOS step (checkpointed, replayed after a crash) or a
+durable wait. The phases see only this interface, so their logic can be exercised with the
+services faked and without DBOS (the tests' `Immediate` effects call the same steps' bodies).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Protocol
+
+from oob.ports import Build
+from oob.procedure import steps
+from oob.procedure.runtime import Readiness
+from oob.states import RunState
+
+COMMAND_TOPIC = "command"
+
+
+class Effects(Protocol):
+    """Everything a phase does besides deciding."""
+
+    def now(self) -> datetime: ...
+    def record(self, run_id: str, key: str, event: Mapping[str, Any]) -> None: ...
+    def transition(self, run_id: str, state: RunState) -> bool: ...
+    def decisions(self, run_id: str) -> dict[str, dict[str, str]]: ...
+    def decide(self, run_id: str, action: str, text: str) -> bool: ...
+    def render(
+        self, run_id: str, message: str, audience: str, values: Mapping[str, Any]
+    ) -> list[str]: ...
+    def post(  # noqa: PLR0917 - the step's arguments
+        self, run_id: str, message: str, audience: str, channel: str, text: str, key: str
+    ) -> None: ...
+    def readiness(self, run_id: str, fix_sha: str) -> Readiness: ...
+    def main_head(self, run_id: str) -> str: ...
+    def new_commits(self, baseline: str) -> list[dict[str, str]]: ...
+    def trigger(
+        self, run_id: str, job: str, parameters: dict[str, str], intent_at: datetime
+    ) -> int: ...
+    def queued(self, job: str, queue_id: int) -> tuple[int | None, bool]: ...
+    def build(self, job: str, number: int) -> Build: ...
+    def log(self, job: str, number: int, start: int) -> tuple[str, int, bool]: ...
+    def stop(self, job: str, number: int) -> None: ...
+    def downstream(
+        self, job: str, after: datetime, upstream_job: str, upstream_number: int
+    ) -> Build | None: ...
+    def compare(self, fix_sha: str, released_sha: str) -> tuple[bool, str]: ...
+    def shield_up(self) -> bool: ...
+    def probe(self, name: str) -> tuple[bool, str]: ...
+    def postmortem(self, run_id: str) -> None: ...
+    def wait(self, seconds: float) -> bool:
+        """Wait up to `seconds` for a command to arrive; True when one did."""
+        ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+
+class Durable:
+    """The effects of a run executing as a DBOS workflow."""
+
+    load = staticmethod(steps.load)
+    now = staticmethod(steps.now)
+    record = staticmethod(steps.record)
+    transition = staticmethod(steps.transition)
+    decisions = staticmethod(steps.decisions)
+    decide = staticmethod(steps.decide)
+    render = staticmethod(steps.render)
+    post = staticmethod(steps.post)
+    readiness = staticmethod(steps.readiness)
+    main_head = staticmethod(steps.main_head)
+    new_commits = staticmethod(steps.new_commits)
+    trigger = staticmethod(steps.trigger)
+    queued = staticmethod(steps.queued)
+    build = staticmethod(steps.build)
+    log = staticmethod(steps.log)
+    stop = staticmethod(steps.stop)
+    downstream = staticmethod(steps.downstream)
+    compare = staticmethod(steps.compare)
+    shield_up = staticmethod(steps.shield_up)
+    probe = staticmethod(steps.probe)
+    postmortem = staticmethod(steps.postmortem)
+
+    @staticmethod
+    def wait(seconds: float) -> bool:
+        from dbos import DBOS
+
+        return DBOS.recv(COMMAND_TOPIC, timeout_seconds=max(seconds, 0.0)) is not None
+
+    @staticmethod
+    def sleep(seconds: float) -> None:
+        from dbos import DBOS
+
+        DBOS.sleep(max(seconds, 0.0))

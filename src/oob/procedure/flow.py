@@ -1,0 +1,219 @@
+"""A run's memory while its workflow executes, and the plumbing every phase uses.
+
+Everything here comes from the run's plan and from step results, so a replay after a crash
+rebuilds the same memory: the workflow reads no config global, no clock and no randomness.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from oob.events import KIND_MERGE_DETECTED, KIND_STEP_FINISHED, KIND_STEP_STARTED
+from oob.policy import Action, Topic
+from oob.procedure.effects import Effects
+from oob.procedure.runtime import Tuning
+from oob.states import CANCELLABLE, RunState, Source
+
+if TYPE_CHECKING:
+    from oob.config import Config
+    from oob.ports import Build
+
+ACTOR = "oob"
+
+
+class Phase(StrEnum):
+    """The runbook's phases, in order, as people see them."""
+
+    APPROVAL = "approval"
+    PREFLIGHT = "preflight"
+    NOTIFY = "notify"
+    TRIGGER = "trigger"
+    RELEASE_WAIT = "release_wait"
+    RELEASE_CHECK = "release_check"
+    DEPLOY = "deploy"
+    SHIELD = "shield"
+    VERIFY = "verify"
+    RESOLVE = "resolve"
+    POSTMORTEM = "postmortem"
+
+
+class End(Exception):
+    """The run ends now with `outcome`."""
+
+    def __init__(self, outcome: RunState, reason: str) -> None:
+        super().__init__(reason)
+        self.outcome = outcome
+        self.reason = reason
+
+
+@dataclass
+class Flow:
+    """The workflow's memory of one run."""
+
+    run_id: str
+    request: dict[str, Any]
+    plan: Config
+    tuning: Tuning
+    fx: Effects
+    seq: int = 0
+    state: RunState = RunState.AWAITING_APPROVAL
+    phase: Phase | None = None
+    announced: list[str] = field(default_factory=list)  # audiences told the deploy is coming
+    holding: bool = False
+    baseline: str | None = None
+    reported: set[str] = field(default_factory=set)
+    polls: int = 0
+    release: Build | None = None
+    deployed: bool = False
+    triggered: bool = False
+    confirmed: bool = False
+    cancelled: bool = False
+    eta_minutes: float = 0.0
+
+    # --- the timeline ---
+
+    def record(
+        self,
+        kind: str,
+        summary: str,
+        details: Mapping[str, Any] | None = None,
+        *,
+        actor: str = ACTOR,
+        source: str = Source.WORKER.value,
+    ) -> None:
+        self.seq += 1
+        event = {
+            "kind": kind,
+            "summary": summary,
+            "details": dict(details or {}),
+            "actor": actor,
+            "source": source,
+        }
+        self.fx.record(self.run_id, f"{self.run_id}#{self.seq}", event)
+
+    def move(self, state: RunState) -> None:
+        """Move the run on; a cancel accepted in the meantime ends it instead."""
+        if not self.fx.transition(self.run_id, state):
+            self.check_decisions()
+        self.state = state
+
+    def begin(self, phase: Phase, **details: Any) -> None:
+        self.end_phase("done")
+        self.phase = phase
+        self.record(
+            KIND_STEP_STARTED,
+            f"{phase.value.replace('_', ' ')} started",
+            {"step": phase.value, **details},
+        )
+
+    def end_phase(self, status: str) -> None:
+        if self.phase is not None:
+            self.record(
+                KIND_STEP_FINISHED,
+                f"{self.phase.value.replace('_', ' ')} {status}",
+                {"step": self.phase.value, "status": status},
+            )
+            self.phase = None
+
+    # --- messages ---
+
+    def values(self, extra: Mapping[str, Any]) -> dict[str, Any]:
+        from oob.eta import format_minutes
+
+        req = self.request
+        return {
+            "run_id": self.run_id,
+            "pipeline": req["pipeline"],
+            "requester": req["requester"],
+            "symptoms": req["symptoms"],
+            "affects": req["affects"],
+            "cause": req["cause"],
+            "fix_summary": req["fix_summary"],
+            "fix_sha": req["fix_sha"],
+            "fix_short": req["fix_sha"][:7],
+            "eta": format_minutes(self.eta_minutes),
+            **extra,
+        }
+
+    def post(
+        self,
+        message: str,
+        audiences: tuple[str, ...],
+        about: str = "",
+        *,
+        required: bool = False,
+        **values: Any,
+    ) -> None:
+        """Post `message` to every channel of each audience, once each (`delivery`)."""
+        from oob.procedure.delivery import deliver
+
+        deliver(self, message, audiences, about=about, required=required, **values)
+
+    def key(self, message: str, audience: str, about: str = "") -> str:
+        """The idempotency key of a message: the run, the message, the audience, and for a
+        message sent once per thing (a merge), that thing."""
+        return f"oob:{self.run_id}:{message}:{audience}" + (f":{about}" if about else "")
+
+    # --- people and the passing of time ---
+
+    def wait(self, seconds: float) -> dict[str, dict[str, str]]:
+        """Wait up to `seconds` for a command, then act on the decisions taken: a cancel or a
+        rejected fix ends the run; the rest are returned to the phase that waits for them."""
+        self.fx.wait(seconds)
+        return self.check_decisions()
+
+    def check_decisions(self) -> dict[str, dict[str, str]]:
+        taken = self.fx.decisions(self.run_id)
+        cancel = taken.get(Topic.CANCEL.value)
+        if cancel is not None and not self.cancelled:
+            self.cancelled = True
+            raise End(RunState.CANCELLED, f"cancelled by {cancel['actor']}: {cancel['text']}")
+        verdict = taken.get(Topic.VERIFICATION.value)
+        if verdict is not None and verdict["action"] == Action.CONFIRM_FIX.value:
+            self.confirmed = True
+        elif verdict is not None and verdict["action"] == Action.REJECT_FIX.value:
+            who = "nobody confirmed it" if verdict["actor"] == ACTOR else f"{verdict['actor']}"
+            detail = (
+                verdict["text"]
+                if verdict["actor"] == ACTOR
+                else f"{who} found it does not work ({verdict['text']})"
+            )
+            self.post("fix_not_verified", ("operators", "helpdesk"), detail=detail)
+            raise End(RunState.FIX_NOT_VERIFIED, detail)
+        return taken
+
+    def poll(self) -> None:
+        """One pause between two looks at the world, watching main while merges are held."""
+        self.wait(self.tuning.poll_seconds)
+        self.polls += 1
+        if self.holding and self.baseline and self.polls % self.tuning.merge_check_every == 0:
+            self.watch_merges()
+
+    def watch_merges(self) -> None:
+        assert self.baseline is not None
+        for commit in self.fx.new_commits(self.baseline):
+            if commit["sha"] in self.reported:
+                continue
+            self.reported.add(commit["sha"])
+            title = commit["message"].splitlines()[0] if commit["message"] else ""
+            self.record(
+                KIND_MERGE_DETECTED,
+                f"{commit['sha'][:7]} by {commit['author']} landed on main during the hold",
+                commit,
+            )
+            self.post(
+                "merge_detected",
+                ("operators", "engineers"),
+                commit["sha"],
+                branch=self.plan.services.github.branch,
+                sha_short=commit["sha"][:7],
+                author=commit["author"],
+                title=title,
+            )
+
+    @property
+    def cancellable(self) -> bool:
+        return self.state in CANCELLABLE

@@ -1,0 +1,319 @@
+"""The runbook's phases, one function each, in the order the workflow calls them.
+
+Each phase reads the run's plan and memory (`Flow`), acts through its effects, and either
+returns (the run goes on) or raises `End` (the run ends with an outcome).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import NoReturn
+
+from oob.config import Stage
+from oob.eta import format_minutes, lead_time
+from oob.events import (
+    KIND_APPROVAL_REQUESTED,
+    KIND_CHECK,
+    KIND_HOLD_STARTED,
+    KIND_PREFLIGHT_PASSED,
+    KIND_PREFLIGHT_WAITING,
+    KIND_RELEASE_INTENT,
+    KIND_RELEASE_PICKED,
+    KIND_SHIELD_DOWN,
+    KIND_SHIELD_UP,
+)
+from oob.policy import Action, Topic
+from oob.ports import Build
+from oob.procedure.builds import record_finished, record_started
+from oob.procedure.flow import End, Flow, Phase
+from oob.states import RunState
+
+
+def approval(flow: Flow) -> None:
+    """Ask the product owner, at once (nothing of the world is needed), and wait for a
+    decision; the approval timeout is decided through the policy like a person's deny."""
+    fx, plan = flow.fx, flow.plan
+    flow.eta_minutes = eta_from(flow, plan.pipeline.gate.name)
+    timeout = flow.request.get("approval_timeout_minutes")
+    started = fx.now()
+    deadline = started + timedelta(seconds=flow.tuning.seconds(timeout)) if timeout else None
+    flow.begin(Phase.APPROVAL, deadline=deadline.isoformat() if deadline else None)
+    flow.post("approval_request", ("product_owner",), required=True)
+    flow.record(
+        KIND_APPROVAL_REQUESTED,
+        f"approval requested from the product owner (ETA {format_minutes(flow.eta_minutes)})",
+        {"eta_minutes": flow.eta_minutes, "stage": plan.pipeline.gate.name},
+    )
+    while True:
+        left = flow.tuning.approval_poll_seconds
+        if deadline is not None:
+            left = min(left, (deadline - fx.now()).total_seconds())
+            if left <= 0:
+                fx.decide(flow.run_id, Action.DENY.value, f"no decision within {timeout:g} min")
+                left = 0
+        taken = flow.wait(left).get(Topic.APPROVAL.value)
+        if taken is None:
+            continue
+        if taken["action"] == Action.APPROVE.value:
+            return
+        by = "" if taken["actor"] == "oob" else f"denied by {taken['actor']}: "
+        raise End(RunState.DENIED, by + taken["text"])
+
+
+def preflight(flow: Flow) -> None:
+    flow.move(RunState.PREFLIGHT)
+    flow.begin(Phase.PREFLIGHT)
+    said: tuple[str, ...] = ()
+    while True:
+        readiness = flow.fx.readiness(flow.run_id, flow.request["fix_sha"])
+        if readiness.ready:
+            stage = readiness.stage or flow.plan.pipeline.release_trigger
+            flow.eta_minutes = eta_from(flow, stage)
+            flow.record(
+                KIND_PREFLIGHT_PASSED,
+                "pre-flight passed: the fix is ready to release",
+                {"eta_minutes": flow.eta_minutes},
+            )
+            return
+        if readiness.reasons != said:
+            said = readiness.reasons
+            flow.record(
+                KIND_PREFLIGHT_WAITING, "waiting: " + "; ".join(said), {"reasons": list(said)}
+            )
+        flow.poll()
+
+
+def notify(flow: Flow) -> None:
+    flow.move(RunState.NOTIFYING)
+    flow.begin(Phase.NOTIFY)
+    for audience in ("sitewide", "helpdesk", "editors"):
+        flow.announced.append(audience)
+        flow.post("deploy_coming", (audience,), required=True)
+    flow.holding = True
+    flow.post("hold_merges", ("engineers",), required=True)
+    flow.baseline = flow.fx.main_head(flow.run_id)
+    flow.record(KIND_HOLD_STARTED, "engineers asked to hold merges", {"baseline": flow.baseline})
+
+
+def trigger(flow: Flow) -> None:
+    flow.begin(Phase.TRIGGER)
+    pipeline = flow.plan.pipeline
+    job = _job(pipeline.trigger)
+    wait = flow.request["release_wait_minutes"]
+    parameters = {pipeline.release_wait_parameter: f"{wait:g}"}
+    intent_at = flow.fx.now()
+    flow.record(
+        KIND_RELEASE_INTENT,
+        f"triggering {job} with {pipeline.release_wait_parameter}={wait:g}",
+        {"job": job, "parameters": parameters},
+    )
+    flow.triggered = True
+    ticket = flow.fx.trigger(flow.run_id, job, parameters, intent_at)
+    number = -ticket if ticket < 0 else _wait_for_start(flow, job, ticket)
+    flow.release = flow.fx.build(job, number)
+    record_started(flow, flow.release)
+    flow.move(RunState.RELEASE_WAIT)
+
+
+def _wait_for_start(flow: Flow, job: str, queue_id: int) -> int:
+    """The build number of queue item `queue_id`, once it starts.
+
+    A cancel while the build is queued waits for it to start and stops it then: the build
+    server's port stops builds, and a queued release build starts within its quiet period.
+    """
+    cancel: End | None = None
+    while True:
+        number, cancelled = flow.fx.queued(job, queue_id)
+        if number is not None and cancel is not None:
+            flow.fx.stop(job, number)
+            raise cancel
+        if number is not None:
+            return number
+        if cancelled:
+            raise End(RunState.CANCELLED, f"the queued {job} build was cancelled in Jenkins")
+        if cancel is not None:
+            flow.fx.sleep(flow.tuning.poll_seconds)
+            continue
+        try:
+            flow.poll()
+        except End as end:
+            if end.outcome is not RunState.CANCELLED:
+                raise
+            cancel = end
+
+
+def release_wait(flow: Flow) -> tuple[str, str, str]:
+    """Read the release job's log until it names the commit it releases: (sha, state, line)."""
+    assert flow.release is not None
+    flow.begin(Phase.RELEASE_WAIT)
+    release = flow.release
+    pattern = re.compile(flow.plan.pipeline.release_log_pattern)
+    start = 0
+    while True:
+        text, start, more = flow.fx.log(release.job, release.number, start)
+        match = next((m for line in text.splitlines() if (m := pattern.search(line))), None)
+        if match:
+            return match.group("sha"), match.group("state"), match.group(0)
+        if not more:
+            build = flow.fx.build(release.job, release.number)
+            record_finished(flow, build)
+            raise End(
+                RunState.DEPLOY_FAILED,
+                f"{release.job} #{release.number} ended {build.result} before naming a commit",
+            )
+        try:
+            flow.poll()
+        except End as end:
+            if end.outcome is RunState.CANCELLED:
+                flow.fx.stop(release.job, release.number)
+                record_finished(flow, flow.fx.build(release.job, release.number))
+            raise
+
+
+def release_check(flow: Flow, sha: str, state: str, line: str) -> None:
+    """The released commit must contain the fix and be passing."""
+    try:
+        flow.move(RunState.RELEASING)
+    except End:
+        assert flow.release is not None
+        flow.fx.stop(flow.release.job, flow.release.number)
+        record_finished(flow, flow.fx.build(flow.release.job, flow.release.number))
+        raise
+    flow.begin(Phase.RELEASE_CHECK)
+    contains, compare_url = flow.fx.compare(flow.request["fix_sha"], sha)
+    ok = contains and state == "success"
+    verdict = (
+        "it contains the fix"
+        if ok
+        else "it does NOT contain the fix"
+        if not contains
+        else "it is not passing"
+    )
+    flow.record(
+        KIND_RELEASE_PICKED,
+        f"the release job picked {sha[:7]} ({state}); {verdict}",
+        {
+            "sha": sha,
+            "state": state,
+            "contains_fix": contains,
+            "compare_url": compare_url,
+            "line": line,
+        },
+    )
+    if not ok:
+        flow.post(
+            "release_mismatch",
+            ("operators", "engineers"),
+            released_short=sha[:7],
+            released_state=state,
+        )
+        raise End(RunState.RELEASE_MISMATCH, f"released {sha[:7]} does not carry the fix")
+    flow.move(RunState.DEPLOYING)
+
+
+def deploy(flow: Flow) -> None:
+    """Follow the stages after the release job to production."""
+    assert flow.release is not None
+    fx = flow.fx
+    flow.begin(Phase.DEPLOY)
+    previous = follow(flow, flow.release)
+    stages = flow.plan.pipeline.to_production
+    for index, stage in enumerate(stages):
+        job = _job(stage)
+        deadline = fx.now() + timedelta(
+            seconds=flow.tuning.seconds(2 * stage.estimate_minutes + 10)
+        )
+        while (
+            build := fx.downstream(job, previous.started_at, previous.job, previous.number)
+        ) is None:
+            if fx.now() >= deadline:
+                fail(flow, f"{job} did not start after {previous.job} #{previous.number}")
+            flow.poll()
+        record_started(flow, build)
+        previous = follow(flow, build, production=index == len(stages) - 1)
+    flow.deployed = True
+    flow.move(RunState.VERIFYING)
+
+
+def shield(flow: Flow) -> None:
+    """Wait for the deploy shield to come down, then tell helpdesk."""
+    flow.begin(Phase.SHIELD)
+    while flow.fx.shield_up():
+        flow.poll()
+    flow.record(KIND_SHIELD_DOWN, "the deploy shield is lowered: the CMS serves editors again")
+    flow.post("deploy_complete", ("helpdesk",))
+
+
+def follow(flow: Flow, build: Build, *, production: bool = False) -> Build:
+    """Poll `build` until it ends; a failure ends the run as deploy_failed."""
+    shield_seen = False
+    while build.building:
+        flow.poll()
+        if production and not shield_seen and flow.fx.shield_up():
+            shield_seen = True
+            flow.record(KIND_SHIELD_UP, "the deploy shield is up: editors see maintenance")
+        build = flow.fx.build(build.job, build.number)
+    record_finished(flow, build)
+    if not build.succeeded:
+        fail(flow, f"{build.job} #{build.number} ended {build.result} ({build.url})")
+    return build
+
+
+def fail(flow: Flow, detail: str) -> NoReturn:
+    flow.post("deploy_failed", ("operators", "engineers"), detail=detail)
+    raise End(RunState.DEPLOY_FAILED, detail)
+
+
+def verify(flow: Flow) -> None:
+    """Probes, and a person's confirmation where the plan requires one, until the timeout;
+    the timeout is decided through the policy like a person's rejection."""
+    fx, checks = flow.fx, flow.plan.verify
+    deadline = fx.now() + timedelta(seconds=flow.tuning.seconds(checks.timeout_minutes))
+    flow.begin(
+        Phase.VERIFY,
+        deadline=deadline.isoformat(),
+        needs_confirmation=checks.require_confirmation,
+    )
+    passed: set[str] = set()
+    last: dict[str, tuple[bool, str]] = {}
+    while True:
+        for check in checks.checks:
+            if check.name in passed:
+                continue
+            ok, detail = fx.probe(check.name)
+            if last.get(check.name) != (ok, detail):
+                last[check.name] = (ok, detail)
+                flow.record(
+                    KIND_CHECK,
+                    f"check {check.name!r}: {'ok' if ok else 'failed'}: {detail}",
+                    {"name": check.name, "ok": ok, "detail": detail},
+                )
+            if ok:
+                passed.add(check.name)
+        flow.check_decisions()
+        if len(passed) == len(checks.checks) and (
+            flow.confirmed or not checks.require_confirmation
+        ):
+            return
+        if fx.now() >= deadline:
+            failing = [f"{n}: {d}" for n, (ok, d) in last.items() if not ok]
+            detail = "; ".join(failing) or "nobody confirmed the fix with `oob confirm-fix`"
+            if fx.decide(flow.run_id, Action.REJECT_FIX.value, detail):
+                flow.check_decisions()  # posts fix_not_verified and ends the run
+            if failing:  # a person confirmed first, but the probes still fail
+                flow.post("fix_not_verified", ("operators", "helpdesk"), detail=detail)
+                raise End(RunState.FIX_NOT_VERIFIED, detail)
+        flow.poll()
+
+
+def _job(stage: Stage) -> str:
+    assert stage.job is not None  # the config guarantees it for jenkins stages
+    return stage.job
+
+
+def eta_from(flow: Flow, stage: str) -> float:
+    """Minutes to restore service from `stage`, the release job counted as its wait."""
+    pipeline = flow.plan.pipeline
+    waits = {pipeline.trigger.name: flow.request["release_wait_minutes"]}
+    return lead_time(pipeline, stage, waits).total_minutes

@@ -1,0 +1,99 @@
+"""What the steps of a run use, bound once per process: the services, the store, the clock.
+
+DBOS is one instance per process, and so is the runtime its steps find here (`bind`). A run's
+own settings never come from here: they come from its plan (`Runtime.plan`), the config frozen
+in the store when the run started, so that a worker recovering a run after `oob.toml` was
+edited follows the run's plan, not the new file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from oob.errors import ProcedureError
+
+if TYPE_CHECKING:
+    from oob.clock import Clock
+    from oob.config import Config
+    from oob.messages import Messages
+    from oob.ports import BuildServer, Chat, CodeHost, Probe
+    from oob.store import Store
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """What pre-flight found: ready or not, why not, and the stage the fix is at."""
+
+    ready: bool
+    reasons: tuple[str, ...] = ()
+    stage: str | None = None  # the pipeline stage the fix is at now; None when past the gate
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """How often the workflow looks at the world, and how fast simulated time runs.
+
+    `time_scale` is for rehearsals against a sandbox whose clock runs faster than real time:
+    every duration of the plan (release wait, estimates, timeouts) is divided by it.
+    """
+
+    poll_seconds: float = 10.0
+    time_scale: float = 1.0
+    approval_poll_seconds: float = 60.0  # how often a wait for people rereads their decisions
+    merge_check_every: int = 3  # look for new commits on main every N polls
+    trigger_settle_seconds: float = 20.0  # how long a repeated trigger looks for our build
+    outage_minutes: float = 30.0  # how long a closing message is retried over an outage
+
+    def seconds(self, minutes: float) -> float:
+        """Real seconds for `minutes` of (possibly simulated) time."""
+        return minutes * 60 / self.time_scale
+
+
+@dataclass
+class Runtime:
+    """Everything the steps use, bound once per process."""
+
+    build_server: BuildServer
+    code_host: CodeHost
+    chat: Chat
+    probe: Probe
+    store: Store
+    clock: Clock
+    readiness: Callable[[Config, str], Readiness]
+    postmortem: Callable[[Config, str], tuple[str | None, str | None]]
+    tuning: Tuning = field(default_factory=Tuning)
+    _plans: dict[str, Config] = field(default_factory=dict, init=False, repr=False)
+    _messages: dict[str, Messages] = field(default_factory=dict, init=False, repr=False)
+
+    def plan(self, run_id: str) -> Config:
+        """The config run `run_id` follows, as frozen when it started."""
+        if run_id not in self._plans:
+            from oob.plan import thaw
+
+            self._plans[run_id] = thaw(self.store.plan(run_id))
+        return self._plans[run_id]
+
+    def messages(self, run_id: str) -> Messages:
+        """The messages of run `run_id`, rendered with its plan's audiences and templates."""
+        if run_id not in self._messages:
+            from oob.messages import Messages
+
+            self._messages[run_id] = Messages(self.plan(run_id))
+        return self._messages[run_id]
+
+
+_runtime: Runtime | None = None
+
+
+def bind(runtime: Runtime | None) -> None:
+    """Make `runtime` the one the steps of this process use (None unbinds)."""
+    global _runtime  # noqa: PLW0603 - one per process, like the DBOS instance itself
+    _runtime = runtime
+
+
+def rt() -> Runtime:
+    if _runtime is None:
+        raise ProcedureError("the procedure runs without services", hint="a bug: bind() first")
+    return _runtime

@@ -1,0 +1,284 @@
+"""The steps of a run: the only code that touches the world, each checkpointed by DBOS.
+
+A step does I/O and nothing else; the decisions are the phases'. Steps never retry at the DBOS
+level: the adapters retry transient failures once, by one policy with a deadline per call
+(`oob.adapters.retry`), and what still fails reaches the workflow, which decides.
+
+A step can run again after a crash *during* it, so every step that changes the world is
+idempotent against the real service: chat posts carry a key derived from the run, the message,
+the audience and the channel (the adapter finds an earlier post with that key); the release job
+is triggered only after the intent is recorded, and a repeated trigger first looks for the
+build the first attempt may have started; events are appended with keys.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any, ParamSpec, TypeVar
+
+from dbos import DBOS
+
+from oob.errors import IntegrationError
+from oob.events import KIND_MESSAGE_POSTED, KIND_POSTMORTEM
+from oob.policy import Action
+from oob.ports import Build
+from oob.procedure.runtime import Readiness, rt
+from oob.states import RunState, Source
+from oob.store import CancelPending
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+ACTOR = "oob"
+TRIGGER_ATTEMPTS = 3  # sends of the release trigger, each after looking for the build of the last
+
+
+def _step(name: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    return DBOS.step(name=name, retries_allowed=False)
+
+
+@_step("oob.now")
+def now() -> datetime:
+    return rt().clock.now()
+
+
+@_step("oob.load")
+def load(run_id: str) -> dict[str, Any]:
+    """The run's request and its plan."""
+    store = rt().store
+    run = store.run(run_id)
+    return {
+        "request": {
+            "pipeline": run.pipeline,
+            "requester": run.requester,
+            "fix_sha": run.fix_sha,
+            "symptoms": run.symptoms,
+            "affects": run.affects,
+            "cause": run.cause,
+            "fix_summary": run.fix_summary,
+            "release_wait_minutes": run.release_wait_minutes,
+            "approval_timeout_minutes": run.facts.get("approval_timeout_minutes"),
+        },
+        "plan": store.plan(run_id),
+    }
+
+
+@_step("oob.record")
+def record(run_id: str, key: str, event: Mapping[str, Any]) -> None:
+    """Append `event` (kind, summary, details, actor, source) to the timeline once."""
+    rt().store.append_event(run_id, key=key, **event)
+
+
+@_step("oob.transition")
+def transition(run_id: str, state: RunState) -> bool:
+    """Move the run to `state`; False when a cancel accepted first keeps it where it is."""
+    try:
+        rt().store.transition(run_id, state)
+    except CancelPending:
+        return False
+    return True
+
+
+@_step("oob.decisions")
+def decisions(run_id: str) -> dict[str, dict[str, str]]:
+    """The decisions people (or the workflow) took on the run, by topic."""
+    return {
+        topic.value: {"action": t.action.value, "actor": t.actor, "text": t.text}
+        for topic, t in rt().store.taken(run_id).items()
+    }
+
+
+@_step("oob.decide")
+def decide(run_id: str, action: str, text: str) -> bool:
+    """The workflow's own decision (an approval or a verification that timed out), taken
+    through the same policy and transaction as people's: False when a person decided first."""
+    return rt().store.decide(run_id, Action(action), ACTOR, Source.WORKER, text).accepted
+
+
+@_step("oob.post")
+def post(  # noqa: PLR0917 - a step's arguments are its checkpointed input
+    run_id: str, message: str, audience: str, channel: str, text: str, key: str
+) -> None:
+    """Post `text` to `channel` once (the key finds an earlier post) and record it."""
+    r = rt()
+    posted = r.chat.post(channel, text, key)
+    r.store.append_event(
+        run_id,
+        actor=ACTOR,
+        source=Source.WORKER,
+        kind=KIND_MESSAGE_POSTED,
+        summary=f"told {audience} in {channel}: {message.replace('_', ' ')}",
+        details={
+            "audience": audience,
+            "channel": channel,
+            "purpose": message,
+            "permalink": posted.permalink,
+            "ts": posted.ts,
+        },
+        key=f"{key}:{channel}",
+    )
+
+
+@_step("oob.readiness")
+def readiness(run_id: str, fix_sha: str) -> Readiness:
+    r = rt()
+    return r.readiness(r.plan(run_id), fix_sha)
+
+
+@_step("oob.main_head")
+def main_head(run_id: str) -> str:
+    r = rt()
+    return r.code_host.commit(r.plan(run_id).services.github.branch).sha
+
+
+@_step("oob.new_commits")
+def new_commits(baseline: str) -> list[dict[str, str]]:
+    commits = rt().code_host.commits_after(baseline)
+    return [
+        {"sha": c.sha, "author": c.author, "message": c.message, "url": c.url}
+        for c in reversed(commits)  # oldest first, the order they landed in
+    ]
+
+
+@_step("oob.trigger")
+def trigger(run_id: str, job: str, parameters: dict[str, str], intent_at: datetime) -> int:
+    """Trigger the release job once; returns the queue id (or -number of a build found).
+
+    The intent was recorded before this step. If the trigger was sent but its answer never came
+    (an error after sending, or a crash: `trigger_sent` in the run's facts), its build may
+    exist: look for a build of the job started after the intent, by us, with our parameters,
+    for a while (the queue's quiet period) before triggering again.
+    """
+    r = rt()
+    facts = r.store.run(run_id).facts
+    if "queue_id" in facts:
+        return int(facts["queue_id"])
+    if facts.get("trigger_sent"):
+        found = _settle(run_id, job, parameters, intent_at)
+        if found is not None:
+            return -found.number
+    r.store.record_facts(run_id, trigger_sent=True)
+    for attempt in range(1, TRIGGER_ATTEMPTS + 1):
+        try:
+            queued = r.build_server.trigger(job, parameters)
+        except IntegrationError as error:
+            # The trigger may have taken effect although its answer was lost: look first.
+            found = _settle(run_id, job, parameters, intent_at)
+            if found is not None:
+                return -found.number
+            if attempt == TRIGGER_ATTEMPTS or not getattr(error, "transient", True):
+                raise
+            continue
+        r.store.record_facts(run_id, queue_id=queued.queue_id)
+        return queued.queue_id
+    raise AssertionError("unreachable")
+
+
+def _settle(run_id: str, job: str, parameters: dict[str, str], intent_at: datetime) -> Build | None:
+    """Our build of `job`, if it appears within the queue's quiet period."""
+    r = rt()
+    deadline = r.clock.now() + timedelta(seconds=r.tuning.trigger_settle_seconds)
+    while True:
+        found = _our_build(run_id, job, parameters, intent_at)
+        if found is not None or r.clock.now() >= deadline:
+            return found
+        _pause()
+
+
+def _pause() -> None:
+    # Inside a step only (never in the workflow body): wait before looking again.
+    import time
+
+    time.sleep(min(rt().tuning.poll_seconds, 1.0))
+
+
+def _our_build(
+    run_id: str, job: str, parameters: dict[str, str], intent_at: datetime
+) -> Build | None:
+    r = rt()
+    user = r.plan(run_id).services.jenkins.user
+    for build in r.build_server.builds(job, limit=20):
+        if build.started_at < intent_at - timedelta(seconds=5):
+            continue
+        ours = all(build.parameters.get(k) == v for k, v in parameters.items())
+        if ours and (not build.causes or user in build.causes):
+            return build
+    return None
+
+
+@_step("oob.queued")
+def queued(job: str, queue_id: int) -> tuple[int | None, bool]:
+    item = rt().build_server.queued(job, queue_id)
+    return item.build_number, item.cancelled
+
+
+@_step("oob.build")
+def build(job: str, number: int) -> Build:
+    return rt().build_server.build(job, number)
+
+
+@_step("oob.log")
+def log(job: str, number: int, start: int) -> tuple[str, int, bool]:
+    chunk = rt().build_server.log(job, number, start)
+    return chunk.text, chunk.next_start, chunk.more
+
+
+@_step("oob.stop")
+def stop(job: str, number: int) -> None:
+    rt().build_server.stop(job, number)
+
+
+@_step("oob.downstream")
+def downstream(job: str, after: datetime, upstream_job: str, upstream_number: int) -> Build | None:
+    """The build of `job` the upstream build started: named in its causes, else the first
+    build started after `after`."""
+    builds = [b for b in rt().build_server.builds(job, limit=20) if b.started_at >= after]
+    marker = re.compile(rf"{re.escape(upstream_job)}\D+{upstream_number}\b")
+    for candidate in builds:
+        if any(marker.search(cause) for cause in candidate.causes):
+            return candidate
+    return min(builds, key=lambda b: b.started_at) if builds else None
+
+
+@_step("oob.compare")
+def compare(fix_sha: str, released_sha: str) -> tuple[bool, str]:
+    comparison = rt().code_host.compare(fix_sha, released_sha)
+    return comparison.head_contains_base, comparison.html_url
+
+
+@_step("oob.shield")
+def shield_up() -> bool:
+    return rt().probe.shield_up()
+
+
+@_step("oob.probe")
+def probe(name: str) -> tuple[bool, str]:
+    result = rt().probe.run(name)
+    return result.ok, result.detail
+
+
+@_step("oob.postmortem")
+def postmortem(run_id: str) -> None:
+    r = rt()
+    path, url = r.postmortem(r.plan(run_id), run_id)
+    r.store.append_event(
+        run_id,
+        actor=ACTOR,
+        source=Source.WORKER,
+        kind=KIND_POSTMORTEM,
+        summary=f"postmortem draft written to {path}" + (f", pull request {url}" if url else ""),
+        details={"path": path, "url": url},
+        key=f"{run_id}#postmortem",
+    )
+
+
+@_step("oob.render")
+def render(run_id: str, message: str, audience: str, values: Mapping[str, Any]) -> list[str]:
+    """The text of `message` for `audience` then its channels (empty when no such audience)."""
+    messages = rt().messages(run_id)
+    who = messages.audience(audience)
+    if who is None:
+        return []
+    return [messages.render(message, audience, values), *who.channels]

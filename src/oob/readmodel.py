@@ -1,0 +1,272 @@
+"""What people see of a run: one fold of its events into the state the views show.
+
+`snapshot` is what `oob status`, the live view, the dashboard and the rehearsal's summary read:
+the phases with their times, the stages with estimate and actual, the ETA, whom the run waits
+for (with the command that unblocks it), what it could not deliver, and the latest events.
+A run is read against its own plan, not the caller's config.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from oob.eta import lead_time, remaining_minutes
+from oob.store import Event, Run, Store
+
+if TYPE_CHECKING:
+    from oob.config import Config
+
+
+@dataclass(frozen=True)
+class StepView:
+    name: str
+    started_at: datetime | None
+    ended_at: datetime | None
+    status: str  # pending | running | done | skipped | <outcome>
+
+
+@dataclass(frozen=True)
+class StageView:
+    name: str
+    estimate_minutes: float
+    actual_minutes: float | None
+    status: str  # pending | running | SUCCESS | FAILURE | ...
+    url: str | None
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """Whom a run waits for, the command that unblocks it, and when the wait times out."""
+
+    who: str
+    what: str
+    command: str
+    until: datetime | None = None
+
+    def __str__(self) -> str:
+        until = f"; times out at {self.until:%H:%M} UTC" if self.until else ""
+        return f"waiting for {self.who} to {self.what}: `{self.command}`{until}"
+
+
+@dataclass(frozen=True)
+class Undelivered:
+    """A message the run could not deliver, and the command that sends it again."""
+
+    summary: str
+    command: str
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    run: Run
+    steps: tuple[StepView, ...]
+    stages: tuple[StageView, ...]
+    current_step: str | None
+    eta_minutes: float | None
+    events: tuple[Event, ...]
+    plan: str = ""  # the fingerprint of the plan the run follows
+    waiting: Waiting | None = None
+    undelivered: tuple[Undelivered, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """The object `oob status --json` prints."""
+        return {
+            **run_json(self.run),
+            "plan": self.plan,
+            "current_step": self.current_step,
+            "eta_minutes": None if self.eta_minutes is None else round(self.eta_minutes, 1),
+            "waiting_for": None
+            if self.waiting is None
+            else {
+                "who": self.waiting.who,
+                "what": self.waiting.what,
+                "command": self.waiting.command,
+                "until": self.waiting.until.isoformat() if self.waiting.until else None,
+                "text": str(self.waiting),
+            },
+            "undelivered": [{"summary": u.summary, "command": u.command} for u in self.undelivered],
+            "steps": [
+                {
+                    "name": s.name,
+                    "started_at": s.started_at.isoformat() if s.started_at else None,
+                    "ended_at": s.ended_at.isoformat() if s.ended_at else None,
+                    "status": s.status,
+                }
+                for s in self.steps
+            ],
+            "stages": [
+                {
+                    "name": s.name,
+                    "estimate_minutes": s.estimate_minutes,
+                    "actual_minutes": None
+                    if s.actual_minutes is None
+                    else round(s.actual_minutes, 1),
+                    "status": s.status,
+                    "url": s.url,
+                }
+                for s in self.stages
+            ],
+            "events": [
+                {
+                    "at": e.at.isoformat(),
+                    "actor": e.actor,
+                    "source": e.source.value,
+                    "kind": e.kind,
+                    "summary": e.summary,
+                }
+                for e in self.events
+            ],
+        }
+
+
+def run_json(run: Run) -> dict[str, Any]:
+    """A run's identity and state as JSON (`oob runs --json`, the head of `status --json`)."""
+    return {
+        "run_id": run.id,
+        "pipeline": run.pipeline,
+        "state": run.state.value,
+        "outcome": run.outcome.value if run.outcome else None,
+        "requester": run.requester,
+        "fix_sha": run.fix_sha,
+        "created_at": run.created_at.isoformat(),
+        "ended_at": run.ended_at.isoformat() if run.ended_at else None,
+    }
+
+
+def snapshot(
+    store: Store,
+    run_id: str,
+    now: datetime,
+    *,
+    time_scale: float = 1.0,
+    latest: int = 8,
+) -> Snapshot:
+    """The state of run `run_id` at `now` (`time_scale`: simulated minutes per real minute),
+    read against the run's own plan."""
+    from oob.events import (
+        KIND_BUILD_FINISHED,
+        KIND_BUILD_STARTED,
+        KIND_STEP_FINISHED,
+        KIND_STEP_STARTED,
+    )
+    from oob.plan import digest, thaw
+    from oob.procedure import STEPS
+
+    run = store.run(run_id)
+    events = store.events(run_id)
+    frozen = store.plan(run_id)
+    config = thaw(frozen)
+    started: dict[str, datetime] = {}
+    finished: dict[str, tuple[datetime, str]] = {}
+    builds: dict[str, dict[str, Any]] = {}
+    for event in events:
+        step = event.details.get("step")
+        if event.kind == KIND_STEP_STARTED and step:
+            started[step] = event.at
+        elif event.kind == KIND_STEP_FINISHED and step:
+            finished[step] = (event.at, str(event.details.get("status", "done")))
+        elif event.kind in (KIND_BUILD_STARTED, KIND_BUILD_FINISHED):
+            job = str(event.details.get("job"))
+            builds[job] = {**builds.get(job, {}), **event.details, "seen_at": event.at}
+    current = next((s for s in started if s not in finished), None)
+    steps = []
+    for name in STEPS:
+        end = finished.get(name)
+        if end:
+            status = end[1]
+        elif name == current:
+            status = "running"
+        else:
+            status = "skipped" if not run.active and name not in started else "pending"
+        steps.append(StepView(name, started.get(name), end[0] if end else None, status))
+
+    stages = []
+    trigger_index = config.pipeline.index(config.pipeline.release_trigger)
+    for stage in config.pipeline.stages[trigger_index:]:
+        build = builds.get(stage.job or "")
+        estimate = (
+            run.release_wait_minutes if stage.name == config.pipeline.trigger.name else None
+        ) or stage.estimate_minutes
+        actual = None
+        status = "pending"
+        url = None
+        if build:
+            url = build.get("url")
+            status = str(build.get("result") or "running")
+            if build.get("duration_seconds"):
+                actual = float(build["duration_seconds"]) / 60
+            elif status == "running" and build.get("started_at"):
+                begun = datetime.fromisoformat(str(build["started_at"]))
+                actual = (now - begun).total_seconds() / 60 * time_scale
+        stages.append(StageView(stage.name, estimate, actual, status, url))
+
+    return Snapshot(
+        run=run,
+        steps=tuple(steps),
+        stages=tuple(stages),
+        current_step=current,
+        eta_minutes=_eta(config, run, stages),
+        events=tuple(events[-latest:]),
+        plan=digest(frozen),
+        waiting=waiting_for(config, run, events) if run.active else None,
+        undelivered=_undelivered(events),
+    )
+
+
+def waiting_for(config: Config, run: Run, events: list[Event]) -> Waiting | None:
+    """Whom the run waits for now, if a person: the approvers, or the fix confirmers."""
+    from oob.events import KIND_FIX_CONFIRMED, KIND_STEP_STARTED
+    from oob.policy import Action, holders
+    from oob.states import RunState
+
+    phase = next((e for e in reversed(events) if e.kind == KIND_STEP_STARTED), None)
+    until_text = phase.details.get("deadline") if phase else None
+    until = datetime.fromisoformat(until_text) if until_text else None
+    if run.state is RunState.AWAITING_APPROVAL:
+        who = ", ".join(sorted(holders(config.roles, Action.APPROVE) - {run.requester}))
+        return Waiting(f"the product owner ({who})", "approve", f"oob approve {run.id}", until)
+    confirmed = any(e.kind == KIND_FIX_CONFIRMED for e in events)
+    if (
+        run.state is RunState.VERIFYING
+        and phase is not None
+        and phase.details.get("step") == "verify"
+        and config.verify.require_confirmation
+        and not confirmed
+    ):
+        who = ", ".join(sorted(holders(config.roles, Action.CONFIRM_FIX)))
+        return Waiting(
+            f"a fix confirmer ({who})", "confirm the fix", f"oob confirm-fix {run.id}", until
+        )
+    return None
+
+
+def _undelivered(events: list[Event]) -> tuple[Undelivered, ...]:
+    from oob.events import KIND_MESSAGE_UNDELIVERED, KIND_NOTIFIED
+
+    resent = {
+        (e.details.get("key"), e.details.get("channel")) for e in events if e.kind == KIND_NOTIFIED
+    }
+    return tuple(
+        Undelivered(e.summary, str(e.details.get("command", "")))
+        for e in events
+        if e.kind == KIND_MESSAGE_UNDELIVERED
+        and (e.details.get("key"), e.details.get("channel")) not in resent
+    )
+
+
+def _eta(config: Config, run: Run, stages: list[StageView]) -> float | None:
+    """Minutes until service is restored: None once the run ended."""
+    if not run.active:
+        return None
+    trigger = config.pipeline.trigger.name
+    estimates = {trigger: run.release_wait_minutes}
+    running = next((s for s in stages if s.status == "running"), None)
+    if running is not None:
+        return remaining_minutes(config.pipeline, running.name, running.actual_minutes or 0)
+    if all(s.status == "SUCCESS" for s in stages):
+        return 0.0
+    done = [s for s in stages if s.status == "SUCCESS"]
+    start = stages[len(done)].name if done else trigger
+    return lead_time(config.pipeline, start, estimates).total_minutes

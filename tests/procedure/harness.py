@@ -1,0 +1,79 @@
+"""The workflow harness: a real DBOS on SQLite executing runs against in-memory doubles."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from oob.commands import Control
+from oob.config import Config, parse
+from oob.store import Run, RunRequest, Store
+from tests.procedure.doubles import FIX, Builds, Chat, Code, Probe
+
+ROLES = """[roles]
+deployers = ["operator"]
+approvers = ["po"]
+status_overriders = ["operator"]
+fix_confirmers = ["helpdesk", "operator"]
+allow_self_approval = false
+allow_asserted_identity = true
+"""
+
+
+def make_config(preset_text: str, tmp_path: Path) -> Config:
+    start = preset_text.index("[roles]")
+    end = preset_text.index("# How oob knows")
+    text = preset_text[:start] + ROLES + "\n" + preset_text[end:]
+    text = text.replace("require_confirmation = true", "require_confirmation = false")
+    return parse(text, tmp_path / "oob.toml")
+
+
+@dataclass
+class Harness:
+    config: Config
+    store: Store
+    control: Control
+    builds: Builds
+    code: Code
+    chat: Chat
+    probe: Probe
+    postmortems: list[str]
+
+    def start(self, **kwargs: object) -> Run:
+        request = RunRequest(
+            pipeline="va-cms",
+            requester="operator",
+            fix_sha=FIX,
+            symptoms="editors cannot log in",
+            cause="bad module update",
+            fix_summary="revert the module",
+            affects="all editors",
+            release_wait_minutes=15,
+        )
+        return self.control.start(self.config, request, **kwargs)  # type: ignore[arg-type]
+
+    def wait_for(self, run_id: str, predicate: Callable[[Run], bool]) -> Run:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            run = self.store.run(run_id)
+            if predicate(run):
+                return run
+            time.sleep(0.02)
+        raise AssertionError(f"run {run_id} stuck in {self.store.run(run_id).state}")
+
+    def end(self, run_id: str) -> Run:
+        """The run once its workflow has returned (after the postmortem step)."""
+        from dbos import DBOS
+
+        DBOS.retrieve_workflow(run_id).get_result()
+        return self.store.run(run_id)
+
+    def kinds(self, run_id: str) -> list[str]:
+        return [e.kind for e in self.store.events(run_id)]
+
+
+def approve(harness: Harness, run: Run) -> None:
+    harness.wait_for(run.id, lambda r: "approval.requested" in harness.kinds(r.id))
+    harness.control.approve(run.id, "po")

@@ -1,0 +1,125 @@
+"""Every ending is clean, commands are decided by the policy, waiting is visible: the workflow
+at the edges a real incident hits, on doubles of the services and a real DBOS."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import pytest
+
+from oob.commands import Refused, notify
+from oob.errors import JenkinsError, UsageError
+from oob.procedure import Readiness
+from oob.readmodel import snapshot
+from oob.store import RunState
+from tests.procedure.doubles import Chat
+from tests.procedure.harness import Harness, approve
+
+# Verification needs a person's confirmation (the harness turns it off unless spelled so).
+CONFIRMING = (
+    (resources.files("oob") / "presets" / "va-cms.toml")
+    .read_text(encoding="utf-8")
+    .replace("require_confirmation = true", "require_confirmation  = true")
+)
+
+
+@pytest.mark.parametrize("preset_text", [CONFIRMING])
+def test_a_confirmation_before_verification_is_refused_and_never_counts(
+    harness: Harness,
+) -> None:
+    run = harness.start()
+    with pytest.raises(Refused, match="not in production yet"):
+        harness.control.confirm_fix(run.id, "helpdesk", "looks fine")
+    # The early confirmation is audited as refused, and is no decision that counts later:
+    # nobody confirms during verification, so the fix is not verified.
+    refused = [e for e in harness.store.events(run.id) if e.kind == "command.refused"]
+    assert refused[-1].actor == "helpdesk"
+    approve(harness, run)
+    assert harness.end(run.id).outcome is RunState.FIX_NOT_VERIFIED
+    assert "verify.confirmed" not in harness.kinds(run.id)
+
+
+@pytest.mark.parametrize("readiness", [[JenkinsError("Jenkins at http://jenkins timed out")]])
+def test_the_product_owner_is_asked_at_once_even_when_jenkins_hangs(harness: Harness) -> None:
+    run = harness.start()
+    harness.wait_for(run.id, lambda r: "approval.requested" in harness.kinds(r.id))
+    assert "approval_request:product_owner" in harness.chat.purposes()
+    harness.control.approve(run.id, "po")
+    ended = harness.end(run.id)
+    # Jenkins stays down: the run ends `failed`, with the cause in one line, not `cancelled`.
+    assert ended.outcome is RunState.FAILED
+    [error] = [e for e in harness.store.events(run.id) if e.kind == "run.error"]
+    assert error.summary == "oob could not go on: Jenkins at http://jenkins timed out"
+    assert harness.store.active_run("va-cms") is None
+
+
+@pytest.mark.parametrize(
+    "readiness", [[Readiness(ready=False, reasons=("tests running",)), JenkinsError("down")]]
+)
+def test_a_failing_step_is_tried_once_by_the_workflow(harness: Harness) -> None:
+    # One retry layer: the adapters retry transient failures; DBOS never repeats the step.
+    run = harness.start()
+    approve(harness, run)
+    assert harness.end(run.id).outcome is RunState.FAILED
+    waits = [e for e in harness.store.events(run.id) if e.kind == "preflight.waiting"]
+    assert len(waits) == 1
+
+
+@pytest.fixture
+def chat() -> Chat:
+    # Slack is down for "resume merging" for longer than the outage window.
+    return Chat(down={"resume_merging": None})
+
+
+def test_slack_down_for_the_whole_closing_the_run_ends_and_resume_merging_is_undelivered(
+    harness: Harness,
+) -> None:
+    run = harness.start()
+    approve(harness, run)
+    ended = harness.end(run.id)
+    assert ended.outcome is RunState.RESOLVED
+    assert harness.store.active_run("va-cms") is None  # the pipeline is free
+    view = snapshot(harness.store, run.id, harness.store.clock.now())
+    [missed] = view.undelivered
+    assert missed.command == f"oob notify {run.id} resume_merging"
+    assert "hold.released" not in harness.kinds(run.id)
+    assert "resume_merging:engineers" not in harness.chat.purposes()
+
+    # Slack answers again: `oob notify` sends it, once.
+    harness.chat.down.clear()
+    told = notify(harness.store, harness.chat, run.id, "resume_merging", "operator")
+    assert told == harness.config.audiences.engineers.channels
+    assert harness.chat.purposes()["resume_merging:engineers"] == 1
+    assert "hold.released" in harness.kinds(run.id)
+    assert snapshot(harness.store, run.id, harness.store.clock.now()).undelivered == ()
+    with pytest.raises(UsageError, match="no undelivered"):
+        notify(harness.store, harness.chat, run.id, "resume_merging", "operator")
+    assert harness.chat.purposes()["resume_merging:engineers"] == 1
+
+
+# Ten simulated minutes at the harness's 3,600x; the outage window is thirty.
+@pytest.mark.parametrize("chat", [Chat(down={"resume_merging": 600 / 3600})])
+def test_slack_down_for_a_while_during_closing_the_hold_is_lifted_once_it_answers(
+    harness: Harness,
+) -> None:
+    run = harness.start()
+    approve(harness, run)
+    assert harness.end(run.id).outcome is RunState.RESOLVED
+    assert harness.chat.purposes()["resume_merging:engineers"] == 1, [
+        e.summary for e in harness.store.events(run.id)
+    ]
+    assert "hold.released" in harness.kinds(run.id)
+    assert "message.undelivered" not in harness.kinds(run.id)
+
+
+def test_the_run_says_whom_it_waits_for_and_the_command(harness: Harness) -> None:
+    run = harness.start()
+    harness.wait_for(run.id, lambda r: "approval.requested" in harness.kinds(r.id))
+    view = snapshot(harness.store, run.id, harness.store.clock.now()).to_json()
+    waiting = view["waiting_for"]
+    assert waiting["command"] == f"oob approve {run.id}"
+    assert "po" in waiting["who"]
+    assert waiting["text"].startswith("waiting for the product owner (po) to approve")
+    harness.control.deny(run.id, "po", "not now")
+    harness.end(run.id)
+    assert snapshot(harness.store, run.id, harness.store.clock.now()).waiting is None
