@@ -51,10 +51,20 @@ class PermissionDenied(OobError):
 
 
 class IntegrationError(OobError):
-    """A service (Jenkins, GitHub, chat, the CMS) failed or refused a request."""
+    """A service (Jenkins, GitHub, chat, the CMS) failed or refused a request.
+
+    `transient` tells callers whether trying again later may succeed (the service was down,
+    overloaded or rate limiting, also after the adapter's own retries) or not (refused: bad
+    credentials, a missing permission or channel, an invalid request), so that a step can wait
+    and retry the first kind and stop at once, with the hint, on the second.
+    """
 
     exit_code = EXIT_FAILED
     service = "service"
+
+    def __init__(self, message: str, *, hint: str | None = None, transient: bool = False) -> None:
+        super().__init__(message, hint=hint)
+        self.transient = transient
 
 
 class JenkinsError(IntegrationError):

@@ -114,7 +114,8 @@ class CombinedStatus:
     statuses: tuple[CommitStatus, ...]
 
     def context(self, name: str) -> CommitStatus | None:
-        return next((s for s in self.statuses if s.context == name), None)
+        """The status of context `name`; GitHub matches context names case-insensitively."""
+        return next((s for s in self.statuses if s.context.lower() == name.lower()), None)
 
 
 @dataclass(frozen=True)

@@ -352,7 +352,7 @@ def _status(code_host: CodeHost, sha: str, required: list[str]) -> StatusFinding
     rows += [
         ContextRow(s.context, s.state, False, s.description, s.target_url)
         for s in combined.statuses
-        if s.context not in required
+        if s.context.lower() not in {r.lower() for r in required}
     ]
     return StatusFinding(sha=combined.sha, state=combined.state, contexts=tuple(rows))
 

@@ -392,7 +392,11 @@ def _result(
         wall_seconds=wall_seconds,
         critical_path_sim_seconds=critical,
         reaction_latency_ms=_percentiles(latencies),
-        side_effects=side_effects(ledger),
+        side_effects={
+            **side_effects(ledger),
+            # Requests that cost GitHub rate limit (a 304 to a conditional request costs none).
+            "github_requests_counted": int(state["github"]["requests_counted"]),
+        },
         postmortem_path=postmortem.details.get("path") if postmortem else None,
         notified=dict(Counter(n for e in ledger for n in e["summary"].get("notified") or ())),
     )

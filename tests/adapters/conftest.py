@@ -111,8 +111,10 @@ def start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Start]:
         monkeypatch.delenv(name, raising=False)
     servers: list[SandboxServer] = []
 
-    def run(scenario: str = "happy", faults: FaultPlan | None = None) -> tuple[SandboxServer, Path]:
-        options = Options(scenario=scenario, time_scale=0, start=START)
+    def run(
+        scenario: str = "happy", faults: FaultPlan | None = None, **settings: Any
+    ) -> tuple[SandboxServer, Path]:
+        options = Options(scenario=scenario, time_scale=0, start=START, **settings)
         server = SandboxServer(options, faults=faults).start()
         servers.append(server)
         path = tmp_path / f"{scenario}-{len(servers)}.toml"

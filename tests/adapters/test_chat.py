@@ -131,7 +131,17 @@ def test_a_rate_limit_that_lasts_is_explained(chat: SlackChat, slack: FakeSlack)
         ("invalid_auth", "Slack refused the token (invalid_auth)", "check OOB_SLACK_TOKEN"),
         ("not_in_channel", "the Slack app is not in #sitewide-program", "/invite"),
         ("is_archived", "#sitewide-program is archived", "unarchive"),
-        ("msg_too_long", "Slack answered msg_too_long for #sitewide-program", None),
+        (
+            "msg_too_long",
+            "the message for #sitewide-program is longer than Slack allows (40,000 characters)",
+            "shorten the template",
+        ),
+        (
+            "channel_not_found",
+            "Slack has no channel #sitewide-program that the app can see",
+            "check the name",
+        ),
+        ("missing_scope", "the Slack token lacks a scope for #sitewide-program", "reinstall"),
     ],
 )
 def test_ok_false_becomes_a_chat_error_without_retry(
@@ -145,6 +155,7 @@ def test_ok_false_becomes_a_chat_error_without_retry(
     assert caught.value.message == message
     assert hint is None or hint in (caught.value.hint or "")
     assert "xoxb" not in str(caught.value)
+    assert caught.value.transient is False
     assert len(slack.called("chat.postMessage")) == 1
 
 

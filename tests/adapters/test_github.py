@@ -137,16 +137,28 @@ def test_compare(
 
 
 def test_commits_after_are_newest_first_and_paged(github: GitHubCodeHost, script: Script) -> None:
+    """GitHub pages a comparison oldest first and links the next page by repository id."""
     route = f"GET {REPO}/compare/{FIX}...main"
+    following = f"/repositories/1/compare/{FIX}...main"
+    link = f'<https://api.github.com{following}?page=2&per_page=100>; rel="next"'
     script.on(
         route,
         ok(
-            {"status": "ahead", "total_commits": 3, "commits": [commit_json("1"), commit_json("2")]}
+            {
+                "status": "ahead",
+                "total_commits": 3,
+                "commits": [commit_json("1"), commit_json("2")],
+            },
+            Link=link,
         ),
+    )
+    script.on(
+        f"GET {following}",
         ok({"status": "ahead", "total_commits": 3, "commits": [commit_json("3")]}),
     )
     assert [c.sha for c in github.commits_after(FIX)] == ["3", "2", "1"]
-    assert [r.url.params["page"] for r in script.calls(route)] == ["1", "2"]
+    assert [r.url.params["page"] for r in script.calls(route)] == ["1"]
+    assert [r.url.params["page"] for r in script.calls(f"GET {following}")] == ["2"]
 
 
 def test_commits_after_a_commit_not_on_the_branch_is_empty(

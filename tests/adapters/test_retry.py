@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
 import stamina
 
+from oob.adapters.github import GitHubCodeHost
+from oob.adapters.jenkins import JenkinsBuildServer
 from oob.adapters.retry import (
     RetryPolicy,
     default_classifier,
+    github_classifier,
     rate_limit_reset,
     retry_after,
     send,
 )
+from oob.adapters.retry import call as call_with_retries
+from oob.errors import GitHubError, JenkinsError
 from tests.adapters.conftest import FixedClock, Script
 
 URL = "https://svc.example/thing"
@@ -104,3 +110,126 @@ def test_rate_limit_reset_counts_from_now(clock: FixedClock) -> None:
     response = httpx.Response(403, headers={"X-RateLimit-Reset": str(reset)})
     assert rate_limit_reset(response, clock) == 31
     assert rate_limit_reset(httpx.Response(403), clock) is None
+
+
+# --- GitHub's transient answers, and what every adapter raises --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "body", "wait"),
+    [
+        (403, {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "RESET"}, {}, 31.0),
+        (429, {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "RESET"}, {}, 31.0),
+        (403, {"retry-after": "7"}, {"message": "You have exceeded a secondary rate limit"}, 7.0),
+        (429, {"retry-after": "7"}, {}, 7.0),
+        (403, {}, {"message": "You have exceeded a secondary rate limit."}, 60.0),
+        (429, {}, {"message": "You have exceeded a secondary rate limit."}, 60.0),
+        (429, {}, {}, 0.0),
+        (502, {}, {}, 0.0),
+        (403, {"x-ratelimit-remaining": "12"}, {"message": "Resource not accessible"}, None),
+        (401, {}, {"message": "Bad credentials"}, None),
+        (404, {}, {"message": "Not Found"}, None),
+        (422, {}, {"message": "Validation Failed"}, None),
+    ],
+)
+def test_github_classifier(
+    clock: FixedClock,
+    status: int,
+    headers: dict[str, str],
+    body: dict[str, str],
+    wait: float | None,
+) -> None:
+    reset = str(int(clock.at.timestamp()) + 30)
+    headers = {k: reset if v == "RESET" else v for k, v in headers.items()}
+    response = httpx.Response(status, headers=headers, json=body)
+    assert github_classifier(clock)(response) == wait
+
+
+def test_call_retries_what_the_adapter_calls_transient(slept: list[float]) -> None:
+    attempts: list[int] = []
+
+    def flaky() -> str:
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise ConnectionError("reset")
+        return "done"
+
+    policy = RetryPolicy(attempts=5, wait_initial=1, wait_max=2)
+    assert call_with_retries(flaky, policy=policy, transient=lambda e: True) == "done"
+    assert len(attempts) == 3
+    assert len(slept) == 2
+
+    def refused() -> str:
+        attempts.append(1)
+        raise PermissionError("no")
+
+    attempts.clear()
+    with pytest.raises(PermissionError):
+        call_with_retries(refused, policy=policy, transient=lambda e: False)
+    assert len(attempts) == 1
+
+
+@pytest.mark.parametrize(
+    ("answer", "transient", "requests"),
+    [
+        (httpx.Response(401, json={"message": "Bad credentials"}), False, 1),
+        (httpx.Response(403, json={"message": "Must have admin rights"}), False, 1),
+        (httpx.Response(404, json={"message": "Not Found"}), False, 1),
+        (httpx.Response(422, json={"message": "Validation Failed"}), False, 1),
+        (httpx.Response(502), True, 3),
+        (httpx.Response(403, headers={"x-ratelimit-remaining": "0"}, json={}), True, 3),
+        (httpx.Response(429, headers={"retry-after": "3600"}, json={}), True, 1),
+        (httpx.ConnectError("refused"), True, 3),
+    ],
+)
+def test_github_errors_say_whether_trying_later_may_help(
+    script: Script, clock: FixedClock, answer: Any, transient: bool, requests: int
+) -> None:
+    route = "GET /repos/o/r/commits/abc/status"
+    script.on(route, answer)
+    host = GitHubCodeHost(
+        "https://api.github.com",
+        "o/r",
+        "t",
+        token_env="OOB_GITHUB_TOKEN",
+        timeout_seconds=1,
+        policy=RetryPolicy(attempts=3),
+        transport=script.transport,
+        clock=clock,
+    )
+    with pytest.raises(GitHubError) as caught:
+        host.combined_status("abc")
+    assert caught.value.transient is transient
+    assert caught.value.hint
+    assert len(script.calls(route)) == requests
+
+
+@pytest.mark.parametrize(
+    ("answer", "transient", "requests"),
+    [
+        (httpx.Response(401), False, 1),
+        (httpx.Response(403), False, 1),
+        (httpx.Response(404), False, 1),
+        (httpx.Response(503), True, 3),
+        (httpx.ReadTimeout("slow"), True, 3),
+    ],
+)
+def test_jenkins_errors_say_whether_trying_later_may_help(
+    script: Script, answer: Any, transient: bool, requests: int
+) -> None:
+    route = "GET /job/x/1/api/json"
+    script.on(route, answer)
+    server = JenkinsBuildServer(
+        "https://jenkins.example",
+        "oob",
+        "t",
+        token_env="OOB_JENKINS_TOKEN",
+        timeout_seconds=1,
+        policy=RetryPolicy(attempts=3),
+        transport=script.transport,
+    )
+    with pytest.raises(JenkinsError) as caught:
+        server.build("x", 1)
+    assert caught.value.transient is transient
+    assert caught.value.hint
+    assert len(script.calls(route)) == requests

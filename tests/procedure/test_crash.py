@@ -23,7 +23,9 @@ import pytest
 from oob.commands import Control
 from oob.config import Config, parse
 from oob.durable import client
+from oob.procedure import Phase
 from oob.sandbox.configfile import render_config
+from oob.sandbox.faults import FaultPlan
 from oob.sandbox.server import SandboxServer
 from oob.sandbox.world import Options
 from oob.store import Run, RunRequest, RunState, Store
@@ -121,8 +123,10 @@ class Deployment:
         self.until(lambda: finished(self.store.events(run_id)), timeout=180)
         return self.store.run(run_id)
 
-    def check_exactly_once(self) -> None:
-        ledger = self.sandbox.ledger()
+    def check_exactly_once(self, since: int = 0) -> None:
+        """One release build, one post per (message, channel), one pull request: in the ledger
+        after its first `since` entries."""
+        ledger = self.sandbox.ledger()[since:]
         triggers = [e for e in ledger if e["service"] == "jenkins" and "parameters" in e["summary"]]
         assert [e["summary"]["job"] for e in triggers] == [RELEASE]
         posts = Counter(
@@ -136,14 +140,22 @@ class Deployment:
         assert len(pulls) == 1
 
 
+@pytest.fixture
+def faults() -> FaultPlan:
+    return FaultPlan()
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def deployment(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Deployment]:
+def deployment(
+    request: pytest.FixtureRequest, tmp_path: Path, faults: FaultPlan
+) -> Iterator[Deployment]:
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'oob.sqlite'}"
     else:
         url = request.getfixturevalue("postgres_url")
     env = {**os.environ, "OOB_HOME": str(tmp_path), "OOB_DATABASE_URL": url}
-    with SandboxServer(Options(scenario="happy", time_scale=TIME_SCALE)) as sandbox:
+    options = Options(scenario="happy", time_scale=TIME_SCALE)
+    with SandboxServer(options, faults=faults) as sandbox:
         config_path = tmp_path / "oob.toml"
         config_path.write_text(
             render_config(sandbox.url, sandbox.options.token, require_confirmation=False)
@@ -230,7 +242,8 @@ def test_two_workers_share_postgres_and_the_survivor_takes_over(
     postgres_url: str, tmp_path: Path
 ) -> None:
     env = {**os.environ, "OOB_HOME": str(tmp_path), "OOB_DATABASE_URL": postgres_url}
-    with SandboxServer(Options(scenario="happy", time_scale=TIME_SCALE)) as sandbox:
+    options = Options(scenario="happy", time_scale=TIME_SCALE)
+    with SandboxServer(options, faults=faults) as sandbox:
         config_path = tmp_path / "oob.toml"
         config_path.write_text(
             render_config(sandbox.url, sandbox.options.token, require_confirmation=False)
@@ -258,3 +271,136 @@ def test_two_workers_share_postgres_and_the_survivor_takes_over(
                     process.send_signal(signal.SIGTERM)
                     process.wait(30)
             store.close()
+
+
+def steps_by_phase(deployment: Deployment, run_id: str) -> list[tuple[str, str, int]]:
+    """The run's completed steps from DBOS's own records, oldest first, each with the phase it
+    belongs to (from the run's timeline): (phase, step name, function id)."""
+    dbos = client(deployment.url)
+    try:
+        steps = dbos.list_workflow_steps(run_id, load_output=False)
+    finally:
+        dbos.destroy()
+    starts = [
+        (e.at.timestamp() * 1000, str(e.details["step"]))
+        for e in deployment.store.events(run_id)
+        if e.kind == "step.started"
+    ]
+    found = []
+    for step in sorted(steps, key=lambda s: s["function_id"]):
+        done = step["completed_at_epoch_ms"]
+        if done is None or not step["function_name"].startswith("oob."):
+            continue
+        phase = next((p for at, p in reversed(starts) if at <= done), "start")
+        found.append((phase, step["function_name"], step["function_id"]))
+    return found
+
+
+def boundaries(reference: list[tuple[str, str, int]], per_phase: int = 2) -> list[tuple[str, str]]:
+    """Up to `per_phase` distinct steps of each phase, in the order they first completed."""
+    chosen: list[tuple[str, str]] = []
+    for phase, name, _ in reference:
+        if (phase, name) not in chosen and sum(p == phase for p, _ in chosen) < per_phase:
+            chosen.append((phase, name))
+    return chosen
+
+
+@pytest.mark.parametrize("deployment", ["sqlite"], indirect=True)
+def test_killed_at_every_step_boundary_each_effect_happens_once(deployment: Deployment) -> None:
+    # A completed run tells, from DBOS's records, where the step boundaries are.
+    worker = deployment.start_worker()
+    reference = deployment.start_run()
+    deployment.approve(reference)
+    assert deployment.finished(reference.id).outcome is RunState.RESOLVED
+    targets = boundaries(steps_by_phase(deployment, reference.id))
+    phases = {phase for phase, _ in targets}
+    assert len(targets) >= 12, targets
+    assert {"approval", "preflight", "notify", "trigger", "release_wait", "deploy"} <= phases
+    assert {"shield", "verify", "resolve", "postmortem"} <= phases
+    since = len(deployment.sandbox.ledger())
+
+    # The same procedure again, the worker killed with SIGKILL at each boundary in turn. A
+    # boundary this run passed without (a poll it did not need) is skipped, and counted.
+    run = deployment.start_run()
+    order = [p.value for p in Phase]
+    killed, skipped = [], []
+    for phase, name in targets:
+
+        def reached(phase: str = phase, name: str = name) -> bool:
+            kinds = deployment.kinds(run.id)
+            waiting = "approval.requested" in kinds and "approval.approved" not in kinds
+            if waiting and phase != "approval":
+                Control(deployment.store, deployment.url).approve(run.id, "po")
+            seen = steps_by_phase(deployment, run.id)
+            return (phase, name) in {(p, n) for p, n, _ in seen} or any(
+                p in order and order.index(p) > order.index(phase) for p, _, _ in seen
+            )
+
+        deployment.until(reached, timeout=180)
+        if (phase, name) not in {(p, n) for p, n, _ in steps_by_phase(deployment, run.id)}:
+            skipped.append((phase, name))
+            continue
+        kill(worker)
+        killed.append((phase, name))
+        worker = deployment.start_worker()
+    assert len(killed) >= 12, (killed, skipped)
+    print(f"killed at {len(killed)} step boundaries: {killed}; skipped {skipped}")
+    assert deployment.finished(run.id).outcome is RunState.RESOLVED
+    deployment.check_exactly_once(since)
+
+
+@pytest.mark.parametrize("deployment", ["sqlite"], indirect=True)
+def test_a_config_edited_between_a_crash_and_the_recovery_changes_nothing_of_the_run(
+    deployment: Deployment,
+) -> None:
+    first = deployment.start_worker()
+    run = deployment.start_run()
+    deployment.until(lambda: "approval.requested" in deployment.kinds(run.id))
+    kill(first)
+    # Someone edits oob.toml: another release job, another log pattern, another channel.
+    text = deployment.config_path.read_text(encoding="utf-8")
+    edited = (
+        text.replace(RELEASE, "deploys/somebody-elses-job")
+        .replace("Commit status", "Released commit")
+        .replace('slack = "#cms-product"', 'slack = "#nobody-reads-this"')
+    )
+    assert edited != text
+    deployment.config_path.write_text(edited, encoding="utf-8")
+    deployment.start_worker()
+    deployment.approve(run)
+    assert deployment.finished(run.id).outcome is RunState.RESOLVED
+    deployment.check_exactly_once()
+    channels = {
+        e["summary"]["channel"]
+        for e in deployment.sandbox.ledger()
+        if e["service"] == "slack" and e["path"].endswith("chat.postMessage")
+    }
+    assert "nobody-reads-this" not in {c.lstrip("#") for c in channels}
+
+
+@pytest.mark.parametrize("faults", [FaultPlan(lose_first=("buildWithParameters",))])
+@pytest.mark.parametrize("deployment", ["sqlite"], indirect=True)
+def test_killed_after_the_trigger_took_effect_but_before_its_answer(
+    deployment: Deployment,
+) -> None:
+    # Jenkins queues the release build, its answer is lost on the way back; while the worker
+    # looks for the build it may have started, it is killed: the next worker must neither
+    # trigger a second build nor lose the first (Jenkins folds an identical queued trigger).
+    first = deployment.start_worker()
+    run = deployment.start_run()
+    deployment.approve(run)
+
+    def triggered_unanswered() -> bool:
+        lost = [
+            e
+            for e in deployment.sandbox.ledger()
+            if e["service"] == "jenkins" and "parameters" in e["summary"] and e.get("response_lost")
+        ]
+        facts = deployment.store.run(run.id).facts
+        return bool(lost) and facts.get("trigger_sent") and "queue_id" not in facts
+
+    deployment.until(triggered_unanswered)
+    kill(first)
+    deployment.start_worker()
+    assert deployment.finished(run.id).outcome is RunState.RESOLVED
+    deployment.check_exactly_once()

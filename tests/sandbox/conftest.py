@@ -158,3 +158,20 @@ def connect() -> Iterator[Connect]:
 def clients(sandbox: SandboxServer, connect: Connect) -> Clients:
     """The real clients for the happy-path sandbox."""
     return connect(sandbox)
+
+
+def land(server: SandboxServer, count: int) -> list[str]:
+    """Land `count` commits on main (an engineer merging many changes); their SHAs, oldest first."""
+    shas = []
+    with server.world.session() as world:
+        for n in range(count):
+            commit = world.repo.commit(
+                branch="main",
+                message=f"Change {n}",
+                author="Pat Doe",
+                email="pat@example.gov",
+                date=world.now + n,
+                changes={f"docs/change-{n}.md": f"{n}\n".encode()},
+            )
+            shas.append(commit.sha)
+    return shas

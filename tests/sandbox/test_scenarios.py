@@ -82,7 +82,8 @@ def run_release(clients: Clients) -> Outcome:
 def test_every_scenario_file_is_covered() -> None:
     assert set(scenario_names()) == {
         "happy", "flaky-cypress", "tests-pending", "main-moved",
-        "wrong-commit", "prod-deploy-fails", "fix-ineffective",
+        "wrong-commit", "prod-deploy-fails", "fix-ineffective", "release-disabled",
+        "slack-not-invited", "slack-missing-scope",
     }  # fmt: skip
 
 

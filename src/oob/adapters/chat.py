@@ -27,6 +27,7 @@ from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 
+from oob.adapters import retry
 from oob.adapters.retry import RetryPolicy
 from oob.config import Channel
 from oob.errors import ChatError, ConfigError
@@ -45,6 +46,14 @@ _CHANNEL_ERRORS = {
     ),
     "not_in_channel": ("the Slack app is not in {name}", "invite it: /invite @<app> in {name}"),
     "is_archived": ("{name} is archived", "unarchive it or configure another channel"),
+    "msg_too_long": (
+        "the message for {name} is longer than Slack allows (40,000 characters)",
+        "shorten the template of that message",
+    ),
+    "cant_update_message": (
+        "Slack refused to change a message in {name}: another app or person posted it",
+        "check that [services.slack] uses the token of the app that posted it",
+    ),
 }
 _AUTH_ERRORS = {"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive"}
 
@@ -236,18 +245,23 @@ class SlackChat:
         slack = self._client()
         cursor: str | None = None
         while True:
+            # Archived channels are listed too, so that one is named as archived rather than
+            # missing; a page may hold fewer than `limit` channels while more follow.
             page = self._retry(
                 name,
                 partial(
                     slack.conversations_list,
                     types="public_channel,private_channel",
-                    exclude_archived=True,
                     limit=1000,
                     cursor=cursor,
                 ),
             )
             for data in page.get("channels") or []:
-                self._ids[str(data.get("name"))] = str(data.get("id"))
+                if data.get("name") == bare and data.get("is_archived"):
+                    message, hint = _CHANNEL_ERRORS["is_archived"]
+                    raise ChatError(message.format(name=name), hint=hint.format(name=name))
+                if not data.get("is_archived"):
+                    self._ids[str(data.get("name"))] = str(data.get("id"))
             if bare in self._ids:
                 return self._ids[bare]
             cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
@@ -277,15 +291,7 @@ class SlackChat:
     def _retry(self, name: str, call: Callable[[], T]) -> T:
         """Run `call`, again on connection and server errors; translate what is left."""
         try:
-            for attempt in stamina.retry_context(
-                on=_transient,
-                attempts=self._policy.attempts,
-                timeout=self._policy.total_seconds,
-                wait_initial=self._policy.wait_initial,
-                wait_max=self._policy.wait_max,
-            ):
-                with attempt:
-                    return call()
+            return retry.call(call, policy=self._policy, transient=_transient)
         except SlackApiError as exc:
             raise self._translate(exc, name) from None
         except (URLError, OSError, HTTPException) as exc:
@@ -293,8 +299,8 @@ class SlackChat:
                 f"Slack could not be reached: {exc}",
                 hint="check services.slack.api_url and the network; oob retried "
                 f"up to {self._policy.attempts} times",
+                transient=True,
             ) from None
-        raise AssertionError("unreachable: stamina returns, raises or tries again")
 
     def _translate(self, exc: SlackApiError, name: str) -> ChatError:
         status = exc.response.status_code
@@ -312,6 +318,7 @@ class SlackChat:
             return ChatError(
                 "Slack is rate limiting oob, also after waiting",
                 hint=f"try again in {after} seconds",
+                transient=True,
             )
         if error in _CHANNEL_ERRORS:
             message, hint = _CHANNEL_ERRORS[error]
@@ -320,6 +327,7 @@ class SlackChat:
             return ChatError(
                 f"Slack answered {status} for {name}, also after retries",
                 hint="see https://slack-status.com and try again in a few minutes",
+                transient=True,
             )
         return ChatError(f"Slack answered {error} for {name}")
 

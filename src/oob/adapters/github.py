@@ -9,13 +9,21 @@ retry policy's longest wait becomes an error that says when to try again.
 from __future__ import annotations
 
 import base64
+from collections import OrderedDict
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
-from oob.adapters.retry import RetryingClient, RetryPolicy, rate_limit_reset, retry_after
+from oob.adapters.retry import (
+    RetryingClient,
+    RetryPolicy,
+    github_classifier,
+    json_message,
+    rate_limit_reset,
+    retry_after,
+)
 from oob.clock import Clock, SystemClock
 from oob.errors import GitHubError, UsageError
 from oob.ports import (
@@ -28,10 +36,10 @@ from oob.ports import (
     StatusState,
 )
 
-# GitHub asks clients that meet a secondary rate limit without a Retry-After to wait a minute.
-_SECONDARY_WAIT = 60.0
 # How far `commits_after` pages through a comparison; the release job only ever looks at the tip.
 _MAX_COMPARE_PAGES = 5
+# How many answers the ETag cache keeps (least recently used go first).
+_ETAG_ENTRIES = 256
 
 
 class GitHubCodeHost:
@@ -68,6 +76,7 @@ class GitHubCodeHost:
                 "User-Agent": "oob",
             },
         )
+        self._classify = github_classifier(self._clock)
         self._http = RetryingClient(
             client,
             policy=self._policy,
@@ -75,7 +84,7 @@ class GitHubCodeHost:
             error=GitHubError,
             setting="services.github.api_url",
         )
-        self._request = self._http.request
+        self._etags: OrderedDict[str, tuple[str, bytes, httpx.Headers]] = OrderedDict()
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -146,17 +155,27 @@ class GitHubCodeHost:
         )
 
     def commits_after(self, sha: str, branch: str | None = None) -> list[Commit]:
-        """Commits on `branch` after `sha`, newest first (none if `branch` lacks `sha`)."""
+        """Commits on `branch` after `sha`, newest first (none if `branch` lacks `sha`).
+
+        GitHub pages a comparison's commits oldest first and links the next page (`Link`);
+        when there are more pages than oob reads, it reads the newest ones."""
         head = branch or self.branch
-        commits: list[Commit] = []
-        for page in range(1, _MAX_COMPARE_PAGES + 1):
-            data = self._compare_page(sha, head, page=page, per_page=100)
-            if data.get("status") not in ("ahead", "identical"):
-                return []
-            batch = [_commit_of(c) for c in data.get("commits") or []]
-            commits += batch
-            if not batch or len(commits) >= int(data.get("total_commits", 0)):
+        per_page = 100
+        data, response = self._compare_response(sha, head, page=1, per_page=per_page)
+        if data.get("status") not in ("ahead", "identical"):
+            return []
+        pages = -(-int(data.get("total_commits", 0)) // per_page)
+        if pages > _MAX_COMPARE_PAGES:
+            first = pages - _MAX_COMPARE_PAGES + 1
+            data, response = self._compare_response(sha, head, page=first, per_page=per_page)
+        commits = [_commit_of(c) for c in data.get("commits") or []]
+        for _ in range(_MAX_COMPARE_PAGES - 1):
+            following = response.links.get("next", {}).get("url")
+            if not following:
                 break
+            response = self._request("GET", following)
+            data = self._ok(response, f"comparison {sha[:12]}...{head}")
+            commits += [_commit_of(c) for c in data.get("commits") or []]
         commits.reverse()
         return commits
 
@@ -246,6 +265,11 @@ class GitHubCodeHost:
         return None
 
     def _compare_page(self, base: str, head: str, *, page: int, per_page: int) -> dict[str, Any]:
+        return self._compare_response(base, head, page=page, per_page=per_page)[0]
+
+    def _compare_response(
+        self, base: str, head: str, *, page: int, per_page: int
+    ) -> tuple[dict[str, Any], httpx.Response]:
         response = self._request(
             "GET",
             f"repos/{self.repository}/compare/{base}...{quote(head, safe='')}",
@@ -256,22 +280,32 @@ class GitHubCodeHost:
                 f"GitHub cannot compare {base[:12]} with {head} in {self.repository}",
                 hint="one of them is not a commit or branch of the repository",
             )
-        return self._ok(response, f"comparison {base[:12]}...{head}")
+        return self._ok(response, f"comparison {base[:12]}...{head}"), response
 
-    def _classify(self, response: httpx.Response) -> float | None:
-        status = response.status_code
-        if status in (403, 429):
-            if response.headers.get("x-ratelimit-remaining") == "0":
-                return rate_limit_reset(response, self._clock) or _SECONDARY_WAIT
-            asked = retry_after(response, self._clock)
-            if asked is not None:
-                return asked
-            if "secondary rate limit" in _message(response).lower():
-                return _SECONDARY_WAIT
-            return 0.0 if status == 429 else None
-        if status >= 500:
-            return retry_after(response, self._clock) or 0.0
-        return None
+    def _request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """Send through the retrying client; GETs are conditional (`If-None-Match` with the
+        ETag of the last answer for that URL), and a 304 becomes that answer again: oob's
+        polls of an unchanged status or comparison cost no rate limit."""
+        if method != "GET":
+            return self._http.request(method, url, **kwargs)
+        key = str(self._http.client.build_request(method, url, params=kwargs.get("params")).url)
+        cached = self._etags.get(key)
+        headers = dict(kwargs.pop("headers", None) or {})
+        if cached is not None:
+            headers["If-None-Match"] = cached[0]
+        response = self._http.request(method, url, headers=headers, **kwargs)
+        if response.status_code == 304 and cached is not None:
+            self._etags.move_to_end(key)
+            return httpx.Response(
+                200, content=cached[1], headers=cached[2], request=response.request
+            )
+        etag = response.headers.get("etag")
+        if response.status_code == 200 and etag:
+            self._etags[key] = (etag, response.content, response.headers)
+            self._etags.move_to_end(key)
+            while len(self._etags) > _ETAG_ENTRIES:
+                self._etags.popitem(last=False)
+        return response
 
     def _ok_list(self, response: httpx.Response, what: str) -> list[dict[str, Any]]:
         self._raise_for_status(response, what)
@@ -292,7 +326,7 @@ class GitHubCodeHost:
         status = response.status_code
         if status < 400:
             return
-        message = _message(response)
+        message = json_message(response)
         if status in (403, 429) and self._classify(response) is not None:
             raise self._rate_limited(response)
         if status == 401:
@@ -326,6 +360,7 @@ class GitHubCodeHost:
             raise GitHubError(
                 f"GitHub answered {status} on {what}, also after retries",
                 hint="see https://www.githubstatus.com and try again in a few minutes",
+                transient=True,
             )
         raise GitHubError(f"GitHub answered {status} on {what}: {message}")
 
@@ -338,20 +373,13 @@ class GitHubCodeHost:
         return GitHubError(
             f"GitHub is rate limiting the token{when}",
             hint="try again then; a GitHub App or another token has its own limit",
+            transient=True,
         )
-
-
-def _message(response: httpx.Response) -> str:
-    try:
-        data = response.json()
-    except (ValueError, httpx.ResponseNotRead):
-        return ""
-    return str(data.get("message", "")) if isinstance(data, dict) else ""
 
 
 def _all_messages(response: httpx.Response) -> str:
     """The message and those of `errors[]`: GitHub puts "already exists" in either."""
-    parts = [_message(response)]
+    parts = [json_message(response)]
     parts += [str(e.get("message", "")) for e in _errors(response) if isinstance(e, dict)]
     return " ".join(parts)
 
@@ -373,7 +401,8 @@ def _time(value: object) -> datetime | None:
 
 def _status_of(data: dict[str, Any]) -> CommitStatus:
     return CommitStatus(
-        context=str(data["context"]),
+        # Statuses posted before GitHub had contexts (2014) come without one: "default".
+        context=str(data.get("context") or "default"),
         state=StatusState(data["state"]),
         description=data.get("description"),
         target_url=data.get("target_url"),

@@ -129,6 +129,7 @@ class JenkinsBuildServer:
                 "have queued a build all the same",
                 hint="look for a new build of the job before triggering again (a resumed oob "
                 "run does so by itself)",
+                transient=True,
             )
         self._raise_for_status(response, what=f"job {path}")
         match = _QUEUE_LOCATION.search(response.headers.get("location", ""))
@@ -355,6 +356,7 @@ class JenkinsBuildServer:
             raise JenkinsError(
                 f"Jenkins answered {status} on {what}, also after retries",
                 hint="Jenkins is overloaded or failing; try again in a few minutes",
+                transient=True,
             )
         raise JenkinsError(f"Jenkins answered {status} on {what}", hint=_reason(response))
 

@@ -1,10 +1,15 @@
-"""Retries of transient failures, shared by the HTTP adapters (Jenkins, GitHub, probes).
+"""The one retry layer of the adapters (Jenkins, GitHub, Slack, probes).
 
-One policy, one loop (stamina): connection errors, timeouts, 5xx, 429 and rate limits are tried
-again with exponential backoff, or after the wait the service asked for (`Retry-After`,
-`X-RateLimit-Reset`); everything else is answered at once. Attempts and total time are bounded,
-and a service that asks for a longer wait than the policy allows is not waited for: the caller
-gets the last answer and says when to try again. Unit tests switch the waits off with
+One policy, one loop (stamina): only transient failures are tried again -- connection errors,
+timeouts, 5xx, 429 and rate limits (GitHub's 403 or 429 with `x-ratelimit-remaining: 0` or a
+`retry-after`, or its "secondary rate limit") -- with exponential backoff, or after the wait the
+service asked for (`Retry-After`, `X-RateLimit-Reset`). Everything else is permanent and answered
+at once: the adapter turns it into an `IntegrationError` whose hint says what to do, with
+`transient=False` (401, 403 without rate-limit signs, 404, 422; Slack's `invalid_auth`,
+`channel_not_found`, `not_in_channel`, `is_archived`, `missing_scope`, `msg_too_long`). Attempts
+and the total time of one call (its deadline) are bounded; a service that asks for a longer wait
+than the policy allows is not waited for: the caller gets the last answer, and the error says
+when to try again (`transient=True`). Unit tests switch the waits off with
 `stamina.set_testing(True, attempts=..., cap=True)`.
 
 A request that changes something (`idempotent=False`) is sent again only when the service surely
@@ -17,7 +22,7 @@ import email.utils
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import stamina
@@ -28,6 +33,9 @@ from oob.errors import IntegrationError
 #: Decides whether an answer is transient: None when it is final, else the seconds the service
 #: asked us to wait (0.0 when it named no wait, so the policy's backoff applies).
 Classifier = Callable[[httpx.Response], "float | None"]
+T = TypeVar("T")
+# GitHub asks clients that meet a secondary rate limit without a Retry-After to wait a minute.
+SECONDARY_WAIT = 60.0
 
 
 @dataclass(frozen=True)
@@ -93,6 +101,61 @@ def default_classifier(clock: Clock | None = None) -> Classifier:
     return classify
 
 
+def github_classifier(clock: Clock | None = None) -> Classifier:
+    """GitHub's transient answers: its rate limits as well as 429 and 5xx.
+
+    The primary limit is a 403 or 429 with `x-ratelimit-remaining: 0` (wait for
+    `x-ratelimit-reset`); a secondary limit a 403 or 429 with `retry-after`, or saying "secondary
+    rate limit" without one (wait a minute). Any other 403 is a refusal, not a limit."""
+
+    def classify(response: httpx.Response) -> float | None:
+        status = response.status_code
+        if status in (403, 429):
+            if response.headers.get("x-ratelimit-remaining") == "0":
+                return rate_limit_reset(response, clock) or SECONDARY_WAIT
+            asked = retry_after(response, clock)
+            if asked is not None:
+                return asked
+            if "secondary rate limit" in json_message(response).lower():
+                return SECONDARY_WAIT
+            return 0.0 if status == 429 else None
+        if status >= 500:
+            return retry_after(response, clock) or 0.0
+        return None
+
+    return classify
+
+
+def json_message(response: httpx.Response) -> str:
+    """The `message` of a JSON error body (GitHub's), or ""."""
+    try:
+        data = response.json()
+    except (ValueError, httpx.ResponseNotRead):
+        return ""
+    return str(data.get("message", "")) if isinstance(data, dict) else ""
+
+
+def call(
+    attempt: Callable[[], T],
+    *,
+    policy: RetryPolicy,
+    transient: Callable[[Exception], bool | float],
+) -> T:
+    """Run `attempt` until it returns, trying again (with the policy's backoff, attempts and
+    deadline) while it raises an exception `transient` accepts (a number: the seconds to wait);
+    the last one is raised. `send` is built on it; slack_sdk's calls use it directly."""
+    for trying in stamina.retry_context(
+        on=transient,
+        attempts=policy.attempts,
+        timeout=policy.total_seconds,
+        wait_initial=policy.wait_initial,
+        wait_max=policy.wait_max,
+    ):
+        with trying:
+            return attempt()
+    raise AssertionError("unreachable: stamina returns, raises or tries again")
+
+
 def send(
     client: httpx.Client,
     method: str,
@@ -117,25 +180,19 @@ def send(
             return idempotent or isinstance(exc, _NOT_SENT)
         return False
 
+    def once() -> httpx.Response:
+        request = client.build_request(method, url, **kwargs)
+        response = client.send(request, stream=stream)
+        wait = classify(response)
+        if wait is not None and (idempotent or response.status_code in (429, 503)):
+            response.close()
+            raise _TryAgain(response, wait)
+        return response
+
     try:
-        for attempt in stamina.retry_context(
-            on=on,
-            attempts=policy.attempts,
-            timeout=policy.total_seconds,
-            wait_initial=policy.wait_initial,
-            wait_max=policy.wait_max,
-        ):
-            with attempt:
-                request = client.build_request(method, url, **kwargs)
-                response = client.send(request, stream=stream)
-                wait = classify(response)
-                if wait is not None and (idempotent or response.status_code in (429, 503)):
-                    response.close()
-                    raise _TryAgain(response, wait)
-                return response
+        return call(once, policy=policy, transient=on)
     except _TryAgain as exc:
         return exc.response
-    raise AssertionError("unreachable: stamina returns, raises or tries again")
 
 
 class RetryingClient:
@@ -181,6 +238,7 @@ class RetryingClient:
         return self._error(
             f"{self._error.service} at {where} {kind}: {type(exc).__name__} {exc}".rstrip(),
             hint=f"check {self._setting} and the network; oob tried {self.policy.attempts} times",
+            transient=True,
         )
 
     def close(self) -> None:

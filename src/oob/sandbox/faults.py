@@ -6,7 +6,8 @@ With `rate` r, about r of the requests get one fault, drawn from a seeded genera
 * a proxy error (500, 502, 503) or a dropped connection *before* the service sees the request,
   so nothing happens;
 * an answer slower than a client's timeout (the request still takes effect, late);
-* Slack's 429 with `Retry-After`, GitHub's secondary rate limit (403 with `retry-after`);
+* Slack's 429 with `Retry-After`, GitHub's secondary rate limit (403 or 429, with or without
+  `retry-after`);
 * for state-changing requests, a lost response *after* the effect: the service did it, the
   client gets a 502 or a cut connection; the ledger marks the entry `response_lost`.
 """
@@ -47,6 +48,9 @@ class FaultPlan:
     # Longer than the 30 s default timeouts of oob's services; tests make it short.
     slow_seconds: float = 35.0
     retry_after_seconds: int = 2
+    # Paths (substrings) whose first state-changing request loses its answer after the effect,
+    # whatever the rate: a crash test's deterministic "the trigger took effect, no answer came".
+    lose_first: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not 0 <= self.rate <= 1:
@@ -63,6 +67,14 @@ class Faults:
         self._rng = random.Random(plan.seed)  # noqa: S311 (reproducible faults, not secrets)
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
+        self._to_lose = set(plan.lose_first)
+
+    def _first_to_lose(self, path: str) -> bool:
+        with self._lock:
+            hit = next((p for p in self._to_lose if p in path), None)
+            if hit is not None:
+                self._to_lose.discard(hit)
+            return hit is not None
 
     def _draw(self, service: str, method: str) -> str | None:
         kinds = ["500", "502", "503", "drop", "slow"]
@@ -89,6 +101,8 @@ class Faults:
                 (s for p, s in SERVICES.items() if scope["path"].startswith(p + "/")), None
             )
             fault = self._draw(service, scope["method"]) if service and self.plan.rate else None
+            if service and scope["method"] in WRITES and self._first_to_lose(scope["path"]):
+                fault = "lost-drop"
             await self._serve(fault, request_id, scope, receive, send)
         finally:
             current_request.reset(token)
@@ -118,17 +132,22 @@ class Faults:
             headers = {"retry-after": str(self.plan.retry_after_seconds)}
             await _respond(send, 429, body, "application/json", headers)
         elif fault == "secondary":
+            # GitHub answers a secondary limit with 403 or 429, with or without `retry-after`
+            # (clients without one are to wait at least a minute).
+            with self._lock:
+                status = self._rng.choice((403, 429))
+                named = self._rng.random() < 0.5
             body = json.dumps(
                 {
                     "message": "You have exceeded a secondary rate limit. "
                     "Please wait a few minutes before you try again.",
                     "documentation_url": "https://docs.github.com/rest/using-the-rest-api/"
                     "rate-limits-for-the-rest-api",
-                    "status": "403",
+                    "status": str(status),
                 }
             ).encode()
-            headers = {"retry-after": str(self.plan.retry_after_seconds)}
-            await _respond(send, 403, body, "application/json; charset=utf-8", headers)
+            headers = {"retry-after": str(self.plan.retry_after_seconds)} if named else {}
+            await _respond(send, status, body, "application/json; charset=utf-8", headers)
         else:
             await self._lose_response(fault, request_id, scope, receive, send)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -17,17 +18,59 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote, urlencode
 
+from starlette.datastructures import URL
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from oob.sandbox.repo import HEX, Commit, PullRequest, Repo, Status, blob_sha
 from oob.sandbox.wire import bearer, body_params, origin
-from oob.sandbox.world import World
+from oob.sandbox.world import GitHubRate, World
 
 DOCS = "https://docs.github.com/rest"
+RATE_DOCS = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"
 STATES = ("error", "failure", "pending", "success")
-RATE_LIMIT = 5000
+VARY = "Accept, Authorization, Cookie, X-GitHub-OTP, Accept-Encoding"
+MAX_DESCRIPTION = 140
+# The `*_url` fields of a repository, after its API URL (GitHub's URI templates).
+REPO_URLS = {
+    "forks": "/forks",
+    "keys": "/keys{/key_id}",
+    "collaborators": "/collaborators{/collaborator}",
+    "teams": "/teams",
+    "hooks": "/hooks",
+    "issue_events": "/issues/events{/number}",
+    "events": "/events",
+    "assignees": "/assignees{/user}",
+    "branches": "/branches{/branch}",
+    "tags": "/tags",
+    "blobs": "/git/blobs{/sha}",
+    "git_tags": "/git/tags{/sha}",
+    "git_refs": "/git/refs{/sha}",
+    "trees": "/git/trees{/sha}",
+    "statuses": "/statuses/{sha}",
+    "languages": "/languages",
+    "stargazers": "/stargazers",
+    "contributors": "/contributors",
+    "subscribers": "/subscribers",
+    "subscription": "/subscription",
+    "commits": "/commits{/sha}",
+    "git_commits": "/git/commits{/sha}",
+    "comments": "/comments{/number}",
+    "issue_comment": "/issues/comments{/number}",
+    "contents": "/contents/{+path}",
+    "compare": "/compare/{base}...{head}",
+    "merges": "/merges",
+    "archive": "/{archive_format}{/ref}",
+    "downloads": "/downloads",
+    "issues": "/issues{/number}",
+    "pulls": "/pulls{/number}",
+    "milestones": "/milestones{/number}",
+    "notifications": "/notifications{?since,all,participating}",
+    "labels": "/labels{/name}",
+    "releases": "/releases{/id}",
+    "deployments": "/deployments",
+}
 
 Handler = Callable[[Request, World, Repo], Awaitable[Response]]
 
@@ -45,11 +88,19 @@ def login_of(name: str) -> str:
 class GitHubError(Exception):
     """An error answer: HTTP status, message, and `errors[]` for validation failures."""
 
-    def __init__(self, status: int, message: str, errors: list[dict[str, Any]] | None = None):
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        errors: list[dict[str, Any]] | None = None,
+        *,
+        documentation_url: str = DOCS,
+    ):
         super().__init__(message)
         self.status = status
         self.message = message
         self.errors = errors
+        self.documentation_url = documentation_url
 
 
 class GitHubApi:
@@ -57,51 +108,50 @@ class GitHubApi:
 
     def __init__(self, world: World) -> None:
         self.world = world
-        self._window = 0.0
-        self._used = 0
 
     def routes(self) -> list[Route]:
         """The endpoints oob and its users' scripts call."""
-        repo = "/repos/{owner}/{repo}"
         table: list[tuple[str, str, Handler]] = [
-            ("GET", repo, self.get_repo),
-            ("GET", repo + "/commits", self.list_commits),
-            ("GET", repo + "/commits/{ref:path}/status", self.combined_status),
-            ("GET", repo + "/commits/{ref:path}/statuses", self.list_statuses),
-            ("GET", repo + "/commits/{ref:path}", self.get_commit),
-            ("POST", repo + "/statuses/{sha}", self.create_status),
-            ("GET", repo + "/statuses/{ref}", self.list_statuses),
-            ("GET", repo + "/compare/{basehead:path}", self.compare),
-            ("GET", repo + "/branches/{branch:path}", self.get_branch),
-            ("GET", repo + "/git/ref/{ref:path}", self.get_ref),
-            ("GET", repo + "/git/refs/{ref:path}", self.get_ref),
-            ("POST", repo + "/git/refs", self.create_ref),
-            ("GET", repo + "/contents/{path:path}", self.get_contents),
-            ("PUT", repo + "/contents/{path:path}", self.put_contents),
-            ("GET", repo + "/pulls", self.list_pulls),
-            ("POST", repo + "/pulls", self.create_pull),
-            ("GET", repo + "/pulls/{number:int}", self.get_pull),
+            ("GET", "", self.get_repo),
+            ("GET", "/commits", self.list_commits),
+            ("GET", "/commits/{ref:path}/status", self.combined_status),
+            ("GET", "/commits/{ref:path}/statuses", self.list_statuses),
+            ("GET", "/commits/{ref:path}", self.get_commit),
+            ("POST", "/statuses/{sha}", self.create_status),
+            ("GET", "/statuses/{ref}", self.list_statuses),
+            ("GET", "/compare/{basehead:path}", self.compare),
+            ("GET", "/branches/{branch:path}", self.get_branch),
+            ("GET", "/git/ref/{ref:path}", self.get_ref),
+            ("GET", "/git/refs/{ref:path}", self.get_ref),
+            ("POST", "/git/refs", self.create_ref),
+            ("GET", "/contents/{path:path}", self.get_contents),
+            ("PUT", "/contents/{path:path}", self.put_contents),
+            ("GET", "/pulls", self.list_pulls),
+            ("POST", "/pulls", self.create_pull),
+            ("GET", "/pulls/{number:int}", self.get_pull),
         ]
-        routes = [Route(path, self._repo_endpoint(h), methods=[m]) for m, path, h in table]
+        # GitHub's `Link` headers name repositories by id (`/repositories/3544490/compare/...`).
+        routes = [
+            Route(prefix + path, self._repo_endpoint(h), methods=[m])
+            for prefix in ("/repos/{owner}/{repo}", "/repositories/{repo_id:int}")
+            for m, path, h in table
+        ]
         routes += [
             Route("/user", self._endpoint(self.get_user), methods=["GET"]),
-            Route("/rate_limit", self._endpoint(self.rate_limit), methods=["GET"]),
+            # "Accessing this endpoint does not count against your REST API rate limit."
+            Route("/rate_limit", self._endpoint(self.rate_limit, costs=False), methods=["GET"]),
         ]
         return routes
 
     # -- plumbing -----------------------------------------------------------------------------
 
-    def _rate_headers(self) -> dict[str, str]:
-        # A real-time hourly window: clients sleep until X-RateLimit-Reset in real seconds.
-        now = time.time()
-        if now - self._window >= 3600:
-            self._window, self._used = now, 0
-        self._used += 1
+    @staticmethod
+    def _rate_headers(rate: GitHubRate) -> dict[str, str]:
         return {
-            "X-RateLimit-Limit": str(RATE_LIMIT),
-            "X-RateLimit-Remaining": str(max(0, RATE_LIMIT - self._used)),
-            "X-RateLimit-Used": str(self._used),
-            "X-RateLimit-Reset": str(int(self._window + 3600)),
+            "X-RateLimit-Limit": str(rate.limit),
+            "X-RateLimit-Remaining": str(rate.remaining),
+            "X-RateLimit-Used": str(rate.used),
+            "X-RateLimit-Reset": str(rate.reset),
             "X-RateLimit-Resource": "core",
             "X-GitHub-Api-Version-Selected": "2022-11-28",
         }
@@ -110,16 +160,13 @@ class GitHubApi:
         self, data: Any, status: int = 200, headers: dict[str, str] | None = None
     ) -> Response:
         return JSONResponse(
-            data,
-            status,
-            headers={**self._rate_headers(), **(headers or {})},
-            media_type="application/json; charset=utf-8",
+            data, status, headers=headers, media_type="application/json; charset=utf-8"
         )
 
     def _fail(self, error: GitHubError) -> Response:
         data: dict[str, Any] = {
             "message": error.message,
-            "documentation_url": DOCS,
+            "documentation_url": error.documentation_url,
             "status": str(error.status),
         }
         if error.errors is not None:
@@ -134,25 +181,67 @@ class GitHubApi:
             raise GitHubError(401, "Bad credentials")
 
     def _endpoint(
-        self, handler: Callable[[Request, World], Awaitable[Response]]
+        self, handler: Callable[[Request, World], Awaitable[Response]], *, costs: bool = True
     ) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             try:
                 self._check_auth(request)
-                with self.world.session() as world:
-                    return await handler(request, world)
             except GitHubError as error:
                 return self._fail(error)
+            with self.world.session() as world:
+                rate = world.github_rate
+                rate.window(time.time())
+                if costs and rate.remaining == 0:
+                    response = self._fail(self._exhausted(world))
+                else:
+                    try:
+                        response = await handler(request, world)
+                    except GitHubError as error:
+                        response = self._fail(error)
+                    response = self._conditional(request, response)
+                    if response.status_code == 304:
+                        rate.not_modified += 1
+                    elif costs:
+                        rate.used += 1
+                        rate.counted += 1
+                response.headers.update(self._rate_headers(rate))
+                return response
 
         return endpoint
 
+    def _exhausted(self, world: World) -> GitHubError:
+        # GitHub answers the primary limit with 403 or 429 (both are seen); the seed picks one.
+        status = 429 if world.options.seed % 2 else 403
+        return GitHubError(
+            status,
+            f"API rate limit exceeded for user ID {self._user_id(world.options.user)}. If you "
+            "reach out to GitHub Support for help, please include the request ID "
+            f"{hashlib.sha1(str(time.time()).encode(), usedforsecurity=False).hexdigest()[:16]}.",
+            documentation_url=RATE_DOCS,
+        )
+
+    @staticmethod
+    def _conditional(request: Request, response: Response) -> Response:
+        """ETags on successful GETs; a matching `If-None-Match` gets 304 without a body."""
+        if request.method != "GET" or response.status_code != 200:
+            return response
+        etag = f'W/"{hashlib.sha256(response.body).hexdigest()}"'
+        cache = {"ETag": etag, "Cache-Control": "private, max-age=60, s-maxage=60", "Vary": VARY}
+        asked = {t.strip() for t in request.headers.get("if-none-match", "").split(",")}
+        if asked & {etag, etag.removeprefix("W/"), "*"}:
+            return Response(status_code=304, headers=cache)
+        response.headers.update(cache)
+        return response
+
     def _repo_endpoint(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def with_repo(request: Request, world: World) -> Response:
-            full = f"{request.path_params['owner']}/{request.path_params['repo']}"
-            repo = next(
-                (r for r in (world.repo, world.postmortems) if r.full_name.lower() == full.lower()),
-                None,
-            )
+            params = request.path_params
+            repos = (world.repo, world.postmortems)
+            if "repo_id" in params:
+                repo = next((r for r in repos if r.id == params["repo_id"]), None)
+            else:
+                full = f"{params['owner']}/{params['repo']}".lower()
+                repo = next((r for r in repos if r.full_name.lower() == full), None)
             if repo is None:
                 raise GitHubError(404, "Not Found")
             return await handler(request, world, repo)
@@ -164,24 +253,42 @@ class GitHubApi:
 
     # -- JSON shapes --------------------------------------------------------------------------
 
+    @staticmethod
+    def _user_id(login: str) -> int:
+        return int.from_bytes(login.encode()[:6].ljust(6, b"\0"), "big") % 90_000_000 + 1_000_000
+
     def _user(self, request: Request, login: str, kind: str = "User") -> dict[str, Any]:
-        api = self._api(request)
+        """A simple-user: what GitHub embeds wherever it names an account."""
+        url = f"{self._api(request)}/{'orgs' if kind == 'Organization' else 'users'}/{login}"
+        users = f"{self._api(request)}/users/{login}"
         return {
             "login": login,
-            "id": int.from_bytes(login.encode()[:6].ljust(6, b"\0"), "big") % 90_000_000
-            + 1_000_000,
+            "id": self._user_id(login),
             "node_id": f"U_{login}",
-            "type": "Bot" if login.endswith("[bot]") else kind,
-            "site_admin": False,
-            "url": f"{api}/users/{login}",
-            "html_url": f"https://github.com/{login}",
             "avatar_url": f"https://avatars.githubusercontent.com/{login}",
+            "gravatar_id": "",
+            "url": url,
+            "html_url": f"https://github.com/{login}",
+            "followers_url": f"{users}/followers",
+            "following_url": f"{users}/following{{/other_user}}",
+            "gists_url": f"{users}/gists{{/gist_id}}",
+            "starred_url": f"{users}/starred{{/owner}}{{/repo}}",
+            "subscriptions_url": f"{users}/subscriptions",
+            "organizations_url": f"{users}/orgs",
+            "repos_url": f"{users}/repos",
+            "events_url": f"{users}/events{{/privacy}}",
+            "received_events_url": f"{users}/received_events",
+            "type": "Bot" if login.endswith("[bot]") else kind,
+            "user_view_type": "public",
+            "site_admin": False,
         }
 
     def _repo(self, request: Request, repo: Repo) -> dict[str, Any]:
+        """A full repository, with every URL template GitHub hands out."""
         api = self._api(request)
         url = f"{api}/repos/{repo.full_name}"
-        return {
+        created = when(self.world.t0 - 9 * 365 * 86400)
+        data: dict[str, Any] = {
             "id": repo.id,
             "node_id": f"R_{repo.id}",
             "name": repo.name,
@@ -193,23 +300,54 @@ class GitHubApi:
             "description": None,
             "fork": False,
             "url": url,
-            "statuses_url": url + "/statuses/{sha}",
-            "commits_url": url + "/commits{/sha}",
-            "compare_url": url + "/compare/{base}...{head}",
-            "contents_url": url + "/contents/{+path}",
-            "pulls_url": url + "/pulls{/number}",
-            "git_refs_url": url + "/git/refs{/sha}",
-            "default_branch": repo.default_branch,
-            "archived": False,
-            "disabled": False,
-            "permissions": {
-                "admin": False,
-                "maintain": False,
-                "push": True,
-                "triage": True,
-                "pull": True,
-            },
         }
+        data.update({f"{name}_url": url + tail for name, tail in REPO_URLS.items()})
+        data.update(
+            {
+                "git_url": f"git://github.com/{repo.full_name}.git",
+                "ssh_url": f"git@github.com:{repo.full_name}.git",
+                "clone_url": f"https://github.com/{repo.full_name}.git",
+                "svn_url": f"https://github.com/{repo.full_name}",
+                "mirror_url": None,
+                "homepage": None,
+                "language": "PHP",
+                "forks_count": 0,
+                "forks": 0,
+                "stargazers_count": 0,
+                "watchers_count": 0,
+                "watchers": 0,
+                "subscribers_count": 0,
+                "network_count": 0,
+                "size": 1024,
+                "default_branch": repo.default_branch,
+                "open_issues_count": 0,
+                "open_issues": 0,
+                "is_template": False,
+                "topics": [],
+                "has_issues": True,
+                "has_projects": False,
+                "has_wiki": False,
+                "has_pages": False,
+                "has_downloads": True,
+                "has_discussions": False,
+                "archived": False,
+                "disabled": False,
+                "pushed_at": when(self.world.now),
+                "created_at": created,
+                "updated_at": when(self.world.now),
+                "license": None,
+                "allow_forking": False,
+                "web_commit_signoff_required": False,
+                "permissions": {
+                    "admin": False,
+                    "maintain": False,
+                    "push": True,
+                    "triage": True,
+                    "pull": True,
+                },
+            }
+        )
+        return data
 
     def _commit(
         self, request: Request, repo: Repo, commit: Commit, *, full: bool = False
@@ -258,6 +396,9 @@ class GitHubApi:
                     "additions": content.count(b"\n"),
                     "deletions": 0,
                     "changes": content.count(b"\n"),
+                    "blob_url": f"https://github.com/{repo.full_name}/blob/{commit.sha}/{path}",
+                    "raw_url": f"https://github.com/{repo.full_name}/raw/{commit.sha}/{path}",
+                    "contents_url": f"{api}/contents/{path}?ref={commit.sha}",
                 }
                 for path, content in commit.changes.items()
             ]
@@ -299,7 +440,11 @@ class GitHubApi:
             "git_url": f"{api}/git/blobs/{sha}",
             "html_url": f"https://github.com/{repo.full_name}/blob/{ref}/{path}",
             "download_url": None,
-            "_links": {"self": f"{api}/contents/{path}?{query}", "git": f"{api}/git/blobs/{sha}"},
+            "_links": {
+                "self": f"{api}/contents/{path}?{query}",
+                "git": f"{api}/git/blobs/{sha}",
+                "html": f"https://github.com/{repo.full_name}/blob/{ref}/{path}",
+            },
         }
 
     def _pull(self, request: Request, repo: Repo, pull: PullRequest) -> dict[str, Any]:
@@ -316,14 +461,21 @@ class GitHubApi:
             }
 
         comparison = repo.compare(repo.branches[pull.base], repo.branches[pull.head])
+        url = f"{api}/pulls/{pull.number}"
+        head_sha = repo.branches.get(pull.head, "")
         return {
-            "url": f"{api}/pulls/{pull.number}",
+            "url": url,
             "id": 1_900_000_000 + pull.number,
             "node_id": f"PR_{pull.number}",
             "html_url": html,
             "diff_url": f"{html}.diff",
             "patch_url": f"{html}.patch",
             "issue_url": f"{api}/issues/{pull.number}",
+            "commits_url": f"{url}/commits",
+            "review_comments_url": f"{url}/comments",
+            "review_comment_url": f"{api}/pulls/comments{{/number}}",
+            "comments_url": f"{api}/issues/{pull.number}/comments",
+            "statuses_url": f"{api}/statuses/{head_sha}",
             "number": pull.number,
             "state": pull.state,
             "locked": False,
@@ -339,13 +491,31 @@ class GitHubApi:
             "assignees": [],
             "requested_reviewers": [],
             "labels": [],
+            "milestone": None,
             "draft": False,
             "head": side(pull.head),
             "base": side(pull.base),
+            "_links": {
+                "self": {"href": url},
+                "html": {"href": html},
+                "issue": {"href": f"{api}/issues/{pull.number}"},
+                "comments": {"href": f"{api}/issues/{pull.number}/comments"},
+                "review_comments": {"href": f"{url}/comments"},
+                "review_comment": {"href": f"{api}/pulls/comments{{/number}}"},
+                "commits": {"href": f"{url}/commits"},
+                "statuses": {"href": f"{api}/statuses/{head_sha}"},
+            },
             "author_association": "MEMBER",
+            "auto_merge": None,
+            "active_lock_reason": None,
             "merged": False,
             "mergeable": None,
+            "rebaseable": None,
+            "mergeable_state": "unknown",
+            "merged_by": None,
             "comments": 0,
+            "review_comments": 0,
+            "maintainer_can_modify": False,
             "commits": comparison.ahead_by,
             "additions": 0,
             "deletions": 0,
@@ -356,18 +526,46 @@ class GitHubApi:
 
     async def get_user(self, request: Request, world: World) -> Response:
         """GET /user: whoever the token belongs to."""
-        return self._answer({**self._user(request, world.options.user), "name": "oob sandbox"})
+        private = {
+            "name": "oob sandbox",
+            "company": None,
+            "blog": "",
+            "location": None,
+            "email": None,
+            "hireable": None,
+            "bio": None,
+            "twitter_username": None,
+            "public_repos": 0,
+            "public_gists": 0,
+            "followers": 0,
+            "following": 0,
+            "created_at": when(world.t0 - 3 * 365 * 86400),
+            "updated_at": when(world.t0),
+            "private_gists": 0,
+            "total_private_repos": 2,
+            "owned_private_repos": 0,
+            "disk_usage": 0,
+            "collaborators": 0,
+            "two_factor_authentication": True,
+        }
+        return self._answer({**self._user(request, world.options.user), **private})
 
     async def rate_limit(self, request: Request, world: World) -> Response:
-        """GET /rate_limit."""
-        headers = self._rate_headers()
+        """GET /rate_limit (free: it costs no request)."""
+        rate = world.github_rate
         core = {
-            "limit": RATE_LIMIT,
-            "remaining": int(headers["X-RateLimit-Remaining"]),
-            "used": int(headers["X-RateLimit-Used"]),
-            "reset": int(headers["X-RateLimit-Reset"]),
+            "limit": rate.limit,
+            "remaining": rate.remaining,
+            "used": rate.used,
+            "reset": rate.reset,
+            "resource": "core",
         }
-        return self._answer({"resources": {"core": core}, "rate": core})
+        # Only the core limit is modelled; the others are shown unused, as GitHub lists them.
+        others = {
+            name: {"limit": limit, "remaining": limit, "used": 0, "reset": rate.reset}
+            for name, limit in (("search", 30), ("graphql", 5000), ("code_search", 10))
+        }
+        return self._answer({"resources": {"core": core, **others}, "rate": core})
 
     async def get_repo(self, request: Request, world: World, repo: Repo) -> Response:
         """GET /repos/{o}/{r}."""
@@ -390,24 +588,13 @@ class GitHubApi:
         sha = repo.resolve(ref)
         if sha is None:
             raise GitHubError(404, "Not Found")
-        try:
-            per_page = min(100, max(1, int(request.query_params.get("per_page", "30"))))
-            page = max(1, int(request.query_params.get("page", "1")))
-        except ValueError as exc:
-            raise GitHubError(400, "Invalid pagination parameters") from exc
+        page, per_page = _paging(request)
         shas = repo.ancestors(sha)
         chunk = shas[(page - 1) * per_page : page * per_page]
-        headers = {}
         last = max(1, -(-len(shas) // per_page))
-        if page < last:
-            url = request.url
-            links = [
-                f'<{url.include_query_params(page=page + 1)}>; rel="next"',
-                f'<{url.include_query_params(page=last)}>; rel="last"',
-            ]
-            headers["Link"] = ", ".join(links)
         return self._answer(
-            [self._commit(request, repo, repo.commits[s]) for s in chunk], headers=headers
+            [self._commit(request, repo, repo.commits[s]) for s in chunk],
+            headers=_links(request.url, page, last),
         )
 
     async def combined_status(self, request: Request, world: World, repo: Repo) -> Response:
@@ -459,6 +646,20 @@ class GitHubApi:
                 ],
             )
         context = str(body.get("context") or "default")
+        description = body.get("description")
+        if isinstance(description, str) and len(description) > MAX_DESCRIPTION:
+            raise GitHubError(
+                422,
+                "Validation Failed",
+                [
+                    {
+                        "resource": "Status",
+                        "code": "custom",
+                        "field": "description",
+                        "message": "description is too long (maximum is 140 characters)",
+                    }
+                ],
+            )
         status = repo.add_status(
             sha,
             state=state,
@@ -478,7 +679,9 @@ class GitHubApi:
         return self._answer(self._status(request, repo, status), 201)
 
     async def compare(self, request: Request, world: World, repo: Repo) -> Response:
-        """GET /repos/{o}/{r}/compare/{base}...{head}."""
+        """GET /repos/{o}/{r}/compare/{base}...{head}: commits oldest first; without `page` or
+        `per_page` at most 250 of them, else one page of them with a `Link` header (pages after
+        the first carry no `files`), as GitHub pages a comparison."""
         base_ref, sep, head_ref = unquote(request.path_params["basehead"]).partition("...")
         base, head = repo.resolve(base_ref), repo.resolve(head_ref)
         if not sep or base is None or head is None:
@@ -486,29 +689,32 @@ class GitHubApi:
         comparison = repo.compare(base, head)
         if comparison.merge_base is None:
             raise GitHubError(404, f"No common ancestor between {base_ref} and {head_ref}.")
+        commits, page, links = comparison.commits[:250], 1, {}
+        if {"page", "per_page"} & set(request.query_params):
+            page, per_page = _paging(request)
+            commits = comparison.commits[(page - 1) * per_page : page * per_page]
+            last = max(1, -(-len(comparison.commits) // per_page))
+            path = f"/github/repositories/{repo.id}/compare/{base_ref}...{head_ref}"
+            links = _links(request.url.replace(path=path), page, last)
         api = f"{self._api(request)}/repos/{repo.full_name}"
         html = f"https://github.com/{repo.full_name}/compare/{base_ref}...{head_ref}"
-        return self._answer(
-            {
-                "url": f"{api}/compare/{base_ref}...{head_ref}",
-                "html_url": html,
-                "permalink_url": f"https://github.com/{repo.full_name}/compare/{base}...{head}",
-                "diff_url": f"{html}.diff",
-                "patch_url": f"{html}.patch",
-                "base_commit": self._commit(request, repo, repo.commits[base]),
-                "merge_base_commit": self._commit(
-                    request, repo, repo.commits[comparison.merge_base]
-                ),
-                "status": comparison.status,
-                "ahead_by": comparison.ahead_by,
-                "behind_by": comparison.behind_by,
-                "total_commits": comparison.ahead_by,
-                "commits": [
-                    self._commit(request, repo, repo.commits[s]) for s in comparison.commits[:250]
-                ],
-                "files": [],
-            }
-        )
+        data: dict[str, Any] = {
+            "url": f"{api}/compare/{base_ref}...{head_ref}",
+            "html_url": html,
+            "permalink_url": f"https://github.com/{repo.full_name}/compare/{base}...{head}",
+            "diff_url": f"{html}.diff",
+            "patch_url": f"{html}.patch",
+            "base_commit": self._commit(request, repo, repo.commits[base]),
+            "merge_base_commit": self._commit(request, repo, repo.commits[comparison.merge_base]),
+            "status": comparison.status,
+            "ahead_by": comparison.ahead_by,
+            "behind_by": comparison.behind_by,
+            "total_commits": comparison.ahead_by,
+            "commits": [self._commit(request, repo, repo.commits[s]) for s in commits],
+        }
+        if page == 1:
+            data["files"] = []
+        return self._answer(data, headers=links)
 
     async def get_branch(self, request: Request, world: World, repo: Repo) -> Response:
         """GET /repos/{o}/{r}/branches/{branch}."""
@@ -516,8 +722,20 @@ class GitHubApi:
         if name not in repo.branches:
             raise GitHubError(404, "Branch not found")
         commit = repo.commits[repo.branches[name]]
+        url = f"{self._api(request)}/repos/{repo.full_name}/branches/{name}"
+        protection = {
+            "enabled": False,
+            "required_status_checks": {"enforcement_level": "off", "contexts": [], "checks": []},
+        }
         return self._answer(
-            {"name": name, "commit": self._commit(request, repo, commit), "protected": False}
+            {
+                "name": name,
+                "commit": self._commit(request, repo, commit),
+                "_links": {"self": url, "html": f"https://github.com/{repo.full_name}/tree/{name}"},
+                "protected": False,
+                "protection": protection,
+                "protection_url": f"{url}/protection",
+            }
         )
 
     def _ref(self, request: Request, repo: Repo, ref: str, sha: str) -> dict[str, Any]:
@@ -645,11 +863,14 @@ class GitHubApi:
         state = request.query_params.get("state", "open")
         head = request.query_params.get("head")
         base = request.query_params.get("base")
+        # GitHub filters by head only in the form `owner:branch`; a bare branch name is
+        # ignored (every pull request matches), so a client that forgets the owner finds others.
+        owner, sep, branch = (head or "").partition(":")
         pulls = [
             p
             for p in reversed(repo.pulls)
             if state in ("all", p.state)
-            and (head is None or head in (f"{repo.owner}:{p.head}", p.head))
+            and (not sep or (owner.lower() == repo.owner.lower() and branch == p.head))
             and (base is None or p.base == base)
         ]
         return self._answer([self._pull(request, repo, p) for p in pulls])
@@ -722,3 +943,25 @@ class GitHubApi:
             world.now,
         )
         return self._answer(self._pull(request, repo, pull), 201)
+
+
+def _paging(request: Request) -> tuple[int, int]:
+    """`page` and `per_page` (30 unless asked, at most 100)."""
+    try:
+        per_page = min(100, max(1, int(request.query_params.get("per_page", "30"))))
+        page = max(1, int(request.query_params.get("page", "1")))
+    except ValueError as exc:
+        raise GitHubError(400, "Invalid pagination parameters") from exc
+    return page, per_page
+
+
+def _links(url: URL, page: int, last: int) -> dict[str, str]:
+    """GitHub's `Link` header: next and last after this page, prev and first before it."""
+    rels = []
+    if page < last:
+        rels += [("next", page + 1), ("last", last)]
+    if page > 1:
+        rels += [("prev", page - 1), ("first", 1)]
+    if not rels:
+        return {}
+    return {"Link": ", ".join(f'<{url.include_query_params(page=n)}>; rel="{r}"' for r, n in rels)}

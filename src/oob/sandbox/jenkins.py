@@ -8,6 +8,7 @@ queue, build JSON with the actions oob reads, console logs that grow while a bui
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl
@@ -16,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from oob.sandbox.jobs import Build, Job, QueueItem, job_url_path, user_cause
+from oob.sandbox.jobs import Build, Job, QueueItem, job_url_path, strip_notes, user_cause
 from oob.sandbox.wire import apply_tree, basic_auth, origin, parse_tree
 from oob.sandbox.world import World
 
@@ -34,6 +35,14 @@ PERMALINKS: dict[str, Callable[[Build], bool]] = {
 }
 View = Callable[[Request, World], Response]
 BuildView = Callable[[Request, World, Build], Response]
+# What Java's Long.parseLong accepts.
+LONG = re.compile(r"[+-]?[0-9]{1,18}")
+QUEUE_CLASSES = {
+    "waiting": "hudson.model.Queue$WaitingItem",
+    "blocked": "hudson.model.Queue$BlockedItem",
+    "buildable": "hudson.model.Queue$BuildableItem",
+    "left": "hudson.model.Queue$LeftItem",
+}
 COLORS = {"SUCCESS": "blue", "UNSTABLE": "yellow", "FAILURE": "red", "ABORTED": "aborted"}
 
 
@@ -185,9 +194,7 @@ class JenkinsApi:
 
     def _queue(self, request: Request, world: World) -> Response:
         base = self._base(request)
-        items = [
-            self._queue_item(world, i, base) for i in world.queue.values() if i.left_at is None
-        ]
+        items = [self._queue_item(world, i, base) for i in world.queue.values() if i.in_queue]
         queue = {"_class": "hudson.model.Queue", "discoverableItems": [], "items": items}
         return self._json(request, queue)
 
@@ -234,14 +241,18 @@ class JenkinsApi:
             return self._error(500, f"{spec.path} is not parameterized")
         if entry == "build" and spec.parameters:
             return self._error(400, "Nothing is submitted")
+        if world.disabled(spec.path):
+            # ParameterizedJobMixIn.doBuild: a job that is not buildable is a conflict.
+            return self._error(409, f"{spec.path} is not buildable")
+        folds = sum(i.folds for i in world.queue.values())
         item = world.trigger(spec.path, params, [user_cause(world.options.user)])
-        world.ledger.record(
-            "jenkins",
-            "POST",
-            request.url.path,
-            {"job": spec.path, "parameters": item.parameters, "queue_id": item.id},
-            world.now,
-        )
+        # A request folded into a queued item queues nothing: the ledger says so, and counts of
+        # builds triggered (entries with `parameters`) stay counts of builds.
+        folded = sum(i.folds for i in world.queue.values()) > folds
+        summary: dict[str, Any] = {"job": spec.path, "queue_id": item.id}
+        summary.update({"folded": dict(item.parameters)} if folded else {})
+        summary.update({} if folded else {"parameters": item.parameters})
+        world.ledger.record("jenkins", "POST", request.url.path, summary, world.now)
         location = f"{self._base(request)}queue/item/{item.id}/"
         return Response(status_code=201, headers={**self._headers(), "Location": location})
 
@@ -255,16 +266,31 @@ class JenkinsApi:
         return Response(status_code=204, headers=self._headers())
 
     def _progressive(self, request: Request, world: World, build: Build) -> Response:
-        text = build.log(world.now)
-        try:
-            start = max(0, int(request.query_params.get("start", "0")))
-        except ValueError:
+        """`AnnotatedLargeText.doProgressiveText`: offsets are bytes of the log *file*, console
+        notes included, while the body is plain text; a start past the end rolls over to 0
+        (the log was rotated); a start that is not a number is a `NumberFormatException`."""
+        raw = build.raw_log(world.now)
+        value = request.query_params.get("start", "0")
+        if not LONG.fullmatch(value):
+            return self._oops(f'java.lang.NumberFormatException: For input string: "{value}"')
+        start = max(0, int(value))
+        if start > len(raw):
             start = 0
-        headers = {**self._headers(), "X-Text-Size": str(len(text))}
+        headers = {**self._headers(), "X-Text-Size": str(len(raw))}
         if build.building:
             # Only while running: clients take the header's presence, whatever its value, as "more".
             headers["X-More-Data"] = "true"
-        return Response(text[start:], headers=headers, media_type="text/plain;charset=utf-8")
+        body = strip_notes(raw[start:])
+        return Response(body, headers=headers, media_type="text/plain;charset=utf-8")
+
+    def _oops(self, exception: str) -> Response:
+        """Jenkins's 500 page for an uncaught exception."""
+        page = (
+            "<html><head><title>Jenkins [Jenkins]</title></head><body><h1>Oops!</h1>"
+            f"<p>A problem occurred while processing the request.</p><pre>{exception}</pre>"
+            "</body></html>"
+        )
+        return Response(page, 500, headers=self._headers(), media_type="text/html;charset=utf-8")
 
     # -- JSON shapes --------------------------------------------------------------------------
 
@@ -281,7 +307,12 @@ class JenkinsApi:
         if build is None:
             return None
         url = f"{base}{job_url_path(build.job.path)}{build.number}/"
-        return {"_class": RUN_CLASS, "number": build.number, "url": url}
+        return {
+            "_class": RUN_CLASS,
+            "number": build.number,
+            "displayName": f"#{build.number}",
+            "url": url,
+        }
 
     def _build(self, world: World, build: Build, base: str) -> dict[str, Any]:
         spec = build.job
@@ -351,12 +382,14 @@ class JenkinsApi:
             "previousBuild": self._build_ref(job.builds[index - 1] if index > 0 else None, base),
         }
 
-    def _job_summary(self, job: Job, base: str) -> dict[str, Any]:
+    def _job_summary(self, world: World, job: Job, base: str) -> dict[str, Any]:
         last = job.builds[-1] if job.builds else None
         color = "notbuilt" if last is None else COLORS.get(last.result or "", "blue")
         if last is not None and last.building:
             previous = next((b for b in reversed(job.builds) if not b.building), None)
             color = f"{COLORS.get(previous.result or '', 'blue') if previous else 'notbuilt'}_anime"
+        if world.disabled(job.spec.path):
+            color = "disabled"
         return {
             "_class": JOB_CLASS,
             "name": job.spec.name,
@@ -375,9 +408,9 @@ class JenkinsApi:
 
         newest = list(reversed(job.builds))
         queued = next(
-            (i for i in world.queue.values() if i.job.path == spec.path and i.left_at is None), None
+            (i for i in world.queue.values() if i.job.path == spec.path and i.in_queue), None
         )
-        data = self._job_summary(job, base)
+        data = self._job_summary(world, job, base)
         data.update(
             {
                 "actions": [
@@ -388,8 +421,9 @@ class JenkinsApi:
                 ],
                 "description": f"The {spec.path} stage of the va-cms pipeline.",
                 "displayName": spec.name,
+                "displayNameOrNull": None,
                 "fullDisplayName": spec.path.replace("/", " » "),
-                "buildable": True,
+                "buildable": not world.disabled(spec.path),
                 "builds": [ref(b) for b in newest[:100]],
                 "allBuilds": [ref(b) for b in newest] if deep else None,
                 "firstBuild": ref(job.builds[0] if job.builds else None),
@@ -439,7 +473,7 @@ class JenkinsApi:
             child = job_path[len(prefix) :].split("/")[0]
             child_path = prefix + child
             if child_path == job_path:
-                children[child] = self._job_summary(job, base)
+                children[child] = self._job_summary(world, job, base)
             elif child not in children:
                 children[child] = self._folder(world, child_path, base)
         jobs = list(children.values())
@@ -457,24 +491,29 @@ class JenkinsApi:
                 "useSecurity": True,
                 "views": [{"_class": "hudson.model.AllView", "name": "all", "url": base}],
             }
+        url = f"{base}{job_url_path(path)}"
+        view = {"_class": "hudson.model.AllView", "name": "All", "url": url}
+        credentials = {"_class": "com.cloudbees.plugins.credentials.ViewCredentialsAction"}
         return {
             "_class": FOLDER_CLASS,
+            "actions": [{}, {}, credentials],
             "name": path.rsplit("/", 1)[-1],
             "fullName": path,
             "displayName": path.rsplit("/", 1)[-1],
+            "displayNameOrNull": None,
+            "primaryView": view,
+            "views": [view],
             "fullDisplayName": path.replace("/", " » "),
             "description": None,
-            "url": f"{base}{job_url_path(path)}",
+            "url": url,
             "jobs": jobs,
         }
 
     def _queue_item(self, world: World, item: QueueItem, base: str) -> dict[str, Any]:
         spec = item.job
-        waiting = item.left_at is None
+        state = item.state if item.in_queue else "left"
         data: dict[str, Any] = {
-            "_class": "hudson.model.Queue$WaitingItem"
-            if waiting
-            else "hudson.model.Queue$LeftItem",
+            "_class": QUEUE_CLASSES[state],
             "actions": [
                 {
                     "_class": "hudson.model.ParametersAction",
@@ -485,8 +524,8 @@ class JenkinsApi:
                 },
                 {"_class": "hudson.model.CauseAction", "causes": item.causes},
             ],
-            "blocked": False,
-            "buildable": False,
+            "blocked": state == "blocked",
+            "buildable": state == "buildable",
             "id": item.id,
             "inQueueSince": ms(item.in_queue_since),
             "params": "".join(f"\n{k}={v}" for k, v in item.parameters.items()),
@@ -495,14 +534,25 @@ class JenkinsApi:
                 "_class": JOB_CLASS,
                 "name": spec.name,
                 "url": f"{base}{job_url_path(spec.path)}",
-                "color": self._job_summary(world.jobs[spec.path], base)["color"],
+                "color": self._job_summary(world, world.jobs[spec.path], base)["color"],
             },
             "url": f"queue/item/{item.id}/",
         }
-        if waiting:
+        if state == "waiting":
             remaining = max(0.0, item.leaves_at - world.now)
             data["why"] = f"In the quiet period. Expires in {remaining:.1f} sec"
             data["timestamp"] = ms(item.leaves_at)
+        elif state == "blocked":
+            running = world.running(spec.path)
+            number = running.number if running else "?"
+            data["why"] = (
+                f"Build #{number} is already in progress (ETA: {spec.estimate_minutes:g} min)"
+            )
+            data["buildableStartMilliseconds"] = ms(item.leaves_at)
+        elif state == "buildable":
+            data["why"] = "Waiting for next available executor"
+            data["buildableStartMilliseconds"] = ms(item.buildable_since or world.now)
+            data["pending"] = False
         else:
             data["why"] = None
             data["cancelled"] = item.cancelled

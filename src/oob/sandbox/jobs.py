@@ -7,6 +7,9 @@ reader sees only the lines whose time has come, so logs grow as the clock runs.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,12 +45,43 @@ class Build:
         self.lines.extend((at, line) for line in lines)
 
     def log(self, now: float) -> bytes:
-        """The console text written up to `now`: only complete lines, each ending in a newline."""
-        return "".join(f"{line}\n" for at, line in self.lines if at <= now).encode()
+        """The console text written up to `now`: only complete lines, each ending in a newline,
+        without the hidden console notes (what `consoleText` and `progressiveText` show)."""
+        return strip_notes(self.raw_log(now))
+
+    def raw_log(self, now: float) -> bytes:
+        """The log file as Jenkins stores it: lines with their hidden console notes."""
+        return "".join(f"{annotate(line)}\n" for at, line in self.lines if at <= now).encode()
 
     def cut_log(self, now: float) -> None:
         """Forget lines planned for after `now` (the build was stopped before writing them)."""
         self.lines = [(at, line) for at, line in self.lines if at <= now]
+
+
+# A console note as Jenkins writes it into the log file (`ConsoleNote.encode`): an ANSI "hidden"
+# escape around `ha:` and a base64 serialized object. Plain-text views strip them, yet byte offsets
+# (`start`, `X-Text-Size`) count them.
+NOTE_START = "\x1b[8mha:"
+NOTE_END = "\x1b[0m"
+_NOTE = re.compile(rb"\x1b\[8mha:[A-Za-z0-9+/=]*\x1b\[0m")
+_ANNOTATED = ("[Pipeline] ", "Started by ")
+
+
+def console_note(line: str) -> str:
+    """A deterministic stand-in for the note Jenkins attaches to `line` (pipeline steps and
+    causes carry one): as long as real ones, so offsets differ from the plain text as they do."""
+    digest = hashlib.sha256(line.encode()).digest() * 4
+    return f"{NOTE_START}////4{base64.b64encode(digest).decode()}{NOTE_END}"
+
+
+def annotate(line: str) -> str:
+    """`line` as stored in the log file: with its console note, if its kind carries one."""
+    return console_note(line) + line if line.startswith(_ANNOTATED) else line
+
+
+def strip_notes(raw: bytes) -> bytes:
+    """The plain text of a log file: console notes removed (`PlainTextConsoleOutputStream`)."""
+    return _NOTE.sub(b"", raw)
 
 
 @dataclass
@@ -64,6 +98,17 @@ class QueueItem:
     left_at: float | None = None
     cancelled: bool = False
     build: Build | None = None
+    # Jenkins's item classes: "waiting" (quiet period), "blocked" (a build of a job that runs
+    # one at a time is in progress), "buildable" (waiting for an executor), then left.
+    state: str = "waiting"
+    buildable_since: float | None = None
+    folds: int = 0
+    """How many identical requests were folded into this item."""
+
+    @property
+    def in_queue(self) -> bool:
+        """True until the item has left the queue (started or cancelled)."""
+        return self.left_at is None
 
 
 @dataclass

@@ -193,10 +193,11 @@ class Repo:
         return status
 
     def latest_statuses(self, sha: str) -> list[Status]:
-        """The newest status of each context on `sha`, newest first."""
+        """The newest status of each context on `sha`, newest first. GitHub matches context
+        names case-insensitively: `VA/tests/cypress` replaces `va/tests/cypress`."""
         latest: dict[str, Status] = {}
         for status in self.statuses.get(sha, []):
-            latest[status.context] = status
+            latest[status.context.lower()] = status
         return sorted(latest.values(), key=lambda s: s.id, reverse=True)
 
     def combined_state(self, sha: str) -> str:

@@ -43,6 +43,8 @@ class JobSpec:
     stages: tuple[str, ...]
     work: tuple[str, ...]
     parameters: tuple[Parameter, ...]
+    concurrent: bool = True
+    """False: a job that runs one build at a time (its next item is blocked meanwhile)."""
 
     @property
     def name(self) -> str:
@@ -58,6 +60,34 @@ class SlackTeam:
     team_id: str
     domain: str
     channels: tuple[str, ...]
+    other_channels: int = 0
+    """Channels of other teams, so that listing the workspace's channels takes pages."""
+    history_messages: int = 0
+    """People's messages in each of the team's channels before the run."""
+    chatter_minutes: float = 0.0
+    """About how often someone writes in each of the team's channels during the run."""
+
+
+#: What a bot token of the va-cms app is granted (Slack's `x-oauth-scopes`).
+BOT_SCOPES = (
+    "chat:write",
+    "channels:read",
+    "channels:history",
+    "groups:read",
+    "groups:history",
+    "usergroups:read",
+    "users:read",
+)
+
+
+@dataclass(frozen=True)
+class SlackSetup:
+    """How a scenario departs from a well set-up Slack app: channels archived, channels the
+    app was never invited to, and the scopes its token has."""
+
+    archived: tuple[str, ...] = ()
+    not_member: tuple[str, ...] = ()
+    scopes: tuple[str, ...] = BOT_SCOPES
 
 
 @dataclass(frozen=True)
@@ -66,6 +96,7 @@ class Pipeline:
 
     jenkins_version: str
     quiet_period_seconds: float
+    executor_pickup_seconds: float
     queue_item_retention_seconds: float
     repository: str
     branch: str
@@ -136,6 +167,8 @@ class Scenario:
     results: dict[str, str] = field(default_factory=dict)
     fix_cures: bool = True
     events: tuple[Event, ...] = ()
+    disabled_jobs: tuple[str, ...] = ()
+    slack: SlackSetup = field(default_factory=SlackSetup)
 
 
 def _read(package: str, name: str) -> dict[str, Any]:
@@ -165,12 +198,14 @@ def load_pipeline() -> Pipeline:
                 stages=tuple(raw["stages"]),
                 work=tuple(raw["work"]),
                 parameters=tuple(Parameter(**p) for p in raw.get("parameters", [])),
+                concurrent=bool(raw.get("concurrent", True)),
             )
         )
     github = data["github"]
     return Pipeline(
         jenkins_version=data["jenkins_version"],
         quiet_period_seconds=float(data["quiet_period_seconds"]),
+        executor_pickup_seconds=float(data["executor_pickup_seconds"]),
         queue_item_retention_seconds=float(data["queue_item_retention_seconds"]),
         repository=github["repository"],
         branch=github["branch"],
@@ -224,4 +259,17 @@ def load_scenario(name: str) -> Scenario:
         results=results,
         fix_cures=bool(data.get("cms", {}).get("fix_cures", True)),
         events=tuple(Event(**e) for e in data.get("events", [])),
+        disabled_jobs=tuple(data.get("jenkins", {}).get("disabled_jobs", [])),
+        slack=_slack_setup(name, data.get("slack", {})),
+    )
+
+
+def _slack_setup(name: str, data: dict[str, Any]) -> SlackSetup:
+    unknown = set(data) - {"archived", "not_member", "scopes"}
+    if unknown:
+        raise SandboxError(f"scenario {name}: unknown [slack] setting {sorted(unknown)[0]!r}")
+    return SlackSetup(
+        archived=tuple(data.get("archived", ())),
+        not_member=tuple(data.get("not_member", ())),
+        scopes=tuple(data.get("scopes", BOT_SCOPES)),
     )

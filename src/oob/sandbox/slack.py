@@ -7,6 +7,7 @@ channel name, which real Slack allows there, but history and update need the id.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import time
@@ -24,6 +25,19 @@ from oob.sandbox.world import World
 BOT_USER = "U0OOBSANDBOX"
 BOT_ID = "B0OOBSANDBOX"
 MAX_TEXT = 40_000
+# The scope each method needs with a bot token (Slack's method pages); None: no scope.
+NEEDED: dict[str, str | None] = {
+    "auth.test": None,
+    "chat.postMessage": "chat:write",
+    "chat.update": "chat:write",
+    "chat.getPermalink": None,
+    "conversations.history": "channels:history",
+    "conversations.list": "channels:read",
+    "conversations.info": "channels:read",
+}
+# conversations.list hands out at most this many channels a page, whatever `limit` asks
+# ("fewer than the requested number of items may be returned").
+LIST_PAGE = 200
 
 # The workspace's user groups (id, handle, name, members), as usergroups.list shows them.
 USERGROUPS = (
@@ -41,16 +55,19 @@ Method = Callable[[dict[str, Any], World], Awaitable[dict[str, Any]]]
 class SlackError(Exception):
     """An `ok: false` answer with Slack's error code."""
 
-    def __init__(self, error: str) -> None:
+    def __init__(self, error: str, **details: str) -> None:
         super().__init__(error)
         self.error = error
+        self.details = details
 
 
 class SlackApi:
     """The Slack Web API methods over one world's workspace."""
 
-    def __init__(self, world: World) -> None:
+    def __init__(self, world: World, monotonic: Callable[[], float] = time.monotonic) -> None:
+        """`monotonic` is the real clock of the rate limit (tests may pass their own)."""
         self.world = world
+        self._monotonic = monotonic
 
     def routes(self) -> list[Route]:
         """One route per Web API method; GET and POST alike, as Slack accepts both."""
@@ -74,12 +91,19 @@ class SlackApi:
             args: dict[str, Any] = dict(request.query_params)
             args.update(await body_params(request))
             token = bearer(request, "bearer") or args.pop("token", None)
+            headers = {"X-Slack-Req-Id": f"sandbox-{time.monotonic_ns()}"}
             try:
                 if not token:
                     raise SlackError("not_authed")
                 if token != self.world.options.token:
                     raise SlackError("invalid_auth")
                 with self.world.session() as world:
+                    scopes = world.slack.scopes
+                    needed = NEEDED[name]
+                    headers["x-oauth-scopes"] = ",".join(scopes)
+                    headers["x-accepted-oauth-scopes"] = needed or ""
+                    if needed is not None and needed not in scopes:
+                        raise SlackError("missing_scope", needed=needed, provided=",".join(scopes))
                     data = await method(args, world)
                     if name in ("chat.postMessage", "chat.update"):
                         world.ledger.record(
@@ -90,21 +114,21 @@ class SlackApi:
                             world.now,
                         )
             except SlackError as error:
-                data = {"ok": False, "error": error.error}
+                data = {"ok": False, "error": error.error, **error.details}
             except RateLimitedError as limited:
                 return JSONResponse(
                     {"ok": False, "error": "ratelimited"},
                     429,
-                    headers={"Retry-After": str(limited.retry_after)},
+                    headers={**headers, "Retry-After": str(limited.retry_after)},
                 )
-            return JSONResponse(data, headers={"X-Slack-Req-Id": f"sandbox-{time.monotonic_ns()}"})
+            return JSONResponse(data, headers=headers)
 
         return endpoint
 
-    @staticmethod
-    def _take(channel: Channel, now: float) -> None:
-        # A token bucket in simulated seconds, like everything else in the world, so that who
-        # gets rate limited is reproducible.
+    def _take(self, channel: Channel) -> None:
+        # A token bucket in real seconds, as Slack's is: a sandbox running hours of pipeline
+        # in minutes must not let oob post ten times faster than Slack would.
+        now = self._monotonic()
         tokens = min(float(BURST), channel.allowance + (now - channel.allowance_at))
         if tokens < 1:
             raise RateLimitedError(1)
@@ -129,6 +153,10 @@ class SlackApi:
     async def post_message(self, args: dict[str, Any], world: World) -> dict[str, Any]:
         """chat.postMessage: post to a channel (by id or name); keeps `metadata`."""
         channel = self._channel(args, world, by_name=True)
+        if channel.archived:
+            raise SlackError("is_archived")
+        if not channel.member and "chat:write.public" not in world.slack.scopes:
+            raise SlackError("not_in_channel")
         text = str(args.get("text") or "")
         blocks = _json_arg(args.get("blocks"))
         if not text and not blocks:
@@ -141,7 +169,7 @@ class SlackApi:
         thread_ts = args.get("thread_ts")
         if thread_ts and channel.find(str(thread_ts)) is None:
             raise SlackError("thread_not_found")
-        self._take(channel, world.now)
+        self._take(channel)
         message = Message(
             ts=world.slack.next_ts(world.now),
             text=text,
@@ -165,6 +193,10 @@ class SlackApi:
         message = channel.find(str(args.get("ts", "")))
         if message is None:
             raise SlackError("message_not_found")
+        if message.user != BOT_USER:
+            raise SlackError("cant_update_message")
+        if len(str(args.get("text") or "")) > MAX_TEXT:
+            raise SlackError("msg_too_long")
         if "text" in args:
             message.text = str(args["text"])
         blocks = _json_arg(args.get("blocks"))
@@ -196,6 +228,8 @@ class SlackApi:
     async def history(self, args: dict[str, Any], world: World) -> dict[str, Any]:
         """conversations.history: newest first, with limit, oldest/latest, cursor and metadata."""
         channel = self._channel(args, world, by_name=False)
+        if not channel.member:
+            raise SlackError("not_in_channel")
         try:
             limit = min(999, max(1, int(args.get("limit") or 100)))
             oldest = float(args.get("oldest") or 0)
@@ -221,15 +255,29 @@ class SlackApi:
             ],
             "has_more": more,
             "pin_count": 0,
+            "channel_actions_ts": None,
+            "channel_actions_count": 0,
             "response_metadata": {"next_cursor": str(offset + limit) if more else ""},
         }
 
     async def list_channels(self, args: dict[str, Any], world: World) -> dict[str, Any]:
-        """conversations.list: every public channel (the sandbox has few, one page)."""
+        """conversations.list: a page of the workspace's channels and the cursor of the next.
+        Archived ones are left out of a page after it is cut, so a page can come short (even
+        empty) while more follow: clients must follow `next_cursor`, not count."""
+        try:
+            limit = min(LIST_PAGE, max(1, int(args.get("limit") or 100)))
+            offset = _offset(str(args.get("cursor") or ""))
+        except ValueError as exc:
+            raise SlackError("invalid_cursor") from exc
+        channels = list(world.slack.channels.values())
+        page = channels[offset : offset + limit]
+        if _flag(args.get("exclude_archived")):
+            page = [c for c in page if not c.archived]
+        more = offset + limit < len(channels)
         return {
             "ok": True,
-            "channels": [_channel_json(c) for c in world.slack.channels.values()],
-            "response_metadata": {"next_cursor": ""},
+            "channels": [_channel_json(c) for c in page],
+            "response_metadata": {"next_cursor": _cursor(offset + limit) if more else ""},
         }
 
     async def info(self, args: dict[str, Any], world: World) -> dict[str, Any]:
@@ -306,11 +354,26 @@ def _channel_json(channel: Channel) -> dict[str, Any]:
         "is_group": False,
         "is_im": False,
         "is_private": False,
-        "is_archived": False,
-        "is_member": True,
+        "is_archived": channel.archived,
+        "is_member": channel.member,
+        "is_general": False,
+        "is_mpim": False,
+        "is_shared": False,
+        "is_ext_shared": False,
+        "is_org_shared": False,
+        "is_pending_ext_shared": False,
         "created": channel.created,
+        "creator": "U01WORKSPACE",
+        "unlinked": 0,
         "name_normalized": channel.name,
         "num_members": 42,
+        "previous_names": [],
+        "topic": {"value": "", "creator": "", "last_set": 0},
+        "purpose": {
+            "value": f"The {channel.name} channel",
+            "creator": "U01WORKSPACE",
+            "last_set": channel.created,
+        },
     }
 
 
@@ -342,3 +405,17 @@ def _summary(args: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
         summary["event_type"] = metadata.get("event_type")
         summary["event_payload"] = metadata.get("event_payload")
     return summary
+
+
+def _cursor(offset: int) -> str:
+    """An opaque cursor, shaped like Slack's (base64 of a position)."""
+    return base64.b64encode(f"offset:{offset}".encode()).decode()
+
+
+def _offset(cursor: str) -> int:
+    if not cursor:
+        return 0
+    kind, _, value = base64.b64decode(cursor, validate=True).decode().partition(":")
+    if kind != "offset" or not value.isdigit():
+        raise ValueError(cursor)
+    return int(value)

@@ -1,15 +1,41 @@
-"""Slack's side of the world: a workspace with channels and the messages posted to them."""
+"""Slack's side of the world: a workspace with channels and the messages posted to them.
+
+Channels are not the bot's alone: people talk in them before and during a run, other apps post
+too, and the workspace has many more channels than the ones oob uses (so listing them pages).
+"""
 
 from __future__ import annotations
 
 import hashlib
+import random
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from oob.sandbox.scenario import SlackTeam
+from oob.sandbox.scenario import SlackSetup, SlackTeam
 
 # Slack allows short bursts, then about one message per second per channel.
 BURST = 10
+# People of the workspace who talk in the channels (id, name).
+PEOPLE = (
+    ("U02AB3CD4EF", "maria.editor"),
+    ("U02GH5IJ6KL", "sam.helpdesk"),
+    ("U03MN7OP8QR", "lee.product"),
+    ("U03ST9UV0WX", "kim.engineer"),
+    ("U04YZ1AB2CD", "alex.sitewide"),
+)
+CHATTER = (
+    "Is anyone else seeing the login page spin?",
+    "Thanks, that worked!",
+    "Heads up: I'm publishing the new benefits page after lunch.",
+    "Can someone look at ticket 4821 when they get a chance?",
+    "Standup moved to 10:30 today.",
+    "PIV login still failing for me on Chrome.",
+    ":eyes:",
+    "Following up on the content freeze question from yesterday.",
+)
+# Another app that posts in the channels, with metadata of its own kind.
+OTHER_APP = ("B01GITHUBAPP", "A01GITHUBAPP", "github_event")
 
 
 @dataclass
@@ -19,24 +45,24 @@ class Message:
     ts: str
     text: str
     user: str
-    bot_id: str
+    bot_id: str | None
     blocks: list[dict[str, Any]] | None = None
     metadata: dict[str, Any] | None = None
     thread_ts: str | None = None
     edited_ts: str | None = None
+    app_id: str = "A0OOBSANDBOX"
 
     def as_json(self, *, team: str, with_metadata: bool) -> dict[str, Any]:
         """The message's JSON; `metadata` only when the caller asked for it, as Slack does."""
-        data: dict[str, Any] = {
-            "type": "message",
-            "subtype": "bot_message",
-            "ts": self.ts,
-            "text": self.text,
-            "user": self.user,
-            "bot_id": self.bot_id,
-            "app_id": "A0OOBSANDBOX",
-            "team": team,
-        }
+        data: dict[str, Any] = {"type": "message", "ts": self.ts, "text": self.text}
+        data["user"] = self.user
+        data["team"] = team
+        if self.bot_id is not None:
+            data.update(subtype="bot_message", bot_id=self.bot_id, app_id=self.app_id)
+        else:
+            # A person's message: a client id and rich text blocks, no bot fields.
+            data["client_msg_id"] = str(uuid.UUID(hashlib.md5(self.ts.encode()).hexdigest()))  # noqa: S324
+            data["blocks"] = [{"type": "rich_text", "block_id": self.ts[-5:], "elements": []}]
         if self.blocks is not None:
             data["blocks"] = self.blocks
         if self.thread_ts is not None:
@@ -56,6 +82,9 @@ class Channel:
     name: str
     created: int
     messages: list[Message] = field(default_factory=list)
+    archived: bool = False
+    member: bool = True
+    """Whether the bot is a member (else posting needs `chat:write.public`)."""
     # Slack's per-channel rate limit: messages that may still be posted, and since when.
     allowance: float = BURST
     allowance_at: float = 0.0
@@ -75,15 +104,50 @@ class Workspace:
     channels: dict[str, Channel]
     last_ts: float = 0.0
 
+    scopes: tuple[str, ...] = ()
+
     @classmethod
-    def create(cls, team: SlackTeam, created: float) -> Workspace:
-        """A workspace whose channel ids are stable across runs (derived from the names)."""
+    def create(cls, team: SlackTeam, setup: SlackSetup, created: float) -> Workspace:
+        """A workspace whose channel ids are stable across runs (derived from the names):
+        the team's channels, then many others, as a real workspace has."""
         channels = {}
-        for name in team.channels:
+        others = [f"{team.domain}-team-{n:03d}" for n in range(team.other_channels)]
+        for name in [*team.channels, *others]:
             digest = hashlib.sha1(name.encode(), usedforsecurity=False).hexdigest().upper()
             ident = "C0" + "".join(c for c in digest if c.isalnum())[:9]
-            channels[ident] = Channel(ident, name, int(created))
-        return cls(team.team, team.team_id, team.domain, channels)
+            channels[ident] = Channel(
+                ident,
+                name,
+                int(created),
+                archived=name in setup.archived,
+                member=name in team.channels and name not in setup.not_member,
+            )
+        return cls(team.team, team.team_id, team.domain, channels, scopes=setup.scopes)
+
+    def seed_history(self, rng: random.Random, start: float, end: float, per_channel: int) -> None:
+        """People's messages (and another app's) in the team's channels before the run."""
+        team = [c for c in self.channels.values() if c.member]
+        count = range(per_channel)
+        written = sorted((rng.uniform(start, end), i) for i in range(len(team)) for _ in count)
+        for at, index in written:
+            team[index].messages.append(self.chatter(rng, at))
+
+    def chatter(self, rng: random.Random, at: float) -> Message:
+        """One message someone (or another app) writes at `at`."""
+        ts = self.next_ts(at)
+        if rng.random() < 0.1:
+            bot_id, app_id, kind = OTHER_APP
+            payload = {"key": f"pr-{rng.randint(1, 9999)}"}
+            return Message(
+                ts=ts,
+                text="Pull request merged",
+                user="U01GITHUBBOT",
+                bot_id=bot_id,
+                app_id=app_id,
+                metadata={"event_type": kind, "event_payload": payload},
+            )
+        user, _ = rng.choice(PEOPLE)
+        return Message(ts=ts, text=rng.choice(CHATTER), user=user, bot_id=None)
 
     def channel(self, ref: str, *, by_name: bool) -> Channel | None:
         """The channel with id `ref`, or (when `by_name`) named `ref` or `#ref`."""

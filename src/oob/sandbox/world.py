@@ -43,7 +43,7 @@ from oob.sandbox.scenario import (
     load_pipeline,
     load_scenario,
 )
-from oob.sandbox.workspace import Workspace
+from oob.sandbox.workspace import Channel, Workspace
 
 CI_BOT = "va-cms-bot"
 AGENTS = ("cms-ci-agent-1", "cms-ci-agent-2", "cms-ci-agent-3", "cms-ci-agent-4")
@@ -62,6 +62,37 @@ class Options:
     public_url: str = "http://127.0.0.1:8765"
     user: str = "oob"
     token: str = "sandbox-token"  # noqa: S105 (the sandbox's well-known fake credential)
+    github_rate_limit: int = 5000
+    """Requests per hour (real time) GitHub allows the token; a drill can make it small."""
+
+
+@dataclass
+class GitHubRate:
+    """GitHub's primary rate limit of the token: an hourly window in real time (clients sleep
+    until `X-RateLimit-Reset` in real seconds), and what was counted against it."""
+
+    limit: int
+    window_start: float = 0.0
+    used: int = 0
+    counted: int = 0
+    """Requests that cost rate limit since the world was built (all windows)."""
+    not_modified: int = 0
+    """Conditional requests answered 304, which cost nothing."""
+
+    def window(self, now: float) -> None:
+        """Open a new window when the hour is over."""
+        if now - self.window_start >= 3600:
+            self.window_start, self.used = now, 0
+
+    @property
+    def remaining(self) -> int:
+        """Requests left in this window."""
+        return max(0, self.limit - self.used)
+
+    @property
+    def reset(self) -> int:
+        """Epoch second the window ends."""
+        return int(self.window_start + 3600)
 
 
 @dataclass
@@ -98,6 +129,7 @@ class World:
         self.clock = SimClock(start, options.time_scale)
         self.t0 = start
         self.ledger = Ledger()
+        self.github_rate = GitHubRate(options.github_rate_limit)
         self._events: list[tuple[float, int, Callable[[], None]]] = []
         self._seq = itertools.count()
         self._queue_ids = itertools.count(48_213)
@@ -117,7 +149,15 @@ class World:
         self.bug_sha = ""
         earliest = min(c.minutes for c in self.history.commits) * 60 + start
         self._at = earliest
-        self.slack = Workspace.create(self.pipeline.slack, earliest)
+        team = self.pipeline.slack
+        self.slack = Workspace.create(team, self.scenario.slack, earliest)
+        self.slack.seed_history(
+            self._rng("slack-history"), earliest, start - 60, team.history_messages
+        )
+        if team.chatter_minutes > 0:
+            for channel in self.slack.channels.values():
+                if channel.member:
+                    self._chatter(channel, self._rng("chatter", channel.name), start)
         self._seed_postmortems(earliest)
         self._seed_history()
         self._run_until(start)
@@ -237,21 +277,42 @@ class World:
         *,
         sha: str | None = None,
     ) -> QueueItem:
-        """Put a build of `path` in the queue; it starts when its quiet period is over."""
+        """Put a build of `path` in the queue; it starts when its quiet period is over.
+
+        As Jenkins's `Queue.schedule2` does, a request identical to an item still in the queue
+        (same job, same parameters, same revision) is folded into that item: its causes are
+        added and the existing item is returned (`folded` tells the caller)."""
         spec = self.jobs[path].spec
         values = {p.name: parameters.get(p.name, p.default) for p in spec.parameters}
         quiet = self.pipeline.quiet_period_seconds
+        for item in self.queue.values():
+            if (
+                item.in_queue
+                and item.job.path == path
+                and (item.parameters, item.sha)
+                == (
+                    values,
+                    sha,
+                )
+            ):
+                item.causes.extend(c for c in causes if c not in item.causes)
+                item.folds += 1
+                return item
         item = QueueItem(
             next(self._queue_ids), spec, values, causes, sha, self._at, self._at + quiet
         )
         self.queue[item.id] = item
-        self._schedule(item.leaves_at, lambda: self._start(item))
+        self._schedule(item.leaves_at, lambda: self._ready(item))
         return item
+
+    def disabled(self, path: str) -> bool:
+        """True for a job the scenario disabled (Jenkins answers 409 to a trigger)."""
+        return path in self.scenario.disabled_jobs
 
     def cancel(self, item_id: int) -> bool:
         """Cancel a queue item that has not started; False if it is unknown or gone."""
         item = self.queue.get(item_id)
-        if item is None or item.left_at is not None:
+        if item is None or not item.in_queue:
             return False
         item.cancelled = True
         item.left_at = self._at
@@ -264,6 +325,30 @@ class World:
         if item is None or (item.left_at is not None and self._at - item.left_at > retention):
             return None
         return item
+
+    def running(self, path: str) -> Build | None:
+        """The build of `path` in progress, if any."""
+        return next((b for b in reversed(self.jobs[path].builds) if b.building), None)
+
+    def _ready(self, item: QueueItem) -> None:
+        """The quiet period is over: blocked while the job runs one build at a time and one is
+        in progress, else buildable until an executor takes it."""
+        if not item.in_queue:
+            return
+        if not item.job.concurrent and self.running(item.job.path) is not None:
+            item.state = "blocked"
+            return
+        item.state = "buildable"
+        item.buildable_since = self._at
+        self._schedule(self._at + self.pipeline.executor_pickup_seconds, lambda: self._start(item))
+
+    def _unblock(self, path: str) -> None:
+        """A build of `path` ended: the oldest item it blocked becomes buildable."""
+        blocked = [i for i in self.queue.values() if i.in_queue and i.state == "blocked"]
+        for item in blocked:
+            if item.job.path == path:
+                self._ready(item)
+                return
 
     def stop(self, build: Build, user: str) -> None:
         """Abort a running build, as the stop button does; a finished build is left alone."""
@@ -282,7 +367,7 @@ class World:
         return random.Random(":".join(str(p) for p in (self.options.seed, *parts)))  # noqa: S311
 
     def _start(self, item: QueueItem) -> None:
-        if item.cancelled:
+        if not item.in_queue:
             return
         job = self.jobs[item.job.path]
         spec = job.spec
@@ -408,6 +493,8 @@ class World:
     def _close(self, build: Build, result: str) -> None:
         build.result = result
         build.end = self._at
+        if not build.job.concurrent:
+            self._unblock(build.job.path)
 
     def _report_tests(self, build: Build) -> str:
         """Post each required context's result on the tested commit; the job's result follows."""
@@ -548,6 +635,18 @@ class World:
         sha = self.fix_sha if event.ref == "fix" else self.repo.resolve(event.ref)
         self.trigger(event.job, {}, [user_cause(event.user)], sha=sha)
 
+    # -- Slack --------------------------------------------------------------------------------
+
+    def _chatter(self, channel: Channel, rng: random.Random, after: float) -> None:
+        """Someone writes in `channel` now and then, for as long as the world runs."""
+        at = after + rng.expovariate(1 / (self.pipeline.slack.chatter_minutes * 60))
+
+        def write() -> None:
+            channel.messages.append(self.slack.chatter(rng, self._at))
+            self._chatter(channel, rng, self._at)
+
+        self._schedule(at, write)
+
     # -- the CMS ------------------------------------------------------------------------------
 
     def login_status(self) -> int:
@@ -615,6 +714,15 @@ class World:
                     }
                     for p in self.postmortems.pulls
                 ],
+            },
+            "github": {
+                "requests_counted": self.github_rate.counted,
+                "requests_not_modified": self.github_rate.not_modified,
+                # Not the reset: it is real time, and state is compared across runs.
+                "rate_limit": {
+                    "limit": self.github_rate.limit,
+                    "remaining": self.github_rate.remaining,
+                },
             },
             "slack": {
                 c.name: {"id": c.id, "messages": len(c.messages)}
