@@ -34,6 +34,7 @@ NEEDED: dict[str, str | None] = {
     "conversations.history": "channels:history",
     "conversations.list": "channels:read",
     "conversations.info": "channels:read",
+    "usergroups.list": "usergroups:read",
 }
 # conversations.list hands out at most this many channels a page, whatever `limit` asks
 # ("fewer than the requested number of items may be returned").
