@@ -123,3 +123,35 @@ def test_sandbox_token_only_on_loopback(preset_text: str) -> None:
     local += '\n[sandbox]\ntoken = "sandbox-token"\n'
     config = parse(local, Path("oob.toml"))
     assert config.secret(config.services.github) == "sandbox-token"
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("allow_self_approval = false", 'allow_self_approval = "no"'),
+        ("allow_self_approval = false", "allow_self_approval = 1"),
+        ("require_confirmation = true", 'require_confirmation = "yes"'),
+        ("open_pull_request = true", "open_pull_request = 0"),
+    ],
+)
+def test_booleans_are_true_or_false_only(preset_text: str, old: str, new: str) -> None:
+    assert old in preset_text
+    with pytest.raises(ConfigError, match="valid boolean"):
+        parse(preset_text.replace(old, new), Path("oob.toml"))
+
+
+def test_every_problem_is_listed_with_its_line(preset_text: str) -> None:
+    text = (
+        preset_text.replace("release_wait = 15", "release_wait = -1")
+        .replace("allow_self_approval = false", 'allow_self_approval = "no"')
+        .replace("timeout_minutes = 30", "timeout_minutes = inf")
+    )
+    with pytest.raises(ConfigError) as caught:
+        parse(text, Path("oob.toml"))
+    assert "\n" not in caught.value.message
+    problems = caught.value.message.split("; ")
+    assert len(problems) == 3
+    assert problems[0].startswith("oob.toml:15: pipeline.release_wait: ")
+    assert problems[1].startswith("oob.toml:146: roles.allow_self_approval: Input should be a")
+    assert problems[2].startswith("oob.toml:154: verify.timeout_minutes: Input should be a finite")
+    assert "more problem" not in caught.value.message

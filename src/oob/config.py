@@ -22,17 +22,22 @@ from pydantic import (
     ConfigDict,
     Field,
     IPvAnyNetwork,
+    StrictBool,
     ValidationError,
     field_validator,
     model_validator,
 )
 
 from oob.errors import ConfigError
+from oob.limits import MAX_MINUTES
 
 DEFAULT_CONFIG = Path("oob.toml")
 
-# A duration in minutes: finite, and at most a day (an out-of-band deploy is measured in hours).
-Minutes = Annotated[float, Field(ge=0, le=24 * 60, allow_inf_nan=False)]
+# Durations a person configures: finite, and at most a day (an out-of-band deploy that waits
+# longer is not one; `inf` would make a run wait forever).
+Minutes = Annotated[float, Field(ge=0, le=MAX_MINUTES, allow_inf_nan=False)]
+# A time limit may be long (a drill that must not time out), but not infinite.
+Limit = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 JobPath = Annotated[str, Field(pattern=r"^[^/\s]+(/[^/\s]+)*$")]
 
 
@@ -181,8 +186,22 @@ class Channel(Model):
 
 
 class Audience(Model):
+    """Who hears a message: channels, and the Slack user group a message addresses."""
+
     channels: list[str] = Field(min_length=1)
-    mention: str = ""
+    mention: str = Field(default="", description="The group's handle as people write it.")
+    mention_id: str | None = Field(
+        default=None,
+        pattern=r"^S[A-Z0-9]{2,}$",
+        description="The Slack user group's ID (S…): without it Slack shows `mention` as plain "
+        "text and notifies nobody.",
+    )
+
+    @model_validator(mode="after")
+    def _id_names_a_mention(self) -> Audience:
+        if self.mention_id and not self.mention:
+            raise ValueError("`mention_id` needs the `mention` it stands for")
+        return self
 
 
 class Audiences(Model):
@@ -203,8 +222,8 @@ class Roles(Model):
     approvers: list[str] = Field(min_length=1)
     status_overriders: list[str] = []
     fix_confirmers: list[str] = []
-    allow_self_approval: bool = False
-    allow_asserted_identity: bool = Field(
+    allow_self_approval: StrictBool = False
+    allow_asserted_identity: StrictBool = Field(
         default=False,
         description="Accept `--as NAME` on the command line (for sandboxes and drills).",
     )
@@ -233,10 +252,10 @@ class Verify(Model):
         description="A page editors use; it answers 503 while the deploy shield is up."
     )
     checks: list[Annotated[HttpCheck | CommandCheck, Field(discriminator="kind")]] = []
-    require_confirmation: bool = Field(
+    require_confirmation: StrictBool = Field(
         default=False, description="Also wait for a person's `oob confirm-fix`."
     )
-    timeout_minutes: Minutes = 30
+    timeout_minutes: Limit = 30
 
     @model_validator(mode="after")
     def _some_way_to_verify(self) -> Verify:
@@ -249,7 +268,7 @@ class Postmortem(Model):
     repository: str = Field(pattern=r"^[\w.-]+/[\w.-]+$")
     base_branch: str = "main"
     path: str = "Postmortems/{year}/{date}-{slug}.md"
-    open_pull_request: bool = True
+    open_pull_request: StrictBool = True
     template: Path | None = None
 
 
@@ -305,6 +324,11 @@ class Sandbox(Model):
     """Credentials of a local sandbox, written by `oob sandbox --write-config`. Sandbox only."""
 
     token: str
+    sealed: StrictBool = Field(
+        default=False,
+        description="Always use `token`, even when the services' token variables are set "
+        "(a sandbox must never receive an operator's real tokens).",
+    )
 
 
 class Config(Model):
@@ -350,6 +374,8 @@ class Config(Model):
 
     def secret(self, service: Secret) -> str:
         """The credential of `service`, from its environment variable (or the sandbox's)."""
+        if self.sandbox is not None and self.sandbox.sealed:
+            return self.sandbox.token
         value = os.environ.get(service.token_env)
         if value:
             return value
@@ -362,6 +388,12 @@ class Config(Model):
 
     def secret_is_set(self, service: Secret) -> bool:
         return bool(os.environ.get(service.token_env)) or self.sandbox is not None
+
+    def uses_sandbox_token(self, service: Secret) -> bool:
+        """True when `service` gets the [sandbox] token rather than its variable's."""
+        if self.sandbox is None:
+            return False
+        return self.sandbox.sealed or not os.environ.get(service.token_env)
 
 
 def _is_loopback(url: str) -> bool:
@@ -403,26 +435,39 @@ def parse(text: str, path: Path) -> Config:
         config = Config.model_validate(data)
     except ValidationError as exc:
         errors = exc.errors()
-        # A typo shows up as an unknown key plus a missing one: name the typo first.
-        first = min(errors, key=lambda e: e["type"] != "extra_forbidden")
-        loc = tuple(first["loc"])
-        where = ".".join(str(part) for part in loc) or "(top level)"
-        line = _line_of(text, loc)
-        at = f":{line}" if line else ""
-        message = first["msg"].removeprefix("Value error, ")
-        if first["type"] == "extra_forbidden":
-            missing = [
-                str(e["loc"][-1])
-                for e in errors
-                if e["type"] == "missing" and tuple(e["loc"][:-1]) == loc[:-1]
-            ]
-            guess = get_close_matches(str(loc[-1]), missing, n=1)
-            message = f"unknown key (did you mean {guess[0]!r}?)" if guess else "unknown key"
-        elif first["type"] == "missing":
-            message = "missing required key"
-        more = f" (and {exc.error_count() - 1} more problem(s))" if exc.error_count() > 1 else ""
-        raise ConfigError(f"{path}{at}: {where}: {message}{more}") from None
+        # A typo shows up as an unknown key plus a missing one: name the typo first (with the
+        # key it was meant to be), and not that missing key again.
+        ordered = sorted(errors, key=lambda e: e["type"] != "extra_forbidden")
+        problems = [_problem(text, path, e, errors) for e in ordered]
+        meant = {p.partition("did you mean ")[2].strip("'?)") for p in problems}
+        problems = [
+            p
+            for p, e in zip(problems, ordered, strict=True)
+            if not (e["type"] == "missing" and str(e["loc"][-1]) in meant)
+        ]
+        # One line, as every error: the first problem, then each other one after a semicolon.
+        raise ConfigError("; ".join(problems)) from None
     return config.model_copy(update={"source": path.resolve()})
+
+
+def _problem(text: str, path: Path, error: Any, errors: list[Any]) -> str:
+    """One problem of the file as `path:line: key: what is wrong`."""
+    loc = tuple(error["loc"])
+    where = ".".join(str(part) for part in loc) or "(top level)"
+    line = _line_of(text, loc)
+    at = f":{line}" if line else ""
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        missing = [
+            str(e["loc"][-1])
+            for e in errors
+            if e["type"] == "missing" and tuple(e["loc"][:-1]) == loc[:-1]
+        ]
+        guess = get_close_matches(str(loc[-1]), missing, n=1)
+        message = f"unknown key (did you mean {guess[0]!r}?)" if guess else "unknown key"
+    elif error["type"] == "missing":
+        message = "missing required key"
+    return f"{path}{at}: {where}: {message}"
 
 
 def _line_of(text: str, loc: tuple[Any, ...]) -> int | None:

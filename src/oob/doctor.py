@@ -8,12 +8,12 @@ skipped rather than failed, so the table shows the first thing to repair.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import TYPE_CHECKING
 
 from oob.adapters.retry import RetryPolicy
-from oob.config import Config, Secret, StageKind
+from oob.config import Config, Secret, SlackService, StageKind
 from oob.errors import OobError
 
 if TYPE_CHECKING:
@@ -51,9 +51,24 @@ def _attempt(service: str, name: str, probe: Callable[[], str]) -> Check:
         return Check(service, name, False, exc.message, exc.hint)
 
 
+def _at(url: str, check: Check) -> Check:
+    """`check` of a service's first request, saying which URL was asked."""
+    if check.ok:
+        return replace(check, detail=f"{check.detail} at {url}")
+    if url in check.detail:
+        return check
+    return replace(check, fix=f"{check.fix or 'check the URL'} (asked {url})")
+
+
 def _token(config: Config, service: str, secret: Secret) -> Check:
+    import os
+
+    variable = secret.token_env
+    if config.uses_sandbox_token(secret):
+        why = "is set but ignored" if os.environ.get(variable) else "is not set"
+        return Check(service, "token", True, f"{variable} {why}: the [sandbox] token is used")
     if config.secret_is_set(secret):
-        return Check(service, "token", True, f"{secret.token_env} is set")
+        return Check(service, "token", True, f"{variable} is set")
     return Check(
         service,
         "token",
@@ -72,7 +87,10 @@ def _jenkins(config: Config, policy: RetryPolicy) -> Iterator[Check]:
         return
     server = make_build_server(config, policy=policy)
     try:
-        login = _attempt("Jenkins", "reachable, credentials", lambda: f"as {server.whoami()}")
+        url = config.services.jenkins.url
+        login = _at(
+            url, _attempt("Jenkins", "reachable, credentials", lambda: f"as {server.whoami()}")
+        )
         yield login
         if not login.ok:
             return
@@ -142,7 +160,10 @@ def _github(config: Config, policy: RetryPolicy) -> Iterator[Check]:
 
     try:
         repo = config.services.github.repository
-        reach = _attempt("GitHub", f"{repo}: statuses", access(repo, "override statuses"))
+        reach = _at(
+            config.services.github.api_url,
+            _attempt("GitHub", f"{repo}: statuses", access(repo, "override statuses")),
+        )
         yield reach
         if not reach.ok:
             return
@@ -169,13 +190,83 @@ def _chat(config: Config, policy: RetryPolicy) -> Iterator[Check]:
             return
     chat = make_chat(config, policy=policy)
     if slack is not None:
-        login = _attempt("Slack", "reachable, credentials", lambda: _slack_login(chat.whoami()))
+        login = _at(
+            slack.api_url,
+            _attempt("Slack", "reachable, credentials", lambda: _slack_login(chat.whoami())),
+        )
         yield login
         if not login.ok:
             return
     for name in config.channels:
         service = "Slack" if config.channels[name].slack else "apprise"
         yield _attempt(service, f"channel {name}", partial(chat.can_post, name))
+    if slack is not None:
+        yield from _mentions(config, slack, policy)
+
+
+def _mentions(config: Config, slack: SlackService, policy: RetryPolicy) -> Iterator[Check]:
+    """Each audience's mention is a user group Slack notifies: its ID exists (usergroups.list)."""
+    mentioned = [(n, a) for n, a in config.audiences if a is not None and a.mention]
+    if not mentioned:
+        return
+    groups: dict[str, str] | None = None
+    for name, audience in mentioned:
+        check = f"mention {audience.mention} ({name})"
+        if not audience.mention_id:
+            yield Check(
+                "Slack",
+                check,
+                False,
+                "no mention_id: Slack shows the mention as plain text and notifies nobody",
+                f"set [audiences.{name}] mention_id to the user group's ID (S…)",
+            )
+            continue
+        if groups is None:
+            found = _attempt("Slack", "user groups", partial(_usergroups, config, slack, policy))
+            if not found.ok:
+                yield found
+                return
+            groups = dict(line.split(" ", 1) for line in found.detail.splitlines())
+        if audience.mention_id in groups:
+            yield Check(
+                "Slack",
+                check,
+                True,
+                f"user group {audience.mention_id} ({groups[audience.mention_id]})",
+            )
+        else:
+            yield Check(
+                "Slack",
+                check,
+                False,
+                f"Slack has no user group {audience.mention_id}",
+                f"fix [audiences.{name}] mention_id (the workspace has: "
+                f"{', '.join(groups) or 'none'})",
+            )
+
+
+def _usergroups(config: Config, slack: SlackService, policy: RetryPolicy) -> str:
+    """`usergroups.list`: one line per group, `ID @handle`."""
+    from slack_sdk.errors import SlackApiError, SlackClientError
+
+    from oob.adapters.chat import slack_client
+    from oob.errors import ChatError
+
+    client = slack_client(config.secret(slack), slack.api_url, slack.timeout_seconds, policy)
+    try:
+        response = client.usergroups_list()
+    except SlackApiError as exc:
+        error = exc.response.get("error")
+        hint = (
+            "add the usergroups:read scope and reinstall the app"
+            if error == "missing_scope"
+            else None
+        )
+        raise ChatError(f"Slack refused usergroups.list ({error})", hint=hint) from None
+    except (SlackClientError, OSError) as exc:
+        raise ChatError(f"Slack at {slack.api_url} failed: {exc}") from None
+    groups = response.get("usergroups") or []
+    return "\n".join(f"{g.get('id')} @{g.get('handle')}" for g in groups)
 
 
 def _slack_login(who: dict[str, object]) -> str:

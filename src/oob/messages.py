@@ -7,17 +7,53 @@ lookup, first found wins: the team's per-audience file, the team's file, the bui
 per-audience file, the built-in file. Every template receives `mention` (the audience's
 mention, e.g. `@cms-engineers-group`, or "") besides the message's own values; an unknown
 name in a template is an error, not an empty string.
+
+Values are people's text (symptoms, causes, reasons, commit titles, names), and Slack reads
+`<!here>`, `<!channel>`, `<@U…>` and `<https://…|label>` in a message as pings and links. Every
+value a template prints is therefore escaped the way Slack asks (`&`, `<`, `>` as entities),
+except `mention`, which oob builds itself (`<!subteam^ID|@handle>` for a configured user group).
+The template's own text is not escaped: a team's template may use Slack markup on purpose.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import jinja2
 
 from oob.config import Audience, Config
 from oob.errors import ConfigError
+
+
+class SlackMarkup(str):
+    """Text already in Slack's markup (a mention oob built): printed as it is."""
+
+    __slots__ = ()
+
+
+def slack_escape(text: str) -> str:
+    """`text` shown as typed in Slack: its control characters `&`, `<` and `>` as entities."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _finalize(value: Any) -> Any:
+    # Jinja calls this on every value a template prints ({{ ... }}), never on template text.
+    if isinstance(value, SlackMarkup) or not isinstance(value, str):
+        return value
+    return slack_escape(value)
+
+
+def mention_markup(audience: Audience | None) -> SlackMarkup:
+    """How a message addresses `audience`: a user-group mention Slack notifies when the group's
+    ID is configured (`<!subteam^S0123ABCD|@cms-engineers-group>`), else the text as written."""
+    if audience is None or not audience.mention:
+        return SlackMarkup("")
+    if audience.mention_id:
+        return SlackMarkup(f"<!subteam^{audience.mention_id}|{slack_escape(audience.mention)}>")
+    return SlackMarkup(slack_escape(audience.mention))
+
 
 # The messages the procedure sends, each with the audiences it goes to by default.
 MESSAGES: Mapping[str, tuple[str, ...]] = {
@@ -34,6 +70,20 @@ MESSAGES: Mapping[str, tuple[str, ...]] = {
     "called_off": ("sitewide", "helpdesk", "editors"),
     "resume_merging": ("engineers",),
 }
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One message to post: its text, the channel, and the audiences it speaks to there."""
+
+    channel: str
+    audiences: tuple[str, ...]
+    text: str
+
+    @property
+    def about(self) -> str:
+        """The audiences as one idempotency-key part (`operators+engineers`)."""
+        return "+".join(self.audiences)
 
 
 class Messages:
@@ -58,6 +108,7 @@ class Messages:
             undefined=jinja2.StrictUndefined,
             autoescape=False,  # noqa: S701 - chat text, not HTML
             keep_trailing_newline=False,
+            finalize=_finalize,
         )
 
     def audience(self, name: str) -> Audience | None:
@@ -67,12 +118,37 @@ class Messages:
 
     def render(self, message: str, audience: str, values: Mapping[str, Any]) -> str:
         """The text of `message` for `audience`, with `values` and the audience's mention."""
+        return self._render(message, audience, values, mention_markup(self.audience(audience)))
+
+    def deliveries(
+        self, message: str, audiences: Sequence[str], values: Mapping[str, Any]
+    ) -> list[Delivery]:
+        """`message` for `audiences`, one post per channel: audiences sharing a channel get one
+        message that mentions each of them (not the same text twice). Audiences that are not
+        configured (the optional `operators`) are skipped. Channels in first-seen order."""
+        sharing: dict[str, list[str]] = {}
+        for name in dict.fromkeys(audiences):
+            who = self.audience(name)
+            for channel in who.channels if who else ():
+                sharing.setdefault(channel, []).append(name)
+        found: list[Delivery] = []
+        for channel, names in sharing.items():
+            marks = [mention_markup(self.audience(n)) for n in names]
+            mention = SlackMarkup(" ".join(dict.fromkeys(m for m in marks if m)))
+            texts = [self._render(message, n, values, mention) for n in names]
+            for text in dict.fromkeys(texts):  # a per-audience template may still differ
+                told = tuple(n for n, t in zip(names, texts, strict=True) if t == text)
+                found.append(Delivery(channel, told, text))
+        return found
+
+    def _render(
+        self, message: str, audience: str, values: Mapping[str, Any], mention: SlackMarkup
+    ) -> str:
         if message not in MESSAGES:
             raise KeyError(message)
-        who = self.audience(audience)
         template = self._env.select_template([f"{message}.{audience}.j2", f"{message}.j2"])
         try:
-            text = template.render({**values, "mention": who.mention if who else ""})
+            text = template.render({**values, "mention": mention})
         except jinja2.TemplateError as exc:
             raise ConfigError(
                 f"message template {template.name!r} cannot be rendered: {exc}",

@@ -16,7 +16,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,10 +27,21 @@ if TYPE_CHECKING:
     from oob.commands import Control
     from oob.config import Config
     from oob.ports import CodeHost
+    from oob.procedure import Tuning
     from oob.sandbox.faults import FaultPlan
     from oob.sandbox.server import SandboxServer
 
 OPERATOR, PRODUCT_OWNER, HELPDESK = "operator", "po", "helpdesk"
+
+
+@dataclass(frozen=True)
+class Incident:
+    """What the simulated operator says when asking for the deploy."""
+
+    symptoms: str = "editors cannot log in to the CMS"
+    cause: str = "a bad module update"
+    fix_summary: str = "revert the module update"
+    affects: str = "all CMS editors"
 
 
 @dataclass(frozen=True)
@@ -47,6 +58,9 @@ class Rehearsal:
     reaction_latency_ms: dict[str, float | None]
     side_effects: dict[str, Any]
     postmortem_path: str | None
+    # Who Slack notified beyond the channels' readers (groups, members, @here), per message
+    # posted, from the sandbox's ledger. Not part of `to_json`.
+    notified: dict[str, int] = field(default_factory=dict)
 
     @property
     def resolved(self) -> bool:
@@ -74,15 +88,24 @@ def rehearse(
     drafts: Path,
     faults: FaultPlan | None = None,
     show: Callable[[Store, Config, str, float], None] | None = None,
+    verbose: bool = False,
+    incident: Incident | None = None,
 ) -> Rehearsal:
     """Play `scenario` end to end; `show(store, config, run_id, time_scale)` is the live view.
 
     `faults` makes the sandbox fail some requests (errors, drops, slow or lost answers).
-    Postmortem drafts are written under `drafts` (they outlive the temporary store).
+    Postmortem drafts are written under `drafts`, in a folder of their own per rehearsal (they
+    outlive the temporary store). The sandbox's own token is used for every service, whatever
+    the environment's token variables hold. Without `verbose`, the workflow engine's log (a
+    step retried after a fault, with its traceback) stays off the console.
     """
     from oob.sandbox.server import SandboxServer
     from oob.sandbox.world import Options
 
+    # A folder per rehearsal: every rehearsal drafts the same postmortem, and none may
+    # overwrite another's.
+    drafts.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix=f"{scenario}-", dir=drafts))
     with (
         tempfile.TemporaryDirectory(prefix="oob-rehearse-") as home,
         SandboxServer(Options(scenario=scenario, time_scale=time_scale), faults=faults) as sandbox,
@@ -92,8 +115,10 @@ def rehearse(
             home=Path(home),
             scenario=scenario,
             time_scale=time_scale,
-            drafts=drafts,
+            drafts=folder,
             show=show,
+            log_level="WARNING" if verbose else "CRITICAL",
+            incident=incident or Incident(),
         )
 
 
@@ -105,33 +130,25 @@ def _play(
     time_scale: float,
     drafts: Path,
     show: Callable[[Store, Config, str, float], None] | None,
+    log_level: str,
+    incident: Incident,
 ) -> Rehearsal:
     from oob.adapters import connect
     from oob.commands import Control
-    from oob.config import parse
-    from oob.procedure import Tuning
-    from oob.sandbox.configfile import render_config
     from oob.worker import WorkerOptions, make_runtime, serve
 
-    config_path = home / "oob.toml"
-    config_path.write_text(render_config(sandbox.url, sandbox.options.token), encoding="utf-8")
-    config = parse(config_path.read_text(encoding="utf-8"), config_path)
+    config = _sandbox_config(sandbox, home)
     url = f"sqlite:///{home / 'oob.sqlite'}"
     store = Store(url)
     # Look at the world about every five simulated seconds, as a person refreshing would.
     poll = max(0.02, 5 / time_scale)
-    tuning = Tuning(
-        poll_seconds=poll,
-        time_scale=time_scale,
-        approval_poll_seconds=60,
-        merge_check_every=3,
-        trigger_settle_seconds=max(0.5, 15 / time_scale),
-    )
     stop = threading.Event()
     started = threading.Event()
     with connect(config) as services:
-        runtime = make_runtime(store, services, drafts=drafts, tuning=tuning)
-        options = WorkerOptions(heartbeat_seconds=0.5, polling_seconds=min(poll, 0.05))
+        runtime = make_runtime(store, services, drafts=drafts, tuning=_tuning(poll, time_scale))
+        options = WorkerOptions(
+            heartbeat_seconds=0.5, polling_seconds=min(poll, 0.05), log_level=log_level
+        )
         worker = threading.Thread(
             target=serve,
             args=(runtime, url, options, stop, lambda _line: started.set()),
@@ -145,19 +162,7 @@ def _play(
             control = Control(store, url)
             sim_start = float(state["sim_epoch"])
             wall_start = time.monotonic()
-            run = control.start(
-                config,
-                RunRequest(
-                    pipeline=config.pipeline.name,
-                    requester=OPERATOR,
-                    fix_sha=str(state["fix_sha"]),
-                    symptoms="editors cannot log in to the CMS",
-                    cause="a bad module update",
-                    fix_summary="revert the module update",
-                    affects="all CMS editors",
-                    release_wait_minutes=config.pipeline.release_wait,
-                ),
-            )
+            run = control.start(config, _request(config, str(state["fix_sha"]), incident))
             people = _People(
                 store=store,
                 control=control,
@@ -191,9 +196,47 @@ def _play(
             ledger=ledger,
             people=people,
             time_scale=time_scale,
+            sim_start=sim_start,
         )
     finally:
         store.close()
+
+
+def _sandbox_config(sandbox: SandboxServer, home: Path) -> Config:
+    """The config of the sandbox, sealed: an operator's shell exports the real services'
+    tokens; they must never reach the sandbox (which would refuse them: the rehearsal would
+    end cancelled)."""
+    from oob.config import parse
+    from oob.sandbox.configfile import render_config
+
+    path = home / "oob.toml"
+    path.write_text(render_config(sandbox.url, sandbox.options.token, sealed=True), "utf-8")
+    return parse(path.read_text(encoding="utf-8"), path)
+
+
+def _tuning(poll: float, time_scale: float) -> Tuning:
+    from oob.procedure import Tuning
+
+    return Tuning(
+        poll_seconds=poll,
+        time_scale=time_scale,
+        approval_poll_seconds=60,
+        merge_check_every=3,
+        trigger_settle_seconds=max(0.5, 15 / time_scale),
+    )
+
+
+def _request(config: Config, fix_sha: str, incident: Incident) -> RunRequest:
+    return RunRequest(
+        pipeline=config.pipeline.name,
+        requester=OPERATOR,
+        fix_sha=fix_sha,
+        symptoms=incident.symptoms,
+        cause=incident.cause,
+        fix_summary=incident.fix_summary,
+        affects=incident.affects,
+        release_wait_minutes=config.pipeline.release_wait,
+    )
 
 
 def _wait_finished(store: Store, run_id: str) -> None:
@@ -306,6 +349,7 @@ def _result(
     ledger: list[dict[str, Any]],
     people: _People,
     time_scale: float,
+    sim_start: float,
 ) -> Rehearsal:
     from oob.events import KIND_BUILD_STARTED, KIND_POSTMORTEM
     from oob.readmodel import snapshot
@@ -327,33 +371,16 @@ def _result(
         for e in events
         if e.kind == KIND_BUILD_STARTED
     }
-    critical = 0.0
-    last_end: float | None = None
-    for job in state["jobs"]:
-        for build in job["builds"]:
-            if (job["path"], build["number"]) in followed:
-                begun = _epoch(build["started"])
-                if build["ended"]:
-                    ended = _epoch(build["ended"])
-                    last_end = ended if last_end is None else max(last_end, ended)
-                else:
-                    ended = float(state["sim_epoch"])
-                critical += ended - begun
+    critical, ends = _waited_builds(state, followed, config.pipeline.gate.job or "")
     # Simulated time maps to real time at `time_scale`; anchor the map on the last state read.
     anchor_sim, anchor_real = float(state["sim_epoch"]), time.time()
 
     def real(sim: float) -> float:
         return anchor_real - (anchor_sim - sim) / time_scale
 
-    changes = list(people.acted_at)
-    if last_end is not None:
-        changes.append(real(last_end))
+    changes = [*people.acted_at, *(real(end) for end in ends if end >= sim_start)]
     ours = [_epoch(e["real_time"]) for e in ledger if not _by_people(e)]
-    latencies = []
-    for change in changes:
-        after = [t for t in ours if t >= change]
-        if after:
-            latencies.append((min(after) - change) * 1000)
+    latencies = reaction_latencies(changes, ours)
     postmortem = next((e for e in reversed(events) if e.kind == KIND_POSTMORTEM), None)
     run = store.run(run_id)
     return Rehearsal(
@@ -371,7 +398,49 @@ def _result(
             "github_requests_counted": int(state["github"]["requests_counted"]),
         },
         postmortem_path=postmortem.details.get("path") if postmortem else None,
+        notified=dict(Counter(n for e in ledger for n in e["summary"].get("notified") or ())),
     )
+
+
+def _waited_builds(
+    state: dict[str, Any], followed: set[tuple[str, int]], gate: str
+) -> tuple[float, list[float]]:
+    """The simulated seconds the followed builds took (the critical path), and the simulated
+    ends of the builds the run waited on: those it followed and the test gate's (pre-flight
+    waits for the post-deploy tests to pass)."""
+    critical = 0.0
+    ends: list[float] = []
+    for job in state["jobs"]:
+        for build in job["builds"]:
+            mine = (job["path"], build["number"]) in followed
+            if mine:
+                begun = _epoch(build["started"])
+                finished = _epoch(build["ended"]) if build["ended"] else float(state["sim_epoch"])
+                critical += finished - begun
+            if build["ended"] and (mine or job["path"].lower() == gate.lower()):
+                ends.append(_epoch(build["ended"]))
+    return critical, ends
+
+
+def reaction_latencies(changes: list[float], actions: list[float]) -> list[float]:
+    """Milliseconds from each change the run reacts to until its next action (epoch seconds).
+
+    A change followed by another before the run acts is not one it reacted to: after an
+    approval the run may still wait for the post-deploy tests, and it is their end that it
+    reacts to. Counting the approval too would count the tests' duration as latency.
+    """
+    ordered = sorted(changes)
+    latencies = []
+    for i, change in enumerate(ordered):
+        after = [t for t in actions if t >= change]
+        if not after:
+            continue
+        acted = min(after)
+        following = ordered[i + 1] if i + 1 < len(ordered) else None
+        if following is not None and following < acted:
+            continue
+        latencies.append((acted - change) * 1000)
+    return latencies
 
 
 def _by_people(entry: dict[str, Any]) -> bool:
@@ -392,7 +461,9 @@ def side_effects(ledger: list[dict[str, Any]]) -> dict[str, Any]:
         elif entry["service"] == "slack" and entry["path"].endswith("chat.postMessage"):
             key = str((summary.get("event_payload") or {}).get("key", ""))
             parts = key.split(":")
-            messages[parts[3] if len(parts) > 3 else "unknown"] += 1
+            # One message may speak to several audiences sharing a channel (`a+b`).
+            for audience in (parts[3] if len(parts) > 3 else "unknown").split("+"):
+                messages[audience] += 1
         elif entry["service"] == "github" and "/statuses/" in entry["path"]:
             statuses += 1
         elif entry["service"] == "github" and entry["path"].endswith("/pulls"):

@@ -59,7 +59,8 @@ def postmortem(
     actor = _actor(config, as_name) if open_pr else None
     store = open_store()
     try:
-        draft = pm.build_draft(store, config, run_id)
+        here = None if output is not None else Path.cwd()
+        draft = pm.build_draft(store, config, run_id, directory=here)
         path = output if output is not None else Path.cwd() / draft.repository_path
         if path.is_dir():  # --output DIR: the draft's own file name, in that folder
             path /= Path(draft.repository_path).name

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 @app.command()
 def rehearse(
     ctx: typer.Context,
+    *,
     scenario: Annotated[
         str, typer.Option("--scenario", help="A sandbox scenario (see `oob sandbox --help`).")
     ] = "happy",
@@ -33,6 +35,12 @@ def rehearse(
         typer.Option("--faults", min=0, max=1, help="Share of sandbox requests that fail."),
     ] = 0.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print only the result as JSON.")] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose", help="Also show the workflow engine's log (steps retried after faults)."
+        ),
+    ] = False,
 ) -> None:
     """Rehearse an out-of-band deploy end to end on the sandbox (no config needed).
 
@@ -40,12 +48,18 @@ def rehearse(
     """
     from oob.live import follow
     from oob.rehearse import rehearse as play
+    from oob.sandbox.configfile import SERVICE_TOKEN_VARIABLES
     from oob.sandbox.faults import FaultPlan
     from oob.sandbox.scenario import load_scenario
     from oob.store import state_dir
 
     obj: AppContext = ctx.obj
     load_scenario(scenario)  # an unknown name is bad input, before anything starts
+    ignored = [name for name in SERVICE_TOKEN_VARIABLES if os.environ.get(name)]
+    if ignored:
+        typer.echo(
+            f"rehearse: ignoring {', '.join(ignored)}: the sandbox uses its own token", err=True
+        )
 
     def show(store: Store, config: Config, run_id: str, scale: float) -> None:
         follow(store, run_id, obj.console, time_scale=scale)
@@ -56,6 +70,7 @@ def rehearse(
         faults=FaultPlan(rate=faults),
         drafts=state_dir() / "rehearsals",
         show=None if as_json else show,
+        verbose=verbose,
     )
     if as_json:
         obj.print_json(result.to_json())

@@ -3,15 +3,32 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from typer.core import TyperCommand
 
 from oob.cli import app
 from oob.cli.context import AppContext
+from oob.errors import UsageError
+
+if TYPE_CHECKING:
+    # typer carries its own copy of click; its help is formatted with that copy's types.
+    from typer._click import Context, HelpFormatter
 
 
-@app.command()
+class _WithScenarios(TyperCommand):
+    """`oob sandbox --help` ends with the scenarios, one line each (read only for the help)."""
+
+    def format_epilog(self, ctx: Context, formatter: HelpFormatter) -> None:
+        from oob.sandbox.scenario import load_scenario, scenario_names
+
+        rows = [(name, load_scenario(name).summary) for name in scenario_names()]
+        with formatter.section("Scenarios (--scenario)"):
+            formatter.write_dl(rows)
+
+
+@app.command(cls=_WithScenarios)
 def sandbox(
     ctx: typer.Context,
     *,
@@ -42,9 +59,14 @@ def sandbox(
     write_config: Annotated[
         Path | None,
         typer.Option(
-            "--write-config", help="Write an oob.toml pointing every service at this sandbox."
+            "--write-config",
+            help="Write an oob.toml pointing every service at this sandbox, with a [web] table "
+            "for `oob serve` (refuses to overwrite a file without --force).",
         ),
     ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Let --write-config overwrite an existing file.")
+    ] = False,
 ) -> None:
     """Serve the sandbox: Jenkins, GitHub, Slack and the CMS on one port, in simulated time."""
     from oob.sandbox.configfile import render_config
@@ -55,6 +77,10 @@ def sandbox(
 
     console = ctx.obj.console if isinstance(ctx.obj, AppContext) else AppContext().console
     load_scenario(scenario)  # an unknown name fails before anything listens
+    if write_config is not None and write_config.exists() and not force:
+        raise UsageError(
+            f"{write_config} exists", hint="pass --force to overwrite it, or choose another path"
+        )
     options = Options(scenario=scenario, seed=seed, time_scale=time_scale, token=token)
     server = SandboxServer(options, faults=FaultPlan(rate=faults, seed=seed), host=host, port=port)
     server.start()
@@ -62,23 +88,14 @@ def sandbox(
         state = server.state()
         url = server.url
         if write_config is not None:
-            write_config.write_text(render_config(url, token), encoding="utf-8")
+            text = render_config(url, token, sealed=True, web=True)
+            write_config.write_text(text, encoding="utf-8")
         clock = "manual (POST /_sandbox/advance)" if time_scale == 0 else f"{time_scale:g}x"
-        lines = [
-            f"oob sandbox on {url}  (scenario {scenario}: {state['summary']})",
-            f"  Jenkins   {url}/jenkins/    user oob, API token {token}",
-            f"  GitHub    {url}/github      token {token}  (API base URL)",
-            f"  Slack     {url}/slack/api/  token {token}",
-            f"  CMS       {url}/cms/        login page {url}/cms/user/login",
-            f"  control   {url}/_sandbox/ (state, ledger, reset, advance)",
-            f"  repository {state['repo']}: fix {state['fix_sha']}, main {state['main_sha']}",
-            f"  production {state['cms']['tag']} ({state['cms']['deployed_sha']}), "
-            f"login answers {state['cms']['login_status']}",
-            f"  clock {clock}, faults {faults:g}, seed {seed}",
-            f"  scenarios: {', '.join(scenario_names())}",
-        ]
+        lines = _banner(url, token, scenario, state)
+        lines.append(f"  clock {clock}, faults {faults:g}, seed {seed}")
+        lines.append(f"  scenarios: {', '.join(scenario_names())}")
         if write_config is not None:
-            lines.append(f"  config written to {write_config}: oob --config {write_config} ...")
+            lines += _config_lines(write_config, token)
         for line in lines:
             console.print(line, markup=False, soft_wrap=True)
         console.print("Ctrl-C stops the sandbox.", markup=False)
@@ -87,3 +104,29 @@ def sandbox(
         pass
     finally:
         server.stop()
+
+
+def _banner(url: str, token: str, scenario: str, state: dict[str, Any]) -> list[str]:
+    """Where each service is, with its credentials, and the world it starts in."""
+    return [
+        f"oob sandbox on {url}  (scenario {scenario}: {state['summary']})",
+        f"  Jenkins   {url}/jenkins/    user oob, API token {token}",
+        f"  GitHub    {url}/github      token {token}  (API base URL)",
+        f"  Slack     {url}/slack/api/  token {token}",
+        f"  CMS       {url}/cms/        login page {url}/cms/user/login",
+        f"  control   {url}/_sandbox/ (state, ledger, reset, advance)",
+        f"  repository {state['repo']}: fix {state['fix_sha']}, main {state['main_sha']}",
+        f"  production {state['cms']['tag']} ({state['cms']['deployed_sha']}), "
+        f"login answers {state['cms']['login_status']}",
+    ]
+
+
+def _config_lines(path: Path, token: str) -> list[str]:
+    """How to use the config just written: commands, and the dashboard's sign-in."""
+    from oob.sandbox.configfile import PEOPLE, person_token
+
+    people = ", ".join(f"{p} with token {person_token(token, p)}" for p in PEOPLE)
+    return [
+        f"  config written to {path}: oob --config {path} deploy --as operator ...",
+        f"  dashboard: oob --config {path} serve, then sign in as {people}",
+    ]

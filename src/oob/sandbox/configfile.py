@@ -7,13 +7,27 @@ and allows asserted identities, and carries the sandbox's fake token inline, mar
 
 from __future__ import annotations
 
+import hashlib
 import json
 
-from oob.sandbox.scenario import load_pipeline
+from oob.sandbox.scenario import Pipeline, load_pipeline
+from oob.sandbox.slack import USERGROUPS
 
 # The va-cms stages before Jenkins, with the runbook's estimates: part of the lead time oob shows.
 MANUAL_STAGES = (("Create a PR", "manual", 5), ("Pull Request CI Tests", "github", 50))
 PRESET_CHANNELS = ("sitewide-program", "cms-helpdesk", "cms-editors", "cms-product")
+# The variables a config names for the services' tokens (`token_env`).
+SERVICE_TOKEN_VARIABLES = ("OOB_JENKINS_TOKEN", "OOB_GITHUB_TOKEN", "OOB_SLACK_TOKEN")
+# The simulated people, who may sign in to the dashboard (`oob serve`) with `person_token`.
+PEOPLE = ("operator", "po", "helpdesk")
+# Where the sandbox serves the pages a person opens (commits, compares, pull requests): the
+# draft and the messages link there, never to the real github.com.
+WEB_PATH = "/web/github"
+
+
+def person_token(token: str, person: str) -> str:
+    """The dashboard token of a simulated person in a sandbox whose API token is `token`."""
+    return f"{token}-{person}"
 
 
 def _q(value: str) -> str:
@@ -27,20 +41,47 @@ def render_config(
     *,
     user: str = "oob",
     require_confirmation: bool = True,
+    sealed: bool = False,
+    web: bool = False,
 ) -> str:
-    """An oob.toml for the sandbox at `base_url` that accepts `user` with `token`."""
+    """An oob.toml for the sandbox at `base_url` that accepts `user` with `token`.
+
+    `sealed`: the sandbox's token is used even when the services' token variables are set (an
+    operator's shell often has the real ones). `web`: a [web] table where the simulated people
+    sign in to `oob serve` with `person_token`.
+    """
     base = base_url.rstrip("/")
     pipeline = load_pipeline()
-    gate = next(j for j in pipeline.jobs if j.kind == "tests")
-    release = pipeline.release_job
     lines = [
         "# oob.toml for the oob sandbox at " + base,
         "# Written by `oob sandbox --write-config`: every service points at the sandbox.",
+        *_pipeline(pipeline),
+        *_services(base, user, pipeline),
+        *_audiences(),
+        *_people(base, pipeline, require_confirmation=require_confirmation),
+        *(_web(token) if web else []),
+    ]
+    used = "always" if sealed else "when the token variables are unset"
+    lines += [
+        "",
+        f"# SANDBOX ONLY: the sandbox's fake credential, used {used}.",
+        "# oob refuses it unless every service is on this machine.",
+        "[sandbox]",
+        f"token = {_q(token)}",
+        f"sealed = {'true' if sealed else 'false'}",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _pipeline(pipeline: Pipeline) -> list[str]:
+    gate = next(j for j in pipeline.jobs if j.kind == "tests")
+    lines = [
         "",
         "[pipeline]",
         'name = "va-cms (sandbox)"',
         f"test_gate = {_q(gate.path)}",
-        f"release_trigger = {_q(release.path)}",
+        f"release_trigger = {_q(pipeline.release_job.path)}",
         "release_wait = 15",
         'release_wait_parameter = "release_wait"',
         r"release_log_pattern = 'Commit status: (?P<state>\w+) : (?P<sha>[0-9a-f]{7,40})'",
@@ -51,41 +92,58 @@ def render_config(
     for job in pipeline.jobs:
         lines += ["", "[[pipeline.stages]]", f"name = {_q(job.path)}", 'kind = "jenkins"']
         lines += [f"job = {_q(job.path)}", f"estimate_minutes = {job.estimate_minutes:g}"]
+    return lines
+
+
+def _services(base: str, user: str, pipeline: Pipeline) -> list[str]:
     contexts = ", ".join(_q(c) for c in pipeline.required_contexts)
-    lines += [
+    lines = [
         "",
         "[services.jenkins]",
         f"url = {_q(base + '/jenkins/')}",
         f"user = {_q(user)}",
-        'token_env = "OOB_JENKINS_TOKEN"',
+        f"token_env = {_q(SERVICE_TOKEN_VARIABLES[0])}",
         "",
         "[services.github]",
         f"api_url = {_q(base + '/github')}",
+        f"web_url = {_q(base + WEB_PATH)}",
         f"repository = {_q(pipeline.repository)}",
         f"branch = {_q(pipeline.branch)}",
-        'token_env = "OOB_GITHUB_TOKEN"',
+        f"token_env = {_q(SERVICE_TOKEN_VARIABLES[1])}",
         f"required_contexts = [{contexts}]",
         "",
         "[services.slack]",
         f"api_url = {_q(base + '/slack/api/')}",
-        'token_env = "OOB_SLACK_TOKEN"',
+        f"token_env = {_q(SERVICE_TOKEN_VARIABLES[2])}",
     ]
     for channel in PRESET_CHANNELS:
         lines += ["", f"[channels.{channel}]", f'slack = "#{channel}"']
+    return lines
+
+
+def _audiences() -> list[str]:
+    """The va-cms audiences; engineers are the sandbox Slack's user group, by its ID."""
+    group_id, group_handle = USERGROUPS[0][0], USERGROUPS[0][1]
     audiences = (
-        ("engineers", "sitewide-program", "@cms-engineers-group"),
+        ("engineers", "sitewide-program", f"@{group_handle}"),
         ("sitewide", "sitewide-program", ""),
         ("helpdesk", "cms-helpdesk", ""),
         ("editors", "cms-editors", ""),
         ("product_owner", "cms-product", ""),
         ("operators", "sitewide-program", ""),
     )
+    lines: list[str] = []
     for audience, channel, mention in audiences:
         lines += ["", f"[audiences.{audience}]", f'channels = ["{channel}"]']
         if mention:
-            lines.append(f"mention = {_q(mention)}")
+            lines += [f"mention = {_q(mention)}", f"mention_id = {_q(group_id)}"]
+    return lines
+
+
+def _people(base: str, pipeline: Pipeline, *, require_confirmation: bool) -> list[str]:
+    """Roles of the simulated people, how the fix is verified, where the postmortem goes."""
     login = f"{base}/cms/user/login"
-    lines += [
+    return [
         "",
         "# The simulated people; pick one with `--as NAME`.",
         "[roles]",
@@ -112,11 +170,18 @@ def render_config(
         f"base_branch = {_q(pipeline.postmortems_branch)}",
         'path = "Postmortems/{year}/{date}-{slug}.md"',
         "open_pull_request = true",
-        "",
-        "# SANDBOX ONLY: the sandbox's fake credential, used when the token variables are unset.",
-        "# oob refuses it unless every service is on this machine.",
-        "[sandbox]",
-        f"token = {_q(token)}",
-        "",
     ]
-    return "\n".join(lines)
+
+
+def _web(token: str) -> list[str]:
+    lines = [
+        "",
+        "# The dashboard (`oob serve`): each simulated person signs in with their token,",
+        f"# {_q(person_token(token, 'NAME'))}; only its SHA-256 is kept here.",
+        "[web]",
+        'identity = "tokens"',
+    ]
+    for person in PEOPLE:
+        digest = hashlib.sha256(person_token(token, person).encode()).hexdigest()
+        lines += ["", f"[web.users.{person}]", f"token_sha256 = {_q(digest)}"]
+    return lines

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -33,10 +34,21 @@ NEEDED: dict[str, str | None] = {
     "conversations.history": "channels:history",
     "conversations.list": "channels:read",
     "conversations.info": "channels:read",
+    "usergroups.list": "usergroups:read",
 }
 # conversations.list hands out at most this many channels a page, whatever `limit` asks
 # ("fewer than the requested number of items may be returned").
 LIST_PAGE = 200
+
+# The workspace's user groups (id, handle, name, members), as usergroups.list shows them.
+USERGROUPS = (
+    ("S0CMSENG01", "cms-engineers-group", "CMS Engineers", ("U0ENG00001", "U0ENG00002")),
+    ("S0HELPDSK1", "cms-helpdesk-group", "CMS Helpdesk", ("U0HLP00001",)),
+)
+# What a message notifies beyond the channel's readers: special mentions, groups, people.
+MENTION = re.compile(
+    r"<!(here|channel|everyone)(?:\|[^>]*)?>|<!subteam\^(\w+)(?:\|[^>]*)?>|<@(\w+)"
+)
 
 Method = Callable[[dict[str, Any], World], Awaitable[dict[str, Any]]]
 
@@ -68,6 +80,7 @@ class SlackApi:
             "conversations.history": self.history,
             "conversations.list": self.list_channels,
             "conversations.info": self.info,
+            "usergroups.list": self.usergroups,
         }
         return [
             Route(f"/{name}", self._endpoint(name, method), methods=["GET", "POST"])
@@ -272,6 +285,35 @@ class SlackApi:
         """conversations.info: one channel by id."""
         return {"ok": True, "channel": _channel_json(self._channel(args, world, by_name=False))}
 
+    async def usergroups(self, args: dict[str, Any], world: World) -> dict[str, Any]:
+        """usergroups.list: the workspace's user groups; members with `include_users`."""
+        users = _flag(args.get("include_users"))
+        groups = []
+        for ident, handle, name, members in USERGROUPS:
+            group: dict[str, Any] = {
+                "id": ident,
+                "team_id": world.slack.team_id,
+                "is_usergroup": True,
+                "is_subteam": True,
+                "name": name,
+                "description": "",
+                "handle": handle,
+                "is_external": False,
+                "auto_type": None,
+                "date_create": 1_600_000_000,
+                "date_update": 1_600_000_000,
+                "date_delete": 0,
+                "created_by": BOT_USER,
+                "updated_by": BOT_USER,
+                "deleted_by": None,
+                "prefs": {"channels": [], "groups": []},
+                "user_count": len(members),
+            }
+            if users:
+                group["users"] = list(members)
+            groups.append(group)
+        return {"ok": True, "usergroups": groups}
+
     @staticmethod
     def _channel(args: dict[str, Any], world: World, *, by_name: bool) -> Channel:
         ref = args.get("channel")
@@ -336,12 +378,29 @@ def _channel_json(channel: Channel) -> dict[str, Any]:
     }
 
 
+def notified(text: str) -> list[str]:
+    """Who Slack would notify for `text` beyond the channel: `here`/`channel`/`everyone`, the
+    members of each mentioned user group (`@handle` for the group), and mentioned users."""
+    groups = {ident: (handle, members) for ident, handle, _, members in USERGROUPS}
+    found: list[str] = []
+    for special, group, user in MENTION.findall(text):
+        if special:
+            found.append(f"!{special}")
+        elif group in groups:
+            handle, members = groups[group]
+            found += [f"@{handle}", *members]
+        elif user:
+            found.append(user)
+    return list(dict.fromkeys(found))
+
+
 def _summary(args: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
     metadata = _json_arg(args.get("metadata"))
     summary = {
         "channel": data.get("channel"),
         "ts": data.get("ts"),
         "text": str(args.get("text", ""))[:200],
+        "notified": notified(str(args.get("text", ""))),
     }
     if isinstance(metadata, dict):
         summary["event_type"] = metadata.get("event_type")

@@ -1,0 +1,470 @@
+"""`extract_facts`: a run and its events (in the store's order) turned into `PostmortemFacts`.
+
+Event kinds and their details are those the procedure writes (`oob.events`); an event of a kind
+this module does not know still appears in the timeline. Every time is UTC with its date.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from oob.config import Config, Pipeline
+from oob.eta import lead_time
+from oob.events import (
+    KIND_APPROVAL_REQUESTED,
+    KIND_APPROVED,
+    KIND_BUILD_FINISHED,
+    KIND_BUILD_STARTED,
+    KIND_CANCELLED,
+    KIND_CHECK,
+    KIND_COMMAND_REFUSED,
+    KIND_DENIED,
+    KIND_ENDED,
+    KIND_FIX_CONFIRMED,
+    KIND_HOLD_RELEASED,
+    KIND_HOLD_STARTED,
+    KIND_MERGE_DETECTED,
+    KIND_MESSAGE_POSTED,
+    KIND_POSTMORTEM,
+    KIND_PREFLIGHT_PASSED,
+    KIND_PREFLIGHT_WAITING,
+    KIND_PULL_REQUEST,
+    KIND_RELEASE_PICKED,
+    KIND_SHIELD_DOWN,
+    KIND_SHIELD_UP,
+    KIND_STATUS_OVERRIDDEN,
+    KIND_STEP_FINISHED,
+    KIND_STEP_STARTED,
+    RELEASE_TAG_PARAMETER,
+)
+from oob.postmortem.facts import (
+    BuildFact,
+    Check,
+    Decision,
+    GanttTask,
+    Merge,
+    Message,
+    Override,
+    PostmortemFacts,
+    PullRequestRecord,
+    Release,
+    StageFact,
+    TimelineEntry,
+    Window,
+    slugify,
+    title_of,
+)
+from oob.postmortem.lessons import action_items, lessons
+from oob.store import Event, Run, RunState
+
+# Event kinds the draft's timeline leaves out (every other kind, even one this module does not
+# know, is shown).
+TIMELINE_OMITS = frozenset(
+    {KIND_STEP_STARTED, KIND_STEP_FINISHED, KIND_COMMAND_REFUSED, KIND_POSTMORTEM}
+)
+
+
+class _Events:
+    """A run's events by kind, in the store's order."""
+
+    def __init__(self, events: Sequence[Event]) -> None:
+        self.all = events
+        self.by_kind: dict[str, list[Event]] = {}
+        for event in events:
+            self.by_kind.setdefault(event.kind, []).append(event)
+
+    def of(self, kind: str) -> list[Event]:
+        return self.by_kind.get(kind, [])
+
+    def first(self, kind: str) -> Event | None:
+        found = self.of(kind)
+        return found[0] if found else None
+
+    def last(self, kind: str) -> Event | None:
+        found = self.of(kind)
+        return found[-1] if found else None
+
+
+def extract_facts(run: Run, events: Sequence[Event], config: Config) -> PostmortemFacts:
+    """The facts of `run` from its `events` (in the store's order) and the config."""
+    github = config.services.github
+    web = f"{github.web_url.rstrip('/')}/{github.repository}"
+    ev = _Events(events)
+    # The procedure drafts the postmortem while the run is closing, after it has recorded how
+    # the run ends but before the run moves to that outcome: the event is then the only record.
+    ended = ev.last(KIND_ENDED)
+    outcome = run.outcome or _outcome_of(ended)
+    ended_at = run.ended_at or (ended.at if ended is not None and outcome else None)
+    decision = _decision(ev.last(KIND_APPROVED), ev.last(KIND_DENIED))
+    requested = ev.first(KIND_APPROVAL_REQUESTED)
+    eta = requested.details.get("eta_minutes") if requested else None
+    builds = _builds(events)
+    checks = _checks(ev)
+    waiting = ev.of(KIND_PREFLIGHT_WAITING)
+    facts = PostmortemFacts(
+        **_incident(run, web),
+        outcome=outcome,
+        ended_at=ended_at,
+        end_reason=_text(ended.details.get("reason")) if ended is not None else "",
+        approval_requested_at=requested.at if requested else None,
+        eta_at_approval_minutes=float(eta) if isinstance(eta, int | float) else None,
+        preflight_wait=_window(waiting[0], ev.first(KIND_PREFLIGHT_PASSED)) if waiting else None,
+        preflight_reasons=_reasons(waiting),
+        decision=decision,
+        cancellation=_cancellation(ev.last(KIND_CANCELLED)),
+        builds=builds,
+        stages=_stages(config.pipeline, run.release_wait_minutes, builds),
+        release=_release(ev.last(KIND_RELEASE_PICKED), run.fix_sha, web, _passed_tag(events)),
+        hold=_window(ev.first(KIND_HOLD_STARTED), ev.last(KIND_HOLD_RELEASED)),
+        shield=_window(ev.first(KIND_SHIELD_UP), ev.last(KIND_SHIELD_DOWN)),
+        checks=checks,
+        verified=_verified(outcome, checks),
+        overrides=_overrides(ev),
+        merges=_merges(ev, web),
+        messages=_messages(ev),
+        pull_requests=_pull_requests(ev),
+        lead_time=_lead_time(decision, checks, ended_at, outcome),
+        lead_time_estimate_minutes=lead_time(
+            config.pipeline,
+            config.pipeline.release_trigger,
+            _trigger_estimate(config.pipeline, run.release_wait_minutes),
+        ).total_minutes,
+        action_items=(),
+        went_well=(),
+        went_wrong=(),
+        lucky=(),
+        timeline=_timeline(events),
+    )
+    went_well, went_wrong, lucky = lessons(facts)
+    return replace(
+        facts,
+        action_items=action_items(facts),
+        went_well=went_well,
+        went_wrong=went_wrong,
+        lucky=lucky,
+        gantt=_gantt(facts),
+    )
+
+
+def _incident(run: Run, web: str) -> dict[str, Any]:
+    """What the run was asked to do, as the person asking put it."""
+    title = title_of(run.symptoms)
+    return {
+        "run_id": run.id,
+        "pipeline": run.pipeline,
+        "title": title,
+        "slug": slugify(title),
+        "incident_date": run.created_at.astimezone(UTC).date(),
+        "state": run.state,
+        "operator": run.requester,
+        "symptoms": run.symptoms,
+        "affects": run.affects,
+        "cause": run.cause,
+        "fix_sha": run.fix_sha,
+        "fix_summary": run.fix_summary,
+        "fix_url": f"{web}/commit/{run.fix_sha}",
+        "release_wait_minutes": run.release_wait_minutes,
+        "requested_at": run.created_at,
+    }
+
+
+def _timeline(events: Sequence[Event]) -> tuple[TimelineEntry, ...]:
+    """What a postmortem reader needs: decisions, builds, messages, merges, overrides, checks
+    and the outcome; not the procedure's own bookkeeping (each step's start and end, refused
+    commands, the draft itself). A check or wait repeated unchanged is one row.
+
+    By time, then by the order written: an event may carry a time from a service (a build's
+    start) that is earlier than events written before it.
+    """
+    entries: list[TimelineEntry] = []
+    for e in sorted(events, key=lambda e: (e.at, e.id)):
+        if e.kind in TIMELINE_OMITS:
+            continue
+        if entries and (entries[-1].kind, entries[-1].summary) == (e.kind, e.summary):
+            continue
+        entries.append(TimelineEntry(e.at, e.actor, e.source.value, e.kind, e.summary))
+    return tuple(entries)
+
+
+def _cancellation(cancelled: Event | None) -> Decision | None:
+    if cancelled is None:
+        return None
+    return Decision(False, cancelled.actor, cancelled.at, _text(cancelled.details.get("reason")))
+
+
+def _reasons(waiting: Iterable[Event]) -> tuple[str, ...]:
+    reasons = [r for e in waiting for r in e.details.get("reasons") or [] if isinstance(r, str)]
+    return tuple(dict.fromkeys(reasons))
+
+
+def _checks(ev: _Events) -> tuple[Check, ...]:
+    """Probe results and people's confirmations, by time."""
+    checks = [
+        Check(
+            e.at,
+            _text(e.details.get("name")) or "check",
+            bool(e.details.get("ok")),
+            _text(e.details.get("detail")),
+        )
+        for e in ev.of(KIND_CHECK)
+    ] + [
+        Check(e.at, f"confirmed by {e.actor}", True, _text(e.details.get("note")))
+        for e in ev.of(KIND_FIX_CONFIRMED)
+    ]
+    return tuple(sorted(checks, key=lambda c: c.at))
+
+
+def _overrides(ev: _Events) -> tuple[Override, ...]:
+    return tuple(
+        Override(
+            e.at,
+            e.actor,
+            _text(e.details.get("context")),
+            _opt(e.details.get("sha")),
+            _opt(e.details.get("previous_state")),
+            _text(e.details.get("reason")),
+        )
+        for e in ev.of(KIND_STATUS_OVERRIDDEN)
+    )
+
+
+def _merges(ev: _Events, web: str) -> tuple[Merge, ...]:
+    return tuple(
+        Merge(
+            e.at,
+            _text(e.details.get("sha")),
+            _opt(e.details.get("author")),
+            _text(e.details.get("message")).splitlines()[0] if e.details.get("message") else "",
+            _opt(e.details.get("url")) or f"{web}/commit/{_text(e.details.get('sha'))}",
+        )
+        for e in ev.of(KIND_MERGE_DETECTED)
+        if e.details.get("sha")
+    )
+
+
+def _messages(ev: _Events) -> tuple[Message, ...]:
+    return tuple(
+        Message(
+            e.at,
+            _text(e.details.get("audience")),
+            _text(e.details.get("channel")),
+            _text(e.details.get("purpose")) or e.summary,
+            _opt(e.details.get("permalink")),
+        )
+        for e in ev.of(KIND_MESSAGE_POSTED)
+    )
+
+
+def _pull_requests(ev: _Events) -> tuple[PullRequestRecord, ...]:
+    return tuple(
+        PullRequestRecord(_text(e.details.get("url")), int(e.details.get("number") or 0), e.at)
+        for e in ev.of(KIND_PULL_REQUEST)
+    )
+
+
+def _lead_time(
+    decision: Decision | None,
+    checks: Sequence[Check],
+    ended_at: datetime | None,
+    outcome: RunState | None,
+) -> Window | None:
+    """Approval to resolution, for a resolved run.
+
+    Resolution is the moment the fix was seen working; the run ends a little later, once
+    everyone has been told.
+    """
+    approved_at = decision.at if decision and decision.approved else None
+    passed = [c.at for c in checks if c.ok]
+    resolved_at = max(passed) if passed else ended_at
+    if approved_at and resolved_at and outcome is RunState.RESOLVED:
+        return Window(approved_at, resolved_at)
+    return None
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _opt(value: Any) -> str | None:
+    return None if value in (None, "") else str(value)
+
+
+def _time(value: Any) -> datetime | None:
+    """A time from event details: an ISO string or epoch milliseconds (as Jenkins gives)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value / 1000, UTC)
+    if isinstance(value, str) and value:
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    return None
+
+
+def _decision(approved: Event | None, denied: Event | None) -> Decision | None:
+    # Approve and deny are mutually exclusive in the procedure; should both appear, the later
+    # one is the one that took effect.
+    candidates = [e for e in (approved, denied) if e is not None]
+    if not candidates:
+        return None
+    event = max(candidates, key=lambda e: (e.at, e.id))
+    if event.kind == KIND_APPROVED:
+        return Decision(True, event.actor, event.at, _text(event.details.get("note")))
+    return Decision(False, event.actor, event.at, _text(event.details.get("reason")))
+
+
+def _builds(events: Iterable[Event]) -> tuple[BuildFact, ...]:
+    """Builds by (job, number), the finish event completing what the start event said."""
+    found: dict[tuple[str, int], BuildFact] = {}
+    for event in events:
+        if event.kind not in (KIND_BUILD_STARTED, KIND_BUILD_FINISHED):
+            continue
+        job, number = event.details.get("job"), event.details.get("number")
+        if not isinstance(job, str) or not isinstance(number, int):
+            continue
+        before = found.get((job, number))
+        started = _time(event.details.get("started_at")) or (
+            before.started_at if before else event.at
+        )
+        ended: datetime | None = None
+        result = _opt(event.details.get("result"))
+        if event.kind == KIND_BUILD_FINISHED:
+            duration = event.details.get("duration_seconds")
+            ended = (
+                started + timedelta(seconds=float(duration))
+                if isinstance(duration, int | float) and duration > 0
+                else event.at
+            )
+        found[(job, number)] = BuildFact(
+            job=job,
+            number=number,
+            url=_opt(event.details.get("url")) or (before.url if before else None),
+            result=result or (before.result if before else None),
+            started_at=started,
+            ended_at=ended or (before.ended_at if before else None),
+            sha=_opt(event.details.get("sha")) or (before.sha if before else None),
+        )
+    return tuple(sorted(found.values(), key=lambda b: (b.started_at, b.job, b.number)))
+
+
+def _trigger_estimate(pipeline: Pipeline, release_wait: float) -> dict[str, float]:
+    # The release job's estimate in the runbook is its wait; a run that set another wait
+    # is measured against the wait it asked for.
+    return {pipeline.trigger.name: release_wait} if release_wait > 0 else {}
+
+
+def _stages(
+    pipeline: Pipeline, release_wait: float, builds: Sequence[BuildFact]
+) -> tuple[StageFact, ...]:
+    """The stages the run followed (release trigger to production) plus any other stage of
+    which it recorded a build (the test gate's, checked in pre-flight)."""
+    estimates = _trigger_estimate(pipeline, release_wait)
+    followed = {s.name for s in [pipeline.trigger, *pipeline.to_production]}
+    stages = []
+    for stage in pipeline.stages:
+        mine = [b for b in builds if stage.job and b.job.lower() == stage.job.lower()]
+        if stage.name not in followed and not mine:
+            continue
+        stages.append(
+            StageFact(
+                name=stage.name,
+                estimate_minutes=estimates.get(stage.name, stage.estimate_minutes),
+                build=mine[-1] if mine else None,
+            )
+        )
+    return tuple(stages)
+
+
+def _passed_tag(events: Iterable[Event]) -> str | None:
+    """The release tag the release job handed to the stages after it (`release_tag`)."""
+    for event in events:
+        parameters = event.details.get("parameters")
+        if event.kind in (KIND_BUILD_STARTED, KIND_BUILD_FINISHED) and isinstance(parameters, dict):
+            tag = _opt(parameters.get(RELEASE_TAG_PARAMETER))
+            if tag:
+                return tag
+    return None
+
+
+def _release(event: Event | None, fix_sha: str, web: str, passed_tag: str | None) -> Release | None:
+    if event is None or not event.details.get("sha"):
+        return None
+    sha = _text(event.details["sha"])
+    contains = event.details.get("contains_fix")
+    return Release(
+        sha=sha,
+        state=_opt(event.details.get("state")),
+        tag=_opt(event.details.get("tag")) or passed_tag,
+        contains_fix=contains if isinstance(contains, bool) else None,
+        commit_url=f"{web}/commit/{sha}",
+        compare_url=_opt(event.details.get("compare_url")) or f"{web}/compare/{fix_sha}...{sha}",
+        at=event.at,
+    )
+
+
+def _window(start: Event | None, end: Event | None) -> Window | None:
+    if start is None:
+        return None
+    return Window(start.at, end.at if end is not None and end.at >= start.at else None)
+
+
+def _outcome_of(ended: Event | None) -> RunState | None:
+    value = ended.details.get("outcome") if ended is not None else None
+    try:
+        state = RunState(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+    return state if state is not None and state.terminal else None
+
+
+def _verified(outcome: RunState | None, checks: Sequence[Check]) -> bool | None:
+    if outcome is RunState.RESOLVED:
+        return True
+    if outcome is RunState.FIX_NOT_VERIFIED:
+        return False
+    if not checks:
+        return None
+    return all(c.ok for c in checks)
+
+
+def _gantt(f: PostmortemFacts) -> tuple[GanttTask, ...]:
+    """The bars of the chart: approval, merge hold, each build, the downtime, verification."""
+    ends = [e.at for e in f.timeline]
+    last_seen = f.ended_at or (max(ends) if ends else f.requested_at)
+    tasks: list[GanttTask] = []
+
+    def add(section: str, name: str, start: datetime, end: datetime | None, status: str) -> None:
+        tasks.append(GanttTask(section, name, start, end or last_seen, status if end else "active"))
+
+    asked = f.approval_requested_at or f.requested_at
+    if f.decision is not None:
+        verb = "approved" if f.decision.approved else "denied"
+        add(
+            "Approval",
+            f"Approval ({verb})",
+            asked,
+            f.decision.at,
+            "done" if f.decision.approved else "crit",
+        )
+    elif f.outcome is None:
+        add("Approval", "Awaiting approval", asked, None, "active")
+    if f.preflight_wait is not None:
+        add("Approval", "Pre-flight wait", f.preflight_wait.start, f.preflight_wait.end, "crit")
+    if f.hold is not None:
+        add("Merges", "Merge hold", f.hold.start, f.hold.end, "crit" if f.merges else "done")
+    for b in f.builds:
+        failed = b.result not in (None, "SUCCESS")
+        add(
+            "Jenkins", f"{b.job} {b.number}", b.started_at, b.ended_at, "crit" if failed else "done"
+        )
+    if f.shield is not None:
+        add("Editors", "Deploy shield (editor downtime)", f.shield.start, f.shield.end, "crit")
+    if f.checks:
+        start = f.shield.end if f.shield is not None and f.shield.end else f.checks[0].at
+        end = max(c.at for c in f.checks)
+        add("Verification", "Verification", min(start, end), end, "done" if f.verified else "crit")
+    return tuple(tasks)

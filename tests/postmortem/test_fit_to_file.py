@@ -1,0 +1,106 @@
+"""A draft fit to file: its own path, a timeline of what a reader needs, links to where the
+run happened (the sandbox's pages in a rehearsal)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from oob import events
+from oob import postmortem as pm
+from oob.config import Config
+from oob.rehearse import rehearse
+from oob.store import Source, Store
+from tests.postmortem.conftest import denied_run, resolved_run, start_run
+
+
+def test_two_runs_with_the_same_symptoms_on_one_day_get_two_files(
+    store: Store, config: Config, tmp_path: Path
+) -> None:
+    first = resolved_run(store)
+    one = pm.write_draft(store, config, first, directory=tmp_path)
+    # The second run is created with the same id pattern's clock: give it its own id.
+    second = denied_run_with_id(store, "20260623-150000-cafe")
+    two = pm.write_draft(store, config, second, directory=tmp_path)
+    assert one.repository_path == "Postmortems/2026/2026-6-23-Editors-Cannot-Log-In-With-PIV.md"
+    assert two.repository_path == "Postmortems/2026/2026-6-23-Editors-Cannot-Log-In-With-PIV-2.md"
+    assert one.path.read_text(encoding="utf-8") != two.path.read_text(encoding="utf-8")
+    assert "`20260623-140000-beef`" in one.path.read_text(encoding="utf-8")
+    # Written again (a retried step), each keeps its own file.
+    assert pm.write_draft(store, config, first, directory=tmp_path).path == one.path
+    assert pm.write_draft(store, config, second, directory=tmp_path).path == two.path
+
+
+def test_a_name_taken_by_another_run_s_pull_request_is_not_reused(
+    store: Store, config: Config
+) -> None:
+    first = resolved_run(store)
+    store.append_event(
+        first,
+        actor="oob",
+        source=Source.WORKER,
+        kind=events.KIND_PULL_REQUEST,
+        summary="Postmortem pull request #5 opened",
+        details={"path": "Postmortems/2026/2026-6-23-Editors-Cannot-Log-In-With-PIV.md"},
+    )
+    second = denied_run_with_id(store, "20260623-150000-cafe")
+    path = pm.build_draft(store, config, second).repository_path
+    assert path.endswith("-With-PIV-2.md")
+    assert pm.build_draft(store, config, first).repository_path.endswith("-With-PIV.md")
+
+
+def denied_run_with_id(store: Store, run_id: str) -> str:
+    from oob.store import RunRequest
+    from tests.support import preset_plan
+
+    run = store.create_run(
+        RunRequest(
+            pipeline="va-cms",
+            requester="cms-oncall",
+            fix_sha="f" * 40,
+            symptoms="Editors cannot log in with PIV",
+            cause="unknown",
+            fix_summary="revert",
+            affects="",
+            release_wait_minutes=15,
+        ),
+        preset_plan(),
+        run_id=run_id,
+    )
+    return run.id
+
+
+def test_the_timeline_leaves_out_the_procedure_s_bookkeeping(store: Store, config: Config) -> None:
+    s = start_run(store)
+    for minute in range(1, 4):
+        s.event(minute, events.KIND_STEP_STARTED, f"step {minute} started", step=str(minute))
+        s.event(minute, events.KIND_STEP_FINISHED, f"step {minute} done", step=str(minute))
+        s.event(minute, events.KIND_CHECK, "editor login page: HTTP 503", name="login", ok=False)
+    s.event(5, events.KIND_APPROVED, "Approved by cms-product-owner", actor="cms-product-owner")
+    text = pm.build_draft(store, config, s.run_id).text
+    timeline = text[text.index("## Timeline") :]
+    assert "started |" not in timeline
+    assert " done |" not in timeline
+    assert timeline.count("editor login page: HTTP 503") == 1
+    assert "Approved by cms-product-owner" in timeline
+    assert "Approval requested from the product owner" in timeline
+
+
+def test_a_rehearsal_s_draft_links_to_the_sandbox(tmp_path: Path) -> None:
+    result = rehearse("happy", time_scale=600, drafts=tmp_path)
+    assert result.postmortem_path is not None
+    text = Path(result.postmortem_path).read_text(encoding="utf-8")
+    fix = text[text.index("- Fix commit: ") :].splitlines()[0]
+    assert fix.startswith("- Fix commit: http://127.0.0.1:")
+    assert "/web/github/department-of-veterans-affairs/va.gov-cms/commit/" in fix
+    # The rows of the timeline are the events a reader needs, not every step's start and end.
+    timeline = text[text.index("## Timeline") :]
+    rows = [line for line in timeline.splitlines() if line.startswith("| 20")]
+    assert len(rows) < 40
+    assert not [row for row in rows if row.endswith(" done |")]
+    # Builds start; steps do not appear.
+    assert all(" #" in row for row in rows if row.endswith(" started |"))
+
+
+def test_denied_run_drafts_too(store: Store, config: Config, tmp_path: Path) -> None:
+    run_id = denied_run(store)
+    assert pm.write_draft(store, config, run_id, directory=tmp_path).path.is_file()
