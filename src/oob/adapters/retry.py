@@ -234,7 +234,8 @@ class RetryingClient:
     def unreachable(self, exc: httpx.TransportError) -> IntegrationError:
         """The error for a request that got no answer, also after retries."""
         kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"
-        where = self.client.base_url or exc.request.url.copy_with(path="/", query=None)
+        # An httpx.URL is always true: an empty base URL must be asked for its text.
+        where = str(self.client.base_url) or str(exc.request.url.copy_with(path="/", query=None))
         return self._error(
             f"{self._error.service} at {where} {kind}: {type(exc).__name__} {exc}".rstrip(),
             hint=f"check {self._setting} and the network; oob tried {self.policy.attempts} times",

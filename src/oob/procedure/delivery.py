@@ -34,20 +34,17 @@ def deliver(
     every channel got it, else each miss is recorded as undelivered (and, if the message is
     `required`, the run cannot go on)."""
     fx = flow.fx
-    delivered = True
-    for audience in audiences:
-        key = flow.key(message, audience, about)
-        try:
-            rendered = fx.render(flow.run_id, message, audience, flow.values(values))
-        except Exception as exc:
-            _undelivered(flow, message, audience, "", exc, "", key)
-            delivered = False
-            continue
-        if not rendered:
-            continue
-        text, *channels = rendered
-        for channel in channels:
-            delivered &= _post_over_outage(flow, message, audience, channel, text, key)
+    try:
+        posts = fx.render(flow.run_id, message, list(audiences), flow.values(values))
+    except Exception as exc:  # a bad template must not stop the run's ending
+        told = "+".join(audiences)
+        _undelivered(flow, message, told, "", exc, "", flow.key(message, told, about))
+        posts, delivered = [], False
+    else:
+        delivered = True
+    for channel, told, text in posts:
+        key = flow.key(message, told, about)
+        delivered &= _post_over_outage(flow, message, told, channel, text, key)
     if required and not delivered:
         raise ProcedureError(f"could not deliver {message.replace('_', ' ')}; see the timeline")
     return delivered

@@ -275,10 +275,10 @@ def postmortem(run_id: str) -> None:
 
 
 @_step("oob.render")
-def render(run_id: str, message: str, audience: str, values: Mapping[str, Any]) -> list[str]:
-    """The text of `message` for `audience` then its channels (empty when no such audience)."""
-    messages = rt().messages(run_id)
-    who = messages.audience(audience)
-    if who is None:
-        return []
-    return [messages.render(message, audience, values), *who.channels]
+def render(
+    run_id: str, message: str, audiences: list[str], values: Mapping[str, Any]
+) -> list[tuple[str, str, str]]:
+    """`message` for `audiences`, one post per channel: (channel, the audiences it tells joined
+    by `+`, text). Audiences sharing a channel get one message naming them all."""
+    found = rt().messages(run_id).deliveries(message, audiences, values)
+    return [(d.channel, "+".join(d.audiences), d.text) for d in found]
