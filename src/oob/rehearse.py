@@ -21,6 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from oob.clock import EpochClock
 from oob.store import RunRequest, RunState, Source, Store
 
 if TYPE_CHECKING:
@@ -139,7 +140,8 @@ def _play(
 
     config = _sandbox_config(sandbox, home)
     url = f"sqlite:///{home / 'oob.sqlite'}"
-    store = Store(url)
+    # One clock: the run records, computes and shows everything in the sandbox's simulated time.
+    store = Store(url, clock=EpochClock(sandbox.world.clock.now))
     # Look at the world about every five simulated seconds, as a person refreshing would.
     poll = max(0.02, 5 / time_scale)
     stop = threading.Event()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -158,6 +159,10 @@ class Flow:
         return f"oob:{self.run_id}:{message}:{audience}" + (f":{about}" if about else "")
 
     # --- people and the passing of time ---
+
+    def real_seconds_until(self, deadline: datetime) -> float:
+        """Real seconds to wait for `deadline` of the run's clock (faster in a rehearsal)."""
+        return (deadline - self.fx.now()).total_seconds() / self.tuning.time_scale
 
     def wait(self, seconds: float) -> dict[str, dict[str, str]]:
         """Wait up to `seconds` for a command, then act on the decisions taken: a cancel or a

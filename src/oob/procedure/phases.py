@@ -37,7 +37,7 @@ def approval(flow: Flow) -> None:
     flow.eta_minutes = eta_from(flow, plan.pipeline.gate.name)
     timeout = flow.request.get("approval_timeout_minutes")
     started = fx.now()
-    deadline = started + timedelta(seconds=flow.tuning.seconds(timeout)) if timeout else None
+    deadline = started + timedelta(minutes=timeout) if timeout else None
     flow.begin(Phase.APPROVAL, deadline=deadline.isoformat() if deadline else None)
     flow.post("approval_request", ("product_owner",), required=True)
     flow.record(
@@ -48,7 +48,7 @@ def approval(flow: Flow) -> None:
     while True:
         left = flow.tuning.approval_poll_seconds
         if deadline is not None:
-            left = min(left, (deadline - fx.now()).total_seconds())
+            left = min(left, flow.real_seconds_until(deadline))
             if left <= 0:
                 fx.decide(flow.run_id, Action.DENY.value, f"no decision within {timeout:g} min")
                 left = 0
@@ -221,9 +221,7 @@ def deploy(flow: Flow) -> None:
     stages = flow.plan.pipeline.to_production
     for index, stage in enumerate(stages):
         job = _job(stage)
-        deadline = fx.now() + timedelta(
-            seconds=flow.tuning.seconds(2 * stage.estimate_minutes + 10)
-        )
+        deadline = fx.now() + timedelta(minutes=2 * stage.estimate_minutes + 10)
         while (
             build := fx.downstream(job, previous.started_at, previous.job, previous.number)
         ) is None:
@@ -269,7 +267,7 @@ def verify(flow: Flow) -> None:
     """Probes, and a person's confirmation where the plan requires one, until the timeout;
     the timeout is decided through the policy like a person's rejection."""
     fx, checks = flow.fx, flow.plan.verify
-    deadline = fx.now() + timedelta(seconds=flow.tuning.seconds(checks.timeout_minutes))
+    deadline = fx.now() + timedelta(minutes=checks.timeout_minutes)
     flow.begin(
         Phase.VERIFY,
         deadline=deadline.isoformat(),
