@@ -72,6 +72,7 @@ class Flow:
     triggered: bool = False
     confirmed: bool = False
     cancelled: bool = False
+    production_ended: datetime | None = None  # when the production job ended, by its record
     eta_minutes: float = 0.0
 
     # --- the timeline ---
@@ -84,15 +85,19 @@ class Flow:
         *,
         actor: str = ACTOR,
         source: str = Source.WORKER.value,
+        at: datetime | None = None,
     ) -> None:
+        """Append an event once; `at`: when it happened, if earlier than now (a job's record)."""
         self.seq += 1
-        event = {
+        event: dict[str, Any] = {
             "kind": kind,
             "summary": summary,
             "details": dict(details or {}),
             "actor": actor,
             "source": source,
         }
+        if at is not None:
+            event["at"] = at
         self.fx.record(self.run_id, f"{self.run_id}#{self.seq}", event)
 
     def move(self, state: RunState) -> None:

@@ -237,9 +237,17 @@ def deploy(flow: Flow) -> None:
 def shield(flow: Flow) -> None:
     """Wait for the deploy shield to come down, then tell helpdesk."""
     flow.begin(Phase.SHIELD)
-    while flow.fx.shield_up():
-        flow.poll()
-    flow.record(KIND_SHIELD_DOWN, "the deploy shield is lowered: the CMS serves editors again")
+    if not flow.fx.shield_up() and flow.production_ended is not None:
+        # Down already: lowered by the production job, which ended at this time by its record.
+        flow.record(
+            KIND_SHIELD_DOWN,
+            "the deploy shield is lowered: the CMS serves editors again",
+            at=flow.production_ended,
+        )
+    else:
+        while flow.fx.shield_up():
+            flow.poll()
+        flow.record(KIND_SHIELD_DOWN, "the deploy shield is lowered: the CMS serves editors again")
     flow.post("deploy_complete", ("helpdesk",))
 
 
@@ -252,6 +260,17 @@ def follow(flow: Flow, build: Build, *, production: bool = False) -> Build:
             shield_seen = True
             flow.record(KIND_SHIELD_UP, "the deploy shield is up: editors see maintenance")
         build = flow.fx.build(build.job, build.number)
+    if production and not shield_seen:
+        # The shield came and went between two looks: the production job's own record says
+        # when it ran, and the shield is up while it runs.
+        flow.record(
+            KIND_SHIELD_UP,
+            "the deploy shield is up: editors see maintenance",
+            {"from": f"{build.job} #{build.number}"},
+            at=build.started_at,
+        )
+    if production:
+        flow.production_ended = build.started_at + timedelta(seconds=build.duration_seconds)
     record_finished(flow, build)
     if not build.succeeded:
         fail(flow, f"{build.job} #{build.number} ended {build.result} ({build.url})")
