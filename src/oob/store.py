@@ -148,6 +148,7 @@ class Event:
     kind: str
     summary: str
     details: dict[str, Any]
+    key: str | None = None  # the idempotency key of an event a workflow step wrote
 
 
 def state_dir() -> Path:
@@ -667,6 +668,7 @@ class Store:
             kind=row["kind"],
             summary=row["summary"],
             details=dict(row["details"] or {}),
+            key=row["key"],
         )
 
     # --- workers ------------------------------------------------------------------------------
