@@ -674,8 +674,10 @@ class Store:
     # --- workers ------------------------------------------------------------------------------
 
     def beat(self, executor_id: str, *, host: str, pid: int, version: str) -> None:
-        """Record that worker `executor_id` is alive now (registering it on its first beat)."""
-        now = self.clock.now()
+        """Record that worker `executor_id` is alive now (registering it on its first beat).
+
+        A worker's liveness is real time, whatever the runs' clock: a lease is real seconds."""
+        now = SystemClock().now()
         with self._tx() as conn:
             updated = conn.execute(
                 self._workers.update()

@@ -242,8 +242,7 @@ def test_two_workers_share_postgres_and_the_survivor_takes_over(
     postgres_url: str, tmp_path: Path
 ) -> None:
     env = {**os.environ, "OOB_HOME": str(tmp_path), "OOB_DATABASE_URL": postgres_url}
-    options = Options(scenario="happy", time_scale=TIME_SCALE)
-    with SandboxServer(options, faults=faults) as sandbox:
+    with SandboxServer(Options(scenario="happy", time_scale=TIME_SCALE)) as sandbox:
         config_path = tmp_path / "oob.toml"
         config_path.write_text(
             render_config(sandbox.url, sandbox.options.token, require_confirmation=False)
