@@ -252,29 +252,35 @@ def shield(flow: Flow) -> None:
 
 
 def follow(flow: Flow, build: Build, *, production: bool = False) -> Build:
-    """Poll `build` until it ends; a failure ends the run as deploy_failed."""
+    """Poll `build` until it ends; a failure ends the run as deploy_failed.
+
+    The shield is up while the production job runs: its window is the job's own record (its
+    start; the shield phase finds its end), never a poll's late sight of it, so the editor
+    downtime is right at every time scale."""
     shield_seen = False
     while build.building:
         flow.poll()
         if production and not shield_seen and flow.fx.shield_up():
             shield_seen = True
-            flow.record(KIND_SHIELD_UP, "the deploy shield is up: editors see maintenance")
+            _shield_up(flow, build)
         build = flow.fx.build(build.job, build.number)
-    if production and not shield_seen:
-        # The shield came and went between two looks: the production job's own record says
-        # when it ran, and the shield is up while it runs.
-        flow.record(
-            KIND_SHIELD_UP,
-            "the deploy shield is up: editors see maintenance",
-            {"from": f"{build.job} #{build.number}"},
-            at=build.started_at,
-        )
+    if production and not shield_seen:  # it came and went between two looks
+        _shield_up(flow, build)
     if production:
         flow.production_ended = build.started_at + timedelta(seconds=build.duration_seconds)
     record_finished(flow, build)
     if not build.succeeded:
         fail(flow, f"{build.job} #{build.number} ended {build.result} ({build.url})")
     return build
+
+
+def _shield_up(flow: Flow, build: Build) -> None:
+    flow.record(
+        KIND_SHIELD_UP,
+        "the deploy shield is up: editors see maintenance",
+        {"from": f"{build.job} #{build.number}"},
+        at=build.started_at,
+    )
 
 
 def fail(flow: Flow, detail: str) -> NoReturn:
