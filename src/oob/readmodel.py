@@ -144,10 +144,9 @@ def snapshot(
 ) -> Snapshot:
     """The state of run `run_id` at `now` of the run's clock, read against its own plan."""
     from oob.events import (
-        KIND_BUILD_FINISHED,
-        KIND_BUILD_STARTED,
         KIND_STEP_FINISHED,
         KIND_STEP_STARTED,
+        builds,
     )
     from oob.plan import digest, thaw
     from oob.procedure import STEPS
@@ -158,16 +157,14 @@ def snapshot(
     config = thaw(frozen)
     started: dict[str, datetime] = {}
     finished: dict[str, tuple[datetime, str]] = {}
-    builds: dict[str, dict[str, Any]] = {}
+    # A job's latest build is the one a stage shows.
+    by_job = {b.job: b for b in builds(events)}
     for event in events:
         step = event.details.get("step")
         if event.kind == KIND_STEP_STARTED and step:
             started[step] = event.at
         elif event.kind == KIND_STEP_FINISHED and step:
             finished[step] = (event.at, str(event.details.get("status", "done")))
-        elif event.kind in (KIND_BUILD_STARTED, KIND_BUILD_FINISHED):
-            job = str(event.details.get("job"))
-            builds[job] = {**builds.get(job, {}), **event.details, "seen_at": event.at}
     current = next((s for s in started if s not in finished), None)
     steps = []
     for name in STEPS:
@@ -183,7 +180,7 @@ def snapshot(
     stages = []
     trigger_index = config.pipeline.index(config.pipeline.release_trigger)
     for stage in config.pipeline.stages[trigger_index:]:
-        build = builds.get(stage.job or "")
+        build = by_job.get(stage.job or "")
         estimate = (
             run.release_wait_minutes if stage.name == config.pipeline.trigger.name else None
         ) or stage.estimate_minutes
@@ -191,13 +188,12 @@ def snapshot(
         status = "pending"
         url = None
         if build:
-            url = build.get("url")
-            status = str(build.get("result") or "running")
-            if build.get("duration_seconds"):
-                actual = float(build["duration_seconds"]) / 60
-            elif status == "running" and build.get("started_at"):
-                begun = datetime.fromisoformat(str(build["started_at"]))
-                actual = (now - begun).total_seconds() / 60
+            url = build.url
+            status = build.result or "running"
+            if build.duration_seconds:
+                actual = build.duration_seconds / 60
+            elif build.result is None:
+                actual = (now - build.started_at).total_seconds() / 60
         stages.append(StageView(stage.name, estimate, actual, status, url))
 
     return Snapshot(

@@ -355,7 +355,7 @@ def _result(
     time_scale: float,
     sim_start: float,
 ) -> Rehearsal:
-    from oob.events import KIND_BUILD_STARTED, KIND_ENDED, KIND_POSTMORTEM
+    from oob.events import KIND_ENDED, KIND_POSTMORTEM, builds
     from oob.readmodel import snapshot
 
     events = store.events(run_id)
@@ -370,11 +370,7 @@ def _result(
         for s in view.steps
     ]
     # The jobs the run waited on: every build it followed, until it ended or the run did.
-    followed = {
-        (str(e.details["job"]), int(e.details["number"]))
-        for e in events
-        if e.kind == KIND_BUILD_STARTED
-    }
+    followed = {(b.job, b.number) for b in builds(events)}
     critical, ends = _waited_builds(state, followed, config.pipeline.gate.job or "")
     # Simulated time maps to real time at `time_scale`; anchor the map on the last state read.
     anchor_sim, anchor_real = float(state["sim_epoch"]), time.time()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from oob.config import Config, Pipeline
@@ -39,6 +39,7 @@ from oob.events import (
     KIND_STEP_FINISHED,
     KIND_STEP_STARTED,
     RELEASE_TAG_PARAMETER,
+    builds,
 )
 from oob.postmortem.facts import (
     BuildFact,
@@ -318,37 +319,11 @@ def _decision(approved: Event | None, denied: Event | None) -> Decision | None:
 
 
 def _builds(events: Iterable[Event]) -> tuple[BuildFact, ...]:
-    """Builds by (job, number), the finish event completing what the start event said."""
-    found: dict[tuple[str, int], BuildFact] = {}
-    for event in events:
-        if event.kind not in (KIND_BUILD_STARTED, KIND_BUILD_FINISHED):
-            continue
-        job, number = event.details.get("job"), event.details.get("number")
-        if not isinstance(job, str) or not isinstance(number, int):
-            continue
-        before = found.get((job, number))
-        started = _time(event.details.get("started_at")) or (
-            before.started_at if before else event.at
-        )
-        ended: datetime | None = None
-        result = _opt(event.details.get("result"))
-        if event.kind == KIND_BUILD_FINISHED:
-            duration = event.details.get("duration_seconds")
-            ended = (
-                started + timedelta(seconds=float(duration))
-                if isinstance(duration, int | float) and duration > 0
-                else event.at
-            )
-        found[(job, number)] = BuildFact(
-            job=job,
-            number=number,
-            url=_opt(event.details.get("url")) or (before.url if before else None),
-            result=result or (before.result if before else None),
-            started_at=started,
-            ended_at=ended or (before.ended_at if before else None),
-            sha=_opt(event.details.get("sha")) or (before.sha if before else None),
-        )
-    return tuple(sorted(found.values(), key=lambda b: (b.started_at, b.job, b.number)))
+    """The builds of the timeline (`oob.events.builds`, the one reader of build events)."""
+    return tuple(
+        BuildFact(b.job, b.number, b.url, b.result, b.started_at, b.ended_at)
+        for b in builds(events)
+    )
 
 
 def _trigger_estimate(pipeline: Pipeline, release_wait: float) -> dict[str, float]:

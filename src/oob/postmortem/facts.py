@@ -41,7 +41,6 @@ class BuildFact:
     result: str | None  # None while the build was still running at the last event
     started_at: datetime
     ended_at: datetime | None
-    sha: str | None
 
     @property
     def duration_minutes(self) -> float | None:

@@ -9,7 +9,7 @@ run from reaching its outcome: a failure, even a bug, is recorded and closing go
 from __future__ import annotations
 
 from oob.events import KIND_ENDED, KIND_HOLD_RELEASED, KIND_MESSAGE_UNDELIVERED
-from oob.procedure.delivery import deliver, first_line
+from oob.procedure.delivery import deliver, first_line, over_outage
 from oob.procedure.flow import Flow, Phase
 from oob.states import RunState
 
@@ -53,7 +53,7 @@ def close(flow: Flow, outcome: RunState, reason: str) -> None:
     if flow.triggered:
         flow.begin(Phase.POSTMORTEM)
         try:
-            flow.fx.postmortem(flow.run_id)
+            over_outage(flow, lambda: flow.fx.postmortem(flow.run_id))
             flow.end_phase("done")
         except Exception as exc:
             flow.record(

@@ -9,6 +9,7 @@ the notice that a deploy is coming, "hold merges") ends the run as failed instea
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +54,18 @@ def deliver(
 def _post_over_outage(  # noqa: PLR0917 - what one post needs
     flow: Flow, message: str, audience: str, channel: str, text: str, key: str
 ) -> bool:
+    try:
+        over_outage(flow, lambda: flow.fx.post(flow.run_id, message, audience, channel, text, key))
+    except Exception as exc:
+        _undelivered(flow, message, audience, channel, exc, text, key)
+        return False
+    return True
+
+
+def over_outage(flow: Flow, step: Callable[[], None]) -> None:
+    """Run `step` (idempotent) until it succeeds, retrying a transient failure with durable
+    pauses for `Tuning.outage_minutes` of the run's clock; then, or on a permanent failure,
+    raise what it raised."""
     fx = flow.fx
     deadline = fx.now() + timedelta(minutes=flow.tuning.outage_minutes)  # the run's clock
     pause = flow.tuning.seconds(0.5)
@@ -60,17 +73,15 @@ def _post_over_outage(  # noqa: PLR0917 - what one post needs
     while True:
         attempts += 1
         try:
-            fx.post(flow.run_id, message, audience, channel, text, key)
-        except Exception as exc:
-            transient = isinstance(exc, IntegrationError) and exc.transient
+            step()
+        except IntegrationError as exc:
             # The window is in the run's clock; a fast simulated clock still gets a few tries.
-            if transient and (fx.now() < deadline or attempts < MIN_ATTEMPTS):
+            if exc.transient and (fx.now() < deadline or attempts < MIN_ATTEMPTS):
                 fx.sleep(pause)
                 pause = min(pause * 2, flow.tuning.seconds(5))
                 continue
-            _undelivered(flow, message, audience, channel, exc, text, key)
-            return False
-        return True
+            raise
+        return
 
 
 def _undelivered(  # noqa: PLR0917 - what a miss records

@@ -21,7 +21,6 @@ from oob.events import (
     KIND_ABANDONED,
     KIND_APPROVED,
     KIND_BUILD_FINISHED,
-    KIND_BUILD_STARTED,
     KIND_CANCELLED,
     KIND_DENIED,
     KIND_ERROR,
@@ -34,6 +33,7 @@ from oob.events import (
     KIND_PULL_REQUEST,
     KIND_RELEASE_PICKED,
     KIND_STATUS_OVERRIDDEN,
+    builds,
 )
 from oob.readmodel import Snapshot, snapshot
 from oob.store import Event, Run, RunState, Store
@@ -138,21 +138,7 @@ class RunView:
 
 def builds_of(events: Sequence[Event]) -> list[BuildRow]:
     """The builds the run started or followed, in the order they started, with their result."""
-    rows: dict[tuple[str, int], BuildRow] = {}
-    for event in events:
-        if event.kind not in (KIND_BUILD_STARTED, KIND_BUILD_FINISHED):
-            continue
-        details = event.details
-        started = details.get("started_at")
-        job, number = str(details["job"]), int(details["number"])
-        rows[(job, number)] = BuildRow(
-            job=job,
-            number=number,
-            url=details.get("url"),
-            result=details.get("result"),
-            started_at=datetime.fromisoformat(started) if started else event.at,
-        )
-    return list(rows.values())
+    return [BuildRow(b.job, b.number, b.url, b.result, b.started_at) for b in builds(events)]
 
 
 def messages_of(events: Sequence[Event]) -> list[MessageRow]:
