@@ -17,6 +17,7 @@ EXPECTED = {
     "flaky-cypress": "resolved",
     "tests-pending": "resolved",
     "main-moved": "resolved",
+    "pr-during-hold": "resolved",
     "wrong-commit": "release_mismatch",
     "prod-deploy-fails": "deploy_failed",
     "fix-ineffective": "fix_not_verified",
