@@ -495,8 +495,8 @@ def side_effects(ledger: list[dict[str, Any]]) -> dict[str, Any]:
         "pull_requests_opened": pulls,
         # Merges tried into the release branch (by people), merged (200) or refused, and the
         # `oob/merge-hold` states oob posted per head commit, in order.
-        **({"merges": merges} if merges else {}),
-        **({"merge_hold_statuses": held} if held else {}),
+        "merges": merges,
+        "merge_hold_statuses": held,
     }
 
 

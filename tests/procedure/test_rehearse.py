@@ -79,6 +79,8 @@ def check_json(result: dict[str, Any]) -> None:
         "chat_messages",
         "statuses_posted",
         "pull_requests_opened",
+        "merges",
+        "merge_hold_statuses",
         "github_requests_counted",
     }
     assert result["side_effects"]["github_requests_counted"] > 0
