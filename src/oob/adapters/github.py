@@ -291,6 +291,18 @@ class GitHubCodeHost:
         data = self._ok(self._request("GET", f"repos/{repo}"), f"repository {repo}")
         return {str(k): bool(v) for k, v in (data.get("permissions") or {}).items()}
 
+    def branch_required_contexts(self, branch: str) -> list[str] | None:
+        """The status contexts `branch`'s protection requires (GET .../branches/{branch}, which
+        those who may not administer the repository can read too); None if unprotected."""
+        data = self._ok(
+            self._request("GET", f"repos/{self.repository}/branches/{quote(branch, safe='')}"),
+            f"branch {branch}",
+        )
+        if not data.get("protected"):
+            return None
+        checks = (data.get("protection") or {}).get("required_status_checks") or {}
+        return [str(c) for c in checks.get("contexts") or []]
+
     def whoami(self) -> str:
         """The login the token belongs to (raises on bad credentials)."""
         data = self._ok(self._request("GET", "user"), "the current user")
