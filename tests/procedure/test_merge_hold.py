@@ -7,17 +7,22 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from oob.commands import Control
 from oob.config import parse
+from oob.readmodel import snapshot
 from oob.rehearse import rehearse
 from oob.sandbox.configfile import render_config
 from oob.sandbox.server import SandboxServer
 from oob.sandbox.world import Options
+from oob.states import Source
 from oob.store import RunState, Store
+from tests.conftest import RunCli
 from tests.procedure.test_crash import Deployment, kill
 
 TIME_SCALE = 600
@@ -182,3 +187,54 @@ def test_lock_hold_killed_restores_the_protection_exactly(
     assert locks(lock_deployment)[-1] is False
     attempts = lock_deployment.sandbox.state()["merge_attempts"]
     assert [a["message"] for a in attempts] == ["Cannot change this locked branch"]
+
+
+def test_hold_release_lifts_an_abandoned_runs_hold_once(
+    status_deployment: Deployment, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deployment = status_deployment
+    for name, value in deployment.env.items():
+        if name.startswith("OOB_"):
+            monkeypatch.setenv(name, value)
+    for name in ("OOB_JENKINS_TOKEN", "OOB_GITHUB_TOKEN", "OOB_SLACK_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("OOB_USER", "operator")
+    first = deployment.start_worker()
+    run = deployment.start_run()
+    deployment.approve(run)
+    deployment.until(lambda: bool(hold_statuses(deployment, "pending")))
+    kill(first)  # the worker is gone for good: nobody lifts the hold
+    Control(deployment.store, deployment.url).abandon(run.id, "operator", "lost", force=True)
+    abandoned = [e for e in deployment.store.events(run.id) if e.kind == "run.abandoned"]
+    assert f"oob hold release {run.id}" in abandoned[0].summary
+
+    # As closing records a hold it could not lift: loud in `oob status` and the dashboard.
+    deployment.store.append_event(
+        run.id,
+        actor="oob",
+        source=Source.WORKER,
+        kind="hold.not_lifted",
+        summary="the merge hold could not be lifted: GitHub answered 502",
+        details={"mode": "status", "command": f"oob hold release {run.id}"},
+    )
+    view = snapshot(deployment.store, run.id, datetime.now(UTC)).to_json()
+    assert view["hold_not_lifted"] is True
+    assert view["undelivered"][-1]["command"] == f"oob hold release {run.id}"
+
+    config = str(deployment.config_path)
+    result = run_cli("--config", config, "hold", "release", run.id)
+    assert result.code == 0, result.out + result.err
+    (pull,) = deployment.sandbox.state()["pulls"]
+    assert f"pull request #1 ({pull['head_sha'][:7]}): {HOLD} set to success" in result.out
+    again = run_cli("--config", config, "hold", "release", run.id)
+    assert again.code == 0
+    assert "nothing was still held" in again.out
+    held = {s["sha"]: [] for s in hold_statuses(deployment, "pending")}
+    for e in deployment.sandbox.ledger():
+        if e["summary"].get("context") == HOLD:
+            held.setdefault(e["summary"]["sha"], []).append(e["summary"]["state"])
+    released_once(held)
+    lifted = [e for e in deployment.store.events(run.id) if e.kind == "hold.lifted"]
+    assert [e.actor for e in lifted] == ["operator", "operator"]
+    view = snapshot(deployment.store, run.id, datetime.now(UTC)).to_json()
+    assert view["hold_not_lifted"] is False
