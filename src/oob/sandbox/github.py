@@ -29,6 +29,16 @@ from oob.sandbox.world import GitHubRate, World
 
 DOCS = "https://docs.github.com/rest"
 RATE_DOCS = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"
+# The yes/no settings of a branch protection, each `{"enabled": bool}` when read.
+PROTECTION_FLAGS = (
+    "required_linear_history",
+    "allow_force_pushes",
+    "allow_deletions",
+    "block_creations",
+    "required_conversation_resolution",
+    "lock_branch",
+    "allow_fork_syncing",
+)
 PROTECTED_DOCS = "https://docs.github.com/articles/about-protected-branches"
 STATES = ("error", "failure", "pending", "success")
 VARY = "Accept, Authorization, Cookie, X-GitHub-OTP, Accept-Encoding"
@@ -790,15 +800,7 @@ class GitHubApi:
             "url": f"{url}/enforce_admins",
             "enabled": bool(rules.get("enforce_admins")),
         }
-        for flag in (
-            "required_linear_history",
-            "allow_force_pushes",
-            "allow_deletions",
-            "block_creations",
-            "required_conversation_resolution",
-            "lock_branch",
-            "allow_fork_syncing",
-        ):
+        for flag in PROTECTION_FLAGS:
             data[flag] = {"enabled": bool(rules.get(flag))}
         return data
 
@@ -829,15 +831,6 @@ class GitHubApi:
             if required not in body:
                 raise GitHubError(422, f'Invalid request.\n\n"{required}" wasn\'t supplied.')
         checks = body["required_status_checks"]
-        flags = (
-            "required_linear_history",
-            "allow_force_pushes",
-            "allow_deletions",
-            "block_creations",
-            "required_conversation_resolution",
-            "lock_branch",
-            "allow_fork_syncing",
-        )
         repo.protection[name] = {
             "required_status_checks": None
             if checks is None
@@ -849,7 +842,7 @@ class GitHubApi:
             "enforce_admins": bool(body["enforce_admins"]),
             "required_pull_request_reviews": body["required_pull_request_reviews"],
             "restrictions": body["restrictions"],
-            **{flag: bool(body.get(flag) or False) for flag in flags},
+            **{flag: bool(body.get(flag) or False) for flag in PROTECTION_FLAGS},
         }
         world.ledger.record(
             "github",

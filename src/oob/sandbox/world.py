@@ -628,16 +628,7 @@ class World:
             date=self._at,
             changes={spec.path: f"{spec.key} {spec.message}\n".encode()},
         )
-        for context in self.pipeline.required_contexts:
-            self.repo.add_status(
-                head.sha,
-                state="success",
-                context=context,
-                description="Tests passed",
-                target_url=None,
-                creator=CI_BOT,
-                at=self._at,
-            )
+        self._ci(head.sha, "success", "Tests passed")
         pull = PullRequest(
             number=len(self.repo.pulls) + 1,
             title=spec.message.splitlines()[0],
@@ -692,30 +683,24 @@ class World:
         self.ledger.record("github", "PUT", path, self.merge_attempts[-1], self._at)
         if status != 200:
             return
+        self._ci(sha, "pending", "Tests are running")
+        self._schedule(
+            self._at + event.statuses_after_minutes * 60,
+            lambda: self._ci(sha, "success", "Tests passed"),
+        )
+
+    def _ci(self, sha: str, state: str, description: str) -> None:
+        """CI's statuses of every required context on `sha`."""
         for context in self.pipeline.required_contexts:
             self.repo.add_status(
                 sha,
-                state="pending",
+                state=state,
                 context=context,
-                description="Tests are running",
+                description=description,
                 target_url=None,
                 creator=CI_BOT,
                 at=self._at,
             )
-
-        def passed() -> None:
-            for context in self.pipeline.required_contexts:
-                self.repo.add_status(
-                    sha,
-                    state="success",
-                    context=context,
-                    description="Tests passed",
-                    target_url=None,
-                    creator=CI_BOT,
-                    at=self._at,
-                )
-
-        self._schedule(self._at + event.statuses_after_minutes * 60, passed)
 
     def _rerun(self, event: Event) -> None:
         assert event.job is not None
