@@ -458,8 +458,13 @@ def reaction_latencies(changes: list[float], actions: list[float]) -> list[float
 
 
 def _by_people(entry: dict[str, Any]) -> bool:
-    # The only state-changing requests not made by the run: the simulated operator's override.
-    return entry["service"] == "github" and "/statuses/" in entry["path"]
+    # The only state-changing requests not made by the run: the simulated operator's override
+    # (the run's own statuses are its merge hold's).
+    return (
+        entry["service"] == "github"
+        and "/statuses/" in entry["path"]
+        and entry["summary"].get("context") != "oob/merge-hold"
+    )
 
 
 def side_effects(ledger: list[dict[str, Any]]) -> dict[str, Any]:
