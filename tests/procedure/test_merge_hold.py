@@ -132,6 +132,15 @@ def hold_statuses(deployment: Deployment, state: str) -> list[dict[str, Any]]:
     ]
 
 
+def hold_states(deployment: Deployment) -> dict[str, list[str]]:
+    """The `oob/merge-hold` states posted per head commit, in order."""
+    held: dict[str, list[str]] = {}
+    for e in deployment.sandbox.ledger():
+        if e["summary"].get("context") == HOLD:
+            held.setdefault(e["summary"]["sha"], []).append(e["summary"]["state"])
+    return held
+
+
 def locks(deployment: Deployment) -> list[bool]:
     return [
         bool(e["summary"]["lock_branch"])
@@ -163,10 +172,7 @@ def test_status_hold_killed_is_released_exactly_once(
     outcome = crash_when(status_deployment, lambda: bool(hold_statuses(status_deployment, state)))
     assert outcome is RunState.RESOLVED
     pulls = status_deployment.sandbox.state()["pulls"]
-    held: dict[str, list[str]] = {}
-    for e in status_deployment.sandbox.ledger():
-        if e["summary"].get("context") == HOLD:
-            held.setdefault(e["summary"]["sha"], []).append(e["summary"]["state"])
+    held = hold_states(status_deployment)
     assert set(held) == {p["head_sha"] for p in pulls}
     released_once(held)
     attempts = status_deployment.sandbox.state()["merge_attempts"]
@@ -229,12 +235,32 @@ def test_hold_release_lifts_an_abandoned_runs_hold_once(
     again = run_cli("--config", config, "hold", "release", run.id)
     assert again.code == 0
     assert "nothing was still held" in again.out
-    held = {s["sha"]: [] for s in hold_statuses(deployment, "pending")}
-    for e in deployment.sandbox.ledger():
-        if e["summary"].get("context") == HOLD:
-            held.setdefault(e["summary"]["sha"], []).append(e["summary"]["state"])
-    released_once(held)
+    released_once(hold_states(deployment))
     lifted = [e for e in deployment.store.events(run.id) if e.kind == "hold.lifted"]
     assert [e.actor for e in lifted] == ["operator", "operator"]
     view = snapshot(deployment.store, run.id, datetime.now(UTC)).to_json()
     assert view["hold_not_lifted"] is False
+
+
+@pytest.fixture(params=["status", "lock"])
+def any_deployment(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Deployment]:
+    yield from hold_deployment(tmp_path, request.param)
+
+
+def test_a_cancelled_run_lifts_its_hold(any_deployment: Deployment) -> None:
+    deployment = any_deployment
+    mode = deployment.config.pipeline.merge_hold
+    before = deployment.sandbox.state()["protection"]
+    deployment.start_worker()
+    run = deployment.start_run()
+    deployment.approve(run)
+    deployment.until(lambda: deployment.store.run(run.id).state is RunState.RELEASE_WAIT)
+    Control(deployment.store, deployment.url).cancel(run.id, "operator", "wrong fix")
+    assert deployment.finished(run.id).outcome is RunState.CANCELLED
+    kinds = deployment.kinds(run.id)
+    assert kinds.index("hold.lifted") < kinds.index("run.ended")
+    assert deployment.sandbox.state()["protection"] == before
+    if mode == "status":
+        released_once(hold_states(deployment))
+    else:
+        assert locks(deployment) == [True, False]
