@@ -11,6 +11,7 @@ and the simulated people of a rehearsal all call this module.
 from __future__ import annotations
 
 import contextlib
+from dataclasses import asdict
 from typing import TYPE_CHECKING
 
 from oob.errors import EXIT_USAGE, OobError, PermissionDenied, ProcedureError
@@ -70,12 +71,7 @@ class Control:
             kind=KIND_REQUESTED,
             summary=f"{request.requester} requested an out-of-band deploy of {request.fix_sha[:7]}",
             details={
-                "fix_sha": request.fix_sha,
-                "symptoms": request.symptoms,
-                "affects": request.affects,
-                "cause": request.cause,
-                "fix_summary": request.fix_summary,
-                "release_wait_minutes": request.release_wait_minutes,
+                k: v for k, v in asdict(request).items() if k not in ("pipeline", "requester")
             },
             key=f"{run.id}#requested",
         )

@@ -393,6 +393,13 @@ class Config(Model):
             hint=f"export {service.token_env} with the API token oob should use",
         )
 
+    def sandbox_base(self) -> str | None:
+        """Where a sandbox config's sandbox answers (its control API and clock); None for real
+        services."""
+        if self.sandbox is None:
+            return None
+        return self.services.jenkins.url.rstrip("/").removesuffix("/jenkins")
+
     def secret_is_set(self, service: Secret) -> bool:
         return bool(os.environ.get(service.token_env)) or self.sandbox is not None
 

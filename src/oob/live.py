@@ -83,7 +83,6 @@ def follow(
     run_id: str,
     console: Console,
     *,
-    time_scale: float = 1.0,
     refresh_seconds: float = 0.5,
     stop: Callable[[], bool] = lambda: False,
 ) -> None:
@@ -99,7 +98,7 @@ def follow(
     now = store.clock.now
     with Live(console=console, auto_refresh=False, transient=False) as live:
         while True:
-            view = snapshot(store, run_id, now(), time_scale=time_scale)
+            view = snapshot(store, run_id, now())
             live.update(render(view), refresh=True)
             if (not view.run.active and finished(store.events(run_id))) or stop():
                 return

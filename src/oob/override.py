@@ -14,6 +14,7 @@ from oob.clock import Clock
 from oob.config import Config
 from oob.errors import PermissionDenied, UsageError
 from oob.events import KIND_STATUS_OVERRIDDEN
+from oob.policy import Action, role_refusal
 from oob.ports import CodeHost, StatusState
 from oob.preflight import validate_sha
 from oob.store import Source, Store
@@ -45,11 +46,9 @@ def override_status(
     source: Source = Source.CLI,
 ) -> Override:
     """Set `context` to success on `sha` for `actor`, with `reason`, and audit it."""
-    if actor not in config.roles.status_overriders:
-        raise PermissionDenied(
-            f"{actor} may not override commit statuses",
-            hint="roles.status_overriders in the config names who may",
-        )
+    refusal = role_refusal(config.roles, Action.OVERRIDE_STATUS, actor)
+    if refusal:
+        raise PermissionDenied(refusal, hint="roles.status_overriders in the config names who may")
     reason = " ".join(reason.split())
     if not reason:
         raise UsageError(

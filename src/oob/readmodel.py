@@ -143,11 +143,9 @@ def snapshot(
     run_id: str,
     now: datetime,
     *,
-    time_scale: float = 1.0,
     latest: int = 8,
 ) -> Snapshot:
-    """The state of run `run_id` at `now` (`time_scale`: simulated minutes per real minute),
-    read against the run's own plan."""
+    """The state of run `run_id` at `now` of the run's clock, read against its own plan."""
     from oob.events import (
         KIND_BUILD_FINISHED,
         KIND_BUILD_STARTED,
@@ -202,7 +200,7 @@ def snapshot(
                 actual = float(build["duration_seconds"]) / 60
             elif status == "running" and build.get("started_at"):
                 begun = datetime.fromisoformat(str(build["started_at"]))
-                actual = (now - begun).total_seconds() / 60 * time_scale
+                actual = (now - begun).total_seconds() / 60
         stages.append(StageView(stage.name, estimate, actual, status, url))
 
     return Snapshot(

@@ -21,6 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from oob.clock import EpochClock
 from oob.store import RunRequest, RunState, Source, Store
 
 if TYPE_CHECKING:
@@ -58,6 +59,7 @@ class Rehearsal:
     reaction_latency_ms: dict[str, float | None]
     side_effects: dict[str, Any]
     postmortem_path: str | None
+    reason: str | None  # why the run ended, as its timeline says
     # Who Slack notified beyond the channels' readers (groups, members, @here), per message
     # posted, from the sandbox's ledger. Not part of `to_json`.
     notified: dict[str, int] = field(default_factory=dict)
@@ -78,6 +80,7 @@ class Rehearsal:
             "reaction_latency_ms": self.reaction_latency_ms,
             "side_effects": self.side_effects,
             "postmortem_path": self.postmortem_path,
+            "reason": self.reason,
         }
 
 
@@ -152,7 +155,8 @@ def _play(
 
     config = _sandbox_config(sandbox, home, merge_hold)
     url = f"sqlite:///{home / 'oob.sqlite'}"
-    store = Store(url)
+    # One clock: the run records, computes and shows everything in the sandbox's simulated time.
+    store = Store(url, clock=EpochClock(sandbox.world.clock.now))
     # Look at the world about every five simulated seconds, as a person refreshing would.
     poll = max(0.02, 5 / time_scale)
     stop = threading.Event()
@@ -365,7 +369,7 @@ def _result(
     time_scale: float,
     sim_start: float,
 ) -> Rehearsal:
-    from oob.events import KIND_BUILD_STARTED, KIND_POSTMORTEM
+    from oob.events import KIND_BUILD_STARTED, KIND_ENDED, KIND_POSTMORTEM
     from oob.readmodel import snapshot
 
     events = store.events(run_id)
@@ -412,6 +416,7 @@ def _result(
             "github_requests_counted": int(state["github"]["requests_counted"]),
         },
         postmortem_path=postmortem.details.get("path") if postmortem else None,
+        reason=next((str(e.details.get("reason")) for e in events if e.kind == KIND_ENDED), None),
         notified=dict(Counter(n for e in ledger for n in e["summary"].get("notified") or ())),
     )
 

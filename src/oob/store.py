@@ -148,6 +148,7 @@ class Event:
     kind: str
     summary: str
     details: dict[str, Any]
+    key: str | None = None  # the idempotency key of an event a workflow step wrote
 
 
 def state_dir() -> Path:
@@ -667,13 +668,16 @@ class Store:
             kind=row["kind"],
             summary=row["summary"],
             details=dict(row["details"] or {}),
+            key=row["key"],
         )
 
     # --- workers ------------------------------------------------------------------------------
 
     def beat(self, executor_id: str, *, host: str, pid: int, version: str) -> None:
-        """Record that worker `executor_id` is alive now (registering it on its first beat)."""
-        now = self.clock.now()
+        """Record that worker `executor_id` is alive now (registering it on its first beat).
+
+        A worker's liveness is real time, whatever the runs' clock: a lease is real seconds."""
+        now = SystemClock().now()
         with self._tx() as conn:
             updated = conn.execute(
                 self._workers.update()

@@ -17,6 +17,7 @@ import os
 import secrets
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from oob import __version__, durable
-from oob.clock import Clock
+from oob.clock import Clock, SystemClock
 from oob.errors import ProcedureError
 from oob.procedure import WORKFLOW_NAME, Readiness, Runtime, Tuning, bind
 from oob.store import Store, Worker
@@ -106,7 +107,8 @@ def is_dead(worker: Worker, store: Store, lease_seconds: float) -> bool:
     """Whether `worker` is gone: its process has exited here, or its lease ran out."""
     if worker.host == socket.gethostname() and not pid_alive(worker.pid):
         return True
-    return store.clock.now() - worker.heartbeat_at > timedelta(seconds=lease_seconds)
+    # Liveness is real time, whatever the runs' clock (a sandbox's may run 600 times faster).
+    return SystemClock().now() - worker.heartbeat_at > timedelta(seconds=lease_seconds)
 
 
 def live_workers(store: Store, lease_seconds: float = WorkerOptions.lease_seconds) -> list[Worker]:
@@ -129,7 +131,6 @@ def ensure_worker(
     second beat comes after DBOS is launched).
     """
     import sys
-    import time
 
     def ready() -> Worker | None:
         return next((w for w in live_workers(store) if w.heartbeat_at > w.started_at), None)
@@ -208,7 +209,7 @@ def serve(
     say(f"worker {me} executing runs (oob {__version__})")
     for other in pending_other_versions():
         say(f"run {other} is pending under another oob version; only that version resumes it")
-    idle_since = store.clock.now()
+    idle_since = time.monotonic()  # real time, like the idle limit
     idle_exit = False
     try:
         while not stop.is_set():
@@ -230,10 +231,8 @@ def serve(
                     limit=1,
                 )
                 if busy:
-                    idle_since = store.clock.now()
-                elif store.clock.now() - idle_since > timedelta(
-                    seconds=options.exit_when_idle_seconds
-                ):
+                    idle_since = time.monotonic()  # real time, like the idle limit
+                elif time.monotonic() - idle_since > options.exit_when_idle_seconds:
                     say("no active runs: worker exits")
                     idle_exit = True
                     break

@@ -70,7 +70,7 @@ def test_override_makes_the_fix_ready_and_is_audited(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("--as", "someone"), "someone may not override commit statuses"),
+        (("--as", "someone"), "someone may not override a commit status"),
         (("--as", "operator", "--context", "lint"), "'lint' is not a required context"),
         (("--as", "operator", "--reason", "  "), "--reason is empty"),
         (("--as", "operator", "--context", "va/tests/phpunit"), "already success"),

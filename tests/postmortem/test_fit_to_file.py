@@ -3,6 +3,7 @@ run happened (the sandbox's pages in a rehearsal)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from oob import events
@@ -92,6 +93,10 @@ def test_a_rehearsal_s_draft_links_to_the_sandbox(tmp_path: Path) -> None:
     fix = text[text.index("- Fix commit: ") :].splitlines()[0]
     assert fix.startswith("- Fix commit: http://127.0.0.1:")
     assert "/web/github/department-of-veterans-affairs/va.gov-cms/commit/" in fix
+    # No link of a drill points at a real host: GitHub's and Slack's links are the sandbox's.
+    hosts = {m.group(1) for m in re.finditer(r"https?://([^/\s)|>]+)", text)}
+    assert hosts
+    assert all(h.startswith("127.0.0.1:") for h in hosts), hosts
     # The rows of the timeline are the events a reader needs, not every step's start and end.
     timeline = text[text.index("## Timeline") :]
     rows = [line for line in timeline.splitlines() if line.startswith("| 20")]

@@ -256,6 +256,20 @@ def test_cli_writes_the_draft_at_the_configured_path(
     assert path.read_text(encoding="utf-8").startswith("# Editors cannot log in with PIV\n")
 
 
+def test_cli_output_to_a_folder_writes_the_draft_in_it(
+    run_cli: RunCli, store: Store, cli_env: Path, tmp_path: Path
+) -> None:
+    # `--output DIR` was a traceback, and left a `.partial` file behind.
+    run_id = resolved_run(store)
+    folder = tmp_path / "drafts"
+    folder.mkdir()
+    result = run_cli("--config", str(cli_env), "postmortem", run_id, "--output", str(folder))
+    assert result.code == 0, result.err
+    (draft,) = folder.iterdir()
+    assert draft.name == "2026-6-23-Editors-Cannot-Log-In-With-PIV.md"
+    assert not list(tmp_path.rglob("*.partial"))
+
+
 def test_cli_opens_the_pull_request_and_reports_json(
     run_cli: RunCli, store: Store, cli_env: Path, tmp_path: Path, sandbox: SandboxServer
 ) -> None:

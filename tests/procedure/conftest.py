@@ -6,11 +6,12 @@ import os
 import threading
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from oob.clock import SystemClock
+from oob.clock import ScaledClock
 from oob.commands import Control
 from oob.config import Config
 from oob.procedure import Readiness, Runtime, Tuning
@@ -92,9 +93,11 @@ def harness(
 ) -> Iterator[Harness]:
     config = make_config(preset_text, tmp_path)
     url = f"sqlite:///{tmp_path / 'oob.sqlite'}"
-    store = Store(url)
+    # One clock for the run, 3,600 times real time, as the tuning's time scale says.
+    clock = ScaledClock(datetime.now(UTC), 3600)
+    store = Store(url, clock=clock)
     code = Code(script)
-    builds = Builds(script, code=code)
+    builds = Builds(script, code=code, clock=clock)
     probe = Probe(script)
     postmortems: list[str] = []
 
@@ -114,7 +117,7 @@ def harness(
         chat=chat,
         probe=probe,
         store=store,
-        clock=SystemClock(),
+        clock=clock,
         readiness=answer,
         postmortem=postmortem,
         tuning=Tuning(

@@ -242,8 +242,7 @@ def test_two_workers_share_postgres_and_the_survivor_takes_over(
     postgres_url: str, tmp_path: Path
 ) -> None:
     env = {**os.environ, "OOB_HOME": str(tmp_path), "OOB_DATABASE_URL": postgres_url}
-    options = Options(scenario="happy", time_scale=TIME_SCALE)
-    with SandboxServer(options, faults=faults) as sandbox:
+    with SandboxServer(Options(scenario="happy", time_scale=TIME_SCALE)) as sandbox:
         config_path = tmp_path / "oob.toml"
         config_path.write_text(
             render_config(sandbox.url, sandbox.options.token, require_confirmation=False)
@@ -275,24 +274,27 @@ def test_two_workers_share_postgres_and_the_survivor_takes_over(
 
 def steps_by_phase(deployment: Deployment, run_id: str) -> list[tuple[str, str, int]]:
     """The run's completed steps from DBOS's own records, oldest first, each with the phase it
-    belongs to (from the run's timeline): (phase, step name, function id)."""
+    belongs to: (phase, step name, function id). The n-th `oob.record` step wrote the timeline
+    event keyed `RUN#n`, so the phase is that of the latest `step.started` written so far."""
     dbos = client(deployment.url)
     try:
         steps = dbos.list_workflow_steps(run_id, load_output=False)
     finally:
         dbos.destroy()
-    starts = [
-        (e.at.timestamp() * 1000, str(e.details["step"]))
+    started = {
+        int(e.key.rsplit("#", 1)[1]): str(e.details["step"])
         for e in deployment.store.events(run_id)
-        if e.kind == "step.started"
-    ]
-    found = []
+        if e.kind == "step.started" and e.key and e.key.rsplit("#", 1)[1].isdigit()
+    }
+    found, records, phase = [], 0, "start"
     for step in sorted(steps, key=lambda s: s["function_id"]):
-        done = step["completed_at_epoch_ms"]
-        if done is None or not step["function_name"].startswith("oob."):
+        name = step["function_name"]
+        if step["completed_at_epoch_ms"] is None or not name.startswith("oob."):
             continue
-        phase = next((p for at, p in reversed(starts) if at <= done), "start")
-        found.append((phase, step["function_name"], step["function_id"]))
+        if name == "oob.record":
+            records += 1
+            phase = started.get(records, phase)
+        found.append((phase, name, step["function_id"]))
     return found
 
 

@@ -139,3 +139,18 @@ def test_the_dashboard_and_status_say_whom_the_run_waits_for(harness: Harness) -
     assert "plan " in text
     harness.control.cancel(run.id, "operator", "done looking")
     harness.end(run.id)
+
+
+@pytest.mark.parametrize("chat", [Chat(broken={"resume_merging", "resolved"})])
+def test_a_bug_while_closing_still_ends_the_run_and_frees_the_pipeline(harness: Harness) -> None:
+    run = harness.start()
+    approve(harness, run)
+    ended = harness.end(run.id)
+    assert ended.outcome is RunState.RESOLVED
+    assert harness.store.active_run("va-cms") is None
+    missed = snapshot(harness.store, run.id, harness.store.clock.now()).undelivered
+    assert {m.command for m in missed} == {
+        f"oob notify {run.id} resume_merging",
+        f"oob notify {run.id} resolved",
+    }
+    assert harness.postmortems == [run.id]

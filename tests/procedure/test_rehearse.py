@@ -36,7 +36,7 @@ def test_every_scenario_is_covered() -> None:
 @pytest.mark.parametrize("scenario", sorted(EXPECTED))
 def test_scenario_ends_in_its_outcome(scenario: str, tmp_path: Path) -> None:
     result = rehearse(scenario, time_scale=TIME_SCALE, drafts=tmp_path)
-    assert result.outcome == EXPECTED[scenario]
+    assert result.outcome == EXPECTED[scenario], result.reason
     assert result.resolved is (EXPECTED[scenario] == "resolved")
     effects = result.side_effects
     assert effects["jenkins_builds_triggered"] == {"deploys/cms-auto-deploy": 1}
@@ -71,6 +71,7 @@ def check_json(result: dict[str, Any]) -> None:
         "reaction_latency_ms",
         "side_effects",
         "postmortem_path",
+        "reason",
     }
     assert set(result["reaction_latency_ms"]) == {"p50", "p95", "max"}
     assert result["reaction_latency_ms"]["p50"] is not None

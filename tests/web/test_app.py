@@ -251,6 +251,26 @@ def test_runs_list_shows_active_first_then_history(dashboard: Dashboard) -> None
     assert "42 min" in history  # lead time of the ended runs
 
 
+def test_run_page_says_whom_the_run_waits_for_and_what_it_could_not_deliver(
+    dashboard: Dashboard,
+) -> None:
+    run = dashboard.store.create_run(request())
+    worker_event(
+        dashboard.store,
+        run.id,
+        "message.undelivered",
+        "could not tell engineers in #cms-engineering (resume merging): Slack is down",
+        command=f"oob notify {run.id} resume_merging",
+        key="k",
+        channel="#cms-engineering",
+    )
+    with signed_in(dashboard, VIEWER_TOKEN) as client:
+        page = client.get(f"/runs/{run.id}").text
+    assert "Waiting for the product owner (cms-product-owner) to approve" in page
+    assert f"<code>oob approve {run.id}</code>" in page
+    assert f"<code>oob notify {run.id} resume_merging</code>" in page
+
+
 def test_run_page_shows_the_whole_picture(dashboard: Dashboard) -> None:
     run_id = deploying_run(dashboard.store, dashboard.clock)
     with signed_in(dashboard, VIEWER_TOKEN) as client:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from oob.adapters import connect
+from oob.clock import EpochClock
 from oob.commands import Control
 from oob.config import Config, parse
 from oob.override import override_status
@@ -94,7 +95,7 @@ def live(
         text = render_config(sandbox.url, sandbox.options.token) + WEB
         config = parse(text, tmp_path / "oob.toml")
         url = f"sqlite:///{tmp_path / 'oob.sqlite'}"
-        store = Store(url)
+        store = Store(url, clock=EpochClock(sandbox.world.clock.now))  # the run's one clock
         stack.callback(store.close)
         services = stack.enter_context(connect(config))
 

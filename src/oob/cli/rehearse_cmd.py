@@ -62,7 +62,7 @@ def rehearse(
         )
 
     def show(store: Store, config: Config, run_id: str, scale: float) -> None:
-        follow(store, run_id, obj.console, time_scale=scale)
+        follow(store, run_id, obj.console)
 
     result = play(
         scenario,

@@ -28,10 +28,12 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 RunArgument = Annotated[str, typer.Argument(help="The run id (see `oob runs`).")]
 
 
-def _store() -> Store:
+def _store(obj: AppContext) -> Store:
+    """The run store, on the runs' one clock: the sandbox's simulated one for a sandbox config."""
+    from oob.clock import clock_for
     from oob.store import open_store
 
-    return open_store()
+    return open_store(clock=clock_for(obj.config.sandbox_base()))
 
 
 def _control(store: Store) -> Control:
@@ -54,7 +56,7 @@ def _act(
     verb = Action(action)
     option = "--reason" if RULES[verb].needs_reason else "--note"
     text = check_text(option, text, required=RULES[verb].needs_reason)
-    _control(_store()).decide(run_id, verb, actor, text, asserted=as_ is not None)
+    _control(_store(obj)).decide(run_id, verb, actor, text, asserted=as_ is not None)
     return obj, actor
 
 
@@ -123,7 +125,7 @@ def deploy(  # noqa: PLR0917 - typer passes every option by keyword
         "fix_summary": check_text("--fix-summary", fix_summary, required=True),
         "affects": check_text("--affects", affects),
     }
-    store = _store()
+    store = _store(obj)
     holder = store.active_run(config.pipeline.name)
     if holder is not None:
         raise RunBusy(
@@ -154,7 +156,7 @@ def deploy(  # noqa: PLR0917 - typer passes every option by keyword
 def watch(ctx: typer.Context, run_id: RunArgument) -> None:
     """Follow a run live (Ctrl-C stops watching; the run goes on)."""
     obj: AppContext = ctx.obj
-    store = _store()
+    store = _store(obj)
     store.run(run_id)
     _follow(obj, store, run_id)
 
@@ -237,7 +239,7 @@ def abandon(
     obj: AppContext = ctx.obj
     actor = cli_actor(obj.config, as_)
     reason = check_text("--reason", reason, required=True)
-    _control(_store()).abandon(run_id, actor, reason, force=force)
+    _control(_store(obj)).abandon(run_id, actor, reason, force=force)
     obj.console.print(
         f"abandoned run {run_id} as {actor}: tell the people who were told by hand, and lift "
         f"the merge hold with `oob hold release {run_id}`"
@@ -260,7 +262,7 @@ def notify(
 
     obj: AppContext = ctx.obj
     actor = cli_actor(obj.config, as_)
-    store = _store()
+    store = _store(obj)
     with connect(obj.config) as services:
         told = send_again(store, services.chat, run_id, message, actor)
     obj.console.print(f"sent {message} to {', '.join(told)}")
@@ -295,7 +297,7 @@ def status(
     from oob.readmodel import snapshot
 
     obj: AppContext = ctx.obj
-    store = _store()
+    store = _store(obj)
     if run_id is None:
         run = store.active_run(obj.config.pipeline.name)
         newest = store.runs(limit=1)
@@ -319,7 +321,7 @@ def runs(ctx: typer.Context, as_json: JsonOption = False) -> None:
     from oob.readmodel import run_json
 
     obj: AppContext = ctx.obj
-    found = _store().runs()
+    found = _store(obj).runs()
     if as_json:
         obj.print_json([run_json(r) for r in found])
         return
@@ -363,7 +365,7 @@ def worker(
 
     obj: AppContext = ctx.obj
     url = database_url()
-    store = _store()
+    store = _store(obj)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     tuning = Tuning(poll_seconds=poll_seconds, time_scale=time_scale)

@@ -47,6 +47,7 @@ def serve(
         )
 
     from oob.adapters import make_code_host
+    from oob.clock import clock_for
     from oob.commands import Control
     from oob.override import override_status
     from oob.store import database_url, open_store, redact_url
@@ -56,7 +57,7 @@ def serve(
 
     url = database_url()
     with ExitStack() as stack:
-        store = open_store(url)
+        store = open_store(url, clock=clock_for(config.sandbox_base()))
         stack.callback(store.close)
         code_host = stack.enter_context(closing(make_code_host(config)))
         settings = Settings(

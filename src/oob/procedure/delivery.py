@@ -54,7 +54,7 @@ def _post_over_outage(  # noqa: PLR0917 - what one post needs
     flow: Flow, message: str, audience: str, channel: str, text: str, key: str
 ) -> bool:
     fx = flow.fx
-    deadline = fx.now() + timedelta(seconds=flow.tuning.seconds(flow.tuning.outage_minutes))
+    deadline = fx.now() + timedelta(minutes=flow.tuning.outage_minutes)  # the run's clock
     pause = flow.tuning.seconds(0.5)
     attempts = 0
     while True:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -76,6 +77,7 @@ class Flow:
     triggered: bool = False
     confirmed: bool = False
     cancelled: bool = False
+    production_ended: datetime | None = None  # when the production job ended, by its record
     eta_minutes: float = 0.0
 
     # --- the timeline ---
@@ -88,15 +90,19 @@ class Flow:
         *,
         actor: str = ACTOR,
         source: str = Source.WORKER.value,
+        at: datetime | None = None,
     ) -> None:
+        """Append an event once; `at`: when it happened, if earlier than now (a job's record)."""
         self.seq += 1
-        event = {
+        event: dict[str, Any] = {
             "kind": kind,
             "summary": summary,
             "details": dict(details or {}),
             "actor": actor,
             "source": source,
         }
+        if at is not None:
+            event["at"] = at
         self.fx.record(self.run_id, f"{self.run_id}#{self.seq}", event)
 
     def move(self, state: RunState) -> None:
@@ -163,6 +169,10 @@ class Flow:
         return f"oob:{self.run_id}:{message}:{audience}" + (f":{about}" if about else "")
 
     # --- people and the passing of time ---
+
+    def real_seconds_until(self, deadline: datetime) -> float:
+        """Real seconds to wait for `deadline` of the run's clock (faster in a rehearsal)."""
+        return (deadline - self.fx.now()).total_seconds() / self.tuning.time_scale
 
     def wait(self, seconds: float) -> dict[str, dict[str, str]]:
         """Wait up to `seconds` for a command, then act on the decisions taken: a cancel or a

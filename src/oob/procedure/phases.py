@@ -38,7 +38,7 @@ def approval(flow: Flow) -> None:
     flow.eta_minutes = eta_from(flow, plan.pipeline.gate.name)
     timeout = flow.request.get("approval_timeout_minutes")
     started = fx.now()
-    deadline = started + timedelta(seconds=flow.tuning.seconds(timeout)) if timeout else None
+    deadline = started + timedelta(minutes=timeout) if timeout else None
     flow.begin(Phase.APPROVAL, deadline=deadline.isoformat() if deadline else None)
     flow.post("approval_request", ("product_owner",), required=True)
     flow.record(
@@ -49,7 +49,7 @@ def approval(flow: Flow) -> None:
     while True:
         left = flow.tuning.approval_poll_seconds
         if deadline is not None:
-            left = min(left, (deadline - fx.now()).total_seconds())
+            left = min(left, flow.real_seconds_until(deadline))
             if left <= 0:
                 fx.decide(flow.run_id, Action.DENY.value, f"no decision within {timeout:g} min")
                 left = 0
@@ -238,9 +238,7 @@ def deploy(flow: Flow) -> None:
     stages = flow.plan.pipeline.to_production
     for index, stage in enumerate(stages):
         job = _job(stage)
-        deadline = fx.now() + timedelta(
-            seconds=flow.tuning.seconds(2 * stage.estimate_minutes + 10)
-        )
+        deadline = fx.now() + timedelta(minutes=2 * stage.estimate_minutes + 10)
         while (
             build := fx.downstream(job, previous.started_at, previous.job, previous.number)
         ) is None:
@@ -256,9 +254,17 @@ def deploy(flow: Flow) -> None:
 def shield(flow: Flow) -> None:
     """Wait for the deploy shield to come down, then tell helpdesk."""
     flow.begin(Phase.SHIELD)
-    while flow.fx.shield_up():
-        flow.poll()
-    flow.record(KIND_SHIELD_DOWN, "the deploy shield is lowered: the CMS serves editors again")
+    if not flow.fx.shield_up() and flow.production_ended is not None:
+        # Down already: lowered by the production job, which ended at this time by its record.
+        flow.record(
+            KIND_SHIELD_DOWN,
+            "the deploy shield is lowered: the CMS serves editors again",
+            at=flow.production_ended,
+        )
+    else:
+        while flow.fx.shield_up():
+            flow.poll()
+        flow.record(KIND_SHIELD_DOWN, "the deploy shield is lowered: the CMS serves editors again")
     flow.post("deploy_complete", ("helpdesk",))
 
 
@@ -271,6 +277,17 @@ def follow(flow: Flow, build: Build, *, production: bool = False) -> Build:
             shield_seen = True
             flow.record(KIND_SHIELD_UP, "the deploy shield is up: editors see maintenance")
         build = flow.fx.build(build.job, build.number)
+    if production and not shield_seen:
+        # The shield came and went between two looks: the production job's own record says
+        # when it ran, and the shield is up while it runs.
+        flow.record(
+            KIND_SHIELD_UP,
+            "the deploy shield is up: editors see maintenance",
+            {"from": f"{build.job} #{build.number}"},
+            at=build.started_at,
+        )
+    if production:
+        flow.production_ended = build.started_at + timedelta(seconds=build.duration_seconds)
     record_finished(flow, build)
     if not build.succeeded:
         fail(flow, f"{build.job} #{build.number} ended {build.result} ({build.url})")
@@ -286,7 +303,7 @@ def verify(flow: Flow) -> None:
     """Probes, and a person's confirmation where the plan requires one, until the timeout;
     the timeout is decided through the policy like a person's rejection."""
     fx, checks = flow.fx, flow.plan.verify
-    deadline = fx.now() + timedelta(seconds=flow.tuning.seconds(checks.timeout_minutes))
+    deadline = fx.now() + timedelta(minutes=checks.timeout_minutes)
     flow.begin(
         Phase.VERIFY,
         deadline=deadline.isoformat(),

@@ -36,7 +36,8 @@ class Tuning:
     """How often the workflow looks at the world, and how fast simulated time runs.
 
     `time_scale` is for rehearsals against a sandbox whose clock runs faster than real time:
-    every duration of the plan (release wait, estimates, timeouts) is divided by it.
+    deadlines are in the run's clock (the sandbox's, then); a real wait for a duration of the
+    run's clock is divided by it. `poll_seconds` and the other seconds here are real.
     """
 
     poll_seconds: float = 10.0

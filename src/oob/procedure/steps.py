@@ -198,11 +198,13 @@ def trigger(run_id: str, job: str, parameters: dict[str, str], intent_at: dateti
 
 def _settle(run_id: str, job: str, parameters: dict[str, str], intent_at: datetime) -> Build | None:
     """Our build of `job`, if it appears within the queue's quiet period."""
-    r = rt()
-    deadline = r.clock.now() + timedelta(seconds=r.tuning.trigger_settle_seconds)
+    import time
+
+    # Real seconds: how long Jenkins may take to show a build it queued.
+    deadline = time.monotonic() + rt().tuning.trigger_settle_seconds
     while True:
         found = _our_build(run_id, job, parameters, intent_at)
-        if found is not None or r.clock.now() >= deadline:
+        if found is not None or time.monotonic() >= deadline:
             return found
         _pause()
 

@@ -16,6 +16,7 @@ from oob.sandbox.control import Control
 from oob.sandbox.faults import FaultPlan, Faults
 from oob.sandbox.github import GitHubApi
 from oob.sandbox.jenkins import JenkinsApi
+from oob.sandbox.pages import Pages
 from oob.sandbox.slack import SlackApi
 from oob.sandbox.world import Options, World
 
@@ -32,6 +33,7 @@ class SandboxApp:
             Mount("/slack/api", routes=SlackApi(world).routes()),
             Mount("/cms", routes=CmsSite(world).routes()),
             Mount("/_sandbox", routes=Control(world).routes()),
+            Mount("/web", routes=Pages(world).routes()),
         ]
         # The ledger is looked up per request: a reset replaces it.
         self._app = Faults(Starlette(routes=routes), faults, lambda: world.ledger)

@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from oob.sandbox.pages import GITHUB_PAGES
 from oob.sandbox.repo import HEX, Commit, PullRequest, Repo, Status, blob_sha
 from oob.sandbox.wire import bearer, body_params, origin
 from oob.sandbox.world import GitHubRate, World
@@ -265,6 +266,11 @@ class GitHubApi:
     def _api(self, request: Request) -> str:
         return f"{origin(request)}/github"
 
+    @staticmethod
+    def _html(request: Request) -> str:
+        # Where a person opens what GitHub's `html_url`s point at: the sandbox's own pages.
+        return f"{origin(request)}{GITHUB_PAGES}"
+
     # -- JSON shapes --------------------------------------------------------------------------
 
     @staticmethod
@@ -282,7 +288,7 @@ class GitHubApi:
             "avatar_url": f"https://avatars.githubusercontent.com/{login}",
             "gravatar_id": "",
             "url": url,
-            "html_url": f"https://github.com/{login}",
+            "html_url": f"{self._html(request)}/{login}",
             "followers_url": f"{users}/followers",
             "following_url": f"{users}/following{{/other_user}}",
             "gists_url": f"{users}/gists{{/gist_id}}",
@@ -310,7 +316,7 @@ class GitHubApi:
             "private": True,
             "visibility": "private",
             "owner": self._user(request, repo.owner, "Organization"),
-            "html_url": f"https://github.com/{repo.full_name}",
+            "html_url": f"{self._html(request)}/{repo.full_name}",
             "description": None,
             "fork": False,
             "url": url,
@@ -320,8 +326,8 @@ class GitHubApi:
             {
                 "git_url": f"git://github.com/{repo.full_name}.git",
                 "ssh_url": f"git@github.com:{repo.full_name}.git",
-                "clone_url": f"https://github.com/{repo.full_name}.git",
-                "svn_url": f"https://github.com/{repo.full_name}",
+                "clone_url": f"{self._html(request)}/{repo.full_name}.git",
+                "svn_url": f"{self._html(request)}/{repo.full_name}",
                 "mirror_url": None,
                 "homepage": None,
                 "language": "PHP",
@@ -386,7 +392,7 @@ class GitHubApi:
                 },
             },
             "url": f"{api}/commits/{commit.sha}",
-            "html_url": f"https://github.com/{repo.full_name}/commit/{commit.sha}",
+            "html_url": f"{self._html(request)}/{repo.full_name}/commit/{commit.sha}",
             "comments_url": f"{api}/commits/{commit.sha}/comments",
             "author": self._user(request, login_of(commit.author)),
             "committer": self._user(request, login_of(commit.author)),
@@ -394,7 +400,7 @@ class GitHubApi:
                 {
                     "sha": p,
                     "url": f"{api}/commits/{p}",
-                    "html_url": f"https://github.com/{repo.full_name}/commit/{p}",
+                    "html_url": f"{self._html(request)}/{repo.full_name}/commit/{p}",
                 }
                 for p in commit.parents
             ],
@@ -410,8 +416,8 @@ class GitHubApi:
                     "additions": content.count(b"\n"),
                     "deletions": 0,
                     "changes": content.count(b"\n"),
-                    "blob_url": f"https://github.com/{repo.full_name}/blob/{commit.sha}/{path}",
-                    "raw_url": f"https://github.com/{repo.full_name}/raw/{commit.sha}/{path}",
+                    "blob_url": f"{self._html(request)}/{repo.full_name}/blob/{commit.sha}/{path}",
+                    "raw_url": f"{self._html(request)}/{repo.full_name}/raw/{commit.sha}/{path}",
                     "contents_url": f"{api}/contents/{path}?ref={commit.sha}",
                 }
                 for path, content in commit.changes.items()
@@ -452,18 +458,18 @@ class GitHubApi:
             "sha": sha,
             "url": f"{api}/contents/{path}?{query}",
             "git_url": f"{api}/git/blobs/{sha}",
-            "html_url": f"https://github.com/{repo.full_name}/blob/{ref}/{path}",
+            "html_url": f"{self._html(request)}/{repo.full_name}/blob/{ref}/{path}",
             "download_url": None,
             "_links": {
                 "self": f"{api}/contents/{path}?{query}",
                 "git": f"{api}/git/blobs/{sha}",
-                "html": f"https://github.com/{repo.full_name}/blob/{ref}/{path}",
+                "html": f"{self._html(request)}/{repo.full_name}/blob/{ref}/{path}",
             },
         }
 
     def _pull(self, request: Request, repo: Repo, pull: PullRequest) -> dict[str, Any]:
         api = f"{self._api(request)}/repos/{repo.full_name}"
-        html = f"https://github.com/{repo.full_name}/pull/{pull.number}"
+        html = f"{self._html(request)}/{repo.full_name}/pull/{pull.number}"
 
         def side(branch: str) -> dict[str, Any]:
             return {
@@ -711,11 +717,11 @@ class GitHubApi:
             path = f"/github/repositories/{repo.id}/compare/{base_ref}...{head_ref}"
             links = _links(request.url.replace(path=path), page, last)
         api = f"{self._api(request)}/repos/{repo.full_name}"
-        html = f"https://github.com/{repo.full_name}/compare/{base_ref}...{head_ref}"
+        html = f"{self._html(request)}/{repo.full_name}/compare/{base_ref}...{head_ref}"
         data: dict[str, Any] = {
             "url": f"{api}/compare/{base_ref}...{head_ref}",
             "html_url": html,
-            "permalink_url": f"https://github.com/{repo.full_name}/compare/{base}...{head}",
+            "permalink_url": f"{self._html(request)}/{repo.full_name}/compare/{base}...{head}",
             "diff_url": f"{html}.diff",
             "patch_url": f"{html}.patch",
             "base_commit": self._commit(request, repo, repo.commits[base]),
@@ -759,7 +765,10 @@ class GitHubApi:
             {
                 "name": name,
                 "commit": self._commit(request, repo, commit),
-                "_links": {"self": url, "html": f"https://github.com/{repo.full_name}/tree/{name}"},
+                "_links": {
+                    "self": url,
+                    "html": f"{self._html(request)}/{repo.full_name}/tree/{name}",
+                },
                 "protected": rules is not None,
                 "protection": protection,
                 "protection_url": f"{url}/protection",
@@ -987,7 +996,7 @@ class GitHubApi:
         git_commit.update(
             sha=commit.sha,
             node_id=f"C_{commit.sha[:20]}",
-            html_url=f"https://github.com/{repo.full_name}/commit/{commit.sha}",
+            html_url=f"{self._html(request)}/{repo.full_name}/commit/{commit.sha}",
             parents=[{"sha": p, "url": f"{api}/git/commits/{p}"} for p in commit.parents],
         )
         data = {"content": self._file(request, repo, path, content, branch), "commit": git_commit}

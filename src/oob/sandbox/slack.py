@@ -18,7 +18,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from oob.sandbox.wire import bearer, body_params
+from oob.sandbox.pages import SLACK_PAGES
+from oob.sandbox.wire import bearer, body_params, origin
 from oob.sandbox.workspace import BURST, Channel, Message
 from oob.sandbox.world import World
 
@@ -69,6 +70,7 @@ class SlackApi:
         """`monotonic` is the real clock of the rate limit (tests may pass their own)."""
         self.world = world
         self._monotonic = monotonic
+        self._origin = ""  # where the request being served addressed the sandbox
 
     def routes(self) -> list[Route]:
         """One route per Web API method; GET and POST alike, as Slack accepts both."""
@@ -99,6 +101,7 @@ class SlackApi:
                 if token != self.world.options.token:
                     raise SlackError("invalid_auth")
                 with self.world.session() as world:
+                    self._origin = origin(request)  # requests are served one at a time here
                     scopes = world.slack.scopes
                     needed = NEEDED[name]
                     headers["x-oauth-scopes"] = ",".join(scopes)
@@ -221,9 +224,8 @@ class SlackApi:
         ts = str(args.get("message_ts", ""))
         if channel.find(ts) is None:
             raise SlackError("message_not_found")
-        link = (
-            f"https://{world.slack.domain}.slack.com/archives/{channel.id}/p{ts.replace('.', '')}"
-        )
+        # The sandbox's own page of the message: a drill's links open, and none is real.
+        link = f"{self._origin}{SLACK_PAGES}/archives/{channel.id}/p{ts.replace('.', '')}"
         return {"ok": True, "channel": channel.id, "permalink": link}
 
     async def history(self, args: dict[str, Any], world: World) -> dict[str, Any]:

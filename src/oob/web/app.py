@@ -518,7 +518,7 @@ class _Dashboard:
 
     def view_of(self, run_id: str) -> RunView:
         now = self.store.clock.now()
-        return run_view(self.store, self.config, run_id, now, self.settings.time_scale)
+        return run_view(self.store, self.config, run_id, now)
 
     def views(self) -> list[RunView]:
         """Recent runs, active first, newest first within each group."""

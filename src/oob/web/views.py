@@ -164,12 +164,10 @@ def messages_of(events: Sequence[Event]) -> list[MessageRow]:
     ]
 
 
-def run_view(
-    store: Store, config: Config, run_id: str, now: datetime, time_scale: float = 1.0
-) -> RunView:
-    """The run page's data for `run_id` as of `now` (`time_scale`: sandbox minutes per minute)."""
+def run_view(store: Store, config: Config, run_id: str, now: datetime) -> RunView:
+    """The run page's data for `run_id` as of `now` (of the run's clock: the store's)."""
     # Every event, not the status view's latest few: the page is the whole audit log.
-    shot = snapshot(store, run_id, now, time_scale=time_scale, latest=1_000_000)
+    shot = snapshot(store, run_id, now, latest=1_000_000)
     run = shot.run
     lead = None
     if run.ended_at is not None:
