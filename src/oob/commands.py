@@ -178,7 +178,7 @@ class Control:
             source=source,
             kind=KIND_ABANDONED,
             summary=f"{actor} abandoned the run ({reason}); oob told nobody, did not lift the "
-            "merge hold and stopped no build: do that by hand",
+            f"merge hold (`oob hold release {run_id}`) and stopped no build: do that by hand",
             details={"reason": reason, "state": run.state.value, "workflow_status": status},
         )
         if run.state is not RunState.CLOSING:

@@ -79,6 +79,13 @@ class Pipeline(Model):
     release_trigger: str = Field(description="The Jenkins stage an out-of-band deploy triggers.")
     release_wait: Minutes = Field(description="Minutes the release job waits before it picks.")
     release_wait_parameter: str = "release_wait"
+    merge_hold: Literal["ask", "status", "lock"] = Field(
+        default="ask",
+        description="How merges into the release branch are held during a deploy: `ask` "
+        "engineers in chat; `status` also sets a pending `oob/merge-hold` commit status on every "
+        "open pull request into it (refused by GitHub when that context is required); `lock` "
+        "sets the branch protection's `lock_branch` (needs an admin token).",
+    )
     release_log_pattern: str = Field(
         description="Regex with groups `state` and `sha` matching the release job's log line "
         "that names the commit it released."

@@ -17,6 +17,7 @@ from oob.config import Config, Secret, SlackService, StageKind
 from oob.errors import OobError
 
 if TYPE_CHECKING:
+    from oob.adapters.github import GitHubCodeHost
     from oob.adapters.jenkins import JenkinsBuildServer
 
 # Doctor is interactive: a service that does not answer is reported after a short while.
@@ -169,6 +170,11 @@ def _github(config: Config, policy: RetryPolicy) -> Iterator[Check]:
             return
         branch = config.services.github.branch
         yield _attempt("GitHub", f"{repo}: branch {branch}", lambda: host.commit(branch).sha[:12])
+        hold = config.pipeline.merge_hold
+        if hold != "ask":
+            yield _attempt(
+                "GitHub", f"{repo}: merge hold ({hold})", partial(_merge_hold, host, hold, branch)
+            )
         postmortems = config.postmortem.repository
         yield _attempt(
             "GitHub",
@@ -177,6 +183,35 @@ def _github(config: Config, policy: RetryPolicy) -> Iterator[Check]:
         )
     finally:
         host.close()
+
+
+def _merge_hold(host: GitHubCodeHost, mode: str, branch: str) -> str:
+    """Whether the merge hold will hold: "status" needs `oob/merge-hold` required by the
+    branch's protection; "lock" needs a token that may change the protection."""
+    from oob.errors import GitHubError
+    from oob.procedure.hold import CONTEXT
+
+    if mode == "status":
+        contexts = host.branch_required_contexts(branch)
+        if contexts is None or CONTEXT.lower() not in {c.lower() for c in contexts}:
+            raise GitHubError(
+                f"{branch}'s protection does not require {CONTEXT}: the hold only informs",
+                hint=f"an admin adds {CONTEXT} to the required status checks of {branch} "
+                "(Settings → Branches); oob sets it success whenever no deploy holds merges",
+            )
+        return f"{CONTEXT} is a required status check of {branch}"
+    if not host.permissions().get("admin"):
+        raise GitHubError(
+            f"the token may not change {branch}'s protection, so it cannot lock it",
+            hint="give the token's user admin rights on the repository, or set "
+            '[pipeline] merge_hold = "status"',
+        )
+    if host.branch_protection(branch) is None:
+        raise GitHubError(
+            f"{branch} is not protected, so oob cannot lock it",
+            hint=f'protect {branch} (Settings → Branches), or set merge_hold = "status"',
+        )
+    return f"the token may lock {branch} (lock_branch)"
 
 
 def _chat(config: Config, policy: RetryPolicy) -> Iterator[Check]:

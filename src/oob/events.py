@@ -25,6 +25,10 @@ KIND_STATUS_OVERRIDDEN = "status.overridden"  # sha, context, previous_state, re
 KIND_MESSAGE_POSTED = "message.posted"  # audience, channel, purpose, permalink, ts
 KIND_HOLD_STARTED = "hold.started"  # baseline
 KIND_HOLD_RELEASED = "hold.released"
+# An enforced merge hold (`[pipeline] merge_hold` "status" or "lock"): what it touched.
+KIND_HOLD_EXTENDED = "hold.extended"  # held: pull requests held since the hold started
+KIND_HOLD_LIFTED = "hold.lifted"  # mode, changed: what lifting changed
+KIND_HOLD_NOT_LIFTED = "hold.not_lifted"  # mode, error, command
 KIND_MERGE_DETECTED = "merge.detected"  # sha, author, message, url
 KIND_RELEASE_INTENT = "release.intent"  # job, parameters
 KIND_BUILD_STARTED = "build.started"  # job, number, url, started_at, parameters

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 # --- build server (Jenkins) -------------------------------------------------------------------
 
@@ -156,6 +156,16 @@ class PullRequest:
     base: str
 
 
+@dataclass(frozen=True)
+class OpenPull:
+    """An open pull request into the release branch, as a merge hold sees it."""
+
+    number: int
+    url: str
+    head_sha: str
+    author: str
+
+
 class CodeHost(Protocol):
     def commit(self, ref: str, repository: str | None = None) -> Commit:
         """The commit `ref` names (a short or full SHA, a branch); UsageError if none."""
@@ -185,6 +195,20 @@ class CodeHost(Protocol):
         self, repository: str, head: str, base: str, title: str, body: str
     ) -> PullRequest:
         """Open a pull request, or return the open one for `head` if it already exists."""
+        ...
+
+    def open_pulls(self, base: str) -> list[OpenPull]:
+        """The open pull requests into `base` of the configured repository."""
+        ...
+
+    def branch_protection(self, branch: str) -> dict[str, Any] | None:
+        """The branch's protection as GitHub reads it back; None if it is not protected."""
+        ...
+
+    def set_branch_protection(
+        self, branch: str, protection: dict[str, Any], *, lock_branch: bool
+    ) -> None:
+        """Set the protection `branch_protection` read again, with `lock_branch` as given."""
         ...
 
 

@@ -87,6 +87,9 @@ class Snapshot:
                 "text": str(self.waiting),
             },
             "undelivered": [{"summary": u.summary, "command": u.command} for u in self.undelivered],
+            "hold_not_lifted": any(
+                u.command.startswith("oob hold release") for u in self.undelivered
+            ),
             "steps": [
                 {
                     "name": s.name,
@@ -242,12 +245,25 @@ def _undelivered(events: list[Event]) -> tuple[Undelivered, ...]:
     resent = {
         (e.details.get("key"), e.details.get("channel")) for e in events if e.kind == KIND_NOTIFIED
     }
-    return tuple(
+    missed = tuple(
         Undelivered(e.summary, str(e.details.get("command", "")))
         for e in events
         if e.kind == KIND_MESSAGE_UNDELIVERED
         and (e.details.get("key"), e.details.get("channel")) not in resent
     )
+    return missed + _hold_not_lifted(events)
+
+
+def _hold_not_lifted(events: list[Event]) -> tuple[Undelivered, ...]:
+    """A merge hold that could not be lifted, until one lifts it (`oob hold release`)."""
+    from oob.events import KIND_HOLD_LIFTED, KIND_HOLD_NOT_LIFTED
+
+    last = next(
+        (e for e in reversed(events) if e.kind in (KIND_HOLD_LIFTED, KIND_HOLD_NOT_LIFTED)), None
+    )
+    if last is None or last.kind != KIND_HOLD_NOT_LIFTED:
+        return ()
+    return (Undelivered(last.summary, str(last.details.get("command", ""))),)
 
 
 def _eta(config: Config, run: Run, stages: list[StageView]) -> float | None:

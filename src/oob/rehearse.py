@@ -93,6 +93,7 @@ def rehearse(
     show: Callable[[Store, Config, str, float], None] | None = None,
     verbose: bool = False,
     incident: Incident | None = None,
+    merge_hold: str = "ask",
 ) -> Rehearsal:
     """Play `scenario` end to end; `show(store, config, run_id, time_scale)` is the live view.
 
@@ -100,7 +101,9 @@ def rehearse(
     Postmortem drafts are written under `drafts`, in a folder of their own per rehearsal (they
     outlive the temporary store). The sandbox's own token is used for every service, whatever
     the environment's token variables hold. Without `verbose`, the workflow engine's log (a
-    step retried after a fault, with its traceback) stays off the console.
+    step retried after a fault, with its traceback) stays off the console. `merge_hold` is the
+    pipeline's `merge_hold`: "status" also makes main's protection require `oob/merge-hold`,
+    "lock" gives the token admin rights, as an operator sets them up.
     """
     from oob.sandbox.server import SandboxServer
     from oob.sandbox.world import Options
@@ -111,7 +114,15 @@ def rehearse(
     folder = Path(tempfile.mkdtemp(prefix=f"{scenario}-", dir=drafts))
     with (
         tempfile.TemporaryDirectory(prefix="oob-rehearse-") as home,
-        SandboxServer(Options(scenario=scenario, time_scale=time_scale), faults=faults) as sandbox,
+        SandboxServer(
+            Options(
+                scenario=scenario,
+                time_scale=time_scale,
+                hold_required=merge_hold == "status",
+                github_admin=merge_hold == "lock",
+            ),
+            faults=faults,
+        ) as sandbox,
     ):
         return _play(
             sandbox,
@@ -122,6 +133,7 @@ def rehearse(
             show=show,
             log_level="WARNING" if verbose else "CRITICAL",
             incident=incident or Incident(),
+            merge_hold=merge_hold,
         )
 
 
@@ -135,12 +147,13 @@ def _play(
     show: Callable[[Store, Config, str, float], None] | None,
     log_level: str,
     incident: Incident,
+    merge_hold: str = "ask",
 ) -> Rehearsal:
     from oob.adapters import connect
     from oob.commands import Control
     from oob.worker import WorkerOptions, make_runtime, serve
 
-    config = _sandbox_config(sandbox, home)
+    config = _sandbox_config(sandbox, home, merge_hold)
     url = f"sqlite:///{home / 'oob.sqlite'}"
     # One clock: the run records, computes and shows everything in the sandbox's simulated time.
     store = Store(url, clock=EpochClock(sandbox.world.clock.now))
@@ -206,7 +219,7 @@ def _play(
         store.close()
 
 
-def _sandbox_config(sandbox: SandboxServer, home: Path) -> Config:
+def _sandbox_config(sandbox: SandboxServer, home: Path, merge_hold: str = "ask") -> Config:
     """The config of the sandbox, sealed: an operator's shell exports the real services'
     tokens; they must never reach the sandbox (which would refuse them: the rehearsal would
     end cancelled)."""
@@ -214,7 +227,8 @@ def _sandbox_config(sandbox: SandboxServer, home: Path) -> Config:
     from oob.sandbox.configfile import render_config
 
     path = home / "oob.toml"
-    path.write_text(render_config(sandbox.url, sandbox.options.token, sealed=True), "utf-8")
+    text = render_config(sandbox.url, sandbox.options.token, sealed=True, merge_hold=merge_hold)
+    path.write_text(text, "utf-8")
     return parse(path.read_text(encoding="utf-8"), path)
 
 
@@ -445,8 +459,13 @@ def reaction_latencies(changes: list[float], actions: list[float]) -> list[float
 
 
 def _by_people(entry: dict[str, Any]) -> bool:
-    # The only state-changing requests not made by the run: the simulated operator's override.
-    return entry["service"] == "github" and "/statuses/" in entry["path"]
+    # The only state-changing requests not made by the run: the simulated operator's override
+    # (the run's own statuses are its merge hold's).
+    return (
+        entry["service"] == "github"
+        and "/statuses/" in entry["path"]
+        and entry["summary"].get("context") != "oob/merge-hold"
+    )
 
 
 def side_effects(ledger: list[dict[str, Any]]) -> dict[str, Any]:
@@ -455,8 +474,14 @@ def side_effects(ledger: list[dict[str, Any]]) -> dict[str, Any]:
     builds: Counter[str] = Counter()
     messages: Counter[str] = Counter()
     statuses = pulls = 0
+    merges: list[dict[str, Any]] = []
+    held: dict[str, list[str]] = {}
     for entry in ledger:
         summary = entry["summary"]
+        if entry["service"] == "github" and entry["path"].endswith("/merge"):
+            merges.append({k: summary.get(k) for k in ("pull", "by", "status", "message")})
+        if summary.get("context") == "oob/merge-hold":
+            held.setdefault(str(summary["sha"]), []).append(str(summary["state"]))
         if entry["service"] == "jenkins" and "parameters" in summary:
             builds[str(summary["job"])] += 1
         elif entry["service"] == "slack" and entry["path"].endswith("chat.postMessage"):
@@ -474,6 +499,10 @@ def side_effects(ledger: list[dict[str, Any]]) -> dict[str, Any]:
         "chat_messages": dict(messages),
         "statuses_posted": statuses,
         "pull_requests_opened": pulls,
+        # Merges tried into the release branch (by people), merged (200) or refused, and the
+        # `oob/merge-hold` states oob posted per head commit, in order.
+        "merges": merges,
+        "merge_hold_statuses": held,
     }
 
 

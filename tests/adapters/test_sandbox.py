@@ -32,6 +32,7 @@ SCENARIOS = sorted(
 EXPECTED = {
     "happy": (0, ""),
     "main-moved": (0, ""),
+    "pr-during-hold": (0, ""),
     "wrong-commit": (0, ""),
     "fix-ineffective": (0, ""),
     "prod-deploy-fails": (0, ""),

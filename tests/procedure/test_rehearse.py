@@ -17,6 +17,7 @@ EXPECTED = {
     "flaky-cypress": "resolved",
     "tests-pending": "resolved",
     "main-moved": "resolved",
+    "pr-during-hold": "resolved",
     "wrong-commit": "release_mismatch",
     "prod-deploy-fails": "deploy_failed",
     "fix-ineffective": "fix_not_verified",
@@ -79,6 +80,8 @@ def check_json(result: dict[str, Any]) -> None:
         "chat_messages",
         "statuses_posted",
         "pull_requests_opened",
+        "merges",
+        "merge_hold_statuses",
         "github_requests_counted",
     }
     assert result["side_effects"]["github_requests_counted"] > 0

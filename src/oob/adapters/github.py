@@ -32,12 +32,15 @@ from oob.ports import (
     CommitStatus,
     CompareStatus,
     Comparison,
+    OpenPull,
     PullRequest,
     StatusState,
 )
 
 # How far `commits_after` pages through a comparison; the release job only ever looks at the tip.
 _MAX_COMPARE_PAGES = 5
+# How many pages of open pull requests a merge hold reads (100 each).
+_MAX_PULL_PAGES = 10
 # How many answers the ETag cache keeps (least recently used go first).
 _ETAG_ENTRIES = 256
 
@@ -235,6 +238,51 @@ class GitHubCodeHost:
             number=int(data["number"]), url=str(data["html_url"]), head=head, base=base
         )
 
+    def open_pulls(self, base: str) -> list[OpenPull]:
+        """The open pull requests into `base`, every page of them."""
+        found: list[OpenPull] = []
+        url = f"repos/{self.repository}/pulls"
+        params: dict[str, Any] | None = {"state": "open", "base": base, "per_page": 100}
+        for _ in range(_MAX_PULL_PAGES):
+            response = self._request("GET", url, params=params)
+            for pull in self._ok_list(response, f"open pull requests into {base}"):
+                found.append(
+                    OpenPull(
+                        number=int(pull["number"]),
+                        url=str(pull.get("html_url", "")),
+                        head_sha=str((pull.get("head") or {}).get("sha", "")),
+                        author=str((pull.get("user") or {}).get("login", "")),
+                    )
+                )
+            following = response.links.get("next", {}).get("url")
+            if not following:
+                break
+            url, params = following, None
+        return found
+
+    def branch_protection(self, branch: str) -> dict[str, Any] | None:
+        """GET .../branches/{branch}/protection; None when the branch is not protected."""
+        response = self._request(
+            "GET", f"repos/{self.repository}/branches/{quote(branch, safe='')}/protection"
+        )
+        if response.status_code == 404 and "not protected" in json_message(response):
+            return None
+        return self._ok(response, f"protection of {branch} (needs an admin token)")
+
+    def set_branch_protection(
+        self, branch: str, protection: dict[str, Any], *, lock_branch: bool
+    ) -> None:
+        """PUT .../branches/{branch}/protection: the PUT replaces every setting, so it sends
+        all of `protection` (as read) back; repeating it is harmless."""
+        self._ok(
+            self._request(
+                "PUT",
+                f"repos/{self.repository}/branches/{quote(branch, safe='')}/protection",
+                json=protection_settings(protection, lock_branch=lock_branch),
+            ),
+            f"protection of {branch} (needs an admin token)",
+        )
+
     # --- beyond the port: for `oob doctor` ------------------------------------------------
 
     def permissions(self, repository: str | None = None) -> dict[str, bool]:
@@ -242,6 +290,18 @@ class GitHubCodeHost:
         repo = repository or self.repository
         data = self._ok(self._request("GET", f"repos/{repo}"), f"repository {repo}")
         return {str(k): bool(v) for k, v in (data.get("permissions") or {}).items()}
+
+    def branch_required_contexts(self, branch: str) -> list[str] | None:
+        """The status contexts `branch`'s protection requires (GET .../branches/{branch}, which
+        those who may not administer the repository can read too); None if unprotected."""
+        data = self._ok(
+            self._request("GET", f"repos/{self.repository}/branches/{quote(branch, safe='')}"),
+            f"branch {branch}",
+        )
+        if not data.get("protected"):
+            return None
+        checks = (data.get("protection") or {}).get("required_status_checks") or {}
+        return [str(c) for c in checks.get("contexts") or []]
 
     def whoami(self) -> str:
         """The login the token belongs to (raises on bad credentials)."""
@@ -427,3 +487,54 @@ def _decoded(data: dict[str, Any]) -> str | None:
         return base64.b64decode(str(data.get("content", ""))).decode()
     except (ValueError, UnicodeDecodeError):
         return None
+
+
+def protection_settings(read: dict[str, Any], *, lock_branch: bool | None = None) -> dict[str, Any]:
+    """The body of GitHub's PUT .../protection that sets the protection `read` (as its GET
+    answers) again, with `lock_branch` changed if given: the PUT replaces every setting."""
+
+    def enabled(name: str) -> bool:
+        return bool((read.get(name) or {}).get("enabled", False))
+
+    def names(people: dict[str, Any] | None) -> dict[str, list[str]] | None:
+        if people is None:
+            return None
+        return {
+            "users": [str(u["login"]) for u in people.get("users") or []],
+            "teams": [str(t["slug"]) for t in people.get("teams") or []],
+            "apps": [str(a["slug"]) for a in people.get("apps") or []],
+        }
+
+    checks = read.get("required_status_checks")
+    reviews = read.get("required_pull_request_reviews")
+    review_settings: dict[str, Any] | None = None
+    if reviews is not None:
+        review_settings = {
+            "dismiss_stale_reviews": bool(reviews.get("dismiss_stale_reviews", False)),
+            "require_code_owner_reviews": bool(reviews.get("require_code_owner_reviews", False)),
+            "required_approving_review_count": int(
+                reviews.get("required_approving_review_count", 0)
+            ),
+            "require_last_push_approval": bool(reviews.get("require_last_push_approval", False)),
+        }
+        for part in ("dismissal_restrictions", "bypass_pull_request_allowances"):
+            if reviews.get(part) is not None:
+                review_settings[part] = names(reviews[part])
+    return {
+        "required_status_checks": None
+        if checks is None
+        else {
+            "strict": bool(checks.get("strict", False)),
+            "contexts": [str(c) for c in checks.get("contexts") or []],
+        },
+        "enforce_admins": enabled("enforce_admins"),
+        "required_pull_request_reviews": review_settings,
+        "restrictions": names(read.get("restrictions")),
+        "required_linear_history": enabled("required_linear_history"),
+        "allow_force_pushes": enabled("allow_force_pushes"),
+        "allow_deletions": enabled("allow_deletions"),
+        "block_creations": enabled("block_creations"),
+        "required_conversation_resolution": enabled("required_conversation_resolution"),
+        "lock_branch": enabled("lock_branch") if lock_branch is None else lock_branch,
+        "allow_fork_syncing": enabled("allow_fork_syncing"),
+    }

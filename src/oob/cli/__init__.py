@@ -60,6 +60,7 @@ def _register() -> None:
     from oob.cli import (  # noqa: F401
         check_cmds,
         config_cmds,
+        hold_cmds,
         postmortem_cmd,
         rehearse_cmd,
         run_cmds,

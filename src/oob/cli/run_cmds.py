@@ -241,8 +241,8 @@ def abandon(
     reason = check_text("--reason", reason, required=True)
     _control(_store(obj)).abandon(run_id, actor, reason, force=force)
     obj.console.print(
-        f"abandoned run {run_id} as {actor}: tell the people who were told, and lift the "
-        "merge hold, by hand"
+        f"abandoned run {run_id} as {actor}: tell the people who were told by hand, and lift "
+        f"the merge hold with `oob hold release {run_id}`"
     )
 
 

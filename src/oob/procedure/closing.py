@@ -8,7 +8,13 @@ run from reaching its outcome: a failure, even a bug, is recorded and closing go
 
 from __future__ import annotations
 
-from oob.events import KIND_ENDED, KIND_HOLD_RELEASED, KIND_MESSAGE_UNDELIVERED
+from oob.events import (
+    KIND_ENDED,
+    KIND_HOLD_LIFTED,
+    KIND_HOLD_NOT_LIFTED,
+    KIND_HOLD_RELEASED,
+    KIND_MESSAGE_UNDELIVERED,
+)
 from oob.procedure.delivery import deliver, first_line, over_outage
 from oob.procedure.flow import Flow, Phase
 from oob.states import RunState
@@ -36,6 +42,7 @@ def close(flow: Flow, outcome: RunState, reason: str) -> None:
             reason=taken.get("text", ""),
         )
     if flow.holding:
+        lift_hold(flow)
         if deliver(
             flow, "resume_merging", ("engineers",), outcome=outcome.value, outcome_text=outcome_text
         ):
@@ -66,3 +73,27 @@ def close(flow: Flow, outcome: RunState, reason: str) -> None:
                 },
             )
             flow.end_phase("failed")
+
+
+def lift_hold(flow: Flow) -> None:
+    """Lift an enforced merge hold (`oob.procedure.hold`), before engineers are told they may
+    merge again. A hold that could not be lifted is recorded with the command that lifts it."""
+    mode = flow.plan.pipeline.merge_hold
+    if mode == "ask":
+        return
+    lifted: list[list[str]] = []
+    try:  # retried over an outage, like a message: a hold is never silently left on
+        over_outage(flow, lambda: lifted.append(flow.fx.lift_hold(flow.run_id)))
+    except Exception as exc:
+        flow.record(
+            KIND_HOLD_NOT_LIFTED,
+            f"the merge hold could not be lifted: {first_line(exc)}",
+            {"mode": mode, "error": first_line(exc), "command": f"oob hold release {flow.run_id}"},
+        )
+        return
+    changed = lifted[-1]
+    flow.record(
+        KIND_HOLD_LIFTED,
+        "merge hold lifted: " + ("; ".join(changed) if changed else "nothing was held"),
+        {"mode": mode, "changed": changed},
+    )

@@ -12,7 +12,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from oob.events import KIND_MERGE_DETECTED, KIND_STEP_FINISHED, KIND_STEP_STARTED
+from oob.events import (
+    KIND_HOLD_EXTENDED,
+    KIND_MERGE_DETECTED,
+    KIND_STEP_FINISHED,
+    KIND_STEP_STARTED,
+)
 from oob.policy import Action, Topic
 from oob.procedure.effects import Effects
 from oob.procedure.runtime import Tuning
@@ -204,6 +209,8 @@ class Flow:
 
     def watch_merges(self) -> None:
         assert self.baseline is not None
+        if self.plan.pipeline.merge_hold == "status":
+            self.extend_hold()
         for commit in self.fx.new_commits(self.baseline):
             if commit["sha"] in self.reported:
                 continue
@@ -222,6 +229,17 @@ class Flow:
                 sha_short=commit["sha"][:7],
                 author=commit["author"],
                 title=title,
+            )
+
+    def extend_hold(self) -> None:
+        """Hold the pull requests opened or pushed since the hold was set."""
+        held = self.fx.hold(self.run_id)
+        if held:
+            numbers = ", ".join(f"#{p['number']} ({p['sha'][:7]})" for p in held)
+            self.record(
+                KIND_HOLD_EXTENDED,
+                f"merges held: {numbers} now carry a pending oob/merge-hold",
+                {"held": held},
             )
 
     @property

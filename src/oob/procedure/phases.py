@@ -27,6 +27,7 @@ from oob.policy import Action, Topic
 from oob.ports import Build
 from oob.procedure.builds import record_finished, record_started
 from oob.procedure.flow import End, Flow, Phase
+from oob.procedure.hold import CONTEXT as HOLD_CONTEXT
 from oob.states import RunState
 
 
@@ -91,9 +92,25 @@ def notify(flow: Flow) -> None:
         flow.announced.append(audience)
         flow.post("deploy_coming", (audience,), required=True)
     flow.holding = True
+    mode = flow.plan.pipeline.merge_hold
+    held = flow.fx.hold(flow.run_id) if mode != "ask" else []
     flow.post("hold_merges", ("engineers",), required=True)
     flow.baseline = flow.fx.main_head(flow.run_id)
-    flow.record(KIND_HOLD_STARTED, "engineers asked to hold merges", {"baseline": flow.baseline})
+    if mode == "ask":
+        flow.record(
+            KIND_HOLD_STARTED, "engineers asked to hold merges", {"baseline": flow.baseline}
+        )
+        return
+    how = (
+        f"{len(held)} open pull request(s) carry a pending {HOLD_CONTEXT}"
+        if mode == "status"
+        else f"{flow.plan.services.github.branch} is locked"
+    )
+    flow.record(
+        KIND_HOLD_STARTED,
+        f"merges held ({mode}): {how}; engineers asked to hold merges",
+        {"baseline": flow.baseline, "mode": mode, "held": held},
+    )
 
 
 def trigger(flow: Flow) -> None:

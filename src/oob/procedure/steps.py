@@ -24,6 +24,7 @@ from oob.errors import IntegrationError
 from oob.events import KIND_MESSAGE_POSTED, KIND_POSTMORTEM
 from oob.policy import Action
 from oob.ports import Build
+from oob.procedure.hold import Hold
 from oob.procedure.runtime import Readiness, rt
 from oob.states import RunState, Source
 from oob.store import CancelPending
@@ -140,6 +141,25 @@ def new_commits(baseline: str) -> list[dict[str, str]]:
         {"sha": c.sha, "author": c.author, "message": c.message, "url": c.url}
         for c in reversed(commits)  # oldest first, the order they landed in
     ]
+
+
+@_step("oob.hold")
+def hold(run_id: str) -> list[dict[str, Any]]:
+    """Set or extend the run's enforced merge hold (`oob.procedure.hold`): the pull requests
+    held by this call."""
+    r = rt()
+    return _hold(run_id).hold() if r.plan(run_id).pipeline.merge_hold != "ask" else []
+
+
+@_step("oob.lift_hold")
+def lift_hold(run_id: str) -> list[str]:
+    """Lift the run's enforced merge hold; what it changed."""
+    return _hold(run_id).lift()
+
+
+def _hold(run_id: str) -> Hold:
+    r = rt()
+    return Hold(r.store, r.code_host, r.plan(run_id), run_id)
 
 
 @_step("oob.trigger")

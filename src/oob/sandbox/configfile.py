@@ -43,6 +43,7 @@ def render_config(
     require_confirmation: bool = True,
     sealed: bool = False,
     web: bool = False,
+    merge_hold: str = "ask",
 ) -> str:
     """An oob.toml for the sandbox at `base_url` that accepts `user` with `token`.
 
@@ -55,7 +56,7 @@ def render_config(
     lines = [
         "# oob.toml for the oob sandbox at " + base,
         "# Written by `oob sandbox --write-config`: every service points at the sandbox.",
-        *_pipeline(pipeline),
+        *_pipeline(pipeline, merge_hold),
         *_services(base, user, pipeline),
         *_audiences(),
         *_people(base, pipeline, require_confirmation=require_confirmation),
@@ -74,7 +75,7 @@ def render_config(
     return "\n".join(lines)
 
 
-def _pipeline(pipeline: Pipeline) -> list[str]:
+def _pipeline(pipeline: Pipeline, merge_hold: str = "ask") -> list[str]:
     gate = next(j for j in pipeline.jobs if j.kind == "tests")
     lines = [
         "",
@@ -86,6 +87,8 @@ def _pipeline(pipeline: Pipeline) -> list[str]:
         'release_wait_parameter = "release_wait"',
         r"release_log_pattern = 'Commit status: (?P<state>\w+) : (?P<sha>[0-9a-f]{7,40})'",
     ]
+    if merge_hold != "ask":
+        lines.append(f"merge_hold = {_q(merge_hold)}")
     for name, kind, minutes in MANUAL_STAGES:
         lines += ["", "[[pipeline.stages]]", f"name = {_q(name)}", f'kind = "{kind}"']
         lines.append(f"estimate_minutes = {minutes}")

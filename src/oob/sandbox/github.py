@@ -30,6 +30,17 @@ from oob.sandbox.world import GitHubRate, World
 
 DOCS = "https://docs.github.com/rest"
 RATE_DOCS = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"
+# The yes/no settings of a branch protection, each `{"enabled": bool}` when read.
+PROTECTION_FLAGS = (
+    "required_linear_history",
+    "allow_force_pushes",
+    "allow_deletions",
+    "block_creations",
+    "required_conversation_resolution",
+    "lock_branch",
+    "allow_fork_syncing",
+)
+PROTECTED_DOCS = "https://docs.github.com/articles/about-protected-branches"
 STATES = ("error", "failure", "pending", "success")
 VARY = "Accept, Authorization, Cookie, X-GitHub-OTP, Accept-Encoding"
 MAX_DESCRIPTION = 140
@@ -121,6 +132,8 @@ class GitHubApi:
             ("POST", "/statuses/{sha}", self.create_status),
             ("GET", "/statuses/{ref}", self.list_statuses),
             ("GET", "/compare/{basehead:path}", self.compare),
+            ("GET", "/branches/{branch:path}/protection", self.get_protection),
+            ("PUT", "/branches/{branch:path}/protection", self.put_protection),
             ("GET", "/branches/{branch:path}", self.get_branch),
             ("GET", "/git/ref/{ref:path}", self.get_ref),
             ("GET", "/git/refs/{ref:path}", self.get_ref),
@@ -130,6 +143,7 @@ class GitHubApi:
             ("GET", "/pulls", self.list_pulls),
             ("POST", "/pulls", self.create_pull),
             ("GET", "/pulls/{number:int}", self.get_pull),
+            ("PUT", "/pulls/{number:int}/merge", self.merge_pull),
         ]
         # GitHub's `Link` headers name repositories by id (`/repositories/3544490/compare/...`).
         routes = [
@@ -345,7 +359,7 @@ class GitHubApi:
                 "allow_forking": False,
                 "web_commit_signoff_required": False,
                 "permissions": {
-                    "admin": False,
+                    "admin": self.world.options.github_admin,
                     "maintain": False,
                     "push": True,
                     "triage": True,
@@ -490,9 +504,9 @@ class GitHubApi:
             "body": pull.body,
             "created_at": when(pull.created_at),
             "updated_at": when(pull.created_at),
-            "closed_at": None,
-            "merged_at": None,
-            "merge_commit_sha": None,
+            "closed_at": when(pull.merged_at) if pull.merged_at is not None else None,
+            "merged_at": when(pull.merged_at) if pull.merged_at is not None else None,
+            "merge_commit_sha": pull.merge_commit_sha,
             "assignee": None,
             "assignees": [],
             "requested_reviewers": [],
@@ -514,11 +528,11 @@ class GitHubApi:
             "author_association": "MEMBER",
             "auto_merge": None,
             "active_lock_reason": None,
-            "merged": False,
+            "merged": pull.merged_at is not None,
             "mergeable": None,
             "rebaseable": None,
             "mergeable_state": "unknown",
-            "merged_by": None,
+            "merged_by": self._user(request, pull.merged_by) if pull.merged_by else None,
             "comments": 0,
             "review_comments": 0,
             "maintainer_can_modify": False,
@@ -729,9 +743,23 @@ class GitHubApi:
             raise GitHubError(404, "Branch not found")
         commit = repo.commits[repo.branches[name]]
         url = f"{self._api(request)}/repos/{repo.full_name}/branches/{name}"
+        rules = repo.protection.get(name)
+        checks = (rules or {}).get("required_status_checks") or {}
+        contexts = list(checks.get("contexts") or [])
+        level = (
+            "off"
+            if not contexts
+            else "everyone"
+            if rules and rules["enforce_admins"]
+            else ("non_admins")
+        )
         protection = {
-            "enabled": False,
-            "required_status_checks": {"enforcement_level": "off", "contexts": [], "checks": []},
+            "enabled": rules is not None,
+            "required_status_checks": {
+                "enforcement_level": level,
+                "contexts": contexts,
+                "checks": [{"context": c, "app_id": None} for c in contexts],
+            },
         }
         return self._answer(
             {
@@ -741,11 +769,118 @@ class GitHubApi:
                     "self": url,
                     "html": f"{self._html(request)}/{repo.full_name}/tree/{name}",
                 },
-                "protected": False,
+                "protected": rules is not None,
                 "protection": protection,
                 "protection_url": f"{url}/protection",
             }
         )
+
+    def _admin(self, world: World) -> None:
+        # GitHub hides a branch's protection from those who may not administer the repository.
+        if not world.options.github_admin:
+            raise GitHubError(404, "Not Found")
+
+    def _protection(self, request: Request, repo: Repo, branch: str) -> dict[str, Any]:
+        rules = repo.protection[branch]
+        url = f"{self._api(request)}/repos/{repo.full_name}/branches/{branch}/protection"
+        data: dict[str, Any] = {"url": url}
+        checks = rules.get("required_status_checks")
+        if checks is not None:
+            data["required_status_checks"] = {
+                "url": f"{url}/required_status_checks",
+                "strict": bool(checks.get("strict")),
+                "contexts": list(checks.get("contexts") or []),
+                "contexts_url": f"{url}/required_status_checks/contexts",
+                "checks": [{"context": c, "app_id": None} for c in checks.get("contexts") or []],
+            }
+        reviews = rules.get("required_pull_request_reviews")
+        if reviews is not None:
+            data["required_pull_request_reviews"] = {
+                "url": f"{url}/required_pull_request_reviews",
+                "dismiss_stale_reviews": bool(reviews.get("dismiss_stale_reviews")),
+                "require_code_owner_reviews": bool(reviews.get("require_code_owner_reviews")),
+                "required_approving_review_count": int(
+                    reviews.get("required_approving_review_count") or 0
+                ),
+                "require_last_push_approval": bool(reviews.get("require_last_push_approval")),
+            }
+        data["required_signatures"] = {"url": f"{url}/required_signatures", "enabled": False}
+        data["enforce_admins"] = {
+            "url": f"{url}/enforce_admins",
+            "enabled": bool(rules.get("enforce_admins")),
+        }
+        for flag in PROTECTION_FLAGS:
+            data[flag] = {"enabled": bool(rules.get(flag))}
+        return data
+
+    async def get_protection(self, request: Request, world: World, repo: Repo) -> Response:
+        """GET /repos/{o}/{r}/branches/{branch}/protection (administrators only)."""
+        name = unquote(request.path_params["branch"])
+        self._admin(world)
+        if name not in repo.branches:
+            raise GitHubError(404, "Branch not found")
+        if name not in repo.protection:
+            raise GitHubError(404, "Branch not protected")
+        return self._answer(self._protection(request, repo, name))
+
+    async def put_protection(self, request: Request, world: World, repo: Repo) -> Response:
+        """PUT /repos/{o}/{r}/branches/{branch}/protection: replaces every setting; the four
+        nullable ones must be given, the flags default to false."""
+        name = unquote(request.path_params["branch"])
+        self._admin(world)
+        if name not in repo.branches:
+            raise GitHubError(404, "Branch not found")
+        body = await body_params(request)
+        for required in (
+            "required_status_checks",
+            "enforce_admins",
+            "required_pull_request_reviews",
+            "restrictions",
+        ):
+            if required not in body:
+                raise GitHubError(422, f'Invalid request.\n\n"{required}" wasn\'t supplied.')
+        checks = body["required_status_checks"]
+        repo.protection[name] = {
+            "required_status_checks": None
+            if checks is None
+            else {
+                "strict": bool(checks.get("strict")),
+                "contexts": [str(c) for c in checks.get("contexts") or []]
+                + [str(c["context"]) for c in checks.get("checks") or []],
+            },
+            "enforce_admins": bool(body["enforce_admins"]),
+            "required_pull_request_reviews": body["required_pull_request_reviews"],
+            "restrictions": body["restrictions"],
+            **{flag: bool(body.get(flag) or False) for flag in PROTECTION_FLAGS},
+        }
+        world.ledger.record(
+            "github",
+            "PUT",
+            request.url.path,
+            {"branch": name, "lock_branch": repo.protection[name]["lock_branch"]},
+            world.now,
+        )
+        return self._answer(self._protection(request, repo, name))
+
+    async def merge_pull(self, request: Request, world: World, repo: Repo) -> Response:
+        """PUT /repos/{o}/{r}/pulls/{number}/merge: merged, or refused by the protection."""
+        number = request.path_params["number"]
+        pull = next((p for p in repo.pulls if p.number == number), None)
+        if pull is None or repo is not world.repo:
+            raise GitHubError(404, "Not Found")
+        status, message, sha = world.merge_pull(
+            pull, world.options.user, admin=world.options.github_admin
+        )
+        world.ledger.record(
+            "github",
+            "PUT",
+            request.url.path,
+            {"pull": number, "by": world.options.user, "status": status, "message": message},
+            world.now,
+        )
+        if status != 200:
+            raise GitHubError(status, message, documentation_url=PROTECTED_DOCS)
+        return self._answer({"sha": sha, "merged": True, "message": message})
 
     def _ref(self, request: Request, repo: Repo, ref: str, sha: str) -> dict[str, Any]:
         api = f"{self._api(request)}/repos/{repo.full_name}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 HEX = re.compile(r"^[0-9a-f]{4,40}$")
 
@@ -65,6 +66,9 @@ class PullRequest:
     user: str
     created_at: float
     state: str = "open"
+    merged_at: float | None = None
+    merge_commit_sha: str | None = None
+    merged_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,8 @@ class Repo:
     statuses: dict[str, list[Status]] = field(default_factory=dict)
     pulls: list[PullRequest] = field(default_factory=list)
     next_status_id: int = 28_000_000_001
+    protection: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Branch protections, as the body of GitHub's PUT .../protection sets them."""
 
     @property
     def owner(self) -> str:
@@ -216,3 +222,43 @@ class Repo:
             (p for p in self.pulls if p.state == "open" and p.head == head and p.base == base),
             None,
         )
+
+    def merge_refusal(self, pull: PullRequest, *, admin: bool) -> tuple[int, str] | None:
+        """Why GitHub refuses to merge `pull` now (HTTP status, message), or None.
+
+        A locked branch and required status checks refuse those who may not bypass them
+        (admins may, unless `enforce_admins`). GitHub names the first required context
+        whose newest status on the head is not success."""
+        if pull.state != "open":
+            return 405, "Pull Request is not mergeable"
+        rules = self.protection.get(pull.base)
+        if rules is None:
+            return None
+        bound = bool(rules.get("enforce_admins")) or not admin
+        if rules.get("lock_branch") and bound:
+            return 405, "Cannot change this locked branch"
+        checks = rules.get("required_status_checks")
+        if checks and bound:
+            head = self.branches[pull.head]
+            latest = {s.context.lower(): s.state for s in self.latest_statuses(head)}
+            for context in checks.get("contexts") or []:
+                if latest.get(context.lower()) != "success":
+                    return 405, f'Required status check "{context}" is expected.'
+        return None
+
+
+def protection_settings(contexts: list[str]) -> dict[str, Any]:
+    """A protection as GitHub's PUT sets it: required status checks, nothing else."""
+    return {
+        "required_status_checks": {"strict": False, "contexts": list(contexts)},
+        "enforce_admins": False,
+        "required_pull_request_reviews": None,
+        "restrictions": None,
+        "required_linear_history": False,
+        "allow_force_pushes": False,
+        "allow_deletions": False,
+        "block_creations": False,
+        "required_conversation_resolution": False,
+        "lock_branch": False,
+        "allow_fork_syncing": False,
+    }

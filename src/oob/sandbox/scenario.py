@@ -15,7 +15,7 @@ from typing import Any, Literal
 from oob.sandbox.errors import SandboxError
 
 JobKind = Literal["build", "tests", "release", "deploy"]
-EventAction = Literal["merge", "trigger"]
+EventAction = Literal["merge", "open", "trigger"]
 JOB_KINDS: tuple[JobKind, ...] = ("build", "tests", "release", "deploy")
 RESULTS = ("SUCCESS", "UNSTABLE", "FAILURE", "NOT_BUILT", "ABORTED")
 STATES = ("success", "failure", "error", "pending")

@@ -35,7 +35,7 @@ from oob.sandbox.jobs import (
     user_cause,
 )
 from oob.sandbox.ledger import Ledger, iso
-from oob.sandbox.repo import Repo
+from oob.sandbox.repo import PullRequest, Repo, protection_settings
 from oob.sandbox.scenario import (
     CommitSpec,
     Event,
@@ -64,6 +64,10 @@ class Options:
     token: str = "sandbox-token"  # noqa: S105 (the sandbox's well-known fake credential)
     github_rate_limit: int = 5000
     """Requests per hour (real time) GitHub allows the token; a drill can make it small."""
+    github_admin: bool = False
+    """The token's user administers the repository (may read and change branch protection)."""
+    hold_required: bool = False
+    """The branch protection of main requires `oob/merge-hold` besides the CI contexts."""
 
 
 @dataclass
@@ -110,6 +114,9 @@ class Cms:
         return self.deploys_running > 0
 
 
+HOLD_CONTEXT = "oob/merge-hold"
+
+
 class World:
     """All state of the sandbox; use it inside `session()`, which locks it and brings it to now."""
 
@@ -145,6 +152,11 @@ class World:
         self.postmortems = Repo(
             self.pipeline.postmortems_repository, self.pipeline.postmortems_branch, 98_118_201
         )
+        contexts = list(self.pipeline.required_contexts)
+        if options.hold_required:
+            contexts.append(HOLD_CONTEXT)
+        self.repo.protection[self.pipeline.branch] = protection_settings(contexts)
+        self.merge_attempts: list[dict[str, Any]] = []
         self.fix_sha = ""
         self.bug_sha = ""
         earliest = min(c.minutes for c in self.history.commits) * 60 + start
@@ -593,42 +605,102 @@ class World:
         def happen() -> None:
             if event.action == "merge":
                 self._merge(event)
+            elif event.action == "open":
+                self._open(event)
             else:
                 self._rerun(event)
 
         return happen
 
-    def _merge(self, event: Event) -> None:
+    def _open(self, event: Event) -> PullRequest:
+        """An engineer opens a pull request with the next commit of history.toml's `later`;
+        its CI has passed on the branch."""
         if not self._later:
             raise SandboxError("the scenario merges more commits than history.toml offers")
         spec = self._later.pop(0)
-        sha = self._push(
-            CommitSpec(spec.key, spec.author, spec.email, spec.message, spec.path, ci=False)
+        branch = f"{event.user}/{spec.key}"
+        self.repo.branches[branch] = self.repo.branches[self.pipeline.branch]
+        head = self.repo.commit(
+            branch=branch,
+            message=spec.message,
+            author=spec.author,
+            email=spec.email,
+            date=self._at,
+            changes={spec.path: f"{spec.key} {spec.message}\n".encode()},
         )
+        self._ci(head.sha, "success", "Tests passed")
+        pull = PullRequest(
+            number=len(self.repo.pulls) + 1,
+            title=spec.message.splitlines()[0],
+            body="",
+            head=branch,
+            base=self.pipeline.branch,
+            user=event.user,
+            created_at=self._at,
+        )
+        self.repo.pulls.append(pull)
+        return pull
+
+    def merge_pull(self, pull: PullRequest, user: str, *, admin: bool) -> tuple[int, str, str]:
+        """Merge `pull` as `user` (squashed onto its base), as GitHub's merge button and
+        `PUT .../pulls/{n}/merge` do, or refuse as GitHub does: (HTTP status, message, sha)."""
+        refusal = self.repo.merge_refusal(pull, admin=admin)
+        if refusal is not None:
+            return refusal[0], refusal[1], ""
+        head = self.repo.commits[self.repo.branches[pull.head]]
+        commit = self.repo.commit(
+            branch=pull.base,
+            message=f"{pull.title} (#{pull.number})",
+            author=head.author,
+            email=head.email,
+            date=self._at,
+            changes=dict(head.changes),
+        )
+        pull.state = "closed"
+        pull.merged_at = self._at
+        pull.merge_commit_sha = commit.sha
+        pull.merged_by = user
+        return 200, "Pull Request successfully merged", commit.sha
+
+    def _merge(self, event: Event) -> None:
+        """An engineer merges their pull request (opened now if they had none open), through
+        the branch's protection; a refused merge is recorded in `merge_attempts`."""
+        pull = next(
+            (p for p in self.repo.pulls if p.user == event.user and p.state == "open"), None
+        ) or self._open(event)
+        status, message, sha = self.merge_pull(pull, event.user, admin=False)
+        self.merge_attempts.append(
+            {
+                "pull": pull.number,
+                "by": event.user,
+                "at": iso(self._at),
+                "status": status,
+                "message": message,
+                "sha": sha or None,
+            }
+        )
+        path = f"/repos/{self.repo.full_name}/pulls/{pull.number}/merge"
+        self.ledger.record("github", "PUT", path, self.merge_attempts[-1], self._at)
+        if status != 200:
+            return
+        self._ci(sha, "pending", "Tests are running")
+        self._schedule(
+            self._at + event.statuses_after_minutes * 60,
+            lambda: self._ci(sha, "success", "Tests passed"),
+        )
+
+    def _ci(self, sha: str, state: str, description: str) -> None:
+        """CI's statuses of every required context on `sha`."""
         for context in self.pipeline.required_contexts:
             self.repo.add_status(
                 sha,
-                state="pending",
+                state=state,
                 context=context,
-                description="Tests are running",
+                description=description,
                 target_url=None,
                 creator=CI_BOT,
                 at=self._at,
             )
-
-        def passed() -> None:
-            for context in self.pipeline.required_contexts:
-                self.repo.add_status(
-                    sha,
-                    state="success",
-                    context=context,
-                    description="Tests passed",
-                    target_url=None,
-                    creator=CI_BOT,
-                    at=self._at,
-                )
-
-        self._schedule(self._at + event.statuses_after_minutes * 60, passed)
 
     def _rerun(self, event: Event) -> None:
         assert event.job is not None
@@ -715,6 +787,21 @@ class World:
                     for p in self.postmortems.pulls
                 ],
             },
+            "pulls": [
+                {
+                    "number": p.number,
+                    "head": p.head,
+                    "head_sha": self.repo.branches.get(p.head),
+                    "base": p.base,
+                    "user": p.user,
+                    "state": p.state,
+                    "merged": p.merged_at is not None,
+                    "merge_commit_sha": p.merge_commit_sha,
+                }
+                for p in self.repo.pulls
+            ],
+            "merge_attempts": list(self.merge_attempts),
+            "protection": {b: dict(r) for b, r in self.repo.protection.items()},
             "github": {
                 "requests_counted": self.github_rate.counted,
                 "requests_not_modified": self.github_rate.not_modified,

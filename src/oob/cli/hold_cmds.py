@@ -1,0 +1,65 @@
+"""`oob hold`: the enforced merge hold of a run, lifted by hand when its run could not."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from oob.cli import app
+from oob.cli.context import AppContext
+
+hold_app = typer.Typer(
+    help="The merge hold of a run (`[pipeline] merge_hold`).", no_args_is_help=True
+)
+app.add_typer(hold_app, name="hold")
+
+
+@hold_app.command("release")
+def release(
+    ctx: typer.Context,
+    run_id: Annotated[str, typer.Argument(help="The run whose merge hold to lift.")],
+    as_: Annotated[
+        str | None, typer.Option("--as", help="Who you are (kept in the audit log).")
+    ] = None,
+) -> None:
+    """Lift a run's merge hold by hand (after `oob abandon`, or when lifting failed); says
+    what it changed. Lifting twice changes nothing the second time."""
+    from oob.adapters import make_code_host
+    from oob.errors import ProcedureError
+    from oob.events import KIND_HOLD_LIFTED
+    from oob.identity import cli_actor
+    from oob.plan import thaw
+    from oob.procedure.hold import Hold
+    from oob.states import Source
+    from oob.store import open_store
+
+    obj: AppContext = ctx.obj
+    actor = cli_actor(obj.config, as_)
+    store = open_store()
+    run = store.run(run_id)
+    if run.active:
+        raise ProcedureError(
+            f"run {run_id} is still {run.state.value}: it lifts its hold when it ends",
+            hint=f"`oob cancel {run_id}` ends it; `oob abandon {run_id}` if it cannot",
+        )
+    plan = thaw(store.plan(run_id))
+    code_host = make_code_host(plan)
+    try:
+        changed = Hold(store, code_host, plan, run_id).lift()
+    finally:
+        code_host.close()
+    mode = plan.pipeline.merge_hold
+    store.append_event(
+        run_id,
+        actor=actor,
+        source=Source.CLI,
+        kind=KIND_HOLD_LIFTED,
+        summary=f"{actor} lifted the merge hold: "
+        + ("; ".join(changed) if changed else "nothing was still held"),
+        details={"mode": mode, "changed": changed},
+    )
+    if not changed:
+        obj.console.print(f"run {run_id}: nothing was still held ({mode})")
+    for line in changed:
+        obj.console.print(f"run {run_id}: {line}")
