@@ -52,9 +52,13 @@ class Runs:
                 ),
                 self.plan,
             )
-            values = {"state": state.value}
+            values: dict[str, object] = {"state": state.value}
             if state.terminal:
-                values |= {"outcome": state.value, "active_pipeline": None}
+                values |= {
+                    "outcome": state.value,
+                    "active_pipeline": None,
+                    "ended_at": run.created_at,
+                }
             with self.store.engine.begin() as conn:
                 table = sa.Table("oob_runs", sa.MetaData(), autoload_with=conn)
                 conn.execute(table.update().where(table.c.id == run.id).values(**values))
