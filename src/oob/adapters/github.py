@@ -25,7 +25,7 @@ from oob.adapters.retry import (
     retry_after,
 )
 from oob.clock import Clock, SystemClock
-from oob.errors import GitHubError, UsageError
+from oob.errors import GitHubError, IntegrationError, UsageError
 from oob.ports import (
     CombinedStatus,
     Commit,
@@ -185,10 +185,10 @@ class GitHubCodeHost:
             self._request("GET", f"repos/{repository}/git/ref/heads/{from_branch}"),
             f"branch {from_branch} of {repository}",
         )
+        # Sent again after a lost answer: a branch the first request made answers 422 below.
         response = self._request(
             "POST",
             f"repos/{repository}/git/refs",
-            idempotent=False,
             json={"ref": f"refs/heads/{branch}", "sha": ref["object"]["sha"]},
         )
         if response.status_code == 422 and "already exists" in _all_messages(response):
@@ -211,7 +211,16 @@ class GitHubCodeHost:
             body["sha"] = data["sha"]
         elif current.status_code != 404:
             self._ok(current, f"{path} on {branch}")
-        self._ok(self._request("PUT", url, idempotent=False, json=body), f"{path} on {branch}")
+        try:
+            self._ok(self._request("PUT", url, idempotent=False, json=body), f"{path} on {branch}")
+        except IntegrationError as exc:
+            # The answer may be lost after the write took effect: look before failing.
+            if not exc.transient:
+                raise
+            again = self._request("GET", url, params={"ref": branch})
+            if again.status_code != 200 or _decoded(again.json()) != content:
+                raise
+            return
 
     def ensure_pull_request(
         self, repository: str, head: str, base: str, title: str, body: str
