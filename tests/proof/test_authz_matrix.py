@@ -7,6 +7,7 @@ The web and the CLI are sampled with real requests and real command lines in
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,11 +15,12 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from oob.audit import verify
 from oob.events import KIND_COMMAND_REFUSED
 from oob.policy import RULES, Action
 from oob.states import RunState
 from oob.store import RunRequest, Source, Store
-from tests.proof.authz import REQUESTER, ROLES, RUN_ACTIONS, cells
+from tests.proof.authz import ACTORS, REQUESTER, ROLES, RUN_ACTIONS, Cell, cells
 from tests.support import preset_plan
 
 
@@ -124,3 +126,37 @@ def test_a_decision_taken_refuses_the_second_one_audited(store: Store, state: Ru
     assert not late.accepted
     assert late.event is not None
     assert late.event.kind == KIND_COMMAND_REFUSED
+
+
+def test_a_refused_deploy_is_audited_outside_runs(store: Store, preset_text: str) -> None:
+    """`deploy` has no run yet: its refusals go to the audit log outside runs."""
+    from oob.commands import Control
+    from oob.config import parse
+    from oob.errors import PermissionDenied
+
+    text = preset_text.replace(
+        'deployers = ["cms-oncall"]', f"deployers = {json.dumps(ROLES['deployers'])}"
+    )
+    config = parse(text, Path("oob.toml"))
+    control = Control(store, store.url)
+    for who, actor in ACTORS.items():
+        cell = Cell(Action.DEPLOY, who, actor, RunState.AWAITING_APPROVAL, "")
+        if cell.expected:
+            continue  # an accepted deploy queues a DBOS workflow: tests/procedure covers it
+        before = len(store.events(None))
+        request = RunRequest(
+            pipeline="va-cms",
+            requester=actor,
+            fix_sha="c" * 40,
+            symptoms="s",
+            cause="c",
+            fix_summary="f",
+        )
+        with pytest.raises(PermissionDenied):
+            control.start(config, request)
+        refused = store.events(None)[before:]
+        assert [(e.kind, e.actor, e.details["command"]) for e in refused] == [
+            (KIND_COMMAND_REFUSED, actor, "deploy")
+        ]
+    assert store.runs() == []
+    assert verify(store, None).ok

@@ -195,3 +195,19 @@ def test_the_dashboard_answers_as_the_rules_say(way: str, store: Store, dashboar
             assert _form(dashboard, token, run_id, Action.APPROVE) == 401
     assert len(store.events(run_id)) == events
     assert store.run(run_id).state is RunState.AWAITING_APPROVAL
+
+
+def test_oob_deploy_by_someone_who_may_not_is_refused_and_audited(
+    store: Store, url: str, run_cli: RunCli, preset_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OOB_DATABASE_URL", url)
+    for actor in ("cms-product-owner", "zed"):
+        monkeypatch.setenv("OOB_USER", actor)
+        result = run_cli(
+            "--config", str(preset_file), "deploy", "--fix", "abc1234", "--symptoms", "s",
+            "--cause", "c", "--fix-summary", "f",
+        )  # fmt: skip
+        assert result.code != 0
+        assert "may not start a deploy" in result.err
+    refused = [(e.kind, e.actor) for e in store.events(None)]
+    assert refused == [(KIND_COMMAND_REFUSED, "cms-product-owner"), (KIND_COMMAND_REFUSED, "zed")]
