@@ -663,7 +663,7 @@ class Store:
         at: datetime | None = None,
     ) -> int:
         self._lock_chain(conn, run_id)
-        _, prev_hash = self._chain_head(conn, run_id)
+        prev_hash = self._last_hash(conn, run_id)
         values: dict[str, Any] = {
             "run_id": run_id,
             "key": key,
@@ -693,17 +693,28 @@ class Store:
                 {"chain": f"oob_events:{run_id or ''}"},
             )
 
+    def _chain_of(self, run_id: str | None) -> sa.ColumnElement[bool]:
+        column = self._events.c.run_id
+        return column.is_(None) if run_id is None else column == run_id
+
+    def _last_hash(self, conn: sa.Connection, run_id: str | None) -> str | None:
+        import sqlalchemy as sa
+
+        last = conn.execute(
+            sa.select(self._events.c.hash)
+            .where(self._chain_of(run_id))
+            .order_by(self._events.c.id.desc())
+            .limit(1)
+        ).first()
+        return None if last is None else last.hash
+
     def _chain_head(self, conn: sa.Connection, run_id: str | None) -> tuple[int, str | None]:
         import sqlalchemy as sa
 
-        where = (
-            self._events.c.run_id.is_(None) if run_id is None else self._events.c.run_id == run_id
-        )
-        count = conn.execute(sa.select(sa.func.count()).select_from(self._events).where(where))
-        last = conn.execute(
-            sa.select(self._events.c.hash).where(where).order_by(self._events.c.id.desc()).limit(1)
-        ).first()
-        return int(count.scalar_one()), (None if last is None else last.hash)
+        count = conn.execute(
+            sa.select(sa.func.count()).select_from(self._events).where(self._chain_of(run_id))
+        ).scalar_one()
+        return int(count), self._last_hash(conn, run_id)
 
     def chain_head(self, run_id: str | None) -> tuple[int, str | None]:
         """How many events run `run_id` has (outside runs when None) and its last one's hash."""
@@ -712,10 +723,7 @@ class Store:
 
     def chained_rows(self, run_id: str | None) -> list[dict[str, Any]]:
         """The raw rows of a chain, in order, with their hashes: what `oob.audit` verifies."""
-        where = (
-            self._events.c.run_id.is_(None) if run_id is None else self._events.c.run_id == run_id
-        )
-        query = self._events.select().where(where).order_by(self._events.c.id)
+        query = self._events.select().where(self._chain_of(run_id)).order_by(self._events.c.id)
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
 
