@@ -18,3 +18,13 @@ def test_the_pull_request_opens_once_when_an_answer_is_lost(path: str, tmp_path:
     result = rehearse("happy", time_scale=600, drafts=tmp_path, faults=plan)
     assert result.outcome == "resolved"
     assert result.side_effects["pull_requests_opened"] == 1
+
+
+@pytest.mark.parametrize("seed", [1])
+def test_the_pull_request_opens_under_faults(seed: int, tmp_path: Path) -> None:
+    """Seed 1 of the soak: GitHub answers 500 to the pull request's creation (before it takes
+    effect); a repeat is safe (422 "already exists" finds it), so it is sent again."""
+    plan = FaultPlan(rate=0.2, seed=seed, slow_seconds=0.5, retry_after_seconds=1)
+    result = rehearse("happy", time_scale=600, drafts=tmp_path, faults=plan)
+    assert result.outcome == "resolved"
+    assert result.side_effects["pull_requests_opened"] == 1

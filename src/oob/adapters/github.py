@@ -196,7 +196,21 @@ class GitHubCodeHost:
         self._ok(response, f"branch {branch} of {repository}")
 
     def put_file(self, repository: str, branch: str, path: str, content: str, message: str) -> None:
-        """Create or update a file on a branch (a no-op when the content is unchanged)."""
+        """Create or update a file on a branch (a no-op when the content is unchanged).
+
+        A write that failed for a while (or whose answer was lost after it took effect) is
+        tried once more from the start: the file is read again, and left alone if it already
+        holds `content`."""
+        try:
+            self._put_file(repository, branch, path, content, message)
+        except IntegrationError as exc:
+            if not exc.transient:
+                raise
+            self._put_file(repository, branch, path, content, message)
+
+    def _put_file(
+        self, repository: str, branch: str, path: str, content: str, message: str
+    ) -> None:
         url = f"repos/{repository}/contents/{quote(path)}"
         current = self._request("GET", url, params={"ref": branch})
         body: dict[str, Any] = {
@@ -211,16 +225,7 @@ class GitHubCodeHost:
             body["sha"] = data["sha"]
         elif current.status_code != 404:
             self._ok(current, f"{path} on {branch}")
-        try:
-            self._ok(self._request("PUT", url, idempotent=False, json=body), f"{path} on {branch}")
-        except IntegrationError as exc:
-            # The answer may be lost after the write took effect: look before failing.
-            if not exc.transient:
-                raise
-            again = self._request("GET", url, params={"ref": branch})
-            if again.status_code != 200 or _decoded(again.json()) != content:
-                raise
-            return
+        self._ok(self._request("PUT", url, idempotent=False, json=body), f"{path} on {branch}")
 
     def ensure_pull_request(
         self, repository: str, head: str, base: str, title: str, body: str
@@ -229,10 +234,10 @@ class GitHubCodeHost:
         existing = self._open_pull_request(repository, head, base)
         if existing is not None:
             return existing
+        # Sent again after a failure: a pull request the first request opened answers 422 below.
         response = self._request(
             "POST",
             f"repos/{repository}/pulls",
-            idempotent=False,
             json={"title": title, "head": head, "base": base, "body": body},
         )
         if response.status_code == 422 and "already exists" in _all_messages(response):
