@@ -37,6 +37,25 @@ def _refuse(decision: Decision, action: Action, run_id: str) -> OobError:
     return Refused(f"refused: {decision.reason}", hint=hint)
 
 
+def refuse_deploy(store: Store, config: Config, actor: str, source: Source) -> None:
+    """`PermissionDenied`, recorded in the audit log outside runs, when `actor` may not deploy
+    (there is no run yet to record it in)."""
+    from oob.events import KIND_COMMAND_REFUSED
+
+    refusal = role_refusal(config.roles, Action.DEPLOY, actor)
+    if refusal is None:
+        return
+    store.append_event(
+        None,
+        actor=actor,
+        source=source,
+        kind=KIND_COMMAND_REFUSED,
+        summary=f"deploy by {actor} refused: {refusal}",
+        details={"command": Action.DEPLOY.value, "reason": refusal, "text": ""},
+    )
+    raise PermissionDenied(refusal, hint="the config's [roles] deployers names who may")
+
+
 class Control:
     """Starts runs and takes people's decisions on them."""
 
@@ -58,9 +77,7 @@ class Control:
         from oob.events import KIND_REQUESTED
         from oob.plan import freeze
 
-        refusal = role_refusal(config.roles, Action.DEPLOY, request.requester)
-        if refusal:
-            raise PermissionDenied(refusal, hint="the config's [roles] deployers names who may")
+        refuse_deploy(self.store, config, request.requester, source)
         run = self.store.create_run(request, freeze(config))
         if approval_timeout_minutes:
             self.store.record_facts(run.id, approval_timeout_minutes=approval_timeout_minutes)

@@ -14,12 +14,18 @@ from typing import Any
 
 from oob.config import Config
 
+WITHHELD = "(withheld)"
+
 
 def freeze(config: Config) -> dict[str, Any]:
     """The plan of a run that starts now under `config` (JSON; never a secret, only the names
     of the variables that hold them)."""
     plan = config.model_dump(mode="json")
     plan["_source"] = str(config.source) if config.source else None
+    if plan.get("sandbox"):
+        # The one credential a config may hold: the worker connects with its own config's,
+        # never the plan's, so the plan keeps only that there was one.
+        plan["sandbox"]["token"] = WITHHELD
     return plan
 
 

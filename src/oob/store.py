@@ -13,6 +13,10 @@ checkpoints; this module keeps what people read and audit:
   details. The run id is nullable, so that actions outside a run (an `oob override-status`
   before a deploy) are audited too. Events written from a workflow step carry a `key`, so that
   a step run again after a crash does not write its event twice.
+  Each run's events (and the events outside runs) form a hash chain: an event carries the hash
+  of the one before it (`prev_hash`) and its own (`hash`, over its canonical JSON and
+  `prev_hash`), computed in the transaction that inserts it, with the chain's head locked. The
+  head is recorded with the outcome (`facts["audit"]`); `oob.audit.verify` checks the chain.
 
 The run's life is `RunState`, whose allowed transitions are declared in `TRANSITIONS` and
 checked in one place (`Store.transition`). Secrets never reach these tables: callers pass
@@ -21,6 +25,7 @@ summaries and details, never tokens.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -239,6 +244,9 @@ def _tables() -> tuple[sa.MetaData, sa.Table, sa.Table, sa.Table, sa.Table]:
         sa.Column("kind", sa.String(60), nullable=False),
         sa.Column("summary", sa.Text, nullable=False),
         sa.Column("details", sa.JSON, nullable=False),
+        # The hash chain (see `event_hash`); NULL in events written before it existed.
+        sa.Column("prev_hash", sa.String(64)),
+        sa.Column("hash", sa.String(64)),
     )
     # The live executors: a worker beats here; a worker whose beat is older than the lease
     # (or whose process is gone, on this host) is dead, and its runs may be taken over.
@@ -260,6 +268,24 @@ def _tables() -> tuple[sa.MetaData, sa.Table, sa.Table, sa.Table, sa.Table]:
         sa.Column("plan", sa.JSON, nullable=False),
     )
     return metadata, runs, events, workers, plans
+
+
+HASHED = ("run_id", "at", "actor", "source", "kind", "summary", "details", "prev_hash")
+
+
+def canonical_event(event: Mapping[str, Any]) -> bytes:
+    """The bytes an event's hash is computed over: its `HASHED` fields (the previous hash among
+    them) as JSON with sorted keys and no spaces, the time in UTC to the microsecond."""
+    fields = {name: event[name] for name in HASHED}
+    at = _utc(fields["at"]) or fields["at"]
+    fields["at"] = at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    fields["details"] = dict(fields["details"] or {})
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def event_hash(event: Mapping[str, Any]) -> str:
+    """The SHA-256 (hex) of `canonical_event`: what the `hash` column holds."""
+    return hashlib.sha256(canonical_event(event)).hexdigest()
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -294,12 +320,26 @@ class Store:
         self._metadata, self._runs, self._events, self._workers, self._plans = _tables()
         try:
             self._metadata.create_all(self.engine)
+            self._migrate()
         except sa.exc.DBAPIError as exc:
             self.engine.dispose()
             raise StoreUnavailable(
                 f"cannot use the run store at {redact_url(url)}: {_reason(exc)}",
                 hint=f"check the file or server; {ENV_HOME} or {ENV_DATABASE_URL} chooses another",
             ) from None
+
+    def _migrate(self) -> None:
+        # `create_all` adds tables, never columns: a store made before the hash chain gets its
+        # two columns here; its old events stay unchained (`oob audit verify` says so).
+        import sqlalchemy as sa
+
+        present = {c["name"] for c in sa.inspect(self.engine).get_columns("oob_events")}
+        missing = [name for name in ("prev_hash", "hash") if name not in present]
+        if not missing:
+            return
+        with self._tx() as conn:
+            for name in missing:
+                conn.exec_driver_sql(f"ALTER TABLE oob_events ADD COLUMN {name} VARCHAR(64)")
 
     def close(self) -> None:
         self.engine.dispose()
@@ -405,6 +445,11 @@ class Store:
             values: dict[str, Any] = {"state": to.value, "updated_at": now}
             if to.terminal:
                 values |= {"outcome": to.value, "ended_at": now, "active_pipeline": None}
+                count, head = self._chain_head(conn, run_id)
+                values["facts"] = {
+                    **(row["facts"] or {}),
+                    "audit": {"events": count, "head": head},
+                }
             conn.execute(self._runs.update().where(self._runs.c.id == run_id).values(**values))
         return self.run(run_id)
 
@@ -618,20 +663,76 @@ class Store:
         key: str | None = None,
         at: datetime | None = None,
     ) -> int:
-        values = {
+        self._lock_chain(conn, run_id)
+        prev_hash = self._last_hash(conn, run_id)
+        values: dict[str, Any] = {
             "run_id": run_id,
             "key": key,
-            "at": at or self.clock.now(),
+            # Stored in UTC (SQLite keeps no zone), so that the hash reads back the same time.
+            "at": _utc(at or self.clock.now()),
             "actor": actor,
             "source": Source(source).value,
             "kind": kind,
             "summary": summary,
             # A round trip through json fails here, loudly, rather than in the driver.
             "details": json.loads(json.dumps(dict(details or {}))),
+            "prev_hash": prev_hash,
         }
+        values["hash"] = event_hash(values)
         inserted = conn.execute(self._events.insert().values(**values)).inserted_primary_key
         assert inserted is not None
         return int(inserted[0])
+
+    def _lock_chain(self, conn: sa.Connection, run_id: str | None) -> None:
+        # SQLite: BEGIN IMMEDIATE already holds the one write lock. PostgreSQL: a transaction
+        # lock per chain, so two writers of one run read the same head one after the other.
+        if self.engine.dialect.name == "postgresql":
+            import sqlalchemy as sa
+
+            conn.execute(
+                sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:chain, 7))"),
+                {"chain": f"oob_events:{run_id or ''}"},
+            )
+
+    def _chain_of(self, run_id: str | None) -> sa.ColumnElement[bool]:
+        column = self._events.c.run_id
+        return column.is_(None) if run_id is None else column == run_id
+
+    def _last_hash(self, conn: sa.Connection, run_id: str | None) -> str | None:
+        import sqlalchemy as sa
+
+        last = conn.execute(
+            sa.select(self._events.c.hash)
+            .where(self._chain_of(run_id))
+            .order_by(self._events.c.id.desc())
+            .limit(1)
+        ).first()
+        return None if last is None else last.hash
+
+    def _chain_head(self, conn: sa.Connection, run_id: str | None) -> tuple[int, str | None]:
+        import sqlalchemy as sa
+
+        count = conn.execute(
+            sa.select(sa.func.count()).select_from(self._events).where(self._chain_of(run_id))
+        ).scalar_one()
+        return int(count), self._last_hash(conn, run_id)
+
+    def chain_head(self, run_id: str | None) -> tuple[int, str | None]:
+        """How many events run `run_id` has (outside runs when None) and its last one's hash."""
+        with self.engine.connect() as conn:
+            return self._chain_head(conn, run_id)
+
+    def chained_rows(self, run_id: str | None) -> list[dict[str, Any]]:
+        """The raw rows of a chain, in order, with their hashes: what `oob.audit` verifies."""
+        query = self._events.select().where(self._chain_of(run_id)).order_by(self._events.c.id)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    def run_ids(self) -> list[str]:
+        """Every run's id, oldest first."""
+        query = self._runs.select().order_by(self._runs.c.created_at, self._runs.c.id)
+        with self.engine.connect() as conn:
+            return [r.id for r in conn.execute(query)]
 
     def events(
         self, run_id: str | None, *, after: int = 0, limit: int | None = None

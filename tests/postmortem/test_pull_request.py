@@ -192,7 +192,9 @@ def test_a_lost_response_is_made_good_by_the_next_call(store: Store, config: Con
         assert [(e["method"], e["path"].rsplit("/", 1)[-1]) for e in lost][:1] == [
             ("POST", "pulls")
         ]
-        assert errors, "the lost response surfaced as an error to the first call"
+        # Made good within the first call now: creating a pull request is sent again after a
+        # failure (a repeat answers 422 "already exists", which finds the one opened).
+        assert errors == []
         state = sandbox.state()["postmortem_repo"]
         assert [p["number"] for p in state["pulls"]] == [pr.number]
         assert state["branches"] == ["master", pm.branch_name(run_id)]

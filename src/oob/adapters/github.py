@@ -25,7 +25,7 @@ from oob.adapters.retry import (
     retry_after,
 )
 from oob.clock import Clock, SystemClock
-from oob.errors import GitHubError, UsageError
+from oob.errors import GitHubError, IntegrationError, UsageError
 from oob.ports import (
     CombinedStatus,
     Commit,
@@ -188,10 +188,10 @@ class GitHubCodeHost:
             self._request("GET", f"repos/{repository}/git/ref/heads/{from_branch}"),
             f"branch {from_branch} of {repository}",
         )
+        # Sent again after a lost answer: a branch the first request made answers 422 below.
         response = self._request(
             "POST",
             f"repos/{repository}/git/refs",
-            idempotent=False,
             json={"ref": f"refs/heads/{branch}", "sha": ref["object"]["sha"]},
         )
         if response.status_code == 422 and "already exists" in _all_messages(response):
@@ -199,7 +199,21 @@ class GitHubCodeHost:
         self._ok(response, f"branch {branch} of {repository}")
 
     def put_file(self, repository: str, branch: str, path: str, content: str, message: str) -> None:
-        """Create or update a file on a branch (a no-op when the content is unchanged)."""
+        """Create or update a file on a branch (a no-op when the content is unchanged).
+
+        A write that failed for a while (or whose answer was lost after it took effect) is
+        tried once more from the start: the file is read again, and left alone if it already
+        holds `content`."""
+        try:
+            self._put_file(repository, branch, path, content, message)
+        except IntegrationError as exc:
+            if not exc.transient:
+                raise
+            self._put_file(repository, branch, path, content, message)
+
+    def _put_file(
+        self, repository: str, branch: str, path: str, content: str, message: str
+    ) -> None:
         url = f"repos/{repository}/contents/{quote(path)}"
         current = self._request("GET", url, params={"ref": branch})
         body: dict[str, Any] = {
@@ -223,10 +237,10 @@ class GitHubCodeHost:
         existing = self._open_pull_request(repository, head, base)
         if existing is not None:
             return existing
+        # Sent again after a failure: a pull request the first request opened answers 422 below.
         response = self._request(
             "POST",
             f"repos/{repository}/pulls",
-            idempotent=False,
             json={"title": title, "head": head, "base": base, "body": body},
         )
         if response.status_code == 422 and "already exists" in _all_messages(response):

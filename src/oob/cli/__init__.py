@@ -58,6 +58,7 @@ def root(
 def _register() -> None:
     # Importing these modules only defines commands; they import their heavy libraries lazily.
     from oob.cli import (  # noqa: F401
+        audit_cmd,
         check_cmds,
         config_cmds,
         hold_cmds,

@@ -13,7 +13,7 @@ import typer
 
 from oob.cli import app
 from oob.cli.context import AppContext
-from oob.errors import EXIT_FAILED, PermissionDenied
+from oob.errors import EXIT_FAILED
 from oob.limits import MAX_MINUTES
 
 if TYPE_CHECKING:
@@ -106,19 +106,20 @@ def deploy(  # noqa: PLR0917 - typer passes every option by keyword
     the texts, the fix commit (it must be in the repository), the tokens, a free pipeline.
     """
     from oob.adapters import connect
+    from oob.commands import refuse_deploy
     from oob.identity import cli_actor
     from oob.limits import check_text
     from oob.policy import Action, role_refusal
     from oob.preflight import resolve_fix
+    from oob.states import Source
     from oob.store import RunBusy, RunRequest, state_dir
     from oob.worker import ensure_worker
 
     obj: AppContext = ctx.obj
     config = obj.config
     actor = cli_actor(config, as_)
-    refusal = role_refusal(config.roles, Action.DEPLOY, actor)
-    if refusal:
-        raise PermissionDenied(refusal, hint="the config's [roles] deployers names who may")
+    if role_refusal(config.roles, Action.DEPLOY, actor):
+        refuse_deploy(_store(), config, actor, Source.CLI)  # recorded, then raised
     texts = {
         "symptoms": check_text("--symptoms", symptoms, required=True),
         "cause": check_text("--cause", cause, required=True),

@@ -226,6 +226,8 @@ class PostmortemFacts:
     lucky: tuple[str, ...]
     timeline: tuple[TimelineEntry, ...]
     gantt: tuple[GanttTask, ...] = field(default=())
+    audit_events: int = 0  # the run's events when the draft was written (`oob audit verify`)
+    audit_head: str | None = None  # the hash of the last of them: the chain's head
 
     @property
     def approver(self) -> str | None:

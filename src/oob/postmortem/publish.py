@@ -9,6 +9,7 @@ never written to.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,6 +103,8 @@ def build_draft(
     events = store.events(run_id)
     events += _overrides_outside(store, run, events)
     facts = extract_facts(run, events, config)
+    count, head = store.chain_head(run_id)
+    facts = dataclasses.replace(facts, audit_events=count, audit_head=head)
     path = unique_path(
         repository_path(facts, config),
         mine=_drafted(events),

@@ -1,0 +1,44 @@
+"""A sample of the fault soak (`bench/soak.py`): one seed of two scenarios with the sandbox
+failing one request in five. The right outcome, each side effect once, an intact audit chain."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import oob.rehearse as rehearse_mod
+from oob.audit import verify
+from oob.sandbox.faults import FaultPlan
+
+TIME_SCALE = 600
+
+
+@pytest.mark.parametrize(
+    ("scenario", "outcome"),
+    [("flaky-cypress", "resolved"), ("prod-deploy-fails", "deploy_failed")],
+)
+def test_a_run_under_faults_ends_right_with_each_effect_once(
+    scenario: str, outcome: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    verdicts = []
+    result_of = rehearse_mod._result
+
+    def verified(store: Any, config: Any, run_id: str, *args: Any, **kwargs: Any) -> Any:
+        verdicts.append(verify(store, run_id))
+        return result_of(store, config, run_id, *args, **kwargs)
+
+    monkeypatch.setattr(rehearse_mod, "_result", verified)
+    plan = FaultPlan(rate=0.2, seed=1, slow_seconds=0.5, retry_after_seconds=1)
+    result = rehearse_mod.rehearse(scenario, time_scale=TIME_SCALE, drafts=tmp_path, faults=plan)
+    assert result.outcome == outcome
+    effects = result.side_effects
+    assert effects["jenkins_builds_triggered"] == {"deploys/cms-auto-deploy": 1}
+    assert effects["pull_requests_opened"] == 1
+    assert effects["chat_messages"]["product_owner"] == 1
+    assert effects["chat_messages"]["sitewide"] == 2 - (outcome == "resolved")
+    assert [v.ok for v in verdicts] == [True], [v.line() for v in verdicts]
+    assert verdicts[0].chained == verdicts[0].events > 10
+    text = Path(str(result.postmortem_path)).read_text(encoding="utf-8")
+    assert "Audit log: " in text
