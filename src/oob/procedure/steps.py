@@ -225,6 +225,14 @@ def log(job: str, number: int, start: int) -> tuple[str, int, bool]:
     return chunk.text, chunk.next_start, chunk.more
 
 
+@_step("oob.scan_log")
+def scan_log(job: str, number: int, start: int, pattern: str) -> tuple[str | None, int, bool]:
+    """The first line of the log from byte `start` that `pattern` matches, where to look next,
+    whether more may come. Only that is checkpointed, never the log's text."""
+    found = rt().build_server.scan_log(job, number, pattern, start)
+    return found.line, found.next_start, found.more
+
+
 @_step("oob.stop")
 def stop(job: str, number: int) -> None:
     rt().build_server.stop(job, number)
