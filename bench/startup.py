@@ -23,7 +23,9 @@ def measure(argv: list[str], runs: int, env: dict[str, str]) -> list[float]:
     timings = []
     for _ in range(runs):
         start = time.perf_counter()
-        subprocess.run(argv, check=False, capture_output=True, env=env)
+        done = subprocess.run(argv, check=False, capture_output=True, env=env)
+        if done.returncode != 0:
+            raise SystemExit(f"{' '.join(argv)} failed: {done.stderr.decode()[-500:]}")
         timings.append((time.perf_counter() - start) * 1000)
     return timings
 
@@ -79,7 +81,11 @@ def main() -> None:
         run_id = fill(Path(home), args.store_runs)
         env = {**os.environ, "OOB_HOME": home}
         env.pop("OOB_DATABASE_URL", None)
-        env["OOB_CONFIG"] = str(Path(home) / "absent.toml")
+        from oob.sandbox.configfile import render_config
+
+        config = Path(home) / "oob.toml"
+        config.write_text(render_config("http://127.0.0.1:9", "token"))
+        env["OOB_CONFIG"] = str(config)
         commands = [["--version"], ["--help"], ["status", run_id], ["runs"]]
         for command in commands:
             subprocess.run([oob, *command], check=False, capture_output=True, env=env)  # warm
