@@ -13,15 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 from oob.events import KIND_MERGE_DETECTED, KIND_STEP_FINISHED, KIND_STEP_STARTED
 from oob.policy import Action, Topic
+from oob.procedure.effects import Effects
 from oob.procedure.runtime import Tuning
 from oob.states import CANCELLABLE, RunState, Source
 
 if TYPE_CHECKING:
     from oob.config import Config
     from oob.ports import Build
-
-    # Only a type here: importing the effects imports DBOS, which `oob status` never needs.
-    from oob.procedure.effects import Effects
 
 ACTOR = "oob"
 
