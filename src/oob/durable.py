@@ -27,6 +27,7 @@ def launch(
     executor_id: str,
     *,
     polling_seconds: float = 0.2,
+    queue_polling_seconds: float | None = None,
     log_level: str = "WARNING",
 ) -> None:
     """Configure and launch DBOS in this process (which then executes runs).
@@ -53,7 +54,7 @@ def launch(
     }
     DBOS(config=config)
     DBOS.launch()
-    DBOS.register_queue(QUEUE, polling_interval_sec=polling_seconds)
+    DBOS.register_queue(QUEUE, polling_interval_sec=queue_polling_seconds or polling_seconds)
 
 
 def shutdown() -> None:

@@ -57,6 +57,16 @@ class LogChunk:
 
 
 @dataclass(frozen=True)
+class LogScan:
+    """What a look through a build's log found: the first line a pattern matches, if any, and
+    where the next look starts. Only this leaves the adapter, never the log's text."""
+
+    line: str | None
+    next_start: int
+    more: bool  # True while the build runs and more text may come
+
+
+@dataclass(frozen=True)
 class JobInfo:
     path: str
     url: str
@@ -83,6 +93,10 @@ class BuildServer(Protocol):
 
     def follow_log(self, path: str, number: int, start: int = 0) -> Iterator[str]:
         """The build's log line by line as it is written, in constant memory, until it ends."""
+        ...
+
+    def scan_log(self, path: str, number: int, pattern: str, start: int = 0) -> LogScan:
+        """The first line from byte `start` that `pattern` matches, read in bounded memory."""
         ...
 
     def stop(self, path: str, number: int) -> None: ...

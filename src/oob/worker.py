@@ -37,9 +37,16 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class WorkerOptions:
-    heartbeat_seconds: float = 2.0
+    # What an idle worker does, and how often (docs/performance.md, "An idle worker"): it beats
+    # in the store (a dead worker's runs are taken over after `lease_seconds` without a beat),
+    # DBOS looks for queued runs, and on SQLite (no LISTEN/NOTIFY) DBOS looks for messages to
+    # workflows that wait for one. Each is as rare as what it serves allows: a beat a third of
+    # the lease, a new run started within two seconds, a person's decision seen within half one.
+    heartbeat_seconds: float = 10.0  # at most a third of the lease, whatever is asked
     lease_seconds: float = 30.0
-    polling_seconds: float = 0.2  # DBOS's message and queue polling
+    polling_seconds: float = 0.5  # DBOS's message polling (SQLite), while a run waits
+    # DBOS's queue polling, how soon a new run starts; None: four times the message polling.
+    queue_polling_seconds: float | None = None
     exit_when_idle_seconds: float | None = None  # None: serve until stopped
     log_level: str = "WARNING"
 
@@ -205,7 +212,13 @@ def serve(
     host = socket.gethostname()
     store.beat(me, host=host, pid=os.getpid(), version=__version__)
     bind(runtime)
-    durable.launch(url, me, polling_seconds=options.polling_seconds, log_level=options.log_level)
+    durable.launch(
+        url,
+        me,
+        polling_seconds=options.polling_seconds,
+        queue_polling_seconds=options.queue_polling_seconds or 4 * options.polling_seconds,
+        log_level=options.log_level,
+    )
     say(f"worker {me} executing runs (oob {__version__})")
     for other in pending_other_versions():
         say(f"run {other} is pending under another oob version; only that version resumes it")
@@ -236,7 +249,7 @@ def serve(
                     say("no active runs: worker exits")
                     idle_exit = True
                     break
-            stop.wait(options.heartbeat_seconds)
+            stop.wait(min(options.heartbeat_seconds, options.lease_seconds / 3))
     finally:
         durable.shutdown()
         bind(None)

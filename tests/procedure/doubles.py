@@ -7,6 +7,7 @@ the real wire protocols is tested with the sandbox.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -22,6 +23,7 @@ from oob.ports import (
     Comparison,
     JobInfo,
     LogChunk,
+    LogScan,
     PostedMessage,
     ProbeResult,
     PullRequest,
@@ -128,6 +130,12 @@ class Builds:
             return LogChunk("Sleeping for 15 min\n", start + 1, True)
         line = f"Commit status: {self.script.released_state} : {self.script.released}\n"
         return LogChunk(line if start < 100 else "", 100 + len(line), True)
+
+    def scan_log(self, path: str, number: int, pattern: str, start: int = 0) -> LogScan:
+        chunk = self.log(path, number, start)
+        regex = re.compile(pattern)
+        line = next((line for line in chunk.text.splitlines() if regex.search(line)), None)
+        return LogScan(line, chunk.next_start, chunk.more)
 
     def follow_log(self, path: str, number: int, start: int = 0) -> Iterator[str]:
         raise NotImplementedError

@@ -22,7 +22,7 @@ import httpx
 from oob.adapters.retry import RetryingClient, RetryPolicy, default_classifier
 from oob.clock import Clock, SystemClock
 from oob.errors import JenkinsError
-from oob.ports import Build, JobInfo, LogChunk, QueuedBuild
+from oob.ports import Build, JobInfo, LogChunk, LogScan, QueuedBuild
 
 _QUEUE_LOCATION = re.compile(r"/queue/item/(\d+)/?$")
 _BUILD_FIELDS = (
@@ -218,13 +218,12 @@ class JenkinsBuildServer:
                 try:
                     self._raise_for_status(response, what=what)
                     more = "x-more-data" in response.headers
-                    received = 0
-                    for index, line in enumerate(_lines(response.iter_bytes())):
-                        received += len(line)
+                    received = [0]
+                    for index, line in enumerate(_lines(_counted(response.iter_bytes(), received))):
                         if index >= given:
                             given += 1
-                            yield line.decode("utf-8", errors="replace").rstrip("\r\n")
-                    next_start = _text_size(response, offset + received)
+                            yield line.decode("utf-8", errors="replace").rstrip("\r")
+                    next_start = _text_size(response, offset + received[0])
                     break
                 except httpx.TransportError as exc:
                     if attempt == self._policy.attempts:
@@ -236,6 +235,37 @@ class JenkinsBuildServer:
             if next_start == offset:
                 self._sleep(self._poll_seconds)
             offset = next_start
+
+    def scan_log(self, path: str, number: int, pattern: str, start: int = 0) -> LogScan:
+        """The first line from byte `start` that `pattern` matches, the log read once as it
+        streams: memory stays bounded by the socket's reads and one line, however long the log.
+
+        Jenkins sends the whole rest of the log in one answer, its end (`X-Text-Size`) in the
+        headers, so a match stops reading at once; without a match the next look starts there.
+        A chunk that breaks off is asked for again from the same start.
+        """
+        what = f"log of build #{number} of {path}"
+        regex = re.compile(pattern, re.MULTILINE)
+        for attempt in range(1, self._policy.attempts + 1):
+            response = self._http.request(
+                "GET", self._log_url(path, number), stream=True, params={"start": start}
+            )
+            try:
+                self._raise_for_status(response, what=what)
+                more = "x-more-data" in response.headers
+                size = response.headers.get("x-text-size", "").strip()
+                received = [0]
+                for line in _matching_lines(_counted(response.iter_bytes(), received), regex):
+                    if line is not None:
+                        end = int(size) if size.isdigit() else start
+                        return LogScan(line=line, next_start=end, more=more)
+                return LogScan(None, _text_size(response, start + received[0]), more)
+            except httpx.TransportError as exc:
+                if attempt == self._policy.attempts:
+                    raise self._http.unreachable(exc) from None
+            finally:
+                response.close()
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
     def stop(self, path: str, number: int) -> None:
         """Abort a running build (Jenkins ends it ABORTED)."""
@@ -373,17 +403,64 @@ def _text_size(response: httpx.Response, fallback: int) -> int:
 
 
 def _lines(chunks: Iterator[bytes]) -> Iterator[bytes]:
-    """Split a byte stream into lines (with their newline), in bounded memory."""
+    """Split a byte stream into lines (without their newline), in bounded memory: a line longer
+    than `_MAX_LINE_BYTES` comes in pieces of that size."""
+    for block in _blocks(chunks):
+        lines = block.split(b"\n")
+        if not lines[-1]:
+            lines.pop()
+        for line in lines:
+            if len(line) <= _MAX_LINE_BYTES:
+                yield line
+            else:
+                yield from (
+                    line[i : i + _MAX_LINE_BYTES] for i in range(0, len(line), _MAX_LINE_BYTES)
+                )
+
+
+def _counted(chunks: Iterator[bytes], total: list[int]) -> Iterator[bytes]:
+    """`chunks`, adding their sizes to `total[0]` (for a server that sends no `X-Text-Size`)."""
+    for chunk in chunks:
+        total[0] += len(chunk)
+        yield chunk
+
+
+def _blocks(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """Regroup a byte stream into blocks that end where a line ends, each at most one chunk
+    plus `_MAX_LINE_BYTES` long; a line without end that outgrows `_MAX_LINE_BYTES` is handed
+    out in pieces of that size, so memory stays bounded whatever the stream holds."""
     pending = b""
     for chunk in chunks:
-        pending += chunk
-        while True:
-            cut = pending.find(b"\n", 0, _MAX_LINE_BYTES)
-            if cut < 0:
-                if len(pending) < _MAX_LINE_BYTES:
-                    break
-                cut = _MAX_LINE_BYTES - 1
-            yield pending[: cut + 1]
-            pending = pending[cut + 1 :]
+        block = pending + chunk if pending else chunk
+        cut = block.rfind(b"\n") + 1
+        if cut:
+            yield block[:cut] if cut < len(block) else block
+        pending = block[cut:]
+        while len(pending) >= _MAX_LINE_BYTES:
+            yield pending[:_MAX_LINE_BYTES]
+            pending = pending[_MAX_LINE_BYTES:]
     if pending:
         yield pending
+
+
+def _matching_lines(chunks: Iterator[bytes], regex: re.Pattern[str]) -> Iterator[str | None]:
+    """For each block of the stream, the first line `regex` matches in it, or None.
+
+    The block is searched whole (a literal prefix makes that a fast scan); a hit is confirmed on
+    its own line, so the answer is the one a line-by-line search gives."""
+    for block in _blocks(chunks):
+        text = block.decode("utf-8", errors="replace")
+        hit = regex.search(text)
+        if hit is None:
+            yield None
+            continue
+        if "\n" in hit.group(0):  # the pattern spans lines here: search line by line
+            yield next((line for line in text.splitlines() if regex.search(line)), None)
+            continue
+        begin = text.rfind("\n", 0, hit.start()) + 1
+        end = text.find("\n", hit.start())
+        line = text[begin : end if end >= 0 else len(text)].rstrip("\r")
+        if regex.search(line):
+            yield line
+        else:  # a look-around saw past the line: search line by line
+            yield next((line for line in text.splitlines() if regex.search(line)), None)

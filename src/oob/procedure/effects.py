@@ -44,7 +44,9 @@ class Effects(Protocol):
     ) -> int: ...
     def queued(self, job: str, queue_id: int) -> tuple[int | None, bool]: ...
     def build(self, job: str, number: int) -> Build: ...
-    def log(self, job: str, number: int, start: int) -> tuple[str, int, bool]: ...
+    def scan_log(
+        self, job: str, number: int, start: int, pattern: str
+    ) -> tuple[str | None, int, bool]: ...
     def stop(self, job: str, number: int) -> None: ...
     def downstream(
         self, job: str, after: datetime, upstream_job: str, upstream_number: int
@@ -79,7 +81,7 @@ class Durable:
     trigger = staticmethod(steps.trigger)
     queued = staticmethod(steps.queued)
     build = staticmethod(steps.build)
-    log = staticmethod(steps.log)
+    scan_log = staticmethod(steps.scan_log)
     stop = staticmethod(steps.stop)
     downstream = staticmethod(steps.downstream)
     compare = staticmethod(steps.compare)

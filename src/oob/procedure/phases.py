@@ -168,8 +168,9 @@ def release_wait(flow: Flow) -> tuple[str, str, str]:
     pattern = re.compile(flow.plan.pipeline.release_log_pattern)
     start = 0
     while True:
-        text, start, more = flow.fx.log(release.job, release.number, start)
-        match = next((m for line in text.splitlines() if (m := pattern.search(line))), None)
+        # The step reads the log as it streams and returns only the line the pattern matches.
+        line, start, more = flow.fx.scan_log(release.job, release.number, start, pattern.pattern)
+        match = pattern.search(line) if line is not None else None
         if match:
             return match.group("sha"), match.group("state"), match.group(0)
         if not more:

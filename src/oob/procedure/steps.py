@@ -241,10 +241,12 @@ def build(job: str, number: int) -> Build:
     return rt().build_server.build(job, number)
 
 
-@_step("oob.log")
-def log(job: str, number: int, start: int) -> tuple[str, int, bool]:
-    chunk = rt().build_server.log(job, number, start)
-    return chunk.text, chunk.next_start, chunk.more
+@_step("oob.scan_log")
+def scan_log(job: str, number: int, start: int, pattern: str) -> tuple[str | None, int, bool]:
+    """The first line of the log from byte `start` that `pattern` matches, where to look next,
+    whether more may come. Only that is checkpointed, never the log's text."""
+    found = rt().build_server.scan_log(job, number, pattern, start)
+    return found.line, found.next_start, found.more
 
 
 @_step("oob.stop")
