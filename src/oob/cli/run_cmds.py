@@ -119,7 +119,7 @@ def deploy(  # noqa: PLR0917 - typer passes every option by keyword
     config = obj.config
     actor = cli_actor(config, as_)
     if role_refusal(config.roles, Action.DEPLOY, actor):
-        refuse_deploy(_store(), config, actor, Source.CLI)  # recorded, then raised
+        refuse_deploy(_store(obj), config, actor, Source.CLI)  # recorded, then raised
     texts = {
         "symptoms": check_text("--symptoms", symptoms, required=True),
         "cause": check_text("--cause", cause, required=True),
