@@ -30,7 +30,8 @@ class Refused(ProcedureError):
     exit_code = EXIT_USAGE
 
 
-def _refuse(decision: Decision, action: Action, run_id: str) -> OobError:
+def refusal(decision: Decision, run_id: str) -> OobError:
+    """The error that tells a person why the policy refused their command."""
     hint = f"see where run {run_id} is with `oob status {run_id}`"
     if decision.by_role:
         return PermissionDenied(f"refused: {decision.reason}", hint=hint)
@@ -42,18 +43,18 @@ def refuse_deploy(store: Store, config: Config, actor: str, source: Source) -> N
     (there is no run yet to record it in)."""
     from oob.events import KIND_COMMAND_REFUSED
 
-    refusal = role_refusal(config.roles, Action.DEPLOY, actor)
-    if refusal is None:
+    why = role_refusal(config.roles, Action.DEPLOY, actor)
+    if why is None:
         return
     store.append_event(
         None,
         actor=actor,
         source=source,
         kind=KIND_COMMAND_REFUSED,
-        summary=f"deploy by {actor} refused: {refusal}",
-        details={"command": Action.DEPLOY.value, "reason": refusal, "text": ""},
+        summary=f"deploy by {actor} refused: {why}",
+        details={"command": Action.DEPLOY.value, "reason": why, "text": ""},
     )
-    raise PermissionDenied(refusal, hint="the config's [roles] deployers names who may")
+    raise PermissionDenied(why, hint="the config's [roles] deployers names who may")
 
 
 class Control:
@@ -132,7 +133,7 @@ class Control:
 
         decision = self.store.decide(run_id, action, actor, source, text, asserted=asserted)
         if not decision.accepted:
-            raise _refuse(decision, action, run_id)
+            raise refusal(decision, run_id)
         assert decision.event is not None
         # If the wake is lost, the decision stands: the run rereads decisions at every look.
         with contextlib.suppress(Exception):
@@ -178,7 +179,7 @@ class Control:
 
         decision = self.store.decide(run_id, Action.ABANDON, actor, source, reason)
         if not decision.accepted:
-            raise _refuse(decision, Action.ABANDON, run_id)
+            raise refusal(decision, run_id)
         run = self.store.run(run_id)
         status = durable.workflow_status(self.url, run_id)
         if status in ("PENDING", "ENQUEUED", "DELAYED") and not force:
@@ -216,7 +217,7 @@ def notify(
 
     decision = store.decide(run_id, Action.NOTIFY, actor, source, message)
     if not decision.accepted:
-        raise _refuse(decision, Action.NOTIFY, run_id)
+        raise refusal(decision, run_id)
     events = store.events(run_id)
     sent = {
         e.details.get("key", "") + "@" + e.details.get("channel", "")

@@ -41,6 +41,7 @@ class Action(StrEnum):
     OVERRIDE_STATUS = "override-status"
     ABANDON = "abandon"
     NOTIFY = "notify"
+    HOLD_RELEASE = "hold release"
 
 
 class Role(StrEnum):
@@ -125,6 +126,10 @@ RULES: Mapping[Action, Rule] = {
     ),
     Action.ABANDON: Rule((Role.DEPLOYERS,), ACTIVE, "abandon a run", needs_reason=True),
     Action.NOTIFY: Rule((Role.DEPLOYERS,), None, "send a run's undelivered message"),
+    # An ended run's enforced merge hold, by hand (an active run lifts its own when it ends).
+    Action.HOLD_RELEASE: Rule(
+        (Role.DEPLOYERS,), frozenset(s for s in RunState if s.terminal), "lift a merge hold"
+    ),
 }
 
 # Why a state refuses an action, in words a person acts on.
@@ -135,6 +140,7 @@ _TOO_EARLY_OR_LATE: Mapping[Action, str] = {
     Action.CONFIRM_FIX: "the fix is not in production yet; confirm it once the run is verifying",
     Action.REJECT_FIX: "the fix is not in production yet; judge it once the run is verifying",
     Action.ABANDON: "it has ended",
+    Action.HOLD_RELEASE: "it lifts its hold when it ends; `oob cancel` or `oob abandon` ends it",
 }
 
 

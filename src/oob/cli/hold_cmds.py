@@ -26,25 +26,26 @@ def release(
     """Lift a run's merge hold by hand (after `oob abandon`, or when lifting failed); says
     what it changed. Lifting twice changes nothing the second time."""
     from oob.adapters import make_code_host
-    from oob.errors import ProcedureError
+    from oob.clock import clock_for
+    from oob.commands import refusal
     from oob.events import KIND_HOLD_LIFTED
     from oob.identity import cli_actor
     from oob.plan import thaw
+    from oob.policy import Action
     from oob.procedure.hold import Hold
     from oob.states import Source
     from oob.store import open_store
 
     obj: AppContext = ctx.obj
     actor = cli_actor(obj.config, as_)
-    store = open_store()
-    run = store.run(run_id)
-    if run.active:
-        raise ProcedureError(
-            f"run {run_id} is still {run.state.value}: it lifts its hold when it ends",
-            hint=f"`oob cancel {run_id}` ends it; `oob abandon {run_id}` if it cannot",
-        )
+    store = open_store(clock=clock_for(obj.config.sandbox_base()))
+    decision = store.decide(
+        run_id, Action.HOLD_RELEASE, actor, Source.CLI, asserted=as_ is not None
+    )
+    if not decision.accepted:
+        raise refusal(decision, run_id)
     plan = thaw(store.plan(run_id))
-    code_host = make_code_host(plan)
+    code_host = make_code_host(obj.config)  # the credentials are yours, never the plan's
     try:
         changed = Hold(store, code_host, plan, run_id).lift()
     finally:
