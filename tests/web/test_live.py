@@ -189,10 +189,10 @@ def test_product_owner_approves_and_watches_the_deploy_live(browser: Browser, li
         wait_state(page, "resolved")
         page.wait_for_selector("#live-status:has-text('The run has ended.')")
         assert page.evaluate("window.__notReloaded") is True
-        # Every message sent links to it in Slack.
+        # Every message sent links to it in Slack: in a drill, the sandbox's page of it.
         links = page.locator("#messages a").evaluate_all("links => links.map(a => a.href)")
         assert links
-        assert all("slack.com/archives/" in link for link in links)
+        assert all(link.startswith(f"{live.sandbox.url}/web/slack/archives/") for link in links)
 
     audit = live.audit(run_id)
     assert ("approval.approved", "po", "web") in audit
