@@ -252,6 +252,14 @@ def test_documentation_links(store: Store, config: Config) -> None:
     assert f"compare/{FIX}...{FIX}" in links
 
 
+def test_impact_lists_who_was_affected_and_the_symptoms_on_their_own_lines(
+    store: Store, config: Config
+) -> None:
+    # Both were run together on one line ("…all CMS editors- Symptoms: …").
+    text = pm.build_draft(store, config, resolved_run(store)).text
+    assert "\n- Who was affected: all CMS editors\n- Symptoms: " in text
+
+
 def test_a_run_still_going_gives_a_partial_draft(store: Store, config: Config) -> None:
     s = start_run(store)
     approve_and_release(s)
