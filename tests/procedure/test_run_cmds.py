@@ -183,7 +183,8 @@ def test_deploy_starts_a_background_worker_when_none_is_live(
                 "--config", str(config), "cancel", run_id, "--as", "operator", "--reason", "drill"
             )
             assert cancelled.code == 0, cancelled.err
-            while not finished(store.events(run_id)):
+            # The workflow records `run.ended`, then stores the outcome: wait for both.
+            while store.run(run_id).active or not finished(store.events(run_id)):
                 assert time.monotonic() < deadline
                 time.sleep(0.05)
             assert store.run(run_id).outcome is RunState.CANCELLED
