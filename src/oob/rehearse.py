@@ -63,6 +63,8 @@ class Rehearsal:
     # Who Slack notified beyond the channels' readers (groups, members, @here), per message
     # posted, from the sandbox's ledger. Not part of `to_json`.
     notified: dict[str, int] = field(default_factory=dict)
+    # What went wrong for the simulated people (they tried again). Not part of `to_json`.
+    troubles: list[str] = field(default_factory=list)
 
     @property
     def resolved(self) -> bool:
@@ -150,6 +152,7 @@ def _play(
     merge_hold: str = "ask",
 ) -> Rehearsal:
     from oob.adapters import connect
+    from oob.adapters.retry import RetryPolicy
     from oob.commands import Control
     from oob.worker import WorkerOptions, make_runtime, serve
 
@@ -161,7 +164,9 @@ def _play(
     poll = max(0.02, 5 / time_scale)
     stop = threading.Event()
     started = threading.Event()
-    with connect(config) as services:
+    people: _People | None = None
+    # The services' waits (backoff, Retry-After) are in their clock: the sandbox's.
+    with connect(config, policy=RetryPolicy(time_scale=time_scale)) as services:
         runtime = make_runtime(store, services, drafts=drafts, tuning=_tuning(poll, time_scale))
         options = WorkerOptions(
             heartbeat_seconds=0.5, polling_seconds=min(poll, 0.05), log_level=log_level
@@ -188,10 +193,7 @@ def _play(
                 sandbox=sandbox,
                 run_id=run.id,
             )
-            actors = threading.Thread(
-                target=people.act, args=(stop, poll), name="oob-simulated-people", daemon=True
-            )
-            actors.start()
+            people.start(stop, poll)
             if show is not None:
                 show(store, config, run.id, time_scale)
             _wait_finished(store, run.id)
@@ -200,6 +202,9 @@ def _play(
             ledger = sandbox.ledger()
         finally:
             stop.set()
+            # The people and the worker use the services' clients: both stop before they close.
+            if people is not None and people.thread is not None:
+                people.thread.join(30)
             worker.join(30)
     try:
         return _result(
@@ -285,46 +290,69 @@ class _People:
         self.run_id = run_id
         self.done: set[str] = set()
         self.acted_at: list[float] = []  # epoch seconds of each action the run waits for
+        self.troubles: list[str] = []  # what went wrong for them, tried again at the next look
+        self.thread: threading.Thread | None = None
+
+    def start(self, stop: threading.Event, poll: float) -> None:
+        self.thread = threading.Thread(
+            target=self.act, args=(stop, poll), name="oob-simulated-people", daemon=True
+        )
+        self.thread.start()
 
     def act(self, stop: threading.Event, poll: float) -> None:
+        """Look at the run every `poll` seconds and act when it is their turn. What a person
+        meets -- a service that fails, a command refused -- does not stop them: they try again
+        at the next look, as a person would."""
+        from oob.errors import OobError
+
         while not stop.is_set():
-            run = self.store.run(self.run_id)
-            if not run.active:
-                return
-            kinds = {e.kind for e in self.store.events(self.run_id)}
-            if run.state is RunState.AWAITING_APPROVAL and "approval.requested" in kinds:
-                self._once(
-                    "approve",
-                    lambda: self.control.approve(
-                        self.run_id,
-                        PRODUCT_OWNER,
-                        "approved (simulated product owner)",
-                        Source.SIMULATED,
-                    ),
-                )
-            elif run.state is RunState.PREFLIGHT and "preflight.waiting" in kinds:
-                self._override_failures(run.fix_sha)
-            elif (
-                run.state is RunState.VERIFYING
-                and "shield.down" in kinds
-                and self.sandbox.state()["cms"]["login_status"] == 200
-            ):
-                self._once(
-                    "confirm",
-                    lambda: self.control.confirm_fix(
-                        self.run_id,
-                        HELPDESK,
-                        "editors can log in again (simulated helpdesk)",
-                        Source.SIMULATED,
-                    ),
-                )
+            try:
+                if not self._look():
+                    return
+            except (OobError, OSError) as exc:
+                self.troubles.append(f"{type(exc).__name__}: {exc}")
             stop.wait(poll)
+
+    def _look(self) -> bool:
+        """Act if it is their turn; False once the run has ended."""
+        run = self.store.run(self.run_id)
+        if not run.active:
+            return False
+        kinds = {e.kind for e in self.store.events(self.run_id)}
+        if run.state is RunState.AWAITING_APPROVAL and "approval.requested" in kinds:
+            self._once(
+                "approve",
+                lambda: self.control.approve(
+                    self.run_id,
+                    PRODUCT_OWNER,
+                    "approved (simulated product owner)",
+                    Source.SIMULATED,
+                ),
+            )
+        elif run.state is RunState.PREFLIGHT and "preflight.waiting" in kinds:
+            self._override_failures(run.fix_sha)
+        elif (
+            run.state is RunState.VERIFYING
+            and "shield.down" in kinds
+            and self.sandbox.state()["cms"]["login_status"] == 200
+        ):
+            self._once(
+                "confirm",
+                lambda: self.control.confirm_fix(
+                    self.run_id,
+                    HELPDESK,
+                    "editors can log in again (simulated helpdesk)",
+                    Source.SIMULATED,
+                ),
+            )
+        return True
 
     def _once(self, what: str, action: Callable[[], object]) -> None:
         if what not in self.done:
-            self.done.add(what)
-            self.acted_at.append(time.time())
+            acted = time.time()
             action()
+            self.done.add(what)
+            self.acted_at.append(acted)
 
     def _override_failures(self, sha: str) -> None:
         """The runbook's last resort for a spuriously failing test: force its status."""
@@ -340,8 +368,7 @@ class _People:
                 and key not in self.done
                 and status.context in (self.config.services.github.required_contexts)
             ):
-                self.done.add(key)
-                self.acted_at.append(time.time())
+                acted = time.time()
                 override_status(
                     self.config,
                     self.code_host,
@@ -353,6 +380,8 @@ class _People:
                     clock=self.store.clock,
                     source=Source.SIMULATED,
                 )
+                self.done.add(key)
+                self.acted_at.append(acted)
 
 
 def _result(
@@ -414,6 +443,7 @@ def _result(
         postmortem_path=postmortem.details.get("path") if postmortem else None,
         reason=next((str(e.details.get("reason")) for e in events if e.kind == KIND_ENDED), None),
         notified=dict(Counter(n for e in ledger for n in e["summary"].get("notified") or ())),
+        troubles=list(people.troubles),
     )
 
 

@@ -65,6 +65,24 @@ def test_backoff_grows_and_is_capped(script: Script, slept: list[float]) -> None
     assert slept[0] >= 1
 
 
+def test_in_a_sandbox_the_services_waits_are_in_its_clock(
+    script: Script, slept: list[float]
+) -> None:
+    """A rehearsal at 600 times real speed: GitHub's "wait a minute" is a simulated minute
+    (0.1 s), not a real one -- a real minute is ten simulated hours, past every deadline of
+    the run (seen: a soak run ending `failed` and another taking 143 s instead of 15)."""
+    script.on(
+        "GET /thing",
+        httpx.Response(429, headers={"Retry-After": "60"}),
+        httpx.Response(500),
+        httpx.Response(200),
+    )
+    policy = RetryPolicy(wait_initial=3, wait_max=30, time_scale=600)
+    assert call(script, policy).status_code == 200
+    assert slept[0] == pytest.approx(0.1)
+    assert 0 < slept[1] <= 30 / 600
+
+
 def test_a_wait_longer_than_the_policy_allows_is_not_waited(
     script: Script, slept: list[float]
 ) -> None:

@@ -32,7 +32,7 @@ def test_a_run_under_faults_ends_right_with_each_effect_once(
     monkeypatch.setattr(rehearse_mod, "_result", verified)
     plan = FaultPlan(rate=0.2, seed=1, slow_seconds=0.5, retry_after_seconds=1)
     result = rehearse_mod.rehearse(scenario, time_scale=TIME_SCALE, drafts=tmp_path, faults=plan)
-    assert result.outcome == outcome
+    assert result.outcome == outcome, (result.reason, result.troubles)
     effects = result.side_effects
     assert effects["jenkins_builds_triggered"] == {"deploys/cms-auto-deploy": 1}
     assert effects["pull_requests_opened"] == 1

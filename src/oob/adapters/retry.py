@@ -48,6 +48,11 @@ class RetryPolicy:
     wait_max: float = 20.0
     longest_wait: float = 90.0
     """A `Retry-After` or rate-limit reset further away than this is not waited for."""
+    time_scale: float = 1.0
+    """How much faster than real time the services' clock runs: a sandbox's simulated time in a
+    rehearsal. Every wait (backoff, `Retry-After`, a rate limit's reset) is in the services'
+    seconds, so the run waits as long as it would on the day in its own clock; the deadline
+    (`total_seconds`) stays in real seconds, a bound on the time spent on one call."""
 
 
 class _TryAgain(Exception):
@@ -144,12 +149,19 @@ def call(
     """Run `attempt` until it returns, trying again (with the policy's backoff, attempts and
     deadline) while it raises an exception `transient` accepts (a number: the seconds to wait);
     the last one is raised. `send` is built on it; slack_sdk's calls use it directly."""
+    scale = policy.time_scale
+
+    def on(exc: Exception) -> bool | float:
+        verdict = transient(exc)
+        return verdict if isinstance(verdict, bool) else verdict / scale
+
     for trying in stamina.retry_context(
-        on=transient,
+        on=on,
         attempts=policy.attempts,
         timeout=policy.total_seconds,
-        wait_initial=policy.wait_initial,
-        wait_max=policy.wait_max,
+        wait_initial=policy.wait_initial / scale,
+        wait_max=policy.wait_max / scale,
+        wait_jitter=1.0 / scale,
     ):
         with trying:
             return attempt()

@@ -360,6 +360,7 @@ def worker(
     import threading
 
     from oob.adapters import connect
+    from oob.adapters.retry import RetryPolicy
     from oob.procedure import Tuning
     from oob.store import database_url, redact_url, state_dir
     from oob.worker import WorkerOptions, make_runtime, serve
@@ -372,7 +373,7 @@ def worker(
     tuning = Tuning(poll_seconds=poll_seconds, time_scale=time_scale)
     options = WorkerOptions(lease_seconds=lease_seconds, exit_when_idle_seconds=exit_when_idle)
     obj.console.print(f"database {redact_url(url)}")
-    with connect(obj.config) as services:
+    with connect(obj.config, policy=RetryPolicy(time_scale=time_scale)) as services:
         runtime = make_runtime(store, services, drafts=state_dir() / "postmortems", tuning=tuning)
         try:
             serve(runtime, url, options, stop, say=obj.console.print)

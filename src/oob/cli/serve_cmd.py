@@ -84,11 +84,13 @@ def _runs_executor(
 ) -> Callable[[threading.Event], None]:
     """What `oob worker` does, to run in a thread of the dashboard's process until stopped."""
     from oob.adapters import connect
+    from oob.adapters.retry import RetryPolicy
     from oob.procedure import Tuning
     from oob.store import state_dir
     from oob.worker import WorkerOptions, make_runtime, serve
 
-    services = stack.enter_context(connect(settings.config))
+    policy = RetryPolicy(time_scale=settings.time_scale)
+    services = stack.enter_context(connect(settings.config, policy=policy))
     runtime = make_runtime(
         settings.store,
         services,
