@@ -1,5 +1,5 @@
 """What people do to runs: start one, and decide on it (approve, deny, cancel, confirm-fix,
-reject-fix), abandon it, send again what it could not deliver.
+reject-fix), abandon it, send again what it could not deliver, lift its merge hold by hand.
 
 Every decision goes through the policy (`oob.policy`) inside one transaction of the store
 (`Store.decide`), with the roles of the run's own pipeline: the caller gets the real answer
@@ -21,7 +21,7 @@ from oob.store import Decision, Run, RunRequest, Store
 
 if TYPE_CHECKING:
     from oob.config import Config
-    from oob.ports import Chat
+    from oob.ports import Chat, CodeHost
 
 
 class Refused(ProcedureError):
@@ -170,9 +170,10 @@ class Control:
         freeing the pipeline: the last resort when `cancel` no longer can.
 
         The workflow is cancelled in DBOS and the run ends `cancelled`, recorded with who and
-        why. Unlike `cancel`, oob tells nobody and does not lift the merge hold or stop a
-        Jenkins build: whoever abandons a run does that by hand, and the event says so. A run
-        whose workflow is still executing is abandoned only with `force`.
+        why. Unlike `cancel`, oob tells nobody and does not stop a Jenkins build: whoever
+        abandons a run does that by hand, and the event says so. Its enforced merge hold is
+        lifted by the caller, with its own credentials (`lift_hold`). A run whose workflow is
+        still executing is abandoned only with `force`.
         """
         from oob import durable
         from oob.events import KIND_ABANDONED
@@ -195,13 +196,57 @@ class Control:
             actor=actor,
             source=source,
             kind=KIND_ABANDONED,
-            summary=f"{actor} abandoned the run ({reason}); oob told nobody, did not lift the "
-            f"merge hold (`oob hold release {run_id}`) and stopped no build: do that by hand",
+            summary=f"{actor} abandoned the run ({reason}); oob told nobody and stopped no "
+            "build: do that by hand",
             details={"reason": reason, "state": run.state.value, "workflow_status": status},
         )
         if run.state is not RunState.CLOSING:
             self.store.transition(run_id, RunState.CLOSING)
         return self.store.transition(run_id, RunState.CANCELLED)
+
+
+def lift_hold(
+    store: Store, code_host: CodeHost, run_id: str, actor: str, *, source: Source = Source.CLI
+) -> list[str]:
+    """Lift the enforced merge hold of an ended run (after `abandon`, or when its closing
+    could not); returns what lifting changed, one line each. Recorded either way: lifted, or
+    not lifted with the command that tries again (loud in `oob status` and the dashboard).
+    Idempotent: what was lifted already is left as it is."""
+    from oob.errors import IntegrationError
+    from oob.events import KIND_HOLD_LIFTED, KIND_HOLD_NOT_LIFTED
+    from oob.plan import thaw
+    from oob.procedure.hold import Hold
+
+    plan = thaw(store.plan(run_id))
+    mode = plan.pipeline.merge_hold
+    command = f"oob hold release {run_id}"
+    try:
+        changed = Hold(store, code_host, plan, run_id).lift()
+    except IntegrationError as exc:
+        error = str(exc).splitlines()[0]
+        store.append_event(
+            run_id,
+            actor=actor,
+            source=source,
+            kind=KIND_HOLD_NOT_LIFTED,
+            summary=f"the merge hold could not be lifted: {error}",
+            details={"mode": mode, "error": error, "command": command},
+        )
+        raise IntegrationError(
+            f"run {run_id}: the merge hold could not be lifted: {error}",
+            hint=f"try again with `{command}`",
+            transient=exc.transient,
+        ) from None
+    store.append_event(
+        run_id,
+        actor=actor,
+        source=source,
+        kind=KIND_HOLD_LIFTED,
+        summary=f"{actor} lifted the merge hold: "
+        + ("; ".join(changed) if changed else "nothing was still held"),
+        details={"mode": mode, "changed": changed},
+    )
+    return changed
 
 
 def notify(

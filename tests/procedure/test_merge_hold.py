@@ -4,6 +4,7 @@ SIGKILL at the moment the hold is set and at the moment it is lifted."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 from collections.abc import Callable, Iterator
@@ -21,7 +22,7 @@ from oob.sandbox.configfile import render_config
 from oob.sandbox.server import SandboxServer
 from oob.sandbox.world import Options
 from oob.states import Source
-from oob.store import RunState, Store
+from oob.store import Run, RunState, Store
 from tests.conftest import RunCli
 from tests.procedure.test_crash import Deployment, kill
 
@@ -195,24 +196,56 @@ def test_lock_hold_killed_restores_the_protection_exactly(
     assert [a["message"] for a in attempts] == ["Cannot change this locked branch"]
 
 
-def test_hold_release_lifts_an_abandoned_runs_hold_once(
-    status_deployment: Deployment, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    deployment = status_deployment
+def cli_env(deployment: Deployment, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The operator's shell: the deployment's oob variables, no real tokens."""
     for name, value in deployment.env.items():
         if name.startswith("OOB_"):
             monkeypatch.setenv(name, value)
     for name in ("OOB_JENKINS_TOKEN", "OOB_GITHUB_TOKEN", "OOB_SLACK_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("OOB_USER", "operator")
+
+
+def held_then_lost(deployment: Deployment) -> Run:
+    """A run whose hold is set, and whose only worker is gone for good: nobody lifts it."""
     first = deployment.start_worker()
     run = deployment.start_run()
     deployment.approve(run)
     deployment.until(lambda: bool(hold_statuses(deployment, "pending")))
-    kill(first)  # the worker is gone for good: nobody lifts the hold
+    kill(first)
+    return run
+
+
+def test_abandon_lifts_the_hold_once(
+    status_deployment: Deployment, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every ending lifts the hold, `oob abandon` too (seen: it left the pull requests held
+    and only pointed at `oob hold release`)."""
+    deployment = status_deployment
+    cli_env(deployment, monkeypatch)
+    run = held_then_lost(deployment)
+    config = str(deployment.config_path)
+    result = run_cli("--config", config, "abandon", run.id, "--reason", "lost", "--force")
+    assert result.code == 0, result.out + result.err
+    (pull,) = deployment.sandbox.state()["pulls"]
+    assert f"pull request #1 ({pull['head_sha'][:7]}): {HOLD} set to success" in result.out
+    released_once(hold_states(deployment))
+    assert deployment.store.run(run.id).state is RunState.CANCELLED
+    lifted = [e for e in deployment.store.events(run.id) if e.kind == "hold.lifted"]
+    assert [e.actor for e in lifted] == ["operator"]
+    again = run_cli("--config", config, "hold", "release", run.id)
+    assert again.code == 0
+    assert "nothing was still held" in again.out
+    released_once(hold_states(deployment))
+
+
+def test_hold_release_lifts_a_hold_closing_could_not_once(
+    status_deployment: Deployment, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deployment = status_deployment
+    cli_env(deployment, monkeypatch)
+    run = held_then_lost(deployment)
     Control(deployment.store, deployment.url).abandon(run.id, "operator", "lost", force=True)
-    abandoned = [e for e in deployment.store.events(run.id) if e.kind == "run.abandoned"]
-    assert f"oob hold release {run.id}" in abandoned[0].summary
 
     # As closing records a hold it could not lift: loud in `oob status` and the dashboard.
     deployment.store.append_event(
@@ -264,3 +297,22 @@ def test_a_cancelled_run_lifts_its_hold(any_deployment: Deployment) -> None:
         released_once(hold_states(deployment))
     else:
         assert locks(deployment) == [True, False]
+
+
+def test_rehearse_takes_the_merge_hold_on_the_command_line(
+    run_cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`oob rehearse --merge-hold status` (seen: only the Python API could rehearse a hold)."""
+    monkeypatch.setenv("OOB_HOME", str(tmp_path))
+    result = run_cli(
+        "rehearse", "--scenario", "main-moved", "--merge-hold", "status", "--json",
+        "--time-scale", str(TIME_SCALE),
+    )  # fmt: skip
+    assert result.code == 0, result.out + result.err
+    effects = json.loads(result.out)["side_effects"]
+    assert [m["status"] for m in effects["merges"]] == [405]
+    released_once(effects["merge_hold_statuses"])
+    wrong = run_cli("rehearse", "--merge-hold", "freeze")
+    assert wrong.code == 2
+    assert "'ask', 'status', 'lock'" in wrong.err
+    assert "Traceback" not in wrong.err

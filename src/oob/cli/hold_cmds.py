@@ -27,12 +27,10 @@ def release(
     what it changed. Lifting twice changes nothing the second time."""
     from oob.adapters import make_code_host
     from oob.clock import clock_for
-    from oob.commands import refusal
-    from oob.events import KIND_HOLD_LIFTED
+    from oob.commands import lift_hold, refusal
     from oob.identity import cli_actor
     from oob.plan import thaw
     from oob.policy import Action
-    from oob.procedure.hold import Hold
     from oob.states import Source
     from oob.store import open_store
 
@@ -44,23 +42,13 @@ def release(
     )
     if not decision.accepted:
         raise refusal(decision, run_id)
-    plan = thaw(store.plan(run_id))
     code_host = make_code_host(obj.config)  # the credentials are yours, never the plan's
     try:
-        changed = Hold(store, code_host, plan, run_id).lift()
+        changed = lift_hold(store, code_host, run_id, actor)
     finally:
         code_host.close()
-    mode = plan.pipeline.merge_hold
-    store.append_event(
-        run_id,
-        actor=actor,
-        source=Source.CLI,
-        kind=KIND_HOLD_LIFTED,
-        summary=f"{actor} lifted the merge hold: "
-        + ("; ".join(changed) if changed else "nothing was still held"),
-        details={"mode": mode, "changed": changed},
-    )
     if not changed:
+        mode = thaw(store.plan(run_id)).pipeline.merge_hold
         obj.console.print(f"run {run_id}: nothing was still held ({mode})")
     for line in changed:
         obj.console.print(f"run {run_id}: {line}")

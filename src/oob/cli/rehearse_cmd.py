@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -17,6 +18,14 @@ if TYPE_CHECKING:
     from oob.config import Config
     from oob.rehearse import Rehearsal
     from oob.store import Store
+
+
+class MergeHold(StrEnum):
+    """`[pipeline] merge_hold`, as the rehearsal's sandbox pipeline sets it."""
+
+    ASK = "ask"
+    STATUS = "status"
+    LOCK = "lock"
 
 
 @app.command()
@@ -34,6 +43,14 @@ def rehearse(
         float,
         typer.Option("--faults", min=0, max=1, help="Share of sandbox requests that fail."),
     ] = 0.0,
+    merge_hold: Annotated[
+        MergeHold,
+        typer.Option(
+            "--merge-hold",
+            help="How the merge hold holds: ask engineers (the default), a required status "
+            "on their pull requests, or GitHub's branch lock.",
+        ),
+    ] = MergeHold.ASK,
     as_json: Annotated[bool, typer.Option("--json", help="Print only the result as JSON.")] = False,
     verbose: Annotated[
         bool,
@@ -71,6 +88,7 @@ def rehearse(
         drafts=state_dir() / "rehearsals",
         show=None if as_json else show,
         verbose=verbose,
+        merge_hold=merge_hold.value,
     )
     if as_json:
         obj.print_json(result.to_json())

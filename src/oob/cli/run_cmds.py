@@ -233,18 +233,28 @@ def abandon(
     ] = False,
     as_: AsOption = None,
 ) -> None:
-    """End a run that cannot finish (its workflow failed), freeing the pipeline; tells nobody."""
+    """End a run that cannot finish (its workflow failed), freeing the pipeline and lifting
+    its enforced merge hold; tells nobody."""
+    from oob.adapters import make_code_host
+    from oob.commands import lift_hold
     from oob.identity import cli_actor
     from oob.limits import check_text
+    from oob.plan import thaw
 
     obj: AppContext = ctx.obj
     actor = cli_actor(obj.config, as_)
     reason = check_text("--reason", reason, required=True)
-    _control(_store(obj)).abandon(run_id, actor, reason, force=force)
-    obj.console.print(
-        f"abandoned run {run_id} as {actor}: tell the people who were told by hand, and lift "
-        f"the merge hold with `oob hold release {run_id}`"
-    )
+    store = _store(obj)
+    _control(store).abandon(run_id, actor, reason, force=force)
+    obj.console.print(f"abandoned run {run_id} as {actor}: tell the people who were told by hand")
+    if thaw(store.plan(run_id)).pipeline.merge_hold == "ask":
+        return
+    code_host = make_code_host(obj.config)  # the credentials are yours, never the plan's
+    try:
+        changed = lift_hold(store, code_host, run_id, actor)
+    finally:
+        code_host.close()
+    obj.console.print(f"run {run_id}: " + ("; ".join(changed) or "nothing was held"))
 
 
 @app.command()
