@@ -69,6 +69,7 @@ MESSAGES: Mapping[str, tuple[str, ...]] = {
     "resolved": ("helpdesk",),
     "called_off": ("sitewide", "helpdesk", "editors"),
     "resume_merging": ("engineers",),
+    "hold_not_lifted": ("operators", "engineers"),
 }
 
 

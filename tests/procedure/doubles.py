@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
 from oob.clock import Clock, SystemClock
-from oob.errors import ChatError, JenkinsError
+from oob.errors import ChatError, GitHubError, JenkinsError
 from oob.ports import (
     Build,
     CombinedStatus,
@@ -24,6 +24,7 @@ from oob.ports import (
     JobInfo,
     LogChunk,
     LogScan,
+    OpenPull,
     PostedMessage,
     ProbeResult,
     PullRequest,
@@ -153,6 +154,15 @@ class Code:
     branches: set[str] = field(default_factory=set)
     files: dict[str, str] = field(default_factory=dict)
     pulls: dict[str, PullRequest] = field(default_factory=dict)
+    # An engineer's open pull request (head sha) and the statuses posted on commits.
+    open_pull: str | None = None
+    statuses: dict[str, list[tuple[str, StatusState]]] = field(default_factory=dict)
+    # GitHub refuses to take statuses as if it were down (until changed).
+    statuses_down: bool = False
+
+    def open_pulls(self, base: str) -> list[OpenPull]:
+        sha = self.open_pull
+        return [OpenPull(7, "http://pull/7", sha, "engineer")] if sha else []
 
     def commit(self, ref: str, repository: str | None = None) -> Commit:
         return Commit(FIX, "fix", "dev", None, "http://github/commit")
@@ -163,6 +173,9 @@ class Code:
     def create_status(
         self, sha: str, state: StatusState, context: str, description: str, target_url: str | None
     ) -> CommitStatus:
+        if self.statuses_down:
+            raise GitHubError("GitHub answered 502 Bad Gateway", transient=True)
+        self.statuses.setdefault(sha, []).append((context, state))
         return CommitStatus(context, state, description, target_url, None)
 
     def compare(self, base: str, head: str) -> Comparison:

@@ -154,3 +154,52 @@ def test_a_bug_while_closing_still_ends_the_run_and_frees_the_pipeline(harness: 
         f"oob notify {run.id} resolved",
     }
     assert harness.postmortems == [run.id]
+
+
+STATUS_HOLD = (
+    (resources.files("oob") / "presets" / "va-cms.toml")
+    .read_text(encoding="utf-8")
+    .replace("release_wait = 15\n", 'release_wait = 15\nmerge_hold = "status"\n')
+)
+
+
+@pytest.mark.parametrize(("preset_text", "chat"), [(STATUS_HOLD, Chat())])
+def test_github_down_when_the_hold_is_lifted_is_loud_and_resume_merging_waits(
+    harness: Harness,
+) -> None:
+    """A hold that could not be lifted is told to operators and engineers, and engineers are
+    not told to resume merging while GitHub still refuses their merges (seen: closing told them
+    they may merge although `oob/merge-hold` was still pending)."""
+    from oob.commands import lift_hold
+    from oob.ports import StatusState
+
+    pull = "a" * 40
+    harness.code.open_pull = pull
+    run = harness.start()
+    approve(harness, run)
+    harness.wait_for(run.id, lambda r: pull in harness.code.statuses)
+    harness.code.statuses_down = True
+    assert harness.end(run.id).outcome is RunState.RESOLVED
+    assert harness.store.active_run("va-cms") is None
+    assert "hold.not_lifted" in harness.kinds(run.id)
+    told = harness.chat.purposes()
+    assert any(p.startswith("hold_not_lifted:") for p in told), told
+    assert not any(p.startswith("resume_merging") for p in told)
+    view = snapshot(harness.store, run.id, harness.store.clock.now())
+    assert sorted(u.command for u in view.undelivered) == [
+        f"oob hold release {run.id}",
+        f"oob notify {run.id} resume_merging",
+    ]
+
+    # GitHub answers again: the operator lifts the hold, then tells engineers, once each.
+    harness.code.statuses_down = False
+    assert lift_hold(harness.store, harness.code, run.id, "operator") == [
+        f"pull request #7 ({pull[:7]}): oob/merge-hold set to success"
+    ]
+    assert harness.code.statuses[pull] == [
+        ("oob/merge-hold", StatusState.PENDING),
+        ("oob/merge-hold", StatusState.SUCCESS),
+    ]
+    notify(harness.store, harness.chat, run.id, "resume_merging", "operator")
+    assert harness.chat.purposes()["resume_merging:engineers"] == 1
+    assert snapshot(harness.store, run.id, harness.store.clock.now()).undelivered == ()

@@ -8,6 +8,8 @@ run from reaching its outcome: a failure, even a bug, is recorded and closing go
 
 from __future__ import annotations
 
+from typing import Any
+
 from oob.events import (
     KIND_ENDED,
     KIND_HOLD_LIFTED,
@@ -15,7 +17,7 @@ from oob.events import (
     KIND_HOLD_RELEASED,
     KIND_MESSAGE_UNDELIVERED,
 )
-from oob.procedure.delivery import deliver, first_line, over_outage
+from oob.procedure.delivery import deliver, first_line, over_outage, withhold
 from oob.procedure.flow import Flow, Phase
 from oob.states import RunState
 
@@ -42,11 +44,14 @@ def close(flow: Flow, outcome: RunState, reason: str) -> None:
             reason=taken.get("text", ""),
         )
     if flow.holding:
-        lift_hold(flow)
-        if deliver(
-            flow, "resume_merging", ("engineers",), outcome=outcome.value, outcome_text=outcome_text
-        ):
-            flow.record(KIND_HOLD_RELEASED, "engineers may resume merging")
+        resume: dict[str, Any] = {"outcome": outcome.value, "outcome_text": outcome_text}
+        if lift_hold(flow):
+            if deliver(flow, "resume_merging", ("engineers",), **resume):
+                flow.record(KIND_HOLD_RELEASED, "engineers may resume merging")
+        else:  # merging is still refused: say so, and keep "resume merging" for when it is not
+            deliver(flow, "hold_not_lifted", ("operators", "engineers"))
+            why = "the merge hold is not lifted yet"
+            withhold(flow, "resume_merging", ("engineers",), why, **resume)
         flow.holding = False
     flow.end_phase("done")
     flow.record(
@@ -75,12 +80,12 @@ def close(flow: Flow, outcome: RunState, reason: str) -> None:
             flow.end_phase("failed")
 
 
-def lift_hold(flow: Flow) -> None:
+def lift_hold(flow: Flow) -> bool:
     """Lift an enforced merge hold (`oob.procedure.hold`), before engineers are told they may
-    merge again. A hold that could not be lifted is recorded with the command that lifts it."""
+    merge again; False when it could not be lifted, recorded with the command that lifts it."""
     mode = flow.plan.pipeline.merge_hold
     if mode == "ask":
-        return
+        return True
     lifted: list[list[str]] = []
     try:  # retried over an outage, like a message: a hold is never silently left on
         over_outage(flow, lambda: lifted.append(flow.fx.lift_hold(flow.run_id)))
@@ -90,10 +95,11 @@ def lift_hold(flow: Flow) -> None:
             f"the merge hold could not be lifted: {first_line(exc)}",
             {"mode": mode, "error": first_line(exc), "command": f"oob hold release {flow.run_id}"},
         )
-        return
+        return False
     changed = lifted[-1]
     flow.record(
         KIND_HOLD_LIFTED,
         "merge hold lifted: " + ("; ".join(changed) if changed else "nothing was held"),
         {"mode": mode, "changed": changed},
     )
+    return True

@@ -51,6 +51,24 @@ def deliver(
     return delivered
 
 
+def withhold(flow: Flow, message: str, audiences: tuple[str, ...], why: str, **values: Any) -> None:
+    """Record `message` as undelivered without posting it (it would not be true yet), with its
+    text and key, so that `oob notify RUN MESSAGE` sends it, once, when it is."""
+    try:
+        posts = flow.fx.render(flow.run_id, message, list(audiences), flow.values(values))
+    except Exception as exc:  # a bad template must not stop the run's ending
+        told = "+".join(audiences)
+        _undelivered(flow, message, told, "", exc, "", flow.key(message, told, ""))
+        return
+    for channel, told, text in posts:
+        key = flow.key(message, told, "")
+        _undelivered(flow, message, told, channel, Withheld(why), text, key)
+
+
+class Withheld(Exception):
+    """Why a message was held back rather than posted."""
+
+
 def _post_over_outage(  # noqa: PLR0917 - what one post needs
     flow: Flow, message: str, audience: str, channel: str, text: str, key: str
 ) -> bool:
