@@ -3,14 +3,17 @@
 For each run: the outcome against the scenario's right one, side effects beyond the fault-free
 rehearsal of the same scenario (duplicates, counted from the sandbox's ledger), the faults
 injected (each failed request is one retry forced on oob), and `oob audit verify` of the run's
-hash chain. Prints a Markdown table (docs/reliability.md has the last one).
+hash chain. With `--kill`, the run is executed by `oob worker` processes and the worker is
+killed with SIGKILL after a step drawn from the seed (`oob.rehearse.Crash`). Prints a Markdown
+table (docs/reliability.md has the last one).
 
-Run: .venv/bin/python bench/soak.py [--seeds 2] [--rate 0.2] [--scenario NAME ...]
+Run: .venv/bin/python bench/soak.py [--seeds 2] [--rate 0.2] [--kill] [--scenario NAME ...]
 """
 
 from __future__ import annotations
 
 import argparse
+import random
 import sys
 import tempfile
 import time
@@ -34,7 +37,7 @@ EXPECTED = {
 TIME_SCALE = 600
 
 _faults: Counter[str] = Counter()
-_audits: list[bool] = []
+_audits: list[tuple[bool, int]] = []  # per run verified: intact, events
 
 
 def _instrument() -> None:
@@ -54,7 +57,8 @@ def _instrument() -> None:
     def verified(store: Any, config: Any, run_id: str, *args: Any, **kwargs: Any) -> Any:
         from oob.audit import verify
 
-        _audits.append(verify(store, run_id).ok)
+        verdict = verify(store, run_id)
+        _audits.append((verdict.ok, verdict.events))
         return result(store, config, run_id, *args, **kwargs)
 
     rehearse_mod._result = verified  # type: ignore[assignment]
@@ -72,13 +76,21 @@ def _effects(result: Any) -> Counter[str]:
     return counted
 
 
-def soak(scenarios: list[str], seeds: int, rate: float) -> list[dict[str, Any]]:
+def crash_for(seed: int, events: int) -> rehearse_mod.Crash:
+    """A worker kill after an event drawn from `seed`, among the `events` of a fault-free run
+    (not the first two: the run is just queued then; not the last two: it has ended)."""
+    return rehearse_mod.Crash(random.Random(seed).randint(3, max(3, events - 2)))
+
+
+def soak(scenarios: list[str], seeds: int, rate: float, kill: bool) -> list[dict[str, Any]]:
     _instrument()
     rows = []
     drafts = Path(tempfile.mkdtemp(prefix="oob-soak-"))
     for scenario in scenarios:
+        _audits.clear()
         base = rehearse_mod.rehearse(scenario, time_scale=TIME_SCALE, drafts=drafts)
         baseline = _effects(base)
+        events = _audits[-1][1]
         row: dict[str, Any] = {
             "scenario": scenario,
             "runs": 0,
@@ -87,6 +99,7 @@ def soak(scenarios: list[str], seeds: int, rate: float) -> list[dict[str, Any]]:
             "missing": 0,
             "faults": 0,
             "audit_ok": 0,
+            "killed": 0,
             "wall": 0.0,
         }
         for seed in range(1, seeds + 1):
@@ -94,8 +107,9 @@ def soak(scenarios: list[str], seeds: int, rate: float) -> list[dict[str, Any]]:
             _audits.clear()
             plan = FaultPlan(rate=rate, seed=seed, slow_seconds=0.5, retry_after_seconds=1)
             started = time.monotonic()
+            crash = crash_for(seed, events) if kill else None
             result = rehearse_mod.rehearse(
-                scenario, time_scale=TIME_SCALE, drafts=drafts, faults=plan
+                scenario, time_scale=TIME_SCALE, drafts=drafts, faults=plan, crash=crash
             )
             row["wall"] += time.monotonic() - started
             row["runs"] += 1
@@ -104,9 +118,11 @@ def soak(scenarios: list[str], seeds: int, rate: float) -> list[dict[str, Any]]:
             row["duplicates"] += sum(max(0, got[k] - baseline[k]) for k in got | baseline)
             row["missing"] += sum(max(0, baseline[k] - got[k]) for k in got | baseline)
             row["faults"] += sum(n for kind, n in _faults.items() if kind != "slow")
-            row["audit_ok"] += all(_audits) and bool(_audits)
+            row["audit_ok"] += all(ok for ok, _ in _audits) and bool(_audits)
+            row["killed"] += result.killed_after is not None
+            killed = f" killed after {result.killed_after}" if result.killed_after else ""
             print(
-                f"{scenario} seed {seed}: {result.outcome} "
+                f"{scenario} seed {seed}:{killed} {result.outcome} "
                 f"faults {dict(_faults)} effects {dict(got)} (fault-free {dict(baseline)})",
                 file=sys.stderr,
                 flush=True,
@@ -118,22 +134,22 @@ def soak(scenarios: list[str], seeds: int, rate: float) -> list[dict[str, Any]]:
 def table(rows: list[dict[str, Any]], seeds: int, rate: float) -> str:
     lines = [
         "| scenario | runs | right outcome | duplicate side effects | missing side effects "
-        "| mean failed requests retried per run | audit chain intact |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| mean failed requests retried per run | audit chain intact | worker killed |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
         lines.append(
             f"| {r['scenario']} | {r['runs']} | {r['right']} | {r['duplicates']} | {r['missing']} "
-            f"| {r['faults'] / max(1, r['runs']):.1f} | {r['audit_ok']} |"
+            f"| {r['faults'] / max(1, r['runs']):.1f} | {r['audit_ok']} | {r['killed']} |"
         )
     total = {
         k: sum(r[k] for r in rows)
-        for k in ("runs", "right", "duplicates", "missing", "faults", "audit_ok")
+        for k in ("runs", "right", "duplicates", "missing", "faults", "audit_ok", "killed")
     }
     lines.append(
         f"| **all** | {total['runs']} | {total['right']} | {total['duplicates']} "
         f"| {total['missing']} | {total['faults'] / max(1, total['runs']):.1f} "
-        f"| {total['audit_ok']} |"
+        f"| {total['audit_ok']} | {total['killed']} |"
     )
     return "\n".join(lines) + f"\n\n(fault rate {rate}, seeds 1..{seeds}, time scale {TIME_SCALE})"
 
@@ -143,8 +159,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--rate", type=float, default=0.2)
     parser.add_argument("--scenario", action="append", choices=sorted(EXPECTED))
+    parser.add_argument("--kill", action="store_true", help="SIGKILL the worker in each run")
     args = parser.parse_args()
-    rows = soak(args.scenario or list(EXPECTED), args.seeds, args.rate)
+    rows = soak(args.scenario or list(EXPECTED), args.seeds, args.rate, args.kill)
     print(table(rows, args.seeds, args.rate))
 
 

@@ -10,12 +10,17 @@ accepted), not from oob's own account of them.
 
 from __future__ import annotations
 
+import os
+import signal
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -46,6 +51,16 @@ class Incident:
 
 
 @dataclass(frozen=True)
+class Crash:
+    """A worker crash, rehearsed: the `oob worker` executing the run is killed with SIGKILL
+    once the run has recorded `after_events` events (a step has just ended), and another
+    worker is started, which takes the run over once the dead one's lease has run out."""
+
+    after_events: int
+    lease_seconds: float = 1.0
+
+
+@dataclass(frozen=True)
 class Rehearsal:
     """What a rehearsal did, as `oob rehearse --json` prints it (`to_json`)."""
 
@@ -65,6 +80,8 @@ class Rehearsal:
     notified: dict[str, int] = field(default_factory=dict)
     # What went wrong for the simulated people (they tried again). Not part of `to_json`.
     troubles: list[str] = field(default_factory=list)
+    # With a `Crash`: the kind of the event after which the worker was killed (None: never).
+    killed_after: str | None = None
 
     @property
     def resolved(self) -> bool:
@@ -96,6 +113,7 @@ def rehearse(
     verbose: bool = False,
     incident: Incident | None = None,
     merge_hold: str = "ask",
+    crash: Crash | None = None,
 ) -> Rehearsal:
     """Play `scenario` end to end; `show(store, config, run_id, time_scale)` is the live view.
 
@@ -105,7 +123,8 @@ def rehearse(
     the environment's token variables hold. Without `verbose`, the workflow engine's log (a
     step retried after a fault, with its traceback) stays off the console. `merge_hold` is the
     pipeline's `merge_hold`: "status" also makes main's protection require `oob/merge-hold`,
-    "lock" gives the token admin rights, as an operator sets them up.
+    "lock" gives the token admin rights, as an operator sets them up. With `crash`, the run is
+    executed by `oob worker` processes instead of a thread, and one is killed with SIGKILL.
     """
     from oob.sandbox.server import SandboxServer
     from oob.sandbox.world import Options
@@ -136,6 +155,7 @@ def rehearse(
             log_level="WARNING" if verbose else "CRITICAL",
             incident=incident or Incident(),
             merge_hold=merge_hold,
+            crash=crash,
         )
 
 
@@ -150,6 +170,7 @@ def _play(
     log_level: str,
     incident: Incident,
     merge_hold: str = "ask",
+    crash: Crash | None = None,
 ) -> Rehearsal:
     from oob.adapters import connect
     from oob.adapters.retry import RetryPolicy
@@ -166,18 +187,26 @@ def _play(
     started = threading.Event()
     people: _People | None = None
     # The services' waits (backoff, Retry-After) are in their clock: the sandbox's.
-    with connect(config, policy=RetryPolicy(time_scale=time_scale)) as services:
-        runtime = make_runtime(store, services, drafts=drafts, tuning=_tuning(poll, time_scale))
-        options = WorkerOptions(
-            heartbeat_seconds=0.5, polling_seconds=min(poll, 0.05), log_level=log_level
-        )
-        worker = threading.Thread(
-            target=serve,
-            args=(runtime, url, options, stop, lambda _line: started.set()),
-            name="oob-rehearsal-worker",
-            daemon=True,
-        )
-        worker.start()
+    with (
+        connect(config, policy=RetryPolicy(time_scale=time_scale)) as services,
+        ExitStack() as workers,
+    ):
+        if crash is None:
+            runtime = make_runtime(store, services, drafts=drafts, tuning=_tuning(poll, time_scale))
+            options = WorkerOptions(
+                heartbeat_seconds=0.5, polling_seconds=min(poll, 0.05), log_level=log_level
+            )
+            worker = threading.Thread(
+                target=serve,
+                args=(runtime, url, options, stop, lambda _line: started.set()),
+                name="oob-rehearsal-worker",
+                daemon=True,
+            )
+            worker.start()
+            workers.callback(worker.join, 30)
+        else:
+            killer = workers.enter_context(_Killer(crash, store, home, url, time_scale, drafts))
+            started.set()
         try:
             started.wait(60)
             state = sandbox.state()
@@ -185,6 +214,8 @@ def _play(
             sim_start = float(state["sim_epoch"])
             wall_start = time.monotonic()
             run = control.start(config, _request(config, str(state["fix_sha"]), incident))
+            if crash is not None:
+                killer.watch(run.id, stop)
             people = _People(
                 store=store,
                 control=control,
@@ -205,7 +236,6 @@ def _play(
             # The people and the worker use the services' clients: both stop before they close.
             if people is not None and people.thread is not None:
                 people.thread.join(30)
-            worker.join(30)
     try:
         return _result(
             store,
@@ -219,9 +249,84 @@ def _play(
             people=people,
             time_scale=time_scale,
             sim_start=sim_start,
+            killed_after=killer.killed_at if crash is not None else None,
         )
     finally:
         store.close()
+
+
+class _Killer:
+    """The `oob worker` processes of a rehearsal with a `Crash`: one at first, killed with
+    SIGKILL at the crash's step, then another. All are stopped when the rehearsal ends."""
+
+    def __init__(  # noqa: PLR0917 - what a worker process needs
+        self, crash: Crash, store: Store, home: Path, url: str, time_scale: float, drafts: Path
+    ) -> None:
+        self.crash = crash
+        self.drafts = drafts
+        self.store = store
+        self.home = home
+        self.url = url
+        self.time_scale = time_scale
+        self.processes: list[subprocess.Popen[bytes]] = []
+        self.killed_at: str | None = None  # the event after which the worker was killed
+
+    def __enter__(self) -> _Killer:
+        self._start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(10)
+
+    def watch(self, run_id: str, stop: threading.Event) -> None:
+        """Kill the worker when the run reaches the crash's step, in a thread of its own."""
+        threading.Thread(
+            target=self._kill_at, args=(run_id, stop), name="oob-rehearsal-crash", daemon=True
+        ).start()
+
+    def _kill_at(self, run_id: str, stop: threading.Event) -> None:
+        while not stop.is_set():
+            events = self.store.events(run_id)
+            if len(events) >= self.crash.after_events:
+                self.processes[-1].send_signal(signal.SIGKILL)
+                self.processes[-1].wait(10)
+                self.killed_at = events[self.crash.after_events - 1].kind
+                self._start()
+                return
+            if not self.store.run(run_id).active:
+                return
+            stop.wait(0.005)
+
+    def _start(self) -> None:
+        # Its state (the postmortem drafts under `postmortems/`) outlives the rehearsal's store.
+        env = {**os.environ, "OOB_HOME": str(self.drafts), "OOB_DATABASE_URL": self.url}
+        number = len(self.processes)
+        with (self.home / f"worker-{number}.log").open("wb") as log:
+            command = [sys.executable, "-m", "oob", "--config", str(self.home / "oob.toml")]
+            command += ["worker", "--time-scale", str(self.time_scale), "--poll-seconds", "0.05"]
+            command += ["--lease-seconds", str(self.crash.lease_seconds)]
+            process = subprocess.Popen(  # noqa: S603 - this interpreter, oob's own command
+                command, env=env, stdout=log, stderr=subprocess.STDOUT
+            )
+        self.processes.append(process)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and process.poll() is None:
+            # Its second beat comes after DBOS is launched (its tables exist).
+            if any(
+                w.pid == process.pid and w.heartbeat_at > w.started_at for w in self.store.workers()
+            ):
+                return
+            time.sleep(0.02)
+        log_text = (self.home / f"worker-{number}.log").read_text("utf-8", "replace")
+        raise RuntimeError(f"the rehearsal's worker did not start: {log_text[-2000:]}")
 
 
 def _sandbox_config(sandbox: SandboxServer, home: Path, merge_hold: str = "ask") -> Config:
@@ -397,6 +502,7 @@ def _result(
     people: _People,
     time_scale: float,
     sim_start: float,
+    killed_after: str | None = None,
 ) -> Rehearsal:
     from oob.events import KIND_ENDED, KIND_POSTMORTEM, builds
     from oob.readmodel import snapshot
@@ -444,6 +550,7 @@ def _result(
         reason=next((str(e.details.get("reason")) for e in events if e.kind == KIND_ENDED), None),
         notified=dict(Counter(n for e in ledger for n in e["summary"].get("notified") or ())),
         troubles=list(people.troubles),
+        killed_after=killed_after,
     )
 
 

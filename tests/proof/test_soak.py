@@ -1,8 +1,10 @@
 """A sample of the fault soak (`bench/soak.py`): one seed of two scenarios with the sandbox
-failing one request in five. The right outcome, each side effect once, an intact audit chain."""
+failing one request in five, and one with the worker killed with SIGKILL as well. The right
+outcome, each side effect once, an intact audit chain."""
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +17,24 @@ from oob.sandbox.faults import FaultPlan
 TIME_SCALE = 600
 
 
+# A step drawn from a seed, as `bench/soak.py --kill` draws it (a run records about 50 events).
+KILL = rehearse_mod.Crash(random.Random(1).randint(3, 48))
+
+
 @pytest.mark.parametrize(
-    ("scenario", "outcome"),
-    [("flaky-cypress", "resolved"), ("prod-deploy-fails", "deploy_failed")],
+    ("scenario", "outcome", "crash"),
+    [
+        ("flaky-cypress", "resolved", None),
+        ("prod-deploy-fails", "deploy_failed", None),
+        ("flaky-cypress", "resolved", KILL),
+    ],
 )
 def test_a_run_under_faults_ends_right_with_each_effect_once(
-    scenario: str, outcome: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    scenario: str,
+    outcome: str,
+    crash: rehearse_mod.Crash | None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     verdicts = []
     result_of = rehearse_mod._result
@@ -31,8 +45,11 @@ def test_a_run_under_faults_ends_right_with_each_effect_once(
 
     monkeypatch.setattr(rehearse_mod, "_result", verified)
     plan = FaultPlan(rate=0.2, seed=1, slow_seconds=0.5, retry_after_seconds=1)
-    result = rehearse_mod.rehearse(scenario, time_scale=TIME_SCALE, drafts=tmp_path, faults=plan)
+    result = rehearse_mod.rehearse(
+        scenario, time_scale=TIME_SCALE, drafts=tmp_path, faults=plan, crash=crash
+    )
     assert result.outcome == outcome, (result.reason, result.troubles)
+    assert (result.killed_after is not None) is (crash is not None)
     effects = result.side_effects
     assert effects["jenkins_builds_triggered"] == {"deploys/cms-auto-deploy": 1}
     assert effects["pull_requests_opened"] == 1
