@@ -15,7 +15,7 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING
 
 from oob.errors import EXIT_USAGE, OobError, PermissionDenied, ProcedureError
-from oob.policy import Action, role_refusal
+from oob.policy import RULES, Action, role_refusal
 from oob.states import RunState, Source
 from oob.store import Decision, Run, RunRequest, Store
 
@@ -38,12 +38,15 @@ def refusal(decision: Decision, run_id: str) -> OobError:
     return Refused(f"refused: {decision.reason}", hint=hint)
 
 
-def refuse_deploy(store: Store, config: Config, actor: str, source: Source) -> None:
-    """`PermissionDenied`, recorded in the audit log outside runs, when `actor` may not deploy
-    (there is no run yet to record it in)."""
+def refuse_outside_runs(
+    store: Store, config: Config, action: Action, actor: str, source: Source
+) -> None:
+    """`PermissionDenied`, recorded in the audit log outside runs, when `actor`'s roles in the
+    config do not allow `action` where there is no run to decide it on (a deploy; an override
+    while no run is active)."""
     from oob.events import KIND_COMMAND_REFUSED
 
-    why = role_refusal(config.roles, Action.DEPLOY, actor)
+    why = role_refusal(config.roles, action, actor)
     if why is None:
         return
     store.append_event(
@@ -51,10 +54,11 @@ def refuse_deploy(store: Store, config: Config, actor: str, source: Source) -> N
         actor=actor,
         source=source,
         kind=KIND_COMMAND_REFUSED,
-        summary=f"deploy by {actor} refused: {why}",
-        details={"command": Action.DEPLOY.value, "reason": why, "text": ""},
+        summary=f"{action.value} by {actor} refused: {why}",
+        details={"command": action.value, "reason": why, "text": ""},
     )
-    raise PermissionDenied(why, hint="the config's [roles] deployers names who may")
+    role = RULES[action].roles[0].value
+    raise PermissionDenied(why, hint=f"the config's [roles] {role} names who may")
 
 
 class Control:
@@ -78,7 +82,7 @@ class Control:
         from oob.events import KIND_REQUESTED
         from oob.plan import freeze
 
-        refuse_deploy(self.store, config, request.requester, source)
+        refuse_outside_runs(self.store, config, Action.DEPLOY, request.requester, source)
         run = self.store.create_run(request, freeze(config))
         if approval_timeout_minutes:
             self.store.record_facts(run.id, approval_timeout_minutes=approval_timeout_minutes)

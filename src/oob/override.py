@@ -1,9 +1,11 @@
 """Overriding a commit status: the runbook's `github-status-updater`, done safely.
 
 Only people in `roles.status_overriders` may, only for the required contexts, only with a
-reason. The posted status says it was overridden and by whom, and keeps the link to the run that
-failed; the override goes to the audit log (the active run's timeline, or outside any run), where
-the postmortem finds it.
+reason, and while a run is active only in the states the policy allows it (decided in the run's
+store transaction, with the run's own roles, like every command; a refusal is audited). The
+posted status says it was overridden and by whom, and keeps the link to the run that failed; the
+override goes to the audit log (the run's timeline, or outside any run), where the postmortem
+finds it.
 """
 
 from __future__ import annotations
@@ -12,9 +14,9 @@ from dataclasses import dataclass
 
 from oob.clock import Clock
 from oob.config import Config
-from oob.errors import PermissionDenied, UsageError
+from oob.errors import UsageError
 from oob.events import KIND_STATUS_OVERRIDDEN
-from oob.policy import Action, role_refusal
+from oob.policy import Action
 from oob.ports import CodeHost, StatusState
 from oob.preflight import validate_sha
 from oob.store import Source, Store
@@ -44,11 +46,13 @@ def override_status(
     reason: str,
     clock: Clock,
     source: Source = Source.CLI,
+    run_id: str | None = None,
+    asserted: bool = False,
 ) -> Override:
-    """Set `context` to success on `sha` for `actor`, with `reason`, and audit it."""
-    refusal = role_refusal(config.roles, Action.OVERRIDE_STATUS, actor)
-    if refusal:
-        raise PermissionDenied(refusal, hint="roles.status_overriders in the config names who may")
+    """Set `context` to success on `sha` for `actor`, with `reason`, and audit it: on run
+    `run_id`'s timeline (by default the pipeline's active run), or outside runs when none is."""
+    from oob.commands import refusal, refuse_outside_runs
+
     reason = " ".join(reason.split())
     if not reason:
         raise UsageError(
@@ -60,7 +64,19 @@ def override_status(
             f"{context!r} is not a required context",
             hint=f"use one of: {', '.join(required)}",
         )
-    commit = code_host.commit(validate_sha(sha))
+    sha = validate_sha(sha)
+    if run_id is None:
+        active = store.active_run(config.pipeline.name)
+        run_id = active.id if active else None
+    if run_id is None:
+        refuse_outside_runs(store, config, Action.OVERRIDE_STATUS, actor, source)
+    else:
+        decision = store.decide(
+            run_id, Action.OVERRIDE_STATUS, actor, source, reason, asserted=asserted
+        )
+        if not decision.accepted:
+            raise refusal(decision, run_id)
+    commit = code_host.commit(sha)
     previous = code_host.combined_status(commit.sha).context(context)
     if previous is not None and previous.state is StatusState.SUCCESS:
         raise UsageError(
@@ -76,10 +92,9 @@ def override_status(
         description,
         previous.target_url if previous else None,
     )
-    run = store.active_run(config.pipeline.name)
     previous_state = previous.state.value if previous else "missing"
     store.append_event(
-        run.id if run else None,
+        run_id,
         actor=actor,
         source=source,
         kind=KIND_STATUS_OVERRIDDEN,
@@ -100,5 +115,5 @@ def override_status(
         description=description,
         actor=actor,
         reason=reason,
-        run_id=run.id if run else None,
+        run_id=run_id,
     )

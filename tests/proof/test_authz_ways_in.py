@@ -82,6 +82,33 @@ def test_the_cli_answers_as_the_rules_say(
                 assert _refusals(store, run_id) == refused_before + 1, cell
 
 
+def test_the_cli_s_notify_answers_as_the_rules_say(
+    store: Store, url: str, run_cli: RunCli, preset_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`oob notify`: who may is told there is nothing undelivered; who may not is refused,
+    audited, before oob looks for the message (or talks to Slack)."""
+    monkeypatch.setenv("OOB_DATABASE_URL", url)
+    for name in ("OOB_JENKINS_TOKEN", "OOB_GITHUB_TOKEN", "OOB_SLACK_TOKEN"):
+        monkeypatch.setenv(name, "not-used-0123456789")
+    runs = Runs(store)
+    for state in STATES:
+        for who, actor in PEOPLE.items():
+            cell = Cell(Action.NOTIFY, who, actor, state, "")
+            run_id = runs.get(state)
+            refused_before = _refusals(store, run_id)
+            monkeypatch.setenv("OOB_USER", actor)
+            args = ["--config", str(preset_file), "notify", run_id, "resume_merging"]
+            result = run_cli(*args)
+            assert "Traceback" not in result.err
+            assert result.code == 2, result
+            if cell.expected:
+                assert "no undelivered" in result.err, (cell, result.err)
+                assert _refusals(store, run_id) == refused_before, cell
+            else:
+                assert result.err.startswith("error: refused"), result.err
+                assert _refusals(store, run_id) == refused_before + 1, cell
+
+
 def test_deny_with_an_empty_reason_is_refused_on_the_cli(
     store: Store, url: str, run_cli: RunCli, preset_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -100,7 +100,7 @@ class RecordingCommands:
         return self._record("reject", run_id, actor, reason, source)  # type: ignore[no-any-return]
 
     def override_status(
-        self, *, actor: str, sha: str, context: str, reason: str, source: Source
+        self, *, actor: str, sha: str, context: str, reason: str, source: Source, run_id: str
     ) -> object:
         return self._record("override", sha, actor, f"{context}: {reason}", source)
 

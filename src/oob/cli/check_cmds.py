@@ -111,7 +111,7 @@ def override_status(  # noqa: PLR0917 - typer passes every option by keyword
     from dataclasses import asdict
 
     from oob.adapters import make_code_host
-    from oob.clock import SystemClock
+    from oob.clock import clock_for
     from oob.identity import cli_actor
     from oob.override import override_status as override
     from oob.store import open_store
@@ -119,7 +119,7 @@ def override_status(  # noqa: PLR0917 - typer passes every option by keyword
     obj: AppContext = ctx.obj
     config = obj.config
     actor = cli_actor(config, asserted)
-    store = open_store()
+    store = open_store(clock=clock_for(config.sandbox_base()))  # a drill's run: its clock
     code_host = make_code_host(config)
     try:
         done = override(
@@ -130,7 +130,8 @@ def override_status(  # noqa: PLR0917 - typer passes every option by keyword
             sha=sha,
             context=context,
             reason=reason,
-            clock=SystemClock(),
+            clock=store.clock,
+            asserted=asserted is not None,
         )
     finally:
         code_host.close()

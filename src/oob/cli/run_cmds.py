@@ -106,7 +106,7 @@ def deploy(  # noqa: PLR0917 - typer passes every option by keyword
     the texts, the fix commit (it must be in the repository), the tokens, a free pipeline.
     """
     from oob.adapters import connect
-    from oob.commands import refuse_deploy
+    from oob.commands import refuse_outside_runs
     from oob.identity import cli_actor
     from oob.limits import check_text
     from oob.policy import Action, role_refusal
@@ -118,8 +118,8 @@ def deploy(  # noqa: PLR0917 - typer passes every option by keyword
     obj: AppContext = ctx.obj
     config = obj.config
     actor = cli_actor(config, as_)
-    if role_refusal(config.roles, Action.DEPLOY, actor):
-        refuse_deploy(_store(obj), config, actor, Source.CLI)  # recorded, then raised
+    if role_refusal(config.roles, Action.DEPLOY, actor):  # recorded, then raised
+        refuse_outside_runs(_store(obj), config, Action.DEPLOY, actor, Source.CLI)
     texts = {
         "symptoms": check_text("--symptoms", symptoms, required=True),
         "cause": check_text("--cause", cause, required=True),

@@ -80,11 +80,12 @@ class Commands(Protocol):
 class StatusOverride(Protocol):
     """`oob.override.override_status` with its config, code host, store and clock bound.
 
-    Checks the actor's role, the context and the reason, posts the status, and audits it.
+    Checks the reason and the context, asks the policy on run `run_id`, posts the status, and
+    audits it.
     """
 
     def __call__(
-        self, *, actor: str, sha: str, context: str, reason: str, source: Source
+        self, *, actor: str, sha: str, context: str, reason: str, source: Source, run_id: str
     ) -> object: ...
 
 
@@ -241,7 +242,12 @@ def perform(
         # A status of the run's fix commit: the one pre-flight waits on.
         sha = settings.store.run(run_id).fix_sha
         settings.override_status(
-            actor=actor, sha=sha, context=body.context, reason=body.reason, source=Source.WEB
+            actor=actor,
+            sha=sha,
+            context=body.context,
+            reason=body.reason,
+            source=Source.WEB,
+            run_id=run_id,
         )
 
 
