@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from importlib import resources
 from pathlib import Path
 
 
@@ -81,10 +82,9 @@ def main() -> None:
         run_id = fill(Path(home), args.store_runs)
         env = {**os.environ, "OOB_HOME": home}
         env.pop("OOB_DATABASE_URL", None)
-        from oob.sandbox.configfile import render_config
-
+        # The real day's config (a sandbox config would ask the sandbox for its clock).
         config = Path(home) / "oob.toml"
-        config.write_text(render_config("http://127.0.0.1:9", "token"))
+        config.write_text((resources.files("oob") / "presets" / "va-cms.toml").read_text("utf-8"))
         env["OOB_CONFIG"] = str(config)
         commands = [["--version"], ["--help"], ["status", run_id], ["runs"]]
         for command in commands:

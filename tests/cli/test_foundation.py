@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -31,6 +32,29 @@ def test_help_imports_no_heavy_module() -> None:
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip().splitlines()[-1] == "[]"
+
+
+def test_status_and_runs_load_no_workflow_engine_nor_http_client(
+    tmp_path: Path, preset_file: Path
+) -> None:
+    """`oob status` and `oob runs` read the store: DBOS, httpx and the web stack stay unloaded
+    (seen: the read model pulled in the workflow's steps, and `oob status` took 1.9 s)."""
+    from oob.store import Store
+
+    url = f"sqlite:///{tmp_path / 'oob.sqlite'}"
+    Store(url).close()
+    code = (
+        "import sys\n"
+        "from oob.cli import main\n"
+        "for argv in (['status', 'no-such-run'], ['runs']):\n"
+        "    try:\n        main(argv)\n    except SystemExit:\n        pass\n"
+        "print(sorted({'dbos', 'httpx', 'fastapi', 'uvicorn', 'slack_sdk'} & set(sys.modules)))\n"
+    )
+    env = {**os.environ, "OOB_CONFIG": str(preset_file), "OOB_DATABASE_URL": url}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
     ).stdout
     assert out.strip().splitlines()[-1] == "[]"
 

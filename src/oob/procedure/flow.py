@@ -19,12 +19,12 @@ from oob.events import (
     KIND_STEP_STARTED,
 )
 from oob.policy import Action, Topic
-from oob.procedure.effects import Effects
 from oob.procedure.runtime import Tuning
 from oob.states import CANCELLABLE, RunState, Source
 
 if TYPE_CHECKING:
     from oob.config import Config
+    from oob.procedure.effects import Effects
     from oob.ports import Build
 
 ACTOR = "oob"
