@@ -156,6 +156,20 @@ class Event:
     key: str | None = None  # the idempotency key of an event a workflow step wrote
 
 
+@dataclass(frozen=True)
+class NewEvent:
+    """An event to insert: an `Event` before the store gives it its id, time and hash."""
+
+    run_id: str | None
+    actor: str
+    source: Source | str
+    kind: str
+    summary: str
+    details: Mapping[str, Any] | None = None
+    key: str | None = None
+    at: datetime | None = None
+
+
 def state_dir() -> Path:
     """Where oob keeps its SQLite database: `OOB_HOME`, else the per-user state directory."""
     home = os.environ.get(ENV_HOME)
@@ -512,13 +526,7 @@ class Store:
                 details = {"command": action.value, "reason": verdict.reason, "text": text}
                 kind = KIND_COMMAND_REFUSED
             event = self._insert_event(
-                conn,
-                run_id=run_id,
-                actor=actor,
-                source=source,
-                kind=kind,
-                summary=summary,
-                details=details,
+                conn, NewEvent(run_id, actor, source, kind, summary, details)
             )
         return Decision(verdict.accepted, verdict.reason, self._event_by_id(event), verdict.by_role)
 
@@ -625,17 +633,8 @@ class Store:
 
         try:
             with self._tx() as conn:
-                new_id = self._insert_event(
-                    conn,
-                    run_id=run_id,
-                    actor=actor,
-                    source=source,
-                    kind=kind,
-                    summary=summary,
-                    details=details,
-                    key=key,
-                    at=at,
-                )
+                new = NewEvent(run_id, actor, source, kind, summary, details, key, at)
+                new_id = self._insert_event(conn, new)
         except sa.exc.IntegrityError:
             if key is None:
                 raise
@@ -650,32 +649,21 @@ class Store:
             return existing
         return self._event_by_id(new_id)
 
-    def _insert_event(
-        self,
-        conn: sa.Connection,
-        *,
-        run_id: str | None,
-        actor: str,
-        source: Source | str,
-        kind: str,
-        summary: str,
-        details: Mapping[str, Any] | None = None,
-        key: str | None = None,
-        at: datetime | None = None,
-    ) -> int:
+    def _insert_event(self, conn: sa.Connection, new: NewEvent) -> int:
+        run_id = new.run_id
         self._lock_chain(conn, run_id)
         prev_hash = self._last_hash(conn, run_id)
         values: dict[str, Any] = {
             "run_id": run_id,
-            "key": key,
+            "key": new.key,
             # Stored in UTC (SQLite keeps no zone), so that the hash reads back the same time.
-            "at": _utc(at or self.clock.now()),
-            "actor": actor,
-            "source": Source(source).value,
-            "kind": kind,
-            "summary": summary,
+            "at": _utc(new.at or self.clock.now()),
+            "actor": new.actor,
+            "source": Source(new.source).value,
+            "kind": new.kind,
+            "summary": new.summary,
             # A round trip through json fails here, loudly, rather than in the driver.
-            "details": json.loads(json.dumps(dict(details or {}))),
+            "details": json.loads(json.dumps(dict(new.details or {}))),
             "prev_hash": prev_hash,
         }
         values["hash"] = event_hash(values)

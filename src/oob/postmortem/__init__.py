@@ -12,22 +12,7 @@ Kept apart so that a team can replace the wording without touching the facts:
 """
 
 from oob.postmortem.extract import extract_facts
-from oob.postmortem.facts import (
-    ActionItem,
-    BuildFact,
-    Check,
-    Decision,
-    GanttTask,
-    Merge,
-    Message,
-    Override,
-    PostmortemFacts,
-    Release,
-    StageFact,
-    TimelineEntry,
-    Window,
-    slugify,
-)
+from oob.postmortem.facts import PostmortemFacts, slugify
 from oob.postmortem.publish import (
     Draft,
     DraftResult,
@@ -41,21 +26,9 @@ from oob.postmortem.publish import (
 from oob.postmortem.render import due_date, format_utc, render
 
 __all__ = [
-    "ActionItem",
-    "BuildFact",
-    "Check",
-    "Decision",
     "Draft",
     "DraftResult",
-    "GanttTask",
-    "Merge",
-    "Message",
-    "Override",
     "PostmortemFacts",
-    "Release",
-    "StageFact",
-    "TimelineEntry",
-    "Window",
     "branch_name",
     "build_draft",
     "due_date",
