@@ -61,7 +61,6 @@ __all__ = [  # RunState and Source are re-exported: a Run carries its state, an 
     "Store",
     "StoreUnavailable",
     "Worker",
-    "append_event",
     "database_url",
     "new_run_id",
     "open_store",
@@ -832,26 +831,3 @@ def _sqlite_begin(conn: sa.Connection) -> None:
 def open_store(url: str | None = None, *, clock: Clock | None = None) -> Store:
     """The run store at `url` (default: `database_url()`)."""
     return Store(url or database_url(), clock=clock)
-
-
-def append_event(
-    run_id: str | None,
-    *,
-    actor: str,
-    source: Source | str,
-    kind: str,
-    summary: str,
-    details: Mapping[str, Any] | None = None,
-    url: str | None = None,
-) -> Event:
-    """Append one event to the default store (`OOB_HOME`/`OOB_DATABASE_URL`) and close it.
-
-    The convenient form for a single audited action, e.g. `oob override-status`.
-    """
-    store = open_store(url)
-    try:
-        return store.append_event(
-            run_id, actor=actor, source=source, kind=kind, summary=summary, details=details
-        )
-    finally:
-        store.close()
