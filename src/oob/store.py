@@ -25,19 +25,43 @@ summaries and details, never tokens.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import secrets
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from oob.clock import Clock, SystemClock
-from oob.errors import OobError, ProcedureError, RunNotFound
+from oob.errors import ProcedureError, RunNotFound
+from oob.records import (
+    BadTransition,
+    CancelPending,
+    Decision,
+    Event,
+    NewEvent,
+    Run,
+    RunBusy,
+    RunRequest,
+    StoreUnavailable,
+    Worker,
+)
+from oob.schema import (
+    ENV_DATABASE_URL,
+    ENV_HOME,
+    SQLITE_FILE,
+    database_url,
+    event_hash,
+    new_run_id,
+    reason_of,
+    redact_url,
+    sqlalchemy_url,
+    sqlite_begin,
+    sqlite_connect,
+    state_dir,
+    tables,
+    utc,
+)
 from oob.states import CANCELLABLE, TRANSITIONS, RunState, Source
 
 if TYPE_CHECKING:
@@ -62,250 +86,13 @@ __all__ = [  # RunState and Source are re-exported: a Run carries its state, an 
     "StoreUnavailable",
     "Worker",
     "database_url",
+    "event_hash",
     "new_run_id",
     "open_store",
     "redact_url",
     "sqlalchemy_url",
     "state_dir",
 ]
-
-ENV_HOME = "OOB_HOME"
-ENV_DATABASE_URL = "OOB_DATABASE_URL"
-SQLITE_FILE = "oob.sqlite"
-
-
-class RunBusy(ProcedureError):
-    """Another run of the pipeline is active."""
-
-
-class BadTransition(ProcedureError):
-    """A run was asked to move to a state its current state does not lead to."""
-
-
-class StoreUnavailable(OobError):
-    """The run store cannot be opened: a folder that cannot be written, a file that is not a
-    database, a server that does not answer."""
-
-
-class CancelPending(BadTransition):
-    """The run cannot move on: a cancel was accepted first."""
-
-
-@dataclass(frozen=True)
-class Decision:
-    """The store's answer to a command: accepted, or refused and why; the event it wrote."""
-
-    accepted: bool
-    reason: str
-    event: Event | None
-    by_role: bool = False  # refused for the actor's role, not the run's state
-
-
-@dataclass(frozen=True)
-class RunRequest:
-    """What a person asks for when starting an out-of-band deploy."""
-
-    pipeline: str
-    requester: str
-    fix_sha: str
-    symptoms: str
-    cause: str
-    fix_summary: str
-    affects: str = ""
-    release_wait_minutes: float = 0
-
-
-@dataclass(frozen=True)
-class Run:
-    """One out-of-band deploy as stored."""
-
-    id: str
-    pipeline: str
-    requester: str
-    fix_sha: str
-    symptoms: str
-    affects: str
-    cause: str
-    fix_summary: str
-    release_wait_minutes: float
-    state: RunState
-    outcome: RunState | None
-    created_at: datetime
-    updated_at: datetime
-    ended_at: datetime | None
-    facts: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def active(self) -> bool:
-        return not self.state.terminal
-
-
-@dataclass(frozen=True)
-class Event:
-    """One line of a run's timeline (or of the audit log, when `run_id` is None)."""
-
-    id: int
-    run_id: str | None
-    at: datetime
-    actor: str
-    source: Source
-    kind: str
-    summary: str
-    details: dict[str, Any]
-    key: str | None = None  # the idempotency key of an event a workflow step wrote
-
-
-@dataclass(frozen=True)
-class NewEvent:
-    """An event to insert: an `Event` before the store gives it its id, time and hash."""
-
-    run_id: str | None
-    actor: str
-    source: Source | str
-    kind: str
-    summary: str
-    details: Mapping[str, Any] | None = None
-    key: str | None = None
-    at: datetime | None = None
-
-
-def state_dir() -> Path:
-    """Where oob keeps its SQLite database: `OOB_HOME`, else the per-user state directory."""
-    home = os.environ.get(ENV_HOME)
-    if home:
-        return Path(home).expanduser()
-    from platformdirs import user_state_path
-
-    return user_state_path("oob", appauthor=False)
-
-
-def database_url() -> str:
-    """The one database URL for DBOS and the run store (`OOB_DATABASE_URL` or the SQLite file)."""
-    url = os.environ.get(ENV_DATABASE_URL)
-    if url:
-        return url
-    return f"sqlite:///{state_dir() / SQLITE_FILE}"
-
-
-def sqlalchemy_url(url: str) -> str:
-    """`url` with the driver SQLAlchemy should use: psycopg 3 (as DBOS does) for PostgreSQL."""
-    for prefix in ("postgresql://", "postgres://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url.removeprefix(prefix)
-    return url
-
-
-def redact_url(url: str) -> str:
-    """`url` safe to show: any password replaced."""
-    from sqlalchemy import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
-
-
-def new_run_id(now: datetime) -> str:
-    """A run id people can read and type: the UTC start time and a short random suffix."""
-    return f"{now.astimezone(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
-
-
-@dataclass(frozen=True)
-class Worker:
-    """A process executing runs (an `oob worker`), known by its DBOS executor id."""
-
-    executor_id: str
-    host: str
-    pid: int
-    version: str
-    started_at: datetime
-    heartbeat_at: datetime
-
-
-def _tables() -> tuple[sa.MetaData, sa.Table, sa.Table, sa.Table, sa.Table]:
-    import sqlalchemy as sa
-
-    metadata = sa.MetaData()
-    runs = sa.Table(
-        "oob_runs",
-        metadata,
-        sa.Column("id", sa.String(64), primary_key=True),
-        sa.Column("pipeline", sa.String(200), nullable=False),
-        # Equal to `pipeline` while the run is active, NULL once it ends: the unique
-        # constraint then admits one active run per pipeline and any number of ended ones.
-        sa.Column("active_pipeline", sa.String(200), unique=True),
-        sa.Column("requester", sa.String(200), nullable=False),
-        sa.Column("fix_sha", sa.String(64), nullable=False),
-        sa.Column("symptoms", sa.Text, nullable=False),
-        sa.Column("affects", sa.Text, nullable=False),
-        sa.Column("cause", sa.Text, nullable=False),
-        sa.Column("fix_summary", sa.Text, nullable=False),
-        sa.Column("release_wait_minutes", sa.Float, nullable=False),
-        sa.Column("state", sa.String(40), nullable=False),
-        sa.Column("outcome", sa.String(40)),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("ended_at", sa.DateTime(timezone=True)),
-        sa.Column("facts", sa.JSON, nullable=False),
-    )
-    events = sa.Table(
-        "oob_events",
-        metadata,
-        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("run_id", sa.String(64), sa.ForeignKey("oob_runs.id"), index=True),
-        sa.Column("key", sa.String(300), unique=True),
-        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("actor", sa.String(200), nullable=False),
-        sa.Column("source", sa.String(20), nullable=False),
-        sa.Column("kind", sa.String(60), nullable=False),
-        sa.Column("summary", sa.Text, nullable=False),
-        sa.Column("details", sa.JSON, nullable=False),
-        # The hash chain (see `event_hash`); NULL in events written before it existed.
-        sa.Column("prev_hash", sa.String(64)),
-        sa.Column("hash", sa.String(64)),
-    )
-    # The live executors: a worker beats here; a worker whose beat is older than the lease
-    # (or whose process is gone, on this host) is dead, and its runs may be taken over.
-    workers = sa.Table(
-        "oob_workers",
-        metadata,
-        sa.Column("executor_id", sa.String(200), primary_key=True),
-        sa.Column("host", sa.String(200), nullable=False),
-        sa.Column("pid", sa.Integer, nullable=False),
-        sa.Column("version", sa.String(40), nullable=False),
-        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=False),
-    )
-    # The run's plan: the config it follows, frozen when it started (`Store.create_run`).
-    plans = sa.Table(
-        "oob_plans",
-        metadata,
-        sa.Column("run_id", sa.String(64), sa.ForeignKey("oob_runs.id"), primary_key=True),
-        sa.Column("plan", sa.JSON, nullable=False),
-    )
-    return metadata, runs, events, workers, plans
-
-
-HASHED = ("run_id", "at", "actor", "source", "kind", "summary", "details", "prev_hash")
-
-
-def canonical_event(event: Mapping[str, Any]) -> bytes:
-    """The bytes an event's hash is computed over: its `HASHED` fields (the previous hash among
-    them) as JSON with sorted keys and no spaces, the time in UTC to the microsecond."""
-    fields = {name: event[name] for name in HASHED}
-    at = _utc(fields["at"]) or fields["at"]
-    fields["at"] = at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    fields["details"] = dict(fields["details"] or {})
-    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def event_hash(event: Mapping[str, Any]) -> str:
-    """The SHA-256 (hex) of `canonical_event`: what the `hash` column holds."""
-    return hashlib.sha256(canonical_event(event)).hexdigest()
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    # SQLite returns naive datetimes; every stored time is UTC, so say so.
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class Store:
@@ -328,16 +115,16 @@ class Store:
                 ) from None
         self.engine = sa.create_engine(real, pool_pre_ping=True)
         if self.engine.dialect.name == "sqlite":
-            sa.event.listen(self.engine, "connect", _sqlite_connect)
-            sa.event.listen(self.engine, "begin", _sqlite_begin)
-        self._metadata, self._runs, self._events, self._workers, self._plans = _tables()
+            sa.event.listen(self.engine, "connect", sqlite_connect)
+            sa.event.listen(self.engine, "begin", sqlite_begin)
+        self._metadata, self._runs, self._events, self._workers, self._plans = tables()
         try:
             self._metadata.create_all(self.engine)
             self._migrate()
         except sa.exc.DBAPIError as exc:
             self.engine.dispose()
             raise StoreUnavailable(
-                f"cannot use the run store at {redact_url(url)}: {_reason(exc)}",
+                f"cannot use the run store at {redact_url(url)}: {reason_of(exc)}",
                 hint=f"check the file or server; {ENV_HOME} or {ENV_DATABASE_URL} chooses another",
             ) from None
 
@@ -560,7 +347,7 @@ class Store:
         taken: dict[Topic, Taken] = {}
         for r in conn.execute(query):
             topic, action = DECISION_KINDS[r.kind]
-            taken.setdefault(topic, Taken(action, r.actor, _utc(r.at) or r.at, dict(r.details)))
+            taken.setdefault(topic, Taken(action, r.actor, utc(r.at) or r.at, dict(r.details)))
         return taken
 
     def _locked_run(self, conn: sa.Connection, run_id: str) -> Mapping[Any, Any]:
@@ -602,9 +389,9 @@ class Store:
             release_wait_minutes=row["release_wait_minutes"],
             state=RunState(row["state"]),
             outcome=RunState(outcome) if outcome else None,
-            created_at=_utc(row["created_at"]) or row["created_at"],
-            updated_at=_utc(row["updated_at"]) or row["updated_at"],
-            ended_at=_utc(row["ended_at"]),
+            created_at=utc(row["created_at"]) or row["created_at"],
+            updated_at=utc(row["updated_at"]) or row["updated_at"],
+            ended_at=utc(row["ended_at"]),
             facts=dict(row["facts"] or {}),
         )
 
@@ -656,7 +443,7 @@ class Store:
             "run_id": run_id,
             "key": new.key,
             # Stored in UTC (SQLite keeps no zone), so that the hash reads back the same time.
-            "at": _utc(new.at or self.clock.now()),
+            "at": utc(new.at or self.clock.now()),
             "actor": new.actor,
             "source": Source(new.source).value,
             "kind": new.kind,
@@ -750,7 +537,7 @@ class Store:
         return Event(
             id=row["id"],
             run_id=row["run_id"],
-            at=_utc(row["at"]) or row["at"],
+            at=utc(row["at"]) or row["at"],
             actor=row["actor"],
             source=Source(row["source"]),
             kind=row["kind"],
@@ -794,8 +581,8 @@ class Store:
                     host=r.host,
                     pid=r.pid,
                     version=r.version,
-                    started_at=_utc(r.started_at) or r.started_at,
-                    heartbeat_at=_utc(r.heartbeat_at) or r.heartbeat_at,
+                    started_at=utc(r.started_at) or r.started_at,
+                    heartbeat_at=utc(r.heartbeat_at) or r.heartbeat_at,
                 )
                 for r in conn.execute(query)
             ]
@@ -804,28 +591,6 @@ class Store:
         """Remove a worker that stopped, or whose runs were taken over."""
         with self._tx() as conn:
             conn.execute(self._workers.delete().where(self._workers.c.executor_id == executor_id))
-
-
-def _reason(exc: BaseException) -> str:
-    original = getattr(exc, "orig", None) or exc
-    lines = str(original).strip().splitlines()
-    return lines[0] if lines else type(original).__name__
-
-
-def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
-    # DBOS writes the same file from other threads and processes: wait for their locks
-    # instead of failing at once. WAL (a property of the file, so DBOS gets it too) lets
-    # readers go on while one writes, and costs one sync per commit instead of several.
-    dbapi_conn.isolation_level = None  # we say BEGIN ourselves, below
-    dbapi_conn.execute("PRAGMA busy_timeout=30000")
-    dbapi_conn.execute("PRAGMA journal_mode=WAL")
-    dbapi_conn.execute("PRAGMA synchronous=NORMAL")
-
-
-def _sqlite_begin(conn: sa.Connection) -> None:
-    # A transaction that reads then writes (a state transition) must hold the write lock from
-    # its start: upgrading later fails at once, without waiting, when another process wrote.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def open_store(url: str | None = None, *, clock: Clock | None = None) -> Store:

@@ -24,8 +24,8 @@ from oob.states import CANCELLABLE, RunState, Source
 
 if TYPE_CHECKING:
     from oob.config import Config
-    from oob.procedure.effects import Effects
     from oob.ports import Build
+    from oob.procedure.effects import Effects
 
 ACTOR = "oob"
 
