@@ -51,10 +51,28 @@ def launch(
         # SQLite has no LISTEN/NOTIFY: DBOS polls for messages, by default every second.
         "notification_listener_polling_interval_sec": polling_seconds,
         "scheduler_polling_interval_sec": 60.0,
+        # PostgreSQL: DBOS's notifier wakes this often to push coalesced notifications (10 ms by
+        # default: a hundred wake-ups a second, most of an idle worker's CPU). A tenth of a
+        # second keeps a woken run well within the second oob answers in.
+        "notification_coalesce_sec": 0.1,
     }
     DBOS(config=config)
+    quiet_background_jobs()
     DBOS.launch()
     DBOS.register_queue(QUEUE, polling_interval_sec=queue_polling_seconds or polling_seconds)
+
+
+# DBOS's background jobs (starting delayed workflows, cancelling timed-out ones) run every
+# second in every process, most of an idle worker's CPU. oob delays no workflow and sets no
+# timeout, so once every half minute is plenty (DBOS offers no setting: its module constant).
+BACKGROUND_JOBS_SECONDS = 30.0
+
+
+def quiet_background_jobs() -> None:
+    """Run DBOS's background jobs every `BACKGROUND_JOBS_SECONDS` (read when they start)."""
+    from dbos import _workflow_commands
+
+    _workflow_commands._BACKGROUND_JOBS_INTERVAL_SEC = BACKGROUND_JOBS_SECONDS
 
 
 def shutdown() -> None:
