@@ -100,3 +100,32 @@ def test_blocks_stay_bounded_for_a_line_without_end(monkeypatch: pytest.MonkeyPa
 
 def test_lines_keep_a_lone_carriage_return_inside_a_line() -> None:
     assert list(module._lines(iter([b"50%\r100%\nok\n"]))) == [b"50%\r100%", b"ok"]
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        r"Commit status: (?P<state>\w+) : (?P<sha>[0-9a-f]{7,40})",
+        r"(?i)COMMIT STATUS: \w+",
+        r"r\u00e9ussi",  # names a character beyond ASCII: searched as text only
+        r"status: \S+ :",
+    ],
+)
+@pytest.mark.parametrize(
+    "log",
+    [
+        b"start\nCommit status: success : abc1234\nend\n",
+        b"start\nCommit status: r\xc3\xa9ussi : abc1234\nend\n",  # a word beyond ASCII
+        b"nothing here\n" * 3,
+    ],
+)
+def test_a_log_searched_as_bytes_answers_as_a_line_by_line_text_search(
+    pattern: str, log: bytes
+) -> None:
+    """The ASCII fast path (the block searched as bytes) finds exactly what the text search
+    finds, a word beyond ASCII and a pattern naming one included."""
+    regex = module.re.compile(pattern, module.re.MULTILINE)
+    lines = log.decode().splitlines()
+    expected = next((line for line in lines if regex.search(line)), None)
+    found = [m for m in module._matching_lines(iter([log]), regex) if m]
+    assert found == ([expected] if expected else [])

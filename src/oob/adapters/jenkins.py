@@ -443,12 +443,30 @@ def _blocks(chunks: Iterator[bytes]) -> Iterator[bytes]:
         yield pending
 
 
+def _as_bytes(regex: re.Pattern[str]) -> re.Pattern[bytes] | None:
+    """`regex` for ASCII bytes: on ASCII text, classes (`\\w`, `\\d`, `\\s`, `.`) and case
+    folding match what they match in `str`. None when the pattern does not compile as bytes
+    (it names a character beyond ASCII, e.g. with `\\u`)."""
+    if not regex.pattern.isascii():
+        return None
+    try:
+        return re.compile(regex.pattern.encode("ascii"), regex.flags & ~re.UNICODE)
+    except re.error:
+        return None
+
+
 def _matching_lines(chunks: Iterator[bytes], regex: re.Pattern[str]) -> Iterator[str | None]:
     """For each block of the stream, the first line `regex` matches in it, or None.
 
     The block is searched whole (a literal prefix makes that a fast scan); a hit is confirmed on
-    its own line, so the answer is the one a line-by-line search gives."""
+    its own line, so the answer is the one a line-by-line search gives. An ASCII block (most of
+    a console log) is searched as bytes, where the pattern means the same, and decoded only if
+    it holds a hit."""
+    ascii_regex = _as_bytes(regex)
     for block in _blocks(chunks):
+        if ascii_regex is not None and block.isascii() and ascii_regex.search(block) is None:
+            yield None
+            continue
         text = block.decode("utf-8", errors="replace")
         hit = regex.search(text)
         if hit is None:
