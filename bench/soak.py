@@ -38,6 +38,7 @@ TIME_SCALE = 600
 
 _faults: Counter[str] = Counter()
 _audits: list[tuple[bool, int]] = []  # per run verified: intact, events
+_undelivered: list[int] = []  # per run: messages it recorded as undelivered (loud, not lost)
 
 
 def _instrument() -> None:
@@ -56,9 +57,12 @@ def _instrument() -> None:
 
     def verified(store: Any, config: Any, run_id: str, *args: Any, **kwargs: Any) -> Any:
         from oob.audit import verify
+        from oob.events import KIND_MESSAGE_UNDELIVERED
 
         verdict = verify(store, run_id)
         _audits.append((verdict.ok, verdict.events))
+        kinds = [e.kind for e in store.events(run_id)]
+        _undelivered.append(kinds.count(KIND_MESSAGE_UNDELIVERED))
         return result(store, config, run_id, *args, **kwargs)
 
     rehearse_mod._result = verified  # type: ignore[assignment]
@@ -100,11 +104,13 @@ def soak(scenarios: list[str], seeds: int, rate: float, kill: bool) -> list[dict
             "faults": 0,
             "audit_ok": 0,
             "killed": 0,
+            "undelivered": 0,
             "wall": 0.0,
         }
         for seed in range(1, seeds + 1):
             _faults.clear()
             _audits.clear()
+            _undelivered.clear()
             plan = FaultPlan(rate=rate, seed=seed, slow_seconds=0.5, retry_after_seconds=1)
             started = time.monotonic()
             crash = crash_for(seed, events) if kill else None
@@ -120,6 +126,7 @@ def soak(scenarios: list[str], seeds: int, rate: float, kill: bool) -> list[dict
             row["faults"] += sum(n for kind, n in _faults.items() if kind != "slow")
             row["audit_ok"] += all(ok for ok, _ in _audits) and bool(_audits)
             row["killed"] += result.killed_after is not None
+            row["undelivered"] += sum(_undelivered)
             killed = f" killed after {result.killed_after}" if result.killed_after else ""
             print(
                 f"{scenario} seed {seed}:{killed} {result.outcome} "
@@ -134,21 +141,33 @@ def soak(scenarios: list[str], seeds: int, rate: float, kill: bool) -> list[dict
 def table(rows: list[dict[str, Any]], seeds: int, rate: float) -> str:
     lines = [
         "| scenario | runs | right outcome | duplicate side effects | missing side effects "
-        "| mean failed requests retried per run | audit chain intact | worker killed |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| messages recorded undelivered | mean failed requests retried per run "
+        "| audit chain intact | worker killed |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
         lines.append(
             f"| {r['scenario']} | {r['runs']} | {r['right']} | {r['duplicates']} | {r['missing']} "
+            f"| {r['undelivered']} "
             f"| {r['faults'] / max(1, r['runs']):.1f} | {r['audit_ok']} | {r['killed']} |"
         )
     total = {
         k: sum(r[k] for r in rows)
-        for k in ("runs", "right", "duplicates", "missing", "faults", "audit_ok", "killed")
+        for k in (
+            "runs",
+            "right",
+            "duplicates",
+            "missing",
+            "undelivered",
+            "faults",
+            "audit_ok",
+            "killed",
+        )
     }
     lines.append(
         f"| **all** | {total['runs']} | {total['right']} | {total['duplicates']} "
-        f"| {total['missing']} | {total['faults'] / max(1, total['runs']):.1f} "
+        f"| {total['missing']} | {total['undelivered']} "
+        f"| {total['faults'] / max(1, total['runs']):.1f} "
         f"| {total['audit_ok']} | {total['killed']} |"
     )
     return "\n".join(lines) + f"\n\n(fault rate {rate}, seeds 1..{seeds}, time scale {TIME_SCALE})"

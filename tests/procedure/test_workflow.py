@@ -197,7 +197,16 @@ def test_a_person_rejects_the_fix_and_the_run_ends_at_once(harness: Harness) -> 
     assert "resume_merging:engineers" in harness.chat.purposes()
 
 
-@pytest.mark.parametrize("script", [Script(merge_during_wait=True)])
+@pytest.mark.parametrize(
+    "script",
+    [
+        Script(merge_during_wait=True),
+        # The merge lands just before the log names the release: no poll comes in between
+        # (seen in the soak: a worker killed before the trigger, the recovered run found the
+        # release line at its first look, and the merge went unreported).
+        Script(merge_during_wait=True, log_reads_before_pick=1),
+    ],
+)
 def test_merge_during_the_hold_is_reported_once(harness: Harness) -> None:
     run = harness.start()
     approve(harness, run)
