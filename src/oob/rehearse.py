@@ -10,11 +10,7 @@ accepted), not from oob's own account of them.
 
 from __future__ import annotations
 
-import os
-import signal
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -27,17 +23,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from oob.clock import EpochClock
-from oob.store import RunRequest, RunState, Source, Store
+from oob.simulated import OPERATOR, Crash, Killer, People
+from oob.store import RunRequest, RunState, Store
 
 if TYPE_CHECKING:
-    from oob.commands import Control
     from oob.config import Config
-    from oob.ports import CodeHost
     from oob.procedure import Tuning
     from oob.sandbox.faults import FaultPlan
     from oob.sandbox.server import SandboxServer
-
-OPERATOR, PRODUCT_OWNER, HELPDESK = "operator", "po", "helpdesk"
 
 
 @dataclass(frozen=True)
@@ -48,16 +41,6 @@ class Incident:
     cause: str = "a bad module update"
     fix_summary: str = "revert the module update"
     affects: str = "all CMS editors"
-
-
-@dataclass(frozen=True)
-class Crash:
-    """A worker crash, rehearsed: the `oob worker` executing the run is killed with SIGKILL
-    once the run has recorded `after_events` events (a step has just ended), and another
-    worker is started, which takes the run over once the dead one's lease has run out."""
-
-    after_events: int
-    lease_seconds: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -185,7 +168,7 @@ def _play(
     poll = max(0.02, 5 / time_scale)
     stop = threading.Event()
     started = threading.Event()
-    people: _People | None = None
+    people: People | None = None
     # The services' waits (backoff, Retry-After) are in their clock: the sandbox's.
     with (
         connect(config, policy=RetryPolicy(time_scale=time_scale)) as services,
@@ -205,7 +188,7 @@ def _play(
             worker.start()
             workers.callback(worker.join, 30)
         else:
-            killer = workers.enter_context(_Killer(crash, store, home, url, time_scale, drafts))
+            killer = workers.enter_context(Killer(crash, store, home, url, time_scale, drafts))
             started.set()
         try:
             started.wait(60)
@@ -216,7 +199,7 @@ def _play(
             run = control.start(config, _request(config, str(state["fix_sha"]), incident))
             if crash is not None:
                 killer.watch(run.id, stop)
-            people = _People(
+            people = People(
                 store=store,
                 control=control,
                 config=config,
@@ -253,80 +236,6 @@ def _play(
         )
     finally:
         store.close()
-
-
-class _Killer:
-    """The `oob worker` processes of a rehearsal with a `Crash`: one at first, killed with
-    SIGKILL at the crash's step, then another. All are stopped when the rehearsal ends."""
-
-    def __init__(  # noqa: PLR0917 - what a worker process needs
-        self, crash: Crash, store: Store, home: Path, url: str, time_scale: float, drafts: Path
-    ) -> None:
-        self.crash = crash
-        self.drafts = drafts
-        self.store = store
-        self.home = home
-        self.url = url
-        self.time_scale = time_scale
-        self.processes: list[subprocess.Popen[bytes]] = []
-        self.killed_at: str | None = None  # the event after which the worker was killed
-
-    def __enter__(self) -> _Killer:
-        self._start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in self.processes:
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(10)
-
-    def watch(self, run_id: str, stop: threading.Event) -> None:
-        """Kill the worker when the run reaches the crash's step, in a thread of its own."""
-        threading.Thread(
-            target=self._kill_at, args=(run_id, stop), name="oob-rehearsal-crash", daemon=True
-        ).start()
-
-    def _kill_at(self, run_id: str, stop: threading.Event) -> None:
-        while not stop.is_set():
-            events = self.store.events(run_id)
-            if len(events) >= self.crash.after_events:
-                self.processes[-1].send_signal(signal.SIGKILL)
-                self.processes[-1].wait(10)
-                self.killed_at = events[self.crash.after_events - 1].kind
-                self._start()
-                return
-            if not self.store.run(run_id).active:
-                return
-            stop.wait(0.005)
-
-    def _start(self) -> None:
-        # Its state (the postmortem drafts under `postmortems/`) outlives the rehearsal's store.
-        env = {**os.environ, "OOB_HOME": str(self.drafts), "OOB_DATABASE_URL": self.url}
-        number = len(self.processes)
-        with (self.home / f"worker-{number}.log").open("wb") as log:
-            command = [sys.executable, "-m", "oob", "--config", str(self.home / "oob.toml")]
-            command += ["worker", "--time-scale", str(self.time_scale), "--poll-seconds", "0.05"]
-            command += ["--lease-seconds", str(self.crash.lease_seconds)]
-            process = subprocess.Popen(  # noqa: S603 - this interpreter, oob's own command
-                command, env=env, stdout=log, stderr=subprocess.STDOUT
-            )
-        self.processes.append(process)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and process.poll() is None:
-            # Its second beat comes after DBOS is launched (its tables exist).
-            if any(
-                w.pid == process.pid and w.heartbeat_at > w.started_at for w in self.store.workers()
-            ):
-                return
-            time.sleep(0.02)
-        log_text = (self.home / f"worker-{number}.log").read_text("utf-8", "replace")
-        raise RuntimeError(f"the rehearsal's worker did not start: {log_text[-2000:]}")
 
 
 def _sandbox_config(sandbox: SandboxServer, home: Path, merge_hold: str = "ask") -> Config:
@@ -374,121 +283,6 @@ def _wait_finished(store: Store, run_id: str) -> None:
         time.sleep(0.05)
 
 
-class _People:
-    """The product owner, the operator and helpdesk, simulated: they act when it is their turn."""
-
-    def __init__(
-        self,
-        *,
-        store: Store,
-        control: Control,
-        config: Config,
-        code_host: CodeHost,
-        sandbox: SandboxServer,
-        run_id: str,
-    ) -> None:
-        self.store = store
-        self.control = control
-        self.config = config
-        self.code_host = code_host
-        self.sandbox = sandbox
-        self.run_id = run_id
-        self.done: set[str] = set()
-        self.acted_at: list[float] = []  # epoch seconds of each action the run waits for
-        self.troubles: list[str] = []  # what went wrong for them, tried again at the next look
-        self.thread: threading.Thread | None = None
-
-    def start(self, stop: threading.Event, poll: float) -> None:
-        self.thread = threading.Thread(
-            target=self.act, args=(stop, poll), name="oob-simulated-people", daemon=True
-        )
-        self.thread.start()
-
-    def act(self, stop: threading.Event, poll: float) -> None:
-        """Look at the run every `poll` seconds and act when it is their turn. What a person
-        meets -- a service that fails, a command refused -- does not stop them: they try again
-        at the next look, as a person would."""
-        from oob.errors import OobError
-
-        while not stop.is_set():
-            try:
-                if not self._look():
-                    return
-            except (OobError, OSError) as exc:
-                self.troubles.append(f"{type(exc).__name__}: {exc}")
-            stop.wait(poll)
-
-    def _look(self) -> bool:
-        """Act if it is their turn; False once the run has ended."""
-        run = self.store.run(self.run_id)
-        if not run.active:
-            return False
-        kinds = {e.kind for e in self.store.events(self.run_id)}
-        if run.state is RunState.AWAITING_APPROVAL and "approval.requested" in kinds:
-            self._once(
-                "approve",
-                lambda: self.control.approve(
-                    self.run_id,
-                    PRODUCT_OWNER,
-                    "approved (simulated product owner)",
-                    Source.SIMULATED,
-                ),
-            )
-        elif run.state is RunState.PREFLIGHT and "preflight.waiting" in kinds:
-            self._override_failures(run.fix_sha)
-        elif (
-            run.state is RunState.VERIFYING
-            and "shield.down" in kinds
-            and self.sandbox.state()["cms"]["login_status"] == 200
-        ):
-            self._once(
-                "confirm",
-                lambda: self.control.confirm_fix(
-                    self.run_id,
-                    HELPDESK,
-                    "editors can log in again (simulated helpdesk)",
-                    Source.SIMULATED,
-                ),
-            )
-        return True
-
-    def _once(self, what: str, action: Callable[[], object]) -> None:
-        if what not in self.done:
-            acted = time.time()
-            action()
-            self.done.add(what)
-            self.acted_at.append(acted)
-
-    def _override_failures(self, sha: str) -> None:
-        """The runbook's last resort for a spuriously failing test: force its status."""
-        from oob.override import override_status
-        from oob.ports import StatusState
-
-        combined = self.code_host.combined_status(sha)
-        for status in combined.statuses:
-            key = f"override:{status.context}"
-            failing = status.state in (StatusState.FAILURE, StatusState.ERROR)
-            if (
-                failing
-                and key not in self.done
-                and status.context in (self.config.services.github.required_contexts)
-            ):
-                acted = time.time()
-                override_status(
-                    self.config,
-                    self.code_host,
-                    self.store,
-                    actor=OPERATOR,
-                    sha=sha,
-                    context=status.context,
-                    reason="fails spuriously on staging (simulated operator)",
-                    clock=self.store.clock,
-                    source=Source.SIMULATED,
-                )
-                self.done.add(key)
-                self.acted_at.append(acted)
-
-
 def _result(
     store: Store,
     config: Config,
@@ -499,7 +293,7 @@ def _result(
     wall_seconds: float,
     state: dict[str, Any],
     ledger: list[dict[str, Any]],
-    people: _People,
+    people: People,
     time_scale: float,
     sim_start: float,
     killed_after: str | None = None,
