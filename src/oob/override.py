@@ -51,8 +51,6 @@ def override_status(
 ) -> Override:
     """Set `context` to success on `sha` for `actor`, with `reason`, and audit it: on run
     `run_id`'s timeline (by default the pipeline's active run), or outside runs when none is."""
-    from oob.commands import refusal, refuse_outside_runs
-
     reason = " ".join(reason.split())
     if not reason:
         raise UsageError(
@@ -65,17 +63,7 @@ def override_status(
             hint=f"use one of: {', '.join(required)}",
         )
     sha = validate_sha(sha)
-    if run_id is None:
-        active = store.active_run(config.pipeline.name)
-        run_id = active.id if active else None
-    if run_id is None:
-        refuse_outside_runs(store, config, Action.OVERRIDE_STATUS, actor, source)
-    else:
-        decision = store.decide(
-            run_id, Action.OVERRIDE_STATUS, actor, source, reason, asserted=asserted
-        )
-        if not decision.accepted:
-            raise refusal(decision, run_id)
+    run_id = _authorize(config, store, actor, reason, source, run_id, asserted=asserted)
     commit = code_host.commit(sha)
     previous = code_host.combined_status(commit.sha).context(context)
     if previous is not None and previous.state is StatusState.SUCCESS:
@@ -117,3 +105,32 @@ def override_status(
         reason=reason,
         run_id=run_id,
     )
+
+
+def _authorize(  # noqa: PLR0917 - who, why, how, on which run
+    config: Config,
+    store: Store,
+    actor: str,
+    reason: str,
+    source: Source,
+    run_id: str | None,
+    *,
+    asserted: bool,
+) -> str | None:
+    """The run the override is decided on (`run_id`, else the pipeline's active one), after
+    the policy allowed it there; None when no run is active and the config's roles allow it.
+    A refusal is audited and raised."""
+    from oob.commands import refusal, refuse_outside_runs
+
+    if run_id is None:
+        active = store.active_run(config.pipeline.name)
+        run_id = active.id if active else None
+    if run_id is None:
+        refuse_outside_runs(store, config, Action.OVERRIDE_STATUS, actor, source)
+        return None
+    decision = store.decide(
+        run_id, Action.OVERRIDE_STATUS, actor, source, reason, asserted=asserted
+    )
+    if not decision.accepted:
+        raise refusal(decision, run_id)
+    return run_id
