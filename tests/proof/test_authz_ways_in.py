@@ -109,6 +109,47 @@ def test_the_cli_s_notify_answers_as_the_rules_say(
                 assert _refusals(store, run_id) == refused_before + 1, cell
 
 
+@pytest.mark.parametrize("action", [Action.ABANDON, Action.HOLD_RELEASE], ids=str)
+def test_the_cli_s_abandon_and_hold_release_answer_as_the_rules_say(
+    action: Action,
+    store: Store,
+    url: str,
+    run_cli: RunCli,
+    preset_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`oob abandon` asks DBOS about the workflow after the policy: a worker that starts and
+    leaves at once creates DBOS's tables. `oob hold release` of a run that held nothing (the
+    preset asks engineers) changes nothing on GitHub."""
+    import subprocess
+    import sys
+
+    monkeypatch.setenv("OOB_DATABASE_URL", url)
+    for name in ("OOB_JENKINS_TOKEN", "OOB_GITHUB_TOKEN", "OOB_SLACK_TOKEN"):
+        monkeypatch.setenv(name, "not-used-0123456789")
+    if action is Action.ABANDON:
+        worker = [sys.executable, "-m", "oob", "--config", str(preset_file), "worker"]
+        subprocess.run([*worker, "--exit-when-idle", "0"], check=True, capture_output=True)
+    runs = Runs(store)
+    for state in STATES:
+        for who, actor in PEOPLE.items():
+            cell = Cell(action, who, actor, state, "because")
+            run_id = runs.get(state)
+            refused_before = _refusals(store, run_id)
+            monkeypatch.setenv("OOB_USER", actor)
+            args = ["--config", str(preset_file), *action.value.split(), run_id]
+            if action is Action.ABANDON:
+                args += ["--reason", "because"]
+            result = run_cli(*args)
+            assert "Traceback" not in result.err
+            assert (result.code == 0) == cell.expected, (cell, result.err)
+            if cell.expected:
+                runs.used(state)
+            else:
+                assert result.err.startswith("error: refused"), result.err
+                assert _refusals(store, run_id) == refused_before + 1, cell
+
+
 def test_deny_with_an_empty_reason_is_refused_on_the_cli(
     store: Store, url: str, run_cli: RunCli, preset_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
