@@ -127,13 +127,29 @@ def test_trigger_errors_say_what_to_do(
     jenkins: JenkinsBuildServer, script: Script, status: int, message: str, hint: str
 ) -> None:
     script.on("GET /crumbIssuer/api/json", httpx.Response(404))
-    script.on(f"POST {JOB}buildWithParameters", httpx.Response(status))
+    # Jenkins' own words for a job without parameters (`ParameterizedJobMixIn`).
+    body = "java.io.IOException: deploys/cms-auto-deploy is not parameterized" * (status == 500)
+    script.on(f"POST {JOB}buildWithParameters", httpx.Response(status, text=body))
     with pytest.raises(JenkinsError) as caught:
         jenkins.trigger("deploys/cms-auto-deploy", {"release_wait": "15"})
     assert message in caught.value.message
     assert hint in (caught.value.hint or "")
     assert "s3cret" not in str(caught.value)
     assert len(script.calls(f"POST {JOB}buildWithParameters")) == 1
+
+
+def test_any_other_500_to_the_trigger_may_have_queued_the_build(
+    jenkins: JenkinsBuildServer, script: Script
+) -> None:
+    """A 500 without Jenkins' "not parameterized" is no verdict on the job: the build may be
+    queued, the run looks for it (seen in the soak: a proxy's 500 ended the run `failed`,
+    blaming the job's parameters)."""
+    script.on("GET /crumbIssuer/api/json", httpx.Response(404))
+    script.on(f"POST {JOB}buildWithParameters", httpx.Response(500, text="<h1>500</h1>"))
+    with pytest.raises(JenkinsError) as caught:
+        jenkins.trigger("deploys/cms-auto-deploy", {"release_wait": "15"})
+    assert caught.value.transient
+    assert "may have queued a build" in caught.value.message
 
 
 def test_a_401_is_not_retried(jenkins: JenkinsBuildServer, script: Script) -> None:

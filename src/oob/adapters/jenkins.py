@@ -116,7 +116,9 @@ class JenkinsBuildServer:
                 f"Jenkins refused to build {path}: the job is disabled",
                 hint=f"enable it at {self.job_url(path)}",
             )
-        if response.status_code == 500 and parameters:
+        # Jenkins says so in the body (`ParameterizedJobMixIn`: "<job> is not parameterized");
+        # any other 500 (a proxy, a passing fault) may have queued the build after all.
+        if response.status_code == 500 and parameters and "not parameterized" in response.text:
             raise JenkinsError(
                 f"Jenkins answered 500 to buildWithParameters on {path}",
                 hint="the job may take no parameters, or not these: check "
