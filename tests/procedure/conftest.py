@@ -88,8 +88,19 @@ def chat() -> Chat:
 
 
 @pytest.fixture
+def merge_check_every() -> int:
+    """How many polls apart the workflow looks at main while merges are held."""
+    return 1
+
+
+@pytest.fixture
 def harness(
-    preset_text: str, tmp_path: Path, script: Script, readiness: list[Readiness], chat: Chat
+    preset_text: str,
+    tmp_path: Path,
+    script: Script,
+    readiness: list[Readiness],
+    chat: Chat,
+    merge_check_every: int,
 ) -> Iterator[Harness]:
     config = make_config(preset_text, tmp_path)
     url = f"sqlite:///{tmp_path / 'oob.sqlite'}"
@@ -121,7 +132,10 @@ def harness(
         readiness=answer,
         postmortem=postmortem,
         tuning=Tuning(
-            poll_seconds=0.01, time_scale=3600, merge_check_every=1, trigger_settle_seconds=0.1
+            poll_seconds=0.01,
+            time_scale=3600,
+            merge_check_every=merge_check_every,
+            trigger_settle_seconds=0.1,
         ),
     )
     stop = threading.Event()

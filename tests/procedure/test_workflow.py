@@ -216,6 +216,23 @@ def test_merge_during_the_hold_is_reported_once(harness: Harness) -> None:
     assert harness.kinds(run.id).count("merge.detected") == 1
 
 
+@pytest.mark.parametrize("merge_check_every", [1000])
+@pytest.mark.parametrize("script", [Script(merge_during_wait=True, log_reads_before_pick=1)])
+def test_a_merge_before_the_release_is_named_is_reported_whatever_the_polls(
+    harness: Harness,
+) -> None:
+    """When the log names the released commit, oob has looked at main since the hold began:
+    what landed may be what is released (seen in the soak: a worker killed before the trigger;
+    the run, taken over, found the release named and the deploy done in a few looks, and never
+    reported the engineer's merge)."""
+    run = harness.start()
+    approve(harness, run)
+    harness.end(run.id)
+    assert harness.kinds(run.id).count("merge.detected") == 1
+    kinds = harness.kinds(run.id)
+    assert kinds.index("merge.detected") < kinds.index("release.picked")
+
+
 @pytest.mark.parametrize(
     "readiness",
     [

@@ -172,6 +172,11 @@ def release_wait(flow: Flow) -> tuple[str, str, str]:
         line, start, more = flow.fx.scan_log(release.job, release.number, start, pattern.pattern)
         match = pattern.search(line) if line is not None else None
         if match:
+            # What landed on main since the hold began may be what the job released: look once
+            # more, whenever the last look was (a run taken over may find the release named at
+            # its first look).
+            if flow.holding and flow.baseline:
+                flow.watch_merges()
             return match.group("sha"), match.group("state"), match.group(0)
         if not more:
             build = flow.fx.build(release.job, release.number)
