@@ -21,14 +21,26 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import ValidationError
 from starlette.responses import StreamingResponse
 
 from oob import __version__
 from oob.errors import OobError, PermissionDenied, ProcedureError, RunNotFound, UsageError
 from oob.eta import format_minutes
-from oob.readmodel import run_json
-from oob.store import Event, Run, Source, Store
+from oob.store import Run, Source, Store
+from oob.web.api_models import (
+    TEXT_LIMIT,
+    ActionOut,
+    ActionRequest,
+    ErrorOut,
+    EventsOut,
+    MeOut,
+    RunDetailOut,
+    RunsOut,
+    event_out,
+    run_out,
+    view_out,
+)
 from oob.web.auth import (
     CSRF_FIELD,
     CSRF_HEADER,
@@ -89,105 +101,10 @@ class StatusOverride(Protocol):
     ) -> object: ...
 
 
-TEXT_LIMIT = 2000  # characters of a note or a reason
 # A form body larger than this is refused unread: a note, a reason and a context, each at the
 # limit and every character percent-encoded UTF-8 (up to 12 bytes), fit well within it.
 FORM_BYTES_LIMIT = 128 * 1024
 NEEDS_REASON = (Action.DENY, Action.CANCEL, Action.REJECT_FIX, Action.OVERRIDE_STATUS)
-
-
-class ActionRequest(BaseModel):
-    """The body of `POST /api/runs/{run_id}/actions/{action}`."""
-
-    note: str = Field(default="", max_length=TEXT_LIMIT, description="approve, confirm-fix")
-    reason: str = Field(
-        default="",
-        max_length=TEXT_LIMIT,
-        description="deny, cancel, reject-fix, override-status (required)",
-    )
-    context: str = Field(
-        default="", max_length=200, description="override-status: the required status context"
-    )
-
-
-class RunOut(BaseModel):
-    """A run as `oob runs --json` prints it (`oob.readmodel.run_json`), and what the page shows."""
-
-    run_id: str
-    pipeline: str
-    state: str
-    outcome: str | None
-    requester: str
-    fix_sha: str
-    created_at: str
-    ended_at: str | None
-    active: bool
-    symptoms: str
-    affects: str
-    cause: str
-    fix_summary: str
-    release_wait_minutes: float
-    updated_at: str
-
-
-class RunsOut(BaseModel):
-    """`GET /api/runs`."""
-
-    runs: list[RunOut]
-
-
-class RunDetailOut(RunOut):
-    """`GET /api/runs/{run_id}`: `oob status --json`'s figures and what only the page lists."""
-
-    state_label: str
-    current_step: str | None
-    eta_minutes: float | None
-    lead_time_minutes: float | None
-    steps: list[dict[str, Any]]
-    stages: list[dict[str, Any]]
-    builds: list[dict[str, Any]]
-    messages: list[dict[str, Any]]
-    actions: list[str]
-
-
-class EventOut(BaseModel):
-    """One entry of a run's timeline and audit log."""
-
-    id: int
-    at: str
-    actor: str
-    source: str
-    kind: str
-    summary: str
-    details: dict[str, Any]
-
-
-class EventsOut(BaseModel):
-    """`GET /api/runs/{run_id}/events`."""
-
-    events: list[EventOut]
-
-
-class MeOut(BaseModel):
-    """`GET /api/me`."""
-
-    name: str
-    may: list[str]
-    csrf_token: str
-
-
-class ActionOut(BaseModel):
-    """The answer to an action taken."""
-
-    ok: bool
-    run: RunOut
-
-
-class ErrorOut(BaseModel):
-    """Why a request was refused."""
-
-    error: str
-    hint: str | None = None
 
 
 @dataclass(frozen=True)
@@ -696,7 +613,7 @@ def _api_routes(app: FastAPI, d: _Dashboard) -> None:
     async def api_runs(_identity: ApiPerson) -> Response:
         """Recent runs, active first, then the newest."""
         views = await d.call(d.views)
-        return JSONResponse({"runs": [_run_json(view.run) for view in views]})
+        return JSONResponse({"runs": [run_out(view.run) for view in views]})
 
     @app.get(
         "/api/runs/{run_id}", tags=["runs"], responses={200: {"model": RunDetailOut}, **_MISSING}
@@ -708,7 +625,7 @@ def _api_routes(app: FastAPI, d: _Dashboard) -> None:
         except RunNotFound as missing:
             return JSONResponse({"error": missing.message}, status_code=404)
         actions = [a.value for a in available_actions(d.store, view.run, identity)]
-        return JSONResponse(_view_json(view, actions))
+        return JSONResponse(view_out(view, actions))
 
     @app.get(
         "/api/runs/{run_id}/events",
@@ -722,7 +639,7 @@ def _api_routes(app: FastAPI, d: _Dashboard) -> None:
         except RunNotFound as missing:
             return JSONResponse({"error": missing.message}, status_code=404)
         events = await d.call(lambda: d.store.events(run_id, after=after))
-        return JSONResponse({"events": [_event_json(e) for e in events]})
+        return JSONResponse({"events": [event_out(e) for e in events]})
 
     @app.post(
         "/api/runs/{run_id}/actions/{action}",
@@ -746,7 +663,7 @@ def _api_routes(app: FastAPI, d: _Dashboard) -> None:
                 {"error": error.message, "hint": error.hint}, status_code=status_of(error)
             )
         run = await d.call(d.store.run, run_id)
-        return JSONResponse({"ok": True, "run": _run_json(run)})
+        return JSONResponse({"ok": True, "run": run_out(run)})
 
 
 def _local(target: str) -> str:
@@ -761,57 +678,3 @@ def _set_cookie(response: Response, name: str, value: str, *, max_age: int, secu
     response.set_cookie(
         name, value, max_age=max_age, httponly=True, samesite="strict", secure=secure
     )
-
-
-def _run_json(run: Run) -> dict[str, Any]:
-    # The CLI's shape (`oob runs --json`), then what the dashboard shows besides.
-    return {
-        **run_json(run),
-        "active": run.active,
-        "symptoms": run.symptoms,
-        "affects": run.affects,
-        "cause": run.cause,
-        "fix_summary": run.fix_summary,
-        "release_wait_minutes": run.release_wait_minutes,
-        "updated_at": run.updated_at.isoformat(),
-    }
-
-
-def _view_json(view: RunView, actions: list[str]) -> dict[str, Any]:
-    status = view.snapshot.to_json()
-    return {
-        **_run_json(view.run),
-        "state_label": view.state_label,
-        "current_step": status["current_step"],
-        "eta_minutes": status["eta_minutes"],
-        "lead_time_minutes": view.lead_time_minutes,
-        "steps": status["steps"],
-        "stages": status["stages"],
-        "builds": [
-            {
-                "job": b.job,
-                "number": b.number,
-                "url": b.url,
-                "result": b.result,
-                "started_at": b.started_at.isoformat(),
-            }
-            for b in view.builds
-        ],
-        "messages": [
-            {"at": m.at.isoformat(), "channel": m.channel, "summary": m.summary, "url": m.url}
-            for m in view.messages
-        ],
-        "actions": actions,
-    }
-
-
-def _event_json(event: Event) -> dict[str, Any]:
-    return {
-        "id": event.id,
-        "at": event.at.isoformat(),
-        "actor": event.actor,
-        "source": event.source.value,
-        "kind": event.kind,
-        "summary": event.summary,
-        "details": event.details,
-    }
