@@ -8,7 +8,10 @@ effect that happened. The ledger must agree with what the services hold.
 
 from __future__ import annotations
 
+import gc
 import http.client
+import socket
+import threading
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -19,6 +22,7 @@ import pytest
 import requests
 from github import GithubException
 from github.GithubRetry import GithubRetry
+from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry import RateLimitErrorRetryHandler
 
@@ -188,3 +192,28 @@ def test_the_control_api_and_the_cms_are_never_faulted(start_sandbox: StartSandb
         for _ in range(10):
             assert client.get("/_sandbox/state").status_code == 200
             assert client.get("/cms/health").status_code == 200
+
+
+def test_a_slack_answer_that_times_out_fails_no_later_test() -> None:
+    """slack_sdk leaves a timed-out response open; the suite must not fail wherever GC finds it."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        answered = threading.Event()
+
+        def half_answer() -> None:
+            peer, _ = server.accept()
+            with peer:
+                peer.recv(65536)
+                peer.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 64\r\n\r\n")
+                answered.wait(5)
+
+        thread = threading.Thread(target=half_answer)
+        thread.start()
+        port = server.getsockname()[1]
+        client = WebClient(token="xoxb-test", base_url=f"http://127.0.0.1:{port}/", timeout=0.2)
+        with pytest.raises(TimeoutError):
+            client.api_test()
+        answered.set()
+        thread.join()
+    gc.collect()
