@@ -65,6 +65,11 @@ class SandboxServer:
         return f"http://{host}:{self.port}"
 
     @property
+    def signing_secret(self) -> str:
+        """The Slack app's signing secret: the sandbox signs its clicks and commands with it."""
+        return self.options.signing_secret
+
+    @property
     def app(self) -> SandboxApp:
         """The running ASGI app."""
         if self._app is None:

@@ -8,7 +8,6 @@ channel name, which real Slack allows there, but history and update need the id.
 from __future__ import annotations
 
 import base64
-import json
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -19,24 +18,31 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from oob.sandbox.pages import SLACK_PAGES
+from oob.sandbox.slack_modals import opener, post_ephemeral, with_block_ids
+from oob.sandbox.slack_wire import SlackError, json_arg
 from oob.sandbox.wire import bearer, body_params, origin
 from oob.sandbox.workspace import BURST, Channel, Message
 from oob.sandbox.world import World
 
 BOT_USER = "U0OOBSANDBOX"
 BOT_ID = "B0OOBSANDBOX"
+APP_ID = "A0OOBSANDBOX"
 MAX_TEXT = 40_000
 # The scope each method needs with a bot token (Slack's method pages); None: no scope.
 NEEDED: dict[str, str | None] = {
     "auth.test": None,
     "chat.postMessage": "chat:write",
     "chat.update": "chat:write",
+    "chat.postEphemeral": "chat:write",
     "chat.getPermalink": None,
     "conversations.history": "channels:history",
     "conversations.list": "channels:read",
     "conversations.info": "channels:read",
     "usergroups.list": "usergroups:read",
+    "views.open": None,
 }
+# The methods whose effects the ledger records.
+RECORDED = ("chat.postMessage", "chat.update", "chat.postEphemeral", "views.open")
 # conversations.list hands out at most this many channels a page, whatever `limit` asks
 # ("fewer than the requested number of items may be returned").
 LIST_PAGE = 200
@@ -54,15 +60,6 @@ MENTION = re.compile(
 Method = Callable[[dict[str, Any], World], Awaitable[dict[str, Any]]]
 
 
-class SlackError(Exception):
-    """An `ok: false` answer with Slack's error code."""
-
-    def __init__(self, error: str, **details: str) -> None:
-        super().__init__(error)
-        self.error = error
-        self.details = details
-
-
 class SlackApi:
     """The Slack Web API methods over one world's workspace."""
 
@@ -78,11 +75,13 @@ class SlackApi:
             "auth.test": self.auth_test,
             "chat.postMessage": self.post_message,
             "chat.update": self.update,
+            "chat.postEphemeral": post_ephemeral,
             "chat.getPermalink": self.permalink,
             "conversations.history": self.history,
             "conversations.list": self.list_channels,
             "conversations.info": self.info,
             "usergroups.list": self.usergroups,
+            "views.open": opener(APP_ID, BOT_ID),
         }
         return [
             Route(f"/{name}", self._endpoint(name, method), methods=["GET", "POST"])
@@ -109,12 +108,12 @@ class SlackApi:
                     if needed is not None and needed not in scopes:
                         raise SlackError("missing_scope", needed=needed, provided=",".join(scopes))
                     data = await method(args, world)
-                    if name in ("chat.postMessage", "chat.update"):
+                    if name in RECORDED:
                         world.ledger.record(
                             "slack",
                             request.method,
                             request.url.path,
-                            _summary(args, data),
+                            _summary(name, args, data),
                             world.now,
                         )
             except SlackError as error:
@@ -162,12 +161,12 @@ class SlackApi:
         if not channel.member and "chat:write.public" not in world.slack.scopes:
             raise SlackError("not_in_channel")
         text = str(args.get("text") or "")
-        blocks = _json_arg(args.get("blocks"))
+        blocks = json_arg(args.get("blocks"))
         if not text and not blocks:
             raise SlackError("no_text")
         if len(text) > MAX_TEXT:
             raise SlackError("msg_too_long")
-        metadata = _json_arg(args.get("metadata"))
+        metadata = json_arg(args.get("metadata"))
         if metadata is not None and not (isinstance(metadata, dict) and metadata.get("event_type")):
             raise SlackError("invalid_metadata_format")
         thread_ts = args.get("thread_ts")
@@ -179,7 +178,7 @@ class SlackApi:
             text=text,
             user=BOT_USER,
             bot_id=BOT_ID,
-            blocks=blocks if isinstance(blocks, list) else None,
+            blocks=with_block_ids(blocks) if isinstance(blocks, list) else None,
             metadata=metadata,
             thread_ts=str(thread_ts) if thread_ts else None,
         )
@@ -203,10 +202,10 @@ class SlackApi:
             raise SlackError("msg_too_long")
         if "text" in args:
             message.text = str(args["text"])
-        blocks = _json_arg(args.get("blocks"))
+        blocks = json_arg(args.get("blocks"))
         if isinstance(blocks, list):
-            message.blocks = blocks
-        metadata = _json_arg(args.get("metadata"))
+            message.blocks = with_block_ids(blocks)
+        metadata = json_arg(args.get("metadata"))
         if isinstance(metadata, dict):
             message.metadata = metadata
         message.edited_ts = world.slack.next_ts(world.now)
@@ -335,16 +334,6 @@ class RateLimitedError(Exception):
         self.retry_after = retry_after
 
 
-def _json_arg(value: Any) -> Any:
-    """Form bodies carry `blocks` and `metadata` as JSON strings; JSON bodies as objects."""
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError as exc:
-            raise SlackError("invalid_arguments") from exc
-    return value
-
-
 def _flag(value: Any) -> bool:
     return str(value).lower() in ("1", "true")
 
@@ -396,8 +385,18 @@ def notified(text: str) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def _summary(args: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
-    metadata = _json_arg(args.get("metadata"))
+def _summary(name: str, args: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+    if name == "views.open":
+        view = data["view"]
+        return {"view": view["id"], "callback_id": view["callback_id"], "title": view["title"]}
+    if name == "chat.postEphemeral":
+        return {
+            "channel": args.get("channel"),
+            "user": args.get("user"),
+            "ts": data.get("message_ts"),
+            "text": str(args.get("text", ""))[:200],
+        }
+    metadata = json_arg(args.get("metadata"))
     summary = {
         "channel": data.get("channel"),
         "ts": data.get("ts"),

@@ -7,6 +7,8 @@ too, and the workspace has many more channels than the ones oob uses (so listing
 from __future__ import annotations
 
 import hashlib
+import hmac
+import itertools
 import random
 import uuid
 from dataclasses import dataclass, field
@@ -34,6 +36,16 @@ CHATTER = (
     ":eyes:",
     "Following up on the content freeze question from yesterday.",
 )
+# The Slack users of oob's simulated people (`configfile.PEOPLE`): some of the people above.
+SLACK_USERS: dict[str, str] = {
+    "operator": "U04YZ1AB2CD",
+    "po": "U03MN7OP8QR",
+    "helpdesk": "U02GH5IJ6KL",
+}
+# A member of the workspace who is none of oob's people (an editor who clicks a button anyway).
+STRANGER = "U02AB3CD4EF"
+# Slack lets a trigger_id open a view for this many real seconds after the interaction.
+TRIGGER_SECONDS = 3.0
 # Another app that posts in the channels, with metadata of its own kind.
 OTHER_APP = ("B01GITHUBAPP", "A01GITHUBAPP", "github_event")
 
@@ -74,6 +86,97 @@ class Message:
         return data
 
 
+def signing_secret(token: str) -> str:
+    """The sandbox Slack app's signing secret: 32 hex digits, as Slack's are, derived from the
+    sandbox's token (so the config writer knows it without asking the server)."""
+    return hmac.new(b"oob-sandbox-slack-signing", token.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def verification_token(token: str) -> str:
+    """The app's (deprecated) verification token Slack puts in every payload's `token`."""
+    digest = hmac.new(b"oob-sandbox-slack-verification", token.encode(), hashlib.sha256)
+    return "".join(c for c in digest.hexdigest() if c.isalnum())[:24]
+
+
+@dataclass
+class Ephemeral:
+    """A message only one person sees (chat.postEphemeral, a command's or response_url's answer)."""
+
+    channel: str
+    user: str
+    ts: str
+    text: str
+    blocks: list[dict[str, Any]] | None
+    thread_ts: str | None = None
+    via: str = "chat.postEphemeral"
+
+    def as_json(self) -> dict[str, Any]:
+        """What the control API shows of it."""
+        data: dict[str, Any] = {"type": "message", "subtype": "bot_message", "ts": self.ts}
+        data.update(channel=self.channel, user=self.user, text=self.text, via=self.via)
+        if self.blocks is not None:
+            data["blocks"] = self.blocks
+        if self.thread_ts is not None:
+            data["thread_ts"] = self.thread_ts
+        return data
+
+
+@dataclass
+class Trigger:
+    """A trigger_id an interaction issued: good once, for `TRIGGER_SECONDS` of real time."""
+
+    id: str
+    user: str
+    issued: float
+    """`time.monotonic()` when it was issued."""
+    used: bool = False
+
+
+@dataclass
+class View:
+    """A modal open for one person, as views.open returns it."""
+
+    id: str
+    user: str
+    spec: dict[str, Any]
+    hash: str
+    errors: dict[str, str] = field(default_factory=dict)
+    """The errors the app answered the last submission with (`response_action: errors`)."""
+
+    def as_json(self, *, team: str, app_id: str, bot_id: str) -> dict[str, Any]:
+        """The view object of views.open's answer and of view_submission payloads."""
+        spec = self.spec
+        return {
+            "id": self.id,
+            "team_id": team,
+            "type": "modal",
+            "title": spec["title"],
+            "submit": spec.get("submit"),
+            "close": spec.get("close"),
+            "blocks": spec["blocks"],
+            "private_metadata": spec.get("private_metadata", ""),
+            "callback_id": spec.get("callback_id", ""),
+            "external_id": spec.get("external_id", ""),
+            "state": {"values": {}},
+            "hash": self.hash,
+            "clear_on_close": bool(spec.get("clear_on_close", False)),
+            "notify_on_close": bool(spec.get("notify_on_close", False)),
+            "root_view_id": self.id,
+            "previous_view_id": None,
+            "app_id": app_id,
+            "app_installed_team_id": team,
+            "bot_id": bot_id,
+        }
+
+
+@dataclass
+class AppSettings:
+    """The Slack app's settings page: where Slack sends interactions and slash commands."""
+
+    interactivity_url: str = ""
+    commands_url: str = ""
+
+
 @dataclass
 class Channel:
     """A public channel the sandbox's bot is a member of."""
@@ -85,6 +188,8 @@ class Channel:
     archived: bool = False
     member: bool = True
     """Whether the bot is a member (else posting needs `chat:write.public`)."""
+    people: bool = False
+    """Whether the workspace's people (`PEOPLE`) are members: the team's channels."""
     # Slack's per-channel rate limit: messages that may still be posted, and since when.
     allowance: float = BURST
     allowance_at: float = 0.0
@@ -105,6 +210,12 @@ class Workspace:
     last_ts: float = 0.0
 
     scopes: tuple[str, ...] = ()
+    app: AppSettings = field(default_factory=AppSettings)
+    ephemerals: list[Ephemeral] = field(default_factory=list)
+    views: list[View] = field(default_factory=list)
+    """Open modals, oldest first."""
+    triggers: dict[str, Trigger] = field(default_factory=dict)
+    _serial: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     @classmethod
     def create(cls, team: SlackTeam, setup: SlackSetup, created: float) -> Workspace:
@@ -121,6 +232,7 @@ class Workspace:
                 int(created),
                 archived=name in setup.archived,
                 member=name in team.channels and name not in setup.not_member,
+                people=name in team.channels,
             )
         return cls(team.team, team.team_id, team.domain, channels, scopes=setup.scopes)
 
@@ -163,3 +275,11 @@ class Workspace:
         ts = max(round(now, 6), round(self.last_ts + 0.000001, 6))
         self.last_ts = ts
         return f"{ts:.6f}"
+
+    def user_name(self, user: str) -> str | None:
+        """The username of the workspace member `user` (an id), None if there is none."""
+        return next((name for ident, name in PEOPLE if ident == user), None)
+
+    def serial(self) -> int:
+        """A number unique within the workspace (view ids, hashes, hooks)."""
+        return next(self._serial)

@@ -43,7 +43,7 @@ from oob.sandbox.scenario import (
     load_pipeline,
     load_scenario,
 )
-from oob.sandbox.workspace import Channel, Workspace
+from oob.sandbox.workspace import Channel, Workspace, signing_secret
 
 CI_BOT = "va-cms-bot"
 AGENTS = ("cms-ci-agent-1", "cms-ci-agent-2", "cms-ci-agent-3", "cms-ci-agent-4")
@@ -68,6 +68,11 @@ class Options:
     """The token's user administers the repository (may read and change branch protection)."""
     hold_required: bool = False
     """The branch protection of main requires `oob/merge-hold` besides the CI contexts."""
+
+    @property
+    def signing_secret(self) -> str:
+        """The sandbox Slack app's signing secret, with which it signs what it sends oob."""
+        return signing_secret(self.token)
 
 
 @dataclass
