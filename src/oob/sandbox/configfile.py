@@ -12,12 +12,15 @@ import json
 
 from oob.sandbox.scenario import Pipeline, load_pipeline
 from oob.sandbox.slack import USERGROUPS
+from oob.sandbox.workspace import SLACK_USERS, signing_secret
 
 # The va-cms stages before Jenkins, with the runbook's estimates: part of the lead time oob shows.
 MANUAL_STAGES = (("Create a PR", "manual", 5), ("Pull Request CI Tests", "github", 50))
 PRESET_CHANNELS = ("sitewide-program", "cms-helpdesk", "cms-editors", "cms-product")
 # The variables a config names for the services' tokens (`token_env`).
 SERVICE_TOKEN_VARIABLES = ("OOB_JENKINS_TOKEN", "OOB_GITHUB_TOKEN", "OOB_SLACK_TOKEN")
+# The variable a config names for the Slack app's signing secret (`signing_secret_env`).
+SIGNING_SECRET_VARIABLE = "OOB_SLACK_SIGNING_SECRET"
 # The simulated people, who may sign in to the dashboard (`oob serve`) with `person_token`.
 PEOPLE = ("operator", "po", "helpdesk")
 # Where the sandbox serves the pages a person opens (commits, compares, pull requests): the
@@ -69,6 +72,7 @@ def render_config(
         "# oob refuses it unless every service is on this machine.",
         "[sandbox]",
         f"token = {_q(token)}",
+        f"signing_secret = {_q(signing_secret(token))}",
         f"sealed = {'true' if sealed else 'false'}",
         "",
     ]
@@ -118,6 +122,11 @@ def _services(base: str, user: str, pipeline: Pipeline) -> list[str]:
         "[services.slack]",
         f"api_url = {_q(base + '/slack/api/')}",
         f"token_env = {_q(SERVICE_TOKEN_VARIABLES[2])}",
+        f"signing_secret_env = {_q(SIGNING_SECRET_VARIABLE)}",
+        "",
+        "# The Slack users of the simulated people: who clicked a button.",
+        "[services.slack.users]",
+        *(f"{_q(user)} = {_q(person)}" for person, user in SLACK_USERS.items()),
     ]
     for channel in PRESET_CHANNELS:
         lines += ["", f"[channels.{channel}]", f'slack = "#{channel}"']
