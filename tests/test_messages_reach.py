@@ -35,6 +35,9 @@ NAMES = [
     "released_state",
     "actor",
     "reason",
+    "job",
+    "number",
+    "release_wait",
 ]
 GROUP_ID = "S0CMSENG01"
 

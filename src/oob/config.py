@@ -23,6 +23,7 @@ from pydantic import (
     Field,
     IPvAnyNetwork,
     StrictBool,
+    StringConstraints,
     ValidationError,
     field_validator,
     model_validator,
@@ -171,6 +172,16 @@ class GitHubService(Secret):
 class SlackService(Secret):
     api_url: str = "https://slack.com/api/"
     timeout_seconds: float = Field(default=30, gt=0)
+    signing_secret_env: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="The variable holding the Slack app's signing secret: with it, `oob serve` "
+        "takes decisions from the buttons of oob's messages and the `/oob` command.",
+    )
+    users: dict[Annotated[str, StringConstraints(pattern=r"^[UW][A-Z0-9]{2,}$")], str] = Field(
+        default={},
+        description="Slack user IDs and the oob person each one is (the names in [roles]).",
+    )
 
 
 class Services(Model):
@@ -336,6 +347,9 @@ class Sandbox(Model):
         description="Always use `token`, even when the services' token variables are set "
         "(a sandbox must never receive an operator's real tokens).",
     )
+    signing_secret: str | None = Field(
+        default=None, description="The sandbox's Slack signing secret (it signs its clicks)."
+    )
 
 
 class Config(Model):
@@ -392,6 +406,17 @@ class Config(Model):
             f"{service.token_env} is not set",
             hint=f"export {service.token_env} with the API token oob should use",
         )
+
+    def signing_secret(self, slack: SlackService) -> str | None:
+        """The Slack app's signing secret (None when the config names none, or it is unset)."""
+        sandbox = self.sandbox
+        if (sandbox is not None and sandbox.signing_secret) and (
+            sandbox.sealed or not os.environ.get(slack.signing_secret_env or "")
+        ):
+            return sandbox.signing_secret
+        if slack.signing_secret_env is None:
+            return None
+        return os.environ.get(slack.signing_secret_env) or None
 
     def sandbox_base(self) -> str | None:
         """Where a sandbox config's sandbox answers (its control API and clock); None for real

@@ -25,6 +25,7 @@ import jinja2
 
 from oob.config import Audience, Config
 from oob.errors import ConfigError
+from oob.ports import Button
 
 
 class SlackMarkup(str):
@@ -61,6 +62,7 @@ MESSAGES: Mapping[str, tuple[str, ...]] = {
     "request_withdrawn": ("product_owner",),
     "deploy_coming": ("sitewide", "helpdesk", "editors"),
     "hold_merges": ("engineers",),
+    "release_started": ("operators",),
     "merge_detected": ("operators", "engineers"),
     "release_mismatch": ("operators", "engineers"),
     "deploy_failed": ("operators", "engineers"),
@@ -71,6 +73,25 @@ MESSAGES: Mapping[str, tuple[str, ...]] = {
     "resume_merging": ("engineers",),
     "hold_not_lifted": ("operators", "engineers"),
 }
+
+
+# The decisions a message asks for, as buttons under it (Slack channels, when the config names
+# the Slack app's signing secret): (action, label, style).
+BUTTONS: Mapping[str, tuple[tuple[str, str, str], ...]] = {
+    "approval_request": (("approve", "Approve", "primary"), ("deny", "Deny", "danger")),
+    "release_started": (("cancel", "Cancel release", "danger"),),
+    "deploy_complete": (
+        ("confirm-fix", "Fix works", "primary"),
+        ("reject-fix", "Fix does not work", "danger"),
+    ),
+}
+
+
+def buttons(message: str, run_id: str) -> tuple[Button, ...]:
+    """The buttons under `message` of run `run_id`."""
+    return tuple(
+        Button(action, label, run_id, style) for action, label, style in BUTTONS.get(message, ())
+    )
 
 
 @dataclass(frozen=True)

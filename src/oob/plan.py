@@ -26,6 +26,8 @@ def freeze(config: Config) -> dict[str, Any]:
         # The one credential a config may hold: the worker connects with its own config's,
         # never the plan's, so the plan keeps only that there was one.
         plan["sandbox"]["token"] = WITHHELD
+        if plan["sandbox"].get("signing_secret"):
+            plan["sandbox"]["signing_secret"] = WITHHELD
     return plan
 
 

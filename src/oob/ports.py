@@ -9,7 +9,7 @@ transient failures; errors that will not change (bad credentials, unknown job) a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -237,13 +237,24 @@ class PostedMessage:
     permalink: str | None = None
 
 
-class Chat(Protocol):
-    def post(self, channel: str, text: str, key: str) -> PostedMessage:
-        """Post `text` to a configured channel once: if a message with `key` is already in the
-        channel (a retry after a lost response), return it instead of posting again."""
-        ...
+@dataclass(frozen=True)
+class Button:
+    """A button under a message: the person who taps it takes `action` on run `run_id`."""
 
-    def update(self, message: PostedMessage, text: str) -> None: ...
+    action: str  # a policy action, as people type it: approve, deny, confirm-fix, ...
+    label: str
+    run_id: str
+    style: str | None = None  # Slack's "primary" or "danger"
+
+
+class Chat(Protocol):
+    def post(
+        self, channel: str, text: str, key: str, buttons: Sequence[Button] = ()
+    ) -> PostedMessage:
+        """Post `text` to a configured channel once: if a message with `key` is already in the
+        channel (a retry after a lost response), return it instead of posting again. Channels
+        that cannot show `buttons` (apprise) send the text alone."""
+        ...
 
 
 # --- probes (verifying the fix) ---------------------------------------------------------------

@@ -67,6 +67,7 @@ class Source(StrEnum):
     WEB = "web"
     WORKER = "worker"
     SIMULATED = "simulated"
+    SLACK = "slack"
 
 
 # Until the release job picks its commit, a run can be cancelled (the job is stopped).

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from oob.adapters.chat import EVENT_TYPE, SlackChat, slack_client
+from oob.adapters.chat import EVENT_TYPE, SECTION_LIMIT, SlackChat, blocks, slack_client
 from oob.config import Channel
 from oob.errors import ChatError, ConfigError
-from oob.ports import PostedMessage
+from oob.ports import Button, PostedMessage
 from tests.adapters.conftest import POLICY
 from tests.adapters.fake_slack import FakeSlack, Reply, fail, okay, serve
 
@@ -177,13 +177,28 @@ def test_channel_ids_are_paged_and_remembered(chat: SlackChat, slack: FakeSlack)
     assert chat.channel_id("C0123456789") == "C0123456789"
 
 
-def test_update_uses_chat_update(chat: SlackChat, slack: FakeSlack) -> None:
-    slack.on("conversations.list", LISTED)
+def test_settle_replaces_the_buttons_with_who_decided(chat: SlackChat, slack: FakeSlack) -> None:
     slack.on("chat.update", okay(ts="5.5"))
-    chat.update(PostedMessage("sitewide-program", "k", "5.5"), "Resume merging")
-    assert slack.called("chat.update") == [
-        {"channel": "C0SITEWIDE", "ts": "5.5", "text": "Resume merging"}
-    ]
+    chat.settle("C0PRODUCT", "5.5", "Approval requested", "Approved by po")
+    (call,) = slack.called("chat.update")
+    assert (call["channel"], call["ts"], call["text"]) == ("C0PRODUCT", "5.5", "Approval requested")
+    assert [b["type"] for b in call["blocks"]] == ["section", "context"]
+
+
+def test_buttons_go_under_the_text_in_sections_slack_accepts() -> None:
+    text = "\n".join(f"line {n} " + "x" * 90 for n in range(80))  # about 8,000 characters
+    found = blocks(text, (Button("approve", "Approve", "r-1", "primary"),))
+    sections = [b["text"]["text"] for b in found if b["type"] == "section"]
+    assert "".join(sections) == text
+    assert all(len(s) <= SECTION_LIMIT for s in sections)
+    (actions,) = [b for b in found if b["type"] == "actions"]
+    assert actions["elements"][0] == {
+        "type": "button",
+        "action_id": "oob:approve",
+        "text": {"type": "plain_text", "text": "Approve"},
+        "value": "r-1",
+        "style": "primary",
+    }
 
 
 def test_apprise_channels_send_once_and_have_no_ts(
@@ -191,11 +206,7 @@ def test_apprise_channels_send_once_and_have_no_ts(
 ) -> None:
     posted = chat.post("helpdesk-mail", "Deploy done", key="k")
     assert posted == PostedMessage("helpdesk-mail", "k", None)
-    chat.update(posted, "Resolved")
-    assert sent == [
-        ("mailto://helpdesk@example.org", "Deploy done"),
-        ("mailto://helpdesk@example.org", "Resolved"),
-    ]
+    assert sent == [("mailto://helpdesk@example.org", "Deploy done")]
 
 
 def test_apprise_failure_names_the_variable_not_the_url(slack: FakeSlack) -> None:

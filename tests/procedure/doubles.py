@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
 from oob.clock import Clock, SystemClock
 from oob.errors import ChatError, GitHubError, JenkinsError
 from oob.ports import (
     Build,
+    Button,
     CombinedStatus,
     Commit,
     CommitStatus,
@@ -213,7 +214,9 @@ class Chat:
     first_try: dict[str, float] = field(default_factory=dict)
     broken: set[str] = field(default_factory=set)  # messages whose posts hit a bug in oob
 
-    def post(self, channel: str, text: str, key: str) -> PostedMessage:
+    def post(
+        self, channel: str, text: str, key: str, buttons: Sequence[Button] = ()
+    ) -> PostedMessage:
         import time
 
         self.attempts[key] += 1
@@ -229,9 +232,6 @@ class Chat:
                 )
         self.posted.setdefault(f"{key}@{channel}", (channel, text))
         return PostedMessage(channel, key, "1.0")
-
-    def update(self, message: PostedMessage, text: str) -> None:
-        raise NotImplementedError
 
     def purposes(self) -> Counter[str]:
         """Messages posted, by `purpose:audience`."""

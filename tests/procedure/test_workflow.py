@@ -29,6 +29,7 @@ def test_happy_run_resolves_with_each_message_once(harness: Harness) -> None:
         "deploy_coming:helpdesk",
         "deploy_coming:editors",
         "hold_merges:engineers",
+        "release_started:operators",
         "deploy_complete:helpdesk",
         "resolved:helpdesk",
         "resume_merging:engineers",

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from http.client import HTTPException
 from typing import Any, TypeVar
@@ -31,7 +31,7 @@ from oob.adapters import retry
 from oob.adapters.retry import RetryPolicy
 from oob.config import Channel
 from oob.errors import ChatError, ConfigError
-from oob.ports import PostedMessage
+from oob.ports import Button, PostedMessage
 
 T = TypeVar("T")
 
@@ -55,6 +55,7 @@ _CHANNEL_ERRORS = {
         "check that [services.slack] uses the token of the app that posted it",
     ),
 }
+SECTION_LIMIT = 3000  # characters of text in one section block
 _AUTH_ERRORS = {"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive"}
 
 #: Sends one message through apprise to the URL; True when delivered.
@@ -112,6 +113,33 @@ def slack_client(
     )
 
 
+def blocks(text: str, buttons: Sequence[Button] = (), footer: str = "") -> list[dict[str, Any]]:
+    """A message's Block Kit: its text in sections (Slack takes at most 3,000 characters in
+    one), then its buttons -- each carrying its action and run -- or, once decided, `footer`."""
+    found: list[dict[str, Any]] = []
+    rest = text
+    while rest:
+        cut = len(rest) if len(rest) <= SECTION_LIMIT else rest.rfind("\n", 0, SECTION_LIMIT) + 1
+        cut = cut or SECTION_LIMIT
+        found.append({"type": "section", "text": {"type": "mrkdwn", "text": rest[:cut]}})
+        rest = rest[cut:]
+    if buttons:
+        elements = [
+            {
+                "type": "button",
+                "action_id": f"oob:{b.action}",
+                "text": {"type": "plain_text", "text": b.label},
+                "value": b.run_id,
+                **({"style": b.style} if b.style else {}),
+            }
+            for b in buttons
+        ]
+        found.append({"type": "actions", "block_id": "oob", "elements": elements})
+    if footer:
+        found.append({"type": "context", "elements": [{"type": "mrkdwn", "text": footer}]})
+    return found
+
+
 def apprise_send(url: str, text: str) -> bool:
     """Deliver `text` to an apprise URL (apprise is imported here: it is slow to import)."""
     import apprise
@@ -155,7 +183,9 @@ class SlackChat:
 
     # --- the port -------------------------------------------------------------------------
 
-    def post(self, channel: str, text: str, key: str) -> PostedMessage:
+    def post(
+        self, channel: str, text: str, key: str, buttons: Sequence[Button] = ()
+    ) -> PostedMessage:
         """Post `text` once to the configured channel; a retry returns the first message."""
         target = self._channel(channel)
         if target.slack is None:
@@ -171,6 +201,7 @@ class SlackChat:
             response = slack.chat_postMessage(
                 channel=channel_id,
                 text=text,
+                blocks=blocks(text, buttons) if buttons else None,
                 metadata={"event_type": EVENT_TYPE, "event_payload": {"key": key}},
                 unfurl_links=False,
             )
@@ -184,16 +215,45 @@ class SlackChat:
         )
         return PostedMessage(channel=channel, key=key, ts=ts, permalink=str(link))
 
-    def update(self, message: PostedMessage, text: str) -> None:
-        """Change a posted message (apprise channels: send the new text as a new message)."""
-        target = self._channel(message.channel)
-        if target.slack is None or message.ts is None:
-            self._apprise(message.channel, target, text)
-            return
+    # --- beyond the port: answering Slack's interactions (`oob.web.slack`) -----------------
+
+    def settle(self, channel_id: str, ts: str, text: str, footer: str) -> None:
+        """Replace the buttons under message `ts` with `footer` (who decided what, and when)."""
         slack = self._client()
-        channel_id = self.channel_id(target.slack)
-        ts = message.ts
-        self._retry(target.slack, lambda: slack.chat_update(channel=channel_id, ts=ts, text=text))
+        self._retry(
+            channel_id,
+            lambda: slack.chat_update(
+                channel=channel_id, ts=ts, text=text, blocks=blocks(text, footer=footer)
+            ),
+        )
+
+    def text_of(self, channel_id: str, ts: str) -> str | None:
+        """The text of message `ts` (None if it is gone)."""
+        slack = self._client()
+        page = self._retry(
+            channel_id,
+            lambda: slack.conversations_history(
+                channel=channel_id, latest=ts, inclusive=True, limit=1
+            ),
+        )
+        found = [m for m in page.get("messages") or [] if m.get("ts") == ts]
+        return str(found[0].get("text", "")) if found else None
+
+    def tell(self, channel_id: str, user: str, text: str) -> None:
+        """Show `text` to `user` alone, in the channel where they clicked."""
+        slack = self._client()
+        self._retry(
+            channel_id,
+            lambda: slack.chat_postEphemeral(channel=channel_id, user=user, text=text),
+        )
+
+    def open_modal(self, trigger_id: str, view: Mapping[str, Any]) -> None:
+        """Open `view` for the person whose click gave `trigger_id` (valid for 3 seconds: a
+        single attempt)."""
+        try:
+            self._client().views_open(trigger_id=trigger_id, view=dict(view))
+        except SlackApiError as exc:
+            raise self._translate(exc, "views.open") from None
 
     # --- beyond the port: for `oob doctor` ------------------------------------------------
 

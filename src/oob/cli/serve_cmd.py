@@ -54,19 +54,23 @@ def serve(
     from oob.web.app import Settings
     from oob.web.auth import Authenticator
     from oob.web.server import serve_dashboard
+    from oob.web.slack import interactions_for
 
     url = database_url()
     with ExitStack() as stack:
         store = open_store(url, clock=clock_for(config.sandbox_base()))
         stack.callback(store.close)
         code_host = stack.enter_context(closing(make_code_host(config)))
+        commands = Control(store, url)
+        clock = store.clock
         settings = Settings(
             config=config,
             store=store,
-            commands=Control(store, url),
-            override_status=partial(override_status, config, code_host, store, clock=store.clock),
-            authenticator=Authenticator(config.web, store.clock),
+            commands=commands,
+            override_status=partial(override_status, config, code_host, store, clock=clock),
+            authenticator=Authenticator(config.web, clock),
             time_scale=time_scale,
+            slack=interactions_for(config, store, commands, now=lambda: clock.now().timestamp()),
         )
 
         # Built before serving, so that a missing token stops the command with its message.

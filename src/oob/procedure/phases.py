@@ -131,6 +131,13 @@ def trigger(flow: Flow) -> None:
     flow.release = flow.fx.build(job, number)
     record_started(flow, flow.release)
     flow.move(RunState.RELEASE_WAIT)
+    flow.post(
+        "release_started",
+        ("operators",),
+        job=job,
+        number=number,
+        release_wait=format_minutes(wait),
+    )
 
 
 def _wait_for_start(flow: Flow, job: str, queue_id: int) -> int:

@@ -22,6 +22,7 @@ from dbos import DBOS
 
 from oob.errors import IntegrationError
 from oob.events import KIND_MESSAGE_POSTED, KIND_POSTMORTEM
+from oob.messages import buttons
 from oob.policy import Action
 from oob.ports import Build
 from oob.procedure.hold import Hold
@@ -104,7 +105,9 @@ def post(  # noqa: PLR0917 - a step's arguments are its checkpointed input
 ) -> None:
     """Post `text` to `channel` once (the key finds an earlier post) and record it."""
     r = rt()
-    posted = r.chat.post(channel, text, key)
+    slack = r.plan(run_id).services.slack
+    interactive = slack is not None and slack.signing_secret_env is not None
+    posted = r.chat.post(channel, text, key, buttons(message, run_id) if interactive else ())
     r.store.append_event(
         run_id,
         actor=ACTOR,

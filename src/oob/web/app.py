@@ -57,6 +57,7 @@ from oob.web.views import ANNOUNCED, RunView, available_actions, run_view
 
 if TYPE_CHECKING:
     from oob.config import Config
+    from oob.web.slack import Interactions
 
 NOTICES = {
     Action.APPROVE: "You approved the deploy.",
@@ -136,6 +137,7 @@ class Settings:
     poll_seconds: float = 1.0
     keepalive_seconds: float = 15.0
     time_scale: float = 1.0  # sandbox minutes per real minute, as the worker runs them
+    slack: Interactions | None = None  # Slack's buttons and /oob, when the app is configured
 
 
 def perform(
@@ -206,6 +208,10 @@ def create_app(settings: Settings) -> FastAPI:
     _page_routes(app, dashboard)
     _login_routes(app, dashboard)
     _api_routes(app, dashboard)
+    if settings.slack is not None:
+        from oob.web.slack import routes
+
+        app.include_router(routes(settings.slack))
     return app
 
 
