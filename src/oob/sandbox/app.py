@@ -1,8 +1,9 @@
 """`create_app`: the four services and the control API on one ASGI app.
 
 Mounts: Jenkins at `/jenkins/`, the GitHub REST API at `/github/`, the Slack Web API at
-`/slack/api/`, the CMS at `/cms/`, the control API at `/_sandbox/`. The same app serves a real
-socket (`SandboxServer`) and in-process clients (`httpx.ASGITransport`).
+`/slack/api/` (and its response_urls at `/slack/hooks/`), the CMS at `/cms/`, the control API
+at `/_sandbox/`. The same app serves a real socket (`SandboxServer`) and in-process clients
+(`httpx.ASGITransport`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from oob.sandbox.github import GitHubApi
 from oob.sandbox.jenkins import JenkinsApi
 from oob.sandbox.pages import Pages
 from oob.sandbox.slack import SlackApi
+from oob.sandbox.slack_hooks import Hooks
 from oob.sandbox.world import Options, World
 
 
@@ -31,6 +33,7 @@ class SandboxApp:
             Mount("/jenkins", routes=JenkinsApi(world).routes()),
             Mount("/github", routes=GitHubApi(world).routes()),
             Mount("/slack/api", routes=SlackApi(world).routes()),
+            Mount("/slack/hooks", routes=Hooks(world).routes()),
             Mount("/cms", routes=CmsSite(world).routes()),
             Mount("/_sandbox", routes=Control(world).routes()),
             Mount("/web", routes=Pages(world).routes()),

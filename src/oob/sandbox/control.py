@@ -1,4 +1,5 @@
-"""The control API at `/_sandbox/`: state, ledger, reset and the manual clock.
+"""The control API at `/_sandbox/`: state, ledger, reset, the manual clock, and the simulated
+people's Slack clicks, submissions and commands (`/_sandbox/slack/...`, see `interactions`).
 
 It is for tests, rehearsals and drill leaders, never faulted and not authenticated (the sandbox
 binds to loopback by default).
@@ -13,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from oob.sandbox.errors import SandboxError
+from oob.sandbox.interactions import Interactions
 from oob.sandbox.ledger import iso
 from oob.sandbox.scenario import scenario_names
 from oob.sandbox.world import World
@@ -32,6 +34,7 @@ class Control:
             Route("/scenarios", self.scenarios, methods=["GET"]),
             Route("/reset", self.reset, methods=["POST"]),
             Route("/advance", self.advance, methods=["POST"]),
+            *Interactions(self.world).routes(),
         ]
 
     async def state(self, request: Request) -> Response:

@@ -170,6 +170,22 @@ class View:
 
 
 @dataclass
+class Hook:
+    """A response_url an interaction handed out: where the app may answer the person."""
+
+    id: str
+    secret: str
+    user: str
+    channel: str
+    issued: float
+    """Simulated time it was issued (Slack honours one for 30 minutes, five times)."""
+    message_ts: str | None = None
+    """The message the interaction came from (none for a slash command)."""
+    ephemeral: bool = False
+    uses: int = 0
+
+
+@dataclass
 class AppSettings:
     """The Slack app's settings page: where Slack sends interactions and slash commands."""
 
@@ -215,6 +231,7 @@ class Workspace:
     views: list[View] = field(default_factory=list)
     """Open modals, oldest first."""
     triggers: dict[str, Trigger] = field(default_factory=dict)
+    hooks: dict[str, Hook] = field(default_factory=dict)
     _serial: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     @classmethod
