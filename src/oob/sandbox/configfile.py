@@ -20,7 +20,7 @@ PRESET_CHANNELS = ("sitewide-program", "cms-helpdesk", "cms-editors", "cms-produ
 # The variables a config names for the services' tokens (`token_env`).
 SERVICE_TOKEN_VARIABLES = ("OOB_JENKINS_TOKEN", "OOB_GITHUB_TOKEN", "OOB_SLACK_TOKEN")
 # The variable a config names for the Slack app's signing secret (`signing_secret_env`).
-SIGNING_SECRET_VARIABLE = "OOB_SLACK_SIGNING_SECRET"
+SIGNING_SECRET_VARIABLE = "OOB_SLACK_SIGNING_SECRET"  # noqa: S105 (a variable's name)
 # The simulated people, who may sign in to the dashboard (`oob serve`) with `person_token`.
 PEOPLE = ("operator", "po", "helpdesk")
 # Where the sandbox serves the pages a person opens (commits, compares, pull requests): the
