@@ -15,8 +15,8 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -27,6 +27,7 @@ from oob.simulated import OPERATOR, Crash, Killer, People
 from oob.store import RunRequest, RunState, Store
 
 if TYPE_CHECKING:
+    from oob.commands import Control
     from oob.config import Config
     from oob.procedure import Tuning
     from oob.sandbox.faults import FaultPlan
@@ -65,6 +66,8 @@ class Rehearsal:
     troubles: list[str] = field(default_factory=list)
     # With a `Crash`: the kind of the event after which the worker was killed (None: never).
     killed_after: str | None = None
+    # The decisions taken on the run: (event kind, actor, source). Not part of `to_json`.
+    decisions: list[tuple[str, str, str]] = field(default_factory=list)
 
     @property
     def resolved(self) -> bool:
@@ -194,6 +197,8 @@ def _play(
             started.wait(60)
             state = sandbox.state()
             control = Control(store, url)
+            # The Slack app's interactivity: people decide with the buttons of oob's messages.
+            workers.enter_context(_slack_app(sandbox, config, store, control, time_scale))
             sim_start = float(state["sim_epoch"])
             wall_start = time.monotonic()
             run = control.start(config, _request(config, str(state["fix_sha"]), incident))
@@ -201,7 +206,6 @@ def _play(
                 killer.watch(run.id, stop)
             people = People(
                 store=store,
-                control=control,
                 config=config,
                 code_host=services.code_host,
                 sandbox=sandbox,
@@ -236,6 +240,40 @@ def _play(
         )
     finally:
         store.close()
+
+
+@contextmanager
+def _slack_app(
+    sandbox: SandboxServer, config: Config, store: Store, control: Control, time_scale: float
+) -> Iterator[None]:
+    """Serve Slack's interactions with the run, and set the sandbox's Slack app to send its
+    clicks there (the sandbox's signing secret signs them, in its simulated time)."""
+    import httpx
+
+    from oob.adapters.retry import RetryPolicy
+    from oob.web.server import serving
+    from oob.web.slack import interactions_for, slack_app
+
+    interactions = interactions_for(
+        config,
+        store,
+        control,
+        now=sandbox.world.clock.now,
+        policy=RetryPolicy(time_scale=time_scale),
+    )
+    if interactions is None:
+        raise RuntimeError("the sandbox config names no Slack signing secret")
+    with serving(slack_app(interactions)) as url:
+        answer = httpx.post(
+            f"{sandbox.url}/_sandbox/slack/app",
+            json={
+                "interactivity_url": f"{url}/slack/interactions",
+                "commands_url": f"{url}/slack/commands",
+            },
+            timeout=30,
+        )
+        answer.raise_for_status()
+        yield
 
 
 def _sandbox_config(sandbox: SandboxServer, home: Path, merge_hold: str = "ask") -> Config:
@@ -299,6 +337,7 @@ def _result(
     killed_after: str | None = None,
 ) -> Rehearsal:
     from oob.events import KIND_ENDED, KIND_POSTMORTEM, builds
+    from oob.policy import DECISION_KINDS
     from oob.readmodel import snapshot
 
     events = store.events(run_id)
@@ -345,6 +384,7 @@ def _result(
         notified=dict(Counter(n for e in ledger for n in e["summary"].get("notified") or ())),
         troubles=list(people.troubles),
         killed_after=killed_after,
+        decisions=[(e.kind, e.actor, e.source) for e in events if e.kind in DECISION_KINDS],
     )
 
 
@@ -390,8 +430,10 @@ def reaction_latencies(changes: list[float], actions: list[float]) -> list[float
 
 
 def _by_people(entry: dict[str, Any]) -> bool:
-    # The only state-changing requests not made by the run: the simulated operator's override
-    # (the run's own statuses are its merge hold's).
+    # The state-changing requests not made by the run: the simulated people's clicks in Slack
+    # and the operator's override (the run's own statuses are its merge hold's).
+    if entry["service"] == "slack" and entry["path"] == "/interactions":
+        return True
     return (
         entry["service"] == "github"
         and "/statuses/" in entry["path"]
@@ -404,7 +446,7 @@ def side_effects(ledger: list[dict[str, Any]]) -> dict[str, Any]:
     per audience (from the idempotency key each carries), statuses and pull requests."""
     builds: Counter[str] = Counter()
     messages: Counter[str] = Counter()
-    statuses = pulls = 0
+    statuses = pulls = clicks = updates = 0
     merges: list[dict[str, Any]] = []
     held: dict[str, list[str]] = {}
     for entry in ledger:
@@ -421,6 +463,10 @@ def side_effects(ledger: list[dict[str, Any]]) -> dict[str, Any]:
             # One message may speak to several audiences sharing a channel (`a+b`).
             for audience in (parts[3] if len(parts) > 3 else "unknown").split("+"):
                 messages[audience] += 1
+        elif entry["service"] == "slack" and entry["path"] == "/interactions":
+            clicks += 1
+        elif entry["service"] == "slack" and entry["path"].endswith("chat.update"):
+            updates += 1
         elif entry["service"] == "github" and "/statuses/" in entry["path"]:
             statuses += 1
         elif entry["service"] == "github" and entry["path"].endswith("/pulls"):
@@ -428,6 +474,9 @@ def side_effects(ledger: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "jenkins_builds_triggered": dict(builds),
         "chat_messages": dict(messages),
+        # People's clicks and form submissions in Slack, and messages oob changed after them.
+        "slack_interactions": clicks,
+        "chat_messages_updated": updates,
         "statuses_posted": statuses,
         "pull_requests_opened": pulls,
         # Merges tried into the release branch (by people), merged (200) or refused, and the

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 from oob.store import RunState, Source, Store
 
 if TYPE_CHECKING:
-    from oob.commands import Control
     from oob.config import Config
     from oob.ports import CodeHost
     from oob.sandbox.server import SandboxServer
@@ -117,14 +116,12 @@ class People:
         self,
         *,
         store: Store,
-        control: Control,
         config: Config,
         code_host: CodeHost,
         sandbox: SandboxServer,
         run_id: str,
     ) -> None:
         self.store = store
-        self.control = control
         self.config = config
         self.code_host = code_host
         self.sandbox = sandbox
@@ -161,15 +158,7 @@ class People:
             return False
         kinds = {e.kind for e in self.store.events(self.run_id)}
         if run.state is RunState.AWAITING_APPROVAL and "approval.requested" in kinds:
-            self._once(
-                "approve",
-                lambda: self.control.approve(
-                    self.run_id,
-                    PRODUCT_OWNER,
-                    "approved (simulated product owner)",
-                    Source.SIMULATED,
-                ),
-            )
+            self._once("approve", lambda: self.click(PRODUCT_OWNER, "approve"))
         elif run.state is RunState.PREFLIGHT and "preflight.waiting" in kinds:
             self._override_failures(run.fix_sha)
         elif (
@@ -177,16 +166,26 @@ class People:
             and "shield.down" in kinds
             and self.sandbox.state()["cms"]["login_status"] == 200
         ):
-            self._once(
-                "confirm",
-                lambda: self.control.confirm_fix(
-                    self.run_id,
-                    HELPDESK,
-                    "editors can log in again (simulated helpdesk)",
-                    Source.SIMULATED,
-                ),
-            )
+            self._once("confirm", lambda: self.click(HELPDESK, "confirm-fix"))
         return True
+
+    def click(self, person: str, action: str) -> None:
+        """`person` taps the button of `action` under the run's message in Slack: the sandbox
+        sends Slack's signed interaction to oob, which decides it as it would on the day."""
+        import httpx
+
+        from oob.errors import IntegrationError
+
+        try:
+            answer = httpx.post(
+                f"{self.sandbox.url}/_sandbox/slack/click",
+                json={"user": person, "run": self.run_id, "action": f"oob:{action}"},
+                timeout=30,
+            )
+        except httpx.HTTPError as exc:
+            raise IntegrationError(f"{person}'s click on {action} failed: {exc}") from None
+        if answer.status_code != 200 or answer.json().get("status") != 200:
+            raise IntegrationError(f"{person}'s click on {action} failed: {answer.text[:200]}")
 
     def _once(self, what: str, action: Callable[[], object]) -> None:
         if what not in self.done:

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from oob.web.app import Settings, create_app
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp
 
 # Open live streams hold connections; on Ctrl-C, give them this long before closing them.
 GRACEFUL_SHUTDOWN_SECONDS = 3
@@ -50,3 +56,34 @@ def serve_dashboard(
         stop.set()
         if thread is not None:
             thread.join()
+
+
+@contextmanager
+def serving(app: ASGIApp, host: str = "127.0.0.1") -> Iterator[str]:
+    """Serve `app` on a free port of `host` in a thread while the block runs; yields its URL."""
+    import asyncio
+    import socket
+
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind((host, 0))
+    config = uvicorn.Config(
+        app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=1
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(
+        target=lambda: asyncio.run(server.serve(sockets=[sock])), name="oob-web", daemon=True
+    )
+    thread.start()
+    while not server.started and thread.is_alive():
+        time.sleep(0.01)
+    if not server.started:
+        sock.close()
+        raise RuntimeError("the web server did not start")
+    try:
+        yield f"http://{host}:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
