@@ -178,6 +178,12 @@ class SlackService(Secret):
         description="The variable holding the Slack app's signing secret: with it, `oob serve` "
         "takes decisions from the buttons of oob's messages and the `/oob` command.",
     )
+    interactivity_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://",
+        description="Where the Slack app sends clicks (its Interactivity Request URL, "
+        "`oob serve`'s /slack/interactions): `oob doctor` checks that it answers.",
+    )
     users: dict[Annotated[str, StringConstraints(pattern=r"^[UW][A-Z0-9]{2,}$")], str] = Field(
         default={},
         description="Slack user IDs and the oob person each one is (the names in [roles]).",

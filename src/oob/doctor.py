@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from oob.adapters.retry import RetryPolicy
 from oob.config import Config, Secret, SlackService, StageKind
-from oob.errors import OobError
+from oob.errors import IntegrationError, OobError
 
 if TYPE_CHECKING:
     from oob.adapters.github import GitHubCodeHost
@@ -237,6 +237,52 @@ def _chat(config: Config, policy: RetryPolicy) -> Iterator[Check]:
         yield _attempt(service, f"channel {name}", partial(chat.can_post, name))
     if slack is not None:
         yield from _mentions(config, slack, policy)
+        yield from _interactivity(config, slack)
+
+
+def _interactivity(config: Config, slack: SlackService) -> Iterator[Check]:
+    """The buttons work: the signing secret is set, and the interactivity URL is `oob serve`
+    verifying Slack's signatures (it refuses an unsigned request with 401)."""
+    if slack.signing_secret_env is None:
+        return
+    variable = slack.signing_secret_env
+    if config.signing_secret(slack) is None:
+        yield Check(
+            "Slack",
+            "signing secret",
+            False,
+            f"{variable} is not set: oob's messages carry buttons nobody can use",
+            f"export {variable} with the Slack app's Signing Secret (Basic Information)",
+        )
+        return
+    yield Check("Slack", "signing secret", True, f"{variable} is set")
+    url = slack.interactivity_url
+    if url is None:
+        yield Check(
+            "Slack",
+            "interactivity URL",
+            True,
+            "not checked: set [services.slack] interactivity_url to the app's Request URL",
+        )
+        return
+    yield _attempt("Slack", "interactivity URL", partial(_answers_unsigned_with_401, url))
+
+
+def _answers_unsigned_with_401(url: str) -> str:
+    import httpx
+
+    try:
+        answer = httpx.post(url, content=b"payload=%7B%7D", timeout=10)
+    except httpx.HTTPError as exc:
+        raise IntegrationError(
+            f"{url} does not answer: {exc}", hint="is `oob serve` running and reachable there?"
+        ) from None
+    if answer.status_code != 401:
+        raise IntegrationError(
+            f"{url} answered an unsigned request with HTTP {answer.status_code}, not 401",
+            hint="point the Slack app's Request URL at `oob serve`'s /slack/interactions",
+        )
+    return f"{url} is oob, refusing unsigned requests"
 
 
 def _mentions(config: Config, slack: SlackService, policy: RetryPolicy) -> Iterator[Check]:

@@ -478,7 +478,10 @@ def _approved(d: Dashboard) -> str:
 
 
 def _deny_too_long(page: Page) -> None:
-    # Past the field's maxlength, as a script or an old browser could send it.
+    # Past the field's maxlength, as a script or an old browser could send it. After the first
+    # live update, which resends every section: a click whose button is replaced between its
+    # mouse down and up lands on nothing (the form is not sent), under load now and then.
+    wait_updates(page, 1)
     page.get_by_text("Deny…").click()
     page.locator("#deny-reason").evaluate("el => { el.value = 'x'.repeat(2001); }")
     page.get_by_role("button", name="Confirm: deny the deploy").click()

@@ -28,6 +28,7 @@ from oob.messages import buttons
 from oob.plan import freeze
 from oob.policy import Action, Topic
 from oob.rehearse import _sandbox_config, rehearse
+from oob.sandbox.configfile import SERVICE_TOKEN_VARIABLES
 from oob.sandbox.interactions import STRANGER, sign
 from oob.sandbox.server import SandboxServer
 from oob.sandbox.world import Options
@@ -305,3 +306,110 @@ def test_a_click_racing_a_cli_decision_one_wins_and_the_other_is_told(slack: Sla
             assert said.startswith("You approved"), said
         decided = [e for e in slack.store.events(run_id) if e.kind.startswith("approval.")]
         assert len(decided) == 1
+
+
+def _doctor(config: Config, **slack: Any) -> dict[str, tuple[bool, str]]:
+    from oob.doctor import diagnose
+
+    assert config.services.slack is not None
+    changed = config.services.slack.model_copy(update=slack)
+    services = config.services.model_copy(update={"slack": changed})
+    checks = diagnose(config.model_copy(update={"services": services}))
+    return {
+        c.name: (c.ok, c.detail)
+        for c in checks
+        if c.name in ("signing secret", "interactivity URL")
+    }
+
+
+def test_doctor_checks_the_signing_secret_and_that_the_interactivity_url_is_oob(
+    slack: Slack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ours = f"{slack.url}/slack/interactions"
+    assert _doctor(slack.config, interactivity_url=ours) == {
+        "signing secret": (True, "OOB_SLACK_SIGNING_SECRET is set"),
+        "interactivity URL": (True, f"{ours} is oob, refusing unsigned requests"),
+    }
+    elsewhere = f"{slack.sandbox.url}/_sandbox/state"
+    ok, detail = _doctor(slack.config, interactivity_url=elsewhere)["interactivity URL"]
+    assert not ok
+    assert "not 401" in detail
+    monkeypatch.delenv("OOB_SLACK_SIGNING_SECRET", raising=False)
+    for variable in SERVICE_TOKEN_VARIABLES:  # without [sandbox], tokens come from these
+        monkeypatch.setenv(variable, slack.sandbox.options.token)
+    unset = slack.config.model_copy(update={"sandbox": None})
+    found = _doctor(unset, signing_secret_env="OOB_SLACK_SIGNING_SECRET")
+    assert found["signing secret"][0] is False
+    assert "buttons nobody can use" in found["signing secret"][1]
+
+
+def test_the_shipped_slack_app_manifest_asks_what_oob_uses() -> None:
+    from oob.sandbox.slack import NEEDED
+
+    manifest = json.loads((Path(__file__).parents[2] / "slack-app-manifest.json").read_text())
+    scopes = set(manifest["oauth_config"]["scopes"]["bot"])
+    assert {s for s in NEEDED.values() if s} <= scopes
+    assert "commands" in scopes
+    (command,) = manifest["features"]["slash_commands"]
+    assert command["command"] == "/oob"
+    assert command["url"].endswith("/slack/commands")
+    assert manifest["settings"]["interactivity"]["request_url"].endswith("/slack/interactions")
+
+
+def test_deny_from_slack_asks_why_in_a_form_then_decides(slack: Slack) -> None:
+    run_id = slack.run()
+    slack.click("po", run_id, "deny")
+    deadline = time.monotonic() + 10
+    while True:
+        views = httpx.get(
+            f"{slack.sandbox.url}/_sandbox/slack/views", params={"user": "po"}
+        ).json()["views"]
+        if views or time.monotonic() > deadline:
+            break
+        time.sleep(0.02)
+    (view,) = views
+    assert view["callback_id"] == "oob:deny"
+    assert slack.store.run(run_id).state is RunState.AWAITING_APPROVAL  # nothing decided yet
+    answer = httpx.post(
+        f"{slack.sandbox.url}/_sandbox/slack/submit",
+        json={"user": "po", "values": {"reason": {"reason": "wait for the <daily> deploy"}}},
+        timeout=30,
+    ).json()
+    assert (answer["status"], answer["closed"]) == (200, True)
+    assert slack.told("po") == [f"You denied the deploy of run {run_id}."]
+    taken = slack.store.taken(run_id)[Topic.APPROVAL]
+    assert (taken.action, taken.actor, taken.text) == (
+        Action.DENY,
+        "po",
+        "wait for the <daily> deploy",
+    )
+    assert "wait for the &lt;daily&gt; deploy" in _settled(slack, run_id)  # escaped for Slack
+
+
+def _command(slack: Slack, person: str, text: str) -> dict[str, Any]:
+    answer = httpx.post(
+        f"{slack.sandbox.url}/_sandbox/slack/command",
+        json={"user": person, "text": text},
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text
+    data: dict[str, Any] = answer.json()
+    assert data["status"] == 200, data
+    return data
+
+
+def test_the_oob_command_tells_where_a_run_is(slack: Slack) -> None:
+    httpx.post(
+        f"{slack.sandbox.url}/_sandbox/slack/app",
+        json={"commands_url": f"{slack.url}/slack/commands"},
+    ).raise_for_status()
+    run_id = slack.run()
+    status = json.loads(_command(slack, "po", f"status {run_id}")["body"])
+    assert status["response_type"] == "ephemeral"
+    assert status["text"].startswith(f"{run_id} ")
+    assert "awaiting_approval" in status["text"]
+    assert "Waiting for the product owner" in status["text"]
+    runs = json.loads(_command(slack, "helpdesk", "runs")["body"])
+    assert run_id in runs["text"]
+    stranger = json.loads(_command(slack, STRANGER, "runs")["body"])
+    assert "not an oob person" in stranger["text"]
