@@ -38,6 +38,7 @@ NAMES = [
     "job",
     "number",
     "release_wait",
+    "run_url",
 ]
 GROUP_ID = "S0CMSENG01"
 

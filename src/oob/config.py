@@ -327,6 +327,11 @@ class Web(Model):
         description="`sso`: a trusted header set by a single-sign-on proxy; "
         "`tokens`: per-user tokens listed under [web.users]."
     )
+    public_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^\s<>|]+$",
+        description="Where people open the dashboard: messages link to each run's page there.",
+    )
     sso_header: str = Field(default="X-Forwarded-Email", pattern=r"^[A-Za-z0-9-]+$")
     trusted_proxies: list[IPvAnyNetwork] = Field(
         default=[], description="Addresses or networks whose `sso_header` is believed."

@@ -337,3 +337,21 @@ def test_a_run_that_cannot_be_queued_frees_the_pipeline(preset_text: str, tmp_pa
     assert run.outcome is RunState.FAILED  # oob could not go on; nobody cancelled it
     assert store.active_run("va-cms") is None
     store.close()
+
+
+VA_CMS = (resources.files("oob") / "presets" / "va-cms.toml").read_text(encoding="utf-8")
+WITH_DASHBOARD = (
+    VA_CMS
+    + '\n[web]\nidentity = "sso"\ntrusted_proxies = ["127.0.0.1/32"]\n'
+    + 'public_url = "https://oob.example.org"\n'
+)
+
+
+@pytest.mark.parametrize("preset_text", [WITH_DASHBOARD])
+def test_the_approval_request_links_to_the_run_s_page(harness: Harness) -> None:
+    run = harness.start()
+    harness.wait_for(run.id, lambda r: "approval.requested" in harness.kinds(r.id))
+    (text,) = [t for k, (_, t) in harness.chat.posted.items() if ":approval_request:" in k]
+    assert f"*Follow it:* https://oob.example.org/runs/{run.id}" in text
+    harness.control.deny(run.id, "po", "not today")
+    harness.end(run.id)

@@ -131,6 +131,14 @@ class Flow:
 
     # --- messages ---
 
+    @property
+    def run_url(self) -> str:
+        """The run's page on the dashboard ("" when the config does not say where that is)."""
+        web = self.plan.web
+        if web is None or web.public_url is None:
+            return ""
+        return f"{web.public_url.rstrip('/')}/runs/{self.run_id}"
+
     def values(self, extra: Mapping[str, Any]) -> dict[str, Any]:
         from oob.eta import format_minutes
 
@@ -146,6 +154,7 @@ class Flow:
             "fix_sha": req["fix_sha"],
             "fix_short": req["fix_sha"][:7],
             "eta": format_minutes(self.eta_minutes),
+            "run_url": self.run_url,
             **extra,
         }
 
