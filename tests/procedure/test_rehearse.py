@@ -78,6 +78,8 @@ def check_json(result: dict[str, Any]) -> None:
     assert set(result["side_effects"]) == {
         "jenkins_builds_triggered",
         "chat_messages",
+        "slack_interactions",
+        "chat_messages_updated",
         "statuses_posted",
         "pull_requests_opened",
         "merges",
@@ -107,5 +109,6 @@ def test_run_completes_correctly_with_faults(tmp_path: Path) -> None:
         "helpdesk": 3,
         "editors": 1,
         "engineers": 2,
+        "operators": 1,  # the release build started (its Cancel button)
     }
     assert effects["pull_requests_opened"] == 1

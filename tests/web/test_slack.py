@@ -93,6 +93,7 @@ class Slack:
         assert answer.status_code == 200, answer.text
         data: dict[str, Any] = answer.json()
         assert data["status"] == 200, data
+        assert data["late"] is False  # acknowledged within Slack's three seconds, acted on after
         return data
 
     def told(self, person: str, count: int = 1) -> list[str]:
