@@ -227,6 +227,10 @@ def test_no_user_text_becomes_slack_markup(messages: Messages, data: Any) -> Non
         "released_state": "success",
         "outcome": "cancelled",
         "deployed": False,
+        "run_url": "https://oob.example.org/runs/20260304-100000-abcd",
+        "job": "deploys/cms-auto-deploy",
+        "number": 7,
+        "release_wait": "15 min",
     }
     for name in USER_FIELDS:
         values[name] = data.draw(HOSTILE, label=name)
