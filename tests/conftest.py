@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -10,6 +12,18 @@ from pathlib import Path
 import pytest
 
 from oob.cli import main
+
+
+@pytest.fixture(autouse=True)
+def _dbos_logs_to_a_live_stream() -> Iterator[None]:
+    """DBOS logs through one process-wide handler bound to the stderr of the moment it was
+    made: made during a test that captured its output (`run_cli`'s capsys), it would write to a
+    closed stream in every later test of the same worker (`DBOS()` flushes it at launch). After
+    each test it is pointed at the stderr of the moment again."""
+    yield
+    for handler in logging.getLogger("dbos").handlers:
+        if isinstance(handler, logging.StreamHandler) and getattr(handler.stream, "closed", False):
+            handler.setStream(sys.stderr)
 
 
 @dataclass

@@ -26,7 +26,7 @@ def test_the_approval_request_at_every_limit_fits_slack(preset_text: str, tmp_pa
     messages = Messages(parse(preset_text, tmp_path / "oob.toml"))
     values = {f: "&" * limits[f] for f in approval}
     values |= {"pipeline": "va-cms", "run_id": "r" * 24, "requester": "x" * 64}
-    values |= {"fix_short": "abcdef0", "eta": "3 h 21 min"}
+    values |= {"fix_short": "abcdef0", "eta": "3 h 21 min", "run_url": "https://" + "u" * 200}
     text = messages.render("approval_request", "product_owner", values)
     assert len(text) < SLACK_MESSAGE_MAX
     assert 2 * max(TEXT_LIMITS.values()) < GITHUB_BODY_MAX

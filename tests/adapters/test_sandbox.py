@@ -18,6 +18,7 @@ import pytest
 from oob.adapters import Services, connect
 from oob.config import Config, load
 from oob.errors import IntegrationError
+from oob.ports import Button
 from oob.sandbox.faults import FaultPlan
 from oob.sandbox.server import SandboxServer
 from tests.adapters.conftest import Start, render  # noqa: F401 - tests/web imports render from here
@@ -151,18 +152,25 @@ def test_trigger_follow_the_log_and_read_the_released_commit(
     assert build.succeeded
 
 
-def test_post_is_idempotent_and_update_changes_the_message(
+def test_post_is_idempotent_and_settle_replaces_the_buttons(
     services: tuple[SandboxServer, Config, Services],
 ) -> None:
     server, _, s = services
-    first = s.chat.post("sitewide-program", "Please hold merges", key="run-1/hold")
-    again = s.chat.post("sitewide-program", "Please hold merges", key="run-1/hold")
+    asked = (Button("approve", "Approve", "run-1", "primary"),)
+    first = s.chat.post("sitewide-program", "Please approve", key="run-1/ask", buttons=asked)
+    again = s.chat.post("sitewide-program", "Please approve", key="run-1/ask", buttons=asked)
     assert first.ts == again.ts
     assert first.permalink is not None
     assert first.permalink.endswith(f"p{first.ts.replace('.', '')}")
-    s.chat.update(first, "You may resume merging")
     posts = [e for e in server.ledger() if e["service"] == "slack" and "postMessage" in e["path"]]
     assert len(posts) == 1
+    channel = s.chat.channel_id("sitewide-program")
+    assert s.chat.text_of(channel, first.ts) == "Please approve"
+    s.chat.settle(channel, first.ts, "Please approve", "*Approved* by po")
+    with server.world.session() as world:
+        (shown,) = [m for m in world.slack.channels[channel].messages if m.ts == first.ts]
+        assert [b["type"] for b in shown.blocks or []] == ["section", "context"]
+        assert shown.text == "Please approve"
 
 
 def test_posts_with_faults_never_duplicate(start: Start) -> None:
