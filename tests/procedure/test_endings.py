@@ -11,7 +11,7 @@ from oob.commands import Refused, notify
 from oob.errors import JenkinsError, UsageError
 from oob.procedure import Readiness
 from oob.readmodel import snapshot
-from oob.store import RunState
+from oob.store import Run, RunState
 from tests.procedure.doubles import Chat
 from tests.procedure.harness import Harness, approve
 
@@ -154,3 +154,31 @@ def test_a_bug_while_closing_still_ends_the_run_and_frees_the_pipeline(harness: 
         f"oob notify {run.id} resolved",
     }
     assert harness.postmortems == [run.id]
+
+
+@pytest.mark.parametrize("preset_text", [CONFIRMING])
+def test_during_verification_the_run_says_it_waits_for_a_fix_confirmer(harness: Harness) -> None:
+    from rich.console import Console
+
+    from oob.live import render
+
+    run = harness.start()
+    approve(harness, run)
+
+    def waiting_to_confirm(r: Run) -> bool:
+        shot = snapshot(harness.store, r.id, harness.store.clock.now())
+        return shot.waiting is not None and shot.waiting.command.startswith("oob confirm-fix")
+
+    harness.wait_for(run.id, waiting_to_confirm)
+    shot = snapshot(harness.store, run.id, harness.store.clock.now())
+    waiting = shot.to_json()["waiting_for"]
+    assert waiting["command"] == f"oob confirm-fix {run.id}"
+    assert waiting["text"].startswith("waiting for a fix confirmer (helpdesk, operator) to confirm")
+    assert waiting["until"]  # the verification times out, and says when
+    screen = Console(record=True, width=200, force_terminal=True)
+    screen.print(render(shot))
+    text = screen.export_text()
+    assert f"to confirm the fix: `oob confirm-fix {run.id}`" in text
+    assert "ETA 0 min" not in text
+    harness.control.confirm_fix(run.id, "helpdesk", "editors can log in")
+    assert harness.end(run.id).outcome is RunState.RESOLVED
