@@ -4,6 +4,7 @@ every time scale (issue: what a rehearsal shows is true)."""
 from __future__ import annotations
 
 import re
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -25,7 +26,7 @@ def at(stamp: str) -> datetime:
     return datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S")
 
 
-@pytest.mark.parametrize("time_scale", [600, 60])
+@pytest.mark.parametrize("time_scale", [600, 120, 60])
 def test_lead_time_and_downtime_agree_with_the_builds_at_every_time_scale(
     tmp_path: Path, time_scale: float
 ) -> None:
@@ -53,3 +54,34 @@ def test_lead_time_and_downtime_agree_with_the_builds_at_every_time_scale(
     last = max(end for _, end in builds.values())
     # The lead time holds every build the run followed, in the same (simulated) minutes.
     assert minutes(lead.group(1)) >= (last - first).total_seconds() / 60 - 1
+
+
+def test_the_live_view_never_shows_a_running_stage_with_negative_time(tmp_path: Path) -> None:
+    """The live view measured a running stage's sandbox start against the wall clock."""
+    from rich.console import Console
+
+    from oob.config import Config
+    from oob.live import render
+    from oob.readmodel import snapshot
+    from oob.store import Store
+
+    running: list[float] = []
+    shown: list[str] = []
+
+    def show(store: Store, _config: Config, run_id: str, _scale: float) -> None:
+        while store.run(run_id).active:
+            shot = snapshot(store, run_id, store.clock.now())
+            now = [s.actual_minutes for s in shot.stages if s.status == "running"]
+            running.extend(m for m in now if m is not None)
+            if now and len(shown) < 5:
+                screen = Console(record=True, width=200)
+                screen.print(render(shot))
+                shown.append(screen.export_text())
+            time.sleep(0.05)
+
+    result = rehearse("happy", time_scale=600, drafts=tmp_path, show=show)
+    assert result.outcome == "resolved"
+    assert running
+    assert min(running) >= 0
+    assert shown
+    assert not [text for text in shown if re.search(r"-\d+ (h|min)", text)]
