@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import math
 import os
 import re
 import tomllib
@@ -17,12 +18,12 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from oob.config import parse
 from oob.errors import ConfigError, UsageError
-from oob.limits import check_text
+from oob.limits import MAX_MINUTES, check_text
 from oob.messages import MESSAGES, Messages, mention_markup
 from oob.postmortem import markdown
 from oob.preflight import validate_sha
@@ -184,6 +185,113 @@ def test_oob_status_of_any_run_id_is_never_a_traceback(
     assert code != 0  # there is no run
     assert "Traceback" not in err.getvalue()
     assert err.getvalue().strip(), "a refusal says why"
+
+
+# Minutes as people type them: any text, numbers written every way Python and pydantic read
+# them, and the values at and beyond the edges.
+MINUTES = st.one_of(
+    TEXT,
+    st.floats().map(str),
+    st.floats().map(repr),
+    st.integers().map(str),
+    st.decimals(allow_nan=True).map(str),
+    st.floats(min_value=-1, max_value=MAX_MINUTES + 1).map(lambda x: f"{x:.12g}"),
+    st.sampled_from(
+        [
+            "nan",
+            "-nan",
+            "NaN",
+            "inf",
+            "-inf",
+            "Infinity",
+            "1e309",
+            "-0",
+            "+0",
+            "0",
+            "1440",
+            "1440.0",
+            "1440.0000001",
+            "1441",
+            "-0.0000001",
+            "1_000",
+            " 5 ",
+            "5\n",
+            "0x10",
+            "0b1",
+            "1e3",
+            "1E3",
+            ".5",
+            "5.",
+            "\u0661\u0662",  # Arabic-Indic digits
+            "\uff11\uff12",  # full-width digits
+            "",
+            " ",
+            "--help",
+            "-1",
+            "true",
+        ]
+    ),
+)
+
+
+@FUZZ
+@given(option=st.sampled_from(["--release-wait", "--approval-timeout"]), value=MINUTES)
+def test_oob_deploy_s_minutes_are_finite_and_bounded_or_refused_in_one_line(
+    option: str,
+    value: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    preset_file: Path,
+) -> None:
+    """`oob deploy --release-wait/--approval-timeout ANY`: the minutes reach the command as a
+    finite number within 0..MAX_MINUTES, or are refused (exit 2) in one line naming the option,
+    never a traceback. The deploy goes no further than its first check after the options (an
+    empty `--cause`): no network, no store, no run."""
+    import sys
+
+    import oob.limits
+    from oob.cli import main
+
+    assume("\x00" not in value)  # no terminal passes a NUL in an argument
+    home = tmp_path / "home"
+    monkeypatch.setenv("OOB_HOME", str(home))
+    monkeypatch.setenv("OOB_USER", "cms-oncall")  # a deployer of the preset
+    monkeypatch.delenv("OOB_DATABASE_URL", raising=False)
+    reached: list[dict[str, Any]] = []
+    check_text = oob.limits.check_text
+
+    def watched(option: str, value: str, *, required: bool = False) -> str:
+        # The deploy's first text check: record the minutes the command was given.
+        caller = sys._getframe(1).f_locals
+        reached.append({k: caller.get(k) for k in ("release_wait", "approval_timeout")})
+        return check_text(option, value, required=required)
+
+    monkeypatch.setattr(oob.limits, "check_text", watched)
+    args = ["--config", str(preset_file), "deploy", "--fix", "abc1234", "--symptoms", "s",
+            "--cause", "   ", "--fix-summary", "f", f"{option}={value}"]  # fmt: skip
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main(args)
+            code = 0
+        except SystemExit as exit_:
+            code = int(exit_.code or 0)
+    said = err.getvalue()
+    assert "Traceback" not in said
+    assert code == 2, (value, said)
+    assert not home.exists() or not list(home.iterdir())  # no store, no worker, no run
+    event("accepted" if reached else "refused")
+    if reached:  # accepted: the blank --cause was what refused the deploy
+        assert said.startswith("error: --cause must not be empty"), said
+        minutes = reached[0][option.removeprefix("--").replace("-", "_")]
+        assert isinstance(minutes, float), (value, minutes)
+        assert math.isfinite(minutes), (value, minutes)
+        assert 0 <= minutes <= MAX_MINUTES, (value, minutes)
+        assert minutes == float(value), (value, minutes)  # the number typed, not another
+    else:
+        errors = [line for line in said.splitlines() if line.lower().startswith("error")]
+        assert len(errors) == 1, said
+        assert option in errors[0], said
 
 
 # --- Slack and Markdown escaping -------------------------------------------------------------
