@@ -24,12 +24,14 @@ from typing import Any
 import oob.rehearse as rehearse_mod
 from oob.sandbox.faults import FaultPlan, Faults
 
-# The right outcome of each scenario (tests/procedure/test_rehearse.py checks the same).
+# The right outcome of each scenario rehearsed to one (tests/procedure/test_rehearse.py checks
+# the same; tests/proof/test_soak.py checks that the two lists agree).
 EXPECTED = {
     "happy": "resolved",
     "flaky-cypress": "resolved",
     "tests-pending": "resolved",
     "main-moved": "resolved",
+    "pr-during-hold": "resolved",
     "wrong-commit": "release_mismatch",
     "prod-deploy-fails": "deploy_failed",
     "fix-ineffective": "fix_not_verified",

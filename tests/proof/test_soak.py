@@ -1,9 +1,10 @@
-"""A sample of the fault soak (`bench/soak.py`): one seed of two scenarios with the sandbox
-failing one request in five, and one with the worker killed with SIGKILL as well. The right
-outcome, each side effect once, an intact audit chain."""
+"""A sample of the fault soak (`bench/soak.py`): one seed of every scenario rehearsed to an
+outcome with the sandbox failing one request in five, and one with the worker killed with
+SIGKILL as well. The right outcome, each side effect once, an intact audit chain."""
 
 from __future__ import annotations
 
+import importlib.util
 import random
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import pytest
 import oob.rehearse as rehearse_mod
 from oob.audit import verify
 from oob.sandbox.faults import FaultPlan
+from tests.procedure.test_rehearse import EXPECTED
 
 TIME_SCALE = 600
 
@@ -24,10 +26,10 @@ KILL = rehearse_mod.Crash(random.Random(1).randint(3, 48))
 @pytest.mark.parametrize(
     ("scenario", "outcome", "crash"),
     [
-        ("flaky-cypress", "resolved", None),
-        ("prod-deploy-fails", "deploy_failed", None),
+        *((scenario, outcome, None) for scenario, outcome in sorted(EXPECTED.items())),
         ("flaky-cypress", "resolved", KILL),
     ],
+    ids=lambda value: "kill" if isinstance(value, rehearse_mod.Crash) else None,
 )
 def test_a_run_under_faults_ends_right_with_each_effect_once(
     scenario: str,
@@ -59,3 +61,13 @@ def test_a_run_under_faults_ends_right_with_each_effect_once(
     assert verdicts[0].chained == verdicts[0].events > 10
     text = Path(str(result.postmortem_path)).read_text(encoding="utf-8")
     assert "Audit log: " in text
+
+
+def test_the_soak_script_rehearses_every_scenario_with_an_outcome() -> None:
+    path = Path(__file__).parents[2] / "bench" / "soak.py"
+    spec = importlib.util.spec_from_file_location("soak", path)
+    assert spec is not None
+    assert spec.loader is not None
+    soak = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(soak)
+    assert soak.EXPECTED == EXPECTED
