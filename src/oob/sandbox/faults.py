@@ -142,7 +142,7 @@ class Faults:
                     "message": "You have exceeded a secondary rate limit. "
                     "Please wait a few minutes before you try again.",
                     "documentation_url": "https://docs.github.com/rest/using-the-rest-api/"
-                    "rate-limits-for-the-rest-api",
+                    "rate-limits-for-the-rest-api#about-secondary-rate-limits",
                     "status": str(status),
                 }
             ).encode()
