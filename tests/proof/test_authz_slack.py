@@ -74,7 +74,7 @@ def actor_of(config: Config, person: str) -> str:
 def expected(roles: Roles, action: Action, actor: str, state: RunState, text: str) -> bool:
     """The rules' answer, from `RULES`' data and the run's roles (not from `decide`)."""
     rule = RULES[action]
-    names = set()
+    names: set[str] = set()
     for role in rule.roles:
         named: list[str] = getattr(roles, role.value)
         if role.value == "fix_confirmers" and not named:
@@ -96,6 +96,10 @@ class World:
     plan: dict[str, Any]
     fresh: dict[tuple[RunState, str], str] = field(default_factory=dict)
     made: int = 0
+    chat: Any = None
+
+    def __post_init__(self) -> None:
+        self.chat = make_chat(self.config)
 
     @property
     def roles(self) -> Roles:
@@ -126,7 +130,7 @@ class World:
             conn.execute(table.update().where(table.c.id == run.id).values(**values))
         audience = MESSAGES[message][0]
         channel = getattr(self.config.audiences, audience).channels[0]
-        make_chat(self.config).post(
+        self.chat.post(
             channel, f"{message} of {run.id}", f"{run.id}:{message}", buttons(message, run.id)
         )
         self.fresh[key] = run.id
@@ -137,7 +141,7 @@ class World:
 
     # -- the sandbox's people ------------------------------------------------------------------
 
-    def _get(self, what: str, person: str) -> list[dict[str, Any]]:
+    def shown_to(self, what: str, person: str) -> list[dict[str, Any]]:
         answer = httpx.get(
             f"{self.sandbox.url}/_sandbox/slack/{what}", params={"user": person}, timeout=10
         )
@@ -145,7 +149,7 @@ class World:
         shown: list[dict[str, Any]] = answer.json()[what]
         return shown
 
-    def _post(self, what: str, body: dict[str, Any]) -> dict[str, Any]:
+    def play(self, what: str, body: dict[str, Any]) -> dict[str, Any]:
         answer = httpx.post(f"{self.sandbox.url}/_sandbox/slack/{what}", json=body, timeout=30)
         assert answer.status_code == 200, answer.text
         data: dict[str, Any] = answer.json()
@@ -153,10 +157,10 @@ class World:
         assert data["late"] is False, data  # acknowledged within Slack's three seconds
         return data
 
-    def _new(self, what: str, person: str, before: int) -> list[dict[str, Any]]:
+    def new(self, what: str, person: str, before: int) -> list[dict[str, Any]]:
         deadline = time.monotonic() + 20
         while True:
-            shown = self._get(what, person)
+            shown = self.shown_to(what, person)
             if len(shown) > before:
                 return shown[before:]
             assert time.monotonic() < deadline, f"nothing new in {what} of {person}"
@@ -165,19 +169,19 @@ class World:
     def click(self, person: str, run_id: str, action: Action, text: str) -> list[str]:
         """`person` clicks the button (and submits the form with `text` where it asks for a
         reason); what they were told then."""
-        told = len(self._get("ephemeral", person))
-        views = len(self._get("views", person))
-        self._post("click", {"user": person, "run": run_id, "action": f"oob:{action.value}"})
+        told = len(self.shown_to("ephemeral", person))
+        views = len(self.shown_to("views", person))
+        self.play("click", {"user": person, "run": run_id, "action": f"oob:{action.value}"})
         if action in FORMS:
-            (view,) = self._new("views", person, views)
+            (view,) = self.new("views", person, views)
             assert view["callback_id"] == f"oob:{action.value}"
             submitted = self.submit(person, view["id"], text)
             assert submitted["closed"] is True, submitted
-        return [str(e["text"]) for e in self._new("ephemeral", person, told)]
+        return [str(e["text"]) for e in self.new("ephemeral", person, told)]
 
     def submit(self, person: str, view: str, text: str) -> dict[str, Any]:
         body = {"user": person, "view": view, "values": {"reason": {"reason": text}}}
-        return self._post("submit", body)
+        return self.play("submit", body)
 
     def refusals(self, run_id: str) -> list[tuple[str, Source, str]]:
         return [
@@ -254,9 +258,9 @@ def test_every_button_answers_as_the_rules_say_and_every_refusal_is_audited(
     for action in SLACK_ACTIONS:  # no rule is vacuous through Slack either
         assert tally[action, True] > 0, action
         assert tally[action, False] > 0, action
-    allowed = sum(n for (_, ok), n in tally.items() if ok)
+    taken = sum(n for (_, ok), n in tally.items() if ok)
     # docs/reliability.md gives these figures.
-    assert (cells, allowed, cells - allowed) == (80, 8, 72), dict(tally)
+    assert (cells, taken, cells - taken) == (80, 8, 72), dict(tally)
 
 
 @pytest.mark.parametrize("action", list(FORMS), ids=str)
@@ -272,14 +276,14 @@ def test_a_blank_reason_is_refused_by_the_form_before_the_policy(
     )
     run_id = world.run(state, MESSAGE[action])
     events = len(world.store.events(run_id))
-    views = len(world._get("views", person))
-    world._post("click", {"user": person, "run": run_id, "action": f"oob:{action.value}"})
-    (view,) = world._new("views", person, views)
+    views = len(world.shown_to("views", person))
+    world.play("click", {"user": person, "run": run_id, "action": f"oob:{action.value}"})
+    (view,) = world.new("views", person, views)
     blank = world.submit(person, view["id"], "   ")
     assert (blank["closed"], blank["response_action"]) == (False, "errors"), blank
     time.sleep(0.2)
     assert len(world.store.events(run_id)) == events  # not decided, not refused: not asked
-    told = len(world._get("ephemeral", person))
+    told = len(world.shown_to("ephemeral", person))
     assert world.submit(person, view["id"], REASON)["closed"] is True
-    assert world._new("ephemeral", person, told)[0]["text"] == DONE[action].format(run=run_id)
+    assert world.new("ephemeral", person, told)[0]["text"] == DONE[action].format(run=run_id)
     world.used(state, MESSAGE[action])
