@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 from collections.abc import Callable, Iterator
@@ -23,7 +24,8 @@ def _dbos_logs_to_a_live_stream() -> Iterator[None]:
     yield
     for handler in logging.getLogger("dbos").handlers:
         if isinstance(handler, logging.StreamHandler) and getattr(handler.stream, "closed", False):
-            handler.setStream(sys.stderr)
+            with handler.lock or contextlib.nullcontext():  # setStream would flush the closed one
+                handler.stream = sys.stderr
 
 
 @dataclass

@@ -67,9 +67,7 @@ def render(view: Snapshot) -> RenderableType:
     if view.waiting is not None:
         parts.append(Text(str(view.waiting), "bold yellow"))
     for missed in view.undelivered:
-        parts.append(
-            Text(f"undelivered: {missed.summary}; send it with `{missed.command}`", "bold red")
-        )
+        parts.append(Text(str(missed), "bold red"))
     return Group(*parts, Text("latest:", "bold"), events)
 
 

@@ -52,10 +52,17 @@ class Waiting:
 
 @dataclass(frozen=True)
 class Undelivered:
-    """A message the run could not deliver, and the command that sends it again."""
+    """A message the run could not deliver, and the command that sends it again; or
+    (`hold`) a merge hold it could not lift, and the command that lifts it."""
 
     summary: str
     command: str
+    hold: bool = False
+
+    def __str__(self) -> str:
+        if self.hold:
+            return f"merging is still held: {self.summary}; lift the hold with `{self.command}`"
+        return f"undelivered: {self.summary}; send it with `{self.command}`"
 
 
 @dataclass(frozen=True)
@@ -87,9 +94,7 @@ class Snapshot:
                 "text": str(self.waiting),
             },
             "undelivered": [{"summary": u.summary, "command": u.command} for u in self.undelivered],
-            "hold_not_lifted": any(
-                u.command.startswith("oob hold release") for u in self.undelivered
-            ),
+            "hold_not_lifted": any(u.hold for u in self.undelivered),
             "steps": [
                 {
                     "name": s.name,
@@ -263,7 +268,7 @@ def _hold_not_lifted(events: list[Event]) -> tuple[Undelivered, ...]:
     )
     if last is None or last.kind != KIND_HOLD_NOT_LIFTED:
         return ()
-    return (Undelivered(last.summary, str(last.details.get("command", ""))),)
+    return (Undelivered(last.summary, str(last.details.get("command", "")), hold=True),)
 
 
 def _eta(config: Config, run: Run, stages: list[StageView]) -> float | None:

@@ -256,9 +256,15 @@ def test_hold_release_lifts_a_hold_closing_could_not_once(
         summary="the merge hold could not be lifted: GitHub answered 502",
         details={"mode": "status", "command": f"oob hold release {run.id}"},
     )
-    view = snapshot(deployment.store, run.id, datetime.now(UTC)).to_json()
+    shot = snapshot(deployment.store, run.id, datetime.now(UTC))
+    view = shot.to_json()
     assert view["hold_not_lifted"] is True
     assert view["undelivered"][-1]["command"] == f"oob hold release {run.id}"
+    # The live view says what it is: merging still held, and how to lift it.
+    assert str(shot.undelivered[-1]) == (
+        "merging is still held: the merge hold could not be lifted: GitHub answered 502;"
+        f" lift the hold with `oob hold release {run.id}`"
+    )
 
     config = str(deployment.config_path)
     result = run_cli("--config", config, "hold", "release", run.id)
