@@ -12,8 +12,8 @@ Control endpoints under `/_sandbox/slack/` (JSON in, JSON out):
 - `GET ephemeral?user=`, `GET views?user=`, `GET users`: what a person was told or has open.
 
 Each is sent as Slack sends it: a form body, signed with the app's signing secret
-(`X-Slack-Signature`, `X-Slack-Request-Timestamp` in the world's simulated time, since a
-rehearsal keeps every clock on the sandbox's), and it answers with what oob answered:
+(`X-Slack-Signature`, `X-Slack-Request-Timestamp` in real seconds as the request leaves, as
+Slack's: its freshness is the wire's, like the rate limit's), and it answers with what oob answered:
 `{status, body, trigger_id, late, ...}`. `late` is an answer Slack would not have waited for
 (three seconds): Slack then shows the person an error and ignores the answer, and so does the
 sandbox. The world is locked only while a payload is made and while the answer takes effect:
@@ -296,7 +296,10 @@ async def _send(outgoing: Outgoing, secret: str) -> Answer:
         "Content-Type": "application/x-www-form-urlencoded",
         "User-Agent": USER_AGENT,
         "Accept": "application/json,*/*",
-        **sign(secret, outgoing.timestamp, body),
+        # Stamped as it leaves, in real seconds, as Slack stamps it: a request's freshness is a
+        # property of the wire, like Slack's rate limit, not of the run's simulated timeline (at
+        # 600 times real time a 300 ms trip would be three simulated minutes).
+        **sign(secret, int(time.time()), body),
     }
     start = time.monotonic()
     async with httpx.AsyncClient(timeout=SEND_TIMEOUT, trust_env=False) as client:

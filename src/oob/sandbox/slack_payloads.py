@@ -47,7 +47,6 @@ class Outgoing:
 
     url: str
     fields: dict[str, str]
-    timestamp: int
     trigger_id: str
     summary: dict[str, Any]
 
@@ -100,7 +99,7 @@ def click_payload(world: World, body: dict[str, Any]) -> Outgoing:
     payload["actions"] = [action_json]
     summary = {"type": "block_actions", "user": user, "action": action, "value": run}
     summary.update(channel=channel.id, message_ts=message.ts)
-    return Outgoing(url, {"payload": json.dumps(payload)}, int(world.now), trigger.id, summary)
+    return Outgoing(url, {"payload": json.dumps(payload)}, trigger.id, summary)
 
 
 def submission_payload(world: World, body: dict[str, Any]) -> Outgoing:
@@ -133,7 +132,7 @@ def submission_payload(world: World, body: dict[str, Any]) -> Outgoing:
     }
     summary = {"type": "view_submission", "user": user, "view": view.id}
     summary["callback_id"] = view.spec.get("callback_id", "")
-    return Outgoing(url, {"payload": json.dumps(payload)}, int(world.now), trigger.id, summary)
+    return Outgoing(url, {"payload": json.dumps(payload)}, trigger.id, summary)
 
 
 def command_payload(world: World, body: dict[str, Any]) -> Outgoing:
@@ -168,7 +167,7 @@ def command_payload(world: World, body: dict[str, Any]) -> Outgoing:
     }
     summary = {"type": "command", "user": user, "command": COMMAND, "text": text[:200]}
     summary["channel"] = channel.id
-    return Outgoing(url, fields, int(world.now), trigger.id, summary)
+    return Outgoing(url, fields, trigger.id, summary)
 
 
 def _state(view: View, values: dict[str, Any]) -> dict[str, Any]:

@@ -1,14 +1,15 @@
 """Slack's requests to `oob serve`: the buttons under oob's messages, and the `/oob` command.
 
-Every request is verified with the Slack app's signing secret by slack_sdk's
-`SignatureVerifier` (HMAC `v0` over the timestamp and the body, compared in constant time, the
-timestamp within five minutes of the run's clock) and refused when its signature was seen
-before (a replay). A click is acknowledged at once -- Slack waits three seconds -- then acted
-on: the same command, policy and atomic decision as the CLI and the dashboard
-(`Control.decide`, source `slack`). The person is told the answer in a message only they see,
-and once the question is decided the message's buttons are replaced by who decided what, and
-when, so that nobody taps a stale button. A decision that needs a reason (deny, cancel, the
-fix does not work) opens a form first.
+Every request is verified with the Slack app's signing secret by slack_sdk's `SignatureVerifier`
+(HMAC `v0` over the timestamp and the body, compared in constant time, the timestamp within five
+minutes of now) and refused when its signature was seen before (a replay). Freshness is the
+wire's, in real seconds as Slack stamps it (like its rate limit), even in a rehearsal whose run
+is in simulated time. A click is acknowledged at once -- Slack waits three seconds -- then acted
+on: the same command, policy and atomic decision as the CLI and the dashboard (`Control.decide`,
+source `slack`). The person is told the answer in a message only they see, and once the question
+is decided the message's buttons are replaced by who decided what, and when, so that nobody taps
+a stale button. A decision that needs a reason (deny, cancel, the fix does not work) opens a
+form first.
 
 People are the config's `[services.slack.users]`: a Slack user who is not there acts as
 `slack:<ID>`, whom the policy refuses (and audits) like anyone without the role.
@@ -29,7 +30,7 @@ from urllib.parse import parse_qs
 import anyio
 from fastapi import APIRouter, BackgroundTasks, FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from slack_sdk.signature import Clock, SignatureVerifier
+from slack_sdk.signature import SignatureVerifier
 
 from oob.adapters.chat import SlackChat
 from oob.adapters.retry import RetryPolicy
@@ -85,14 +86,6 @@ class Decider(Protocol):
     ) -> Run: ...
 
 
-class _Now(Clock):
-    def __init__(self, now: Callable[[], float]) -> None:
-        self._now = now
-
-    def now(self) -> float:
-        return self._now()
-
-
 @dataclass(frozen=True)
 class Click:
     """A person's decision from Slack: who, what, on which run, from which message."""
@@ -107,7 +100,8 @@ class Click:
 
 @dataclass
 class Interactions:
-    """Slack's interactions with one config's runs. `now`: the run's clock, epoch seconds."""
+    """Slack's interactions with one config's runs. `now`: the runs' clock, in epoch seconds
+    (what `/oob status` says); requests' freshness is checked in real seconds."""
 
     config: Config
     store: Store
@@ -119,7 +113,7 @@ class Interactions:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
-        self._verifier = SignatureVerifier(self.secret, clock=_Now(self.now))
+        self._verifier = SignatureVerifier(self.secret)
 
     # -- the request ---------------------------------------------------------------------------
 
@@ -132,7 +126,7 @@ class Interactions:
         if not self._verifier.is_valid(body, stamp, signature):
             return "bad signature, or a timestamp more than five minutes off"
         with self._lock:
-            now = self.now()
+            now = time.time()
             for seen, at in list(self._seen.items()):
                 if now - at > WINDOW_SECONDS:
                     del self._seen[seen]
