@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import jinja2
@@ -87,11 +88,30 @@ BUTTONS: Mapping[str, tuple[tuple[str, str, str], ...]] = {
 }
 
 
+DECIDED = {
+    "approve": "Approved",
+    "deny": "Denied",
+    "cancel": "Cancelled",
+    "confirm-fix": "Fix confirmed",
+    "reject-fix": "Fix reported not working",
+}
+
+
 def buttons(message: str, run_id: str) -> tuple[Button, ...]:
     """The buttons under `message` of run `run_id`."""
     return tuple(
         Button(action, label, run_id, style) for action, label, style in BUTTONS.get(message, ())
     )
+
+
+def decided(action: str, actor: str, at: datetime, text: str) -> str:
+    """What replaces a message's buttons once its question is decided: who decided what and
+    when (Slack shows the time in each reader's zone), and their words."""
+    at = at if at.tzinfo else at.replace(tzinfo=UTC)
+    stamp = at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    when = f"<!date^{int(at.timestamp())}^{{date_short_pretty}} at {{time}}|{stamp}>"
+    footer = f"*{DECIDED.get(action, action)}* by {slack_escape(actor)} {when}"
+    return f"{footer}: {slack_escape(text)}" if text else footer
 
 
 @dataclass(frozen=True)

@@ -256,6 +256,11 @@ class Chat(Protocol):
         that cannot show `buttons` (apprise) send the text alone."""
         ...
 
+    def settle(self, message: PostedMessage, footer: str) -> None:
+        """Replace the buttons under a posted message with `footer` (what was decided); a
+        channel without buttons has nothing to settle."""
+        ...
+
 
 # --- probes (verifying the fix) ---------------------------------------------------------------
 

@@ -19,6 +19,7 @@ CHANNELS = {
     "helpdesk-mail": Channel(apprise_url_env="OOB_HELPDESK_URL"),
 }
 LISTED = okay(channels=[{"id": "C0SITEWIDE", "name": "sitewide-program"}])
+BUTTON = Button("approve", "Approve", "r-1", "primary")
 LINK = "https://example.slack.com/archives/C0SITEWIDE/p1719151200000100"
 
 
@@ -178,11 +179,28 @@ def test_channel_ids_are_paged_and_remembered(chat: SlackChat, slack: FakeSlack)
 
 
 def test_settle_replaces_the_buttons_with_who_decided(chat: SlackChat, slack: FakeSlack) -> None:
+    slack.on("conversations.list", LISTED)
+    asked = {"ts": "5.5", "text": "Approve?", "blocks": blocks("Approve?", (BUTTON,))}
+    slack.on("conversations.history", okay(messages=[asked]))
     slack.on("chat.update", okay(ts="5.5"))
-    chat.settle("C0PRODUCT", "5.5", "Approval requested", "Approved by po")
+    chat.settle(PostedMessage("sitewide-program", "k", "5.5"), "Approved by po")
     (call,) = slack.called("chat.update")
-    assert (call["channel"], call["ts"], call["text"]) == ("C0PRODUCT", "5.5", "Approval requested")
+    assert (call["channel"], call["ts"], call["text"]) == ("C0SITEWIDE", "5.5", "Approve?")
     assert [b["type"] for b in call["blocks"]] == ["section", "context"]
+
+
+def test_settle_leaves_a_message_that_is_gone_and_channels_without_buttons(
+    chat: SlackChat, slack: FakeSlack, sent: list[tuple[str, str]]
+) -> None:
+    slack.on("conversations.list", LISTED)
+    slack.on("conversations.history", okay(messages=[]))
+    chat.settle(PostedMessage("sitewide-program", "k", "5.5"), "Approved by po")  # gone
+    settled = {"ts": "5.6", "text": "Approve?", "blocks": blocks("Approve?", footer="Approved")}
+    slack.on("conversations.history", okay(messages=[settled]))
+    chat.settle(PostedMessage("sitewide-program", "k", "5.6"), "Approved by po")  # no buttons
+    chat.settle(PostedMessage("helpdesk-mail", "k", None), "Approved by po")
+    assert slack.called("chat.update") == []
+    assert sent == []
 
 
 def test_buttons_go_under_the_text_in_sections_slack_accepts() -> None:

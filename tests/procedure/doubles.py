@@ -213,6 +213,8 @@ class Chat:
     down: dict[str, float | None] = field(default_factory=dict)
     first_try: dict[str, float] = field(default_factory=dict)
     broken: set[str] = field(default_factory=set)  # messages whose posts hit a bug in oob
+    buttons: dict[str, tuple[str, ...]] = field(default_factory=dict)  # by key@channel
+    settled: list[tuple[str, str, str]] = field(default_factory=list)  # channel, ts, footer
 
     def post(
         self, channel: str, text: str, key: str, buttons: Sequence[Button] = ()
@@ -231,7 +233,12 @@ class Chat:
                     "Slack could not be reached: 503 Service Unavailable", transient=True
                 )
         self.posted.setdefault(f"{key}@{channel}", (channel, text))
+        if buttons:
+            self.buttons[f"{key}@{channel}"] = tuple(b.action for b in buttons)
         return PostedMessage(channel, key, "1.0")
+
+    def settle(self, message: PostedMessage, footer: str) -> None:
+        self.settled.append((message.channel, str(message.ts), footer))
 
     def purposes(self) -> Counter[str]:
         """Messages posted, by `purpose:audience`."""

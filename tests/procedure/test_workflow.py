@@ -355,3 +355,34 @@ def test_the_approval_request_links_to_the_run_s_page(harness: Harness) -> None:
     assert f"*Follow it:* https://oob.example.org/runs/{run.id}" in text
     harness.control.deny(run.id, "po", "not today")
     harness.end(run.id)
+
+
+WITH_BUTTONS = VA_CMS.replace(
+    "[services.slack]\n", '[services.slack]\nsigning_secret_env = "OOB_SLACK_SIGNING_SECRET"\n'
+)
+
+
+@pytest.mark.parametrize("preset_text", [WITH_BUTTONS])
+def test_buttons_are_settled_whoever_decided_so_nobody_taps_a_stale_one(harness: Harness) -> None:
+    run = harness.start()
+    approve(harness, run)  # on the command line: no click settles the approval request
+    assert harness.end(run.id).outcome is RunState.RESOLVED
+    asked = {key.split(":")[2]: actions for key, actions in harness.chat.buttons.items()}
+    assert asked == {
+        "approval_request": ("approve", "deny"),
+        "release_started": ("cancel",),
+        "deploy_complete": ("confirm-fix", "reject-fix"),
+    }
+    footers = [footer for _, _, footer in harness.chat.settled]
+    assert len(footers) == 3  # each message once
+    assert footers[0].startswith("*Approved* by po <!date^")
+    assert footers[1].startswith("Too late to cancel: the release picked ")
+    assert footers[2] == "No longer open: the run ended resolved."
+
+
+def test_without_a_signing_secret_no_message_carries_buttons(harness: Harness) -> None:
+    run = harness.start()
+    approve(harness, run)
+    assert harness.end(run.id).outcome is RunState.RESOLVED
+    assert harness.chat.buttons == {}
+    assert harness.chat.settled == []

@@ -23,7 +23,7 @@ from oob.adapters import make_chat
 from oob.commands import Control
 from oob.config import Config
 from oob.errors import OobError
-from oob.events import KIND_COMMAND_REFUSED
+from oob.events import KIND_COMMAND_REFUSED, KIND_MESSAGE_POSTED
 from oob.messages import buttons
 from oob.plan import freeze
 from oob.policy import Action, Topic
@@ -49,7 +49,9 @@ def test_a_rehearsal_decides_only_through_signed_clicks(tmp_path: Path) -> None:
     ]
     effects = result.side_effects
     assert effects["slack_interactions"] == 2  # the two clicks, and nothing else decided
-    assert effects["chat_messages_updated"] == 2  # both messages lost their buttons
+    # Every message lost its buttons once: the two clicked, and "cancel release" once the
+    # release picked its commit.
+    assert effects["chat_messages_updated"] == 3
 
 
 @dataclass
@@ -82,6 +84,14 @@ class Slack:
             channel, "Approval requested", f"{run.id}:1", buttons("approval_request", run.id)
         )
         self.posted[run.id] = str(posted.ts)
+        self.store.append_event(  # as the workflow records what it posted
+            run.id,
+            actor="oob",
+            source=Source.WORKER,
+            kind=KIND_MESSAGE_POSTED,
+            summary="told product_owner: approval request",
+            details={"channel": channel, "purpose": "approval_request", "ts": posted.ts},
+        )
         return run.id
 
     def click(self, person: str, run_id: str, action: str) -> dict[str, Any]:

@@ -215,29 +215,35 @@ class SlackChat:
         )
         return PostedMessage(channel=channel, key=key, ts=ts, permalink=str(link))
 
-    # --- beyond the port: answering Slack's interactions (`oob.web.slack`) -----------------
-
-    def settle(self, channel_id: str, ts: str, text: str, footer: str) -> None:
-        """Replace the buttons under message `ts` with `footer` (who decided what, and when)."""
+    def settle(self, message: PostedMessage, footer: str) -> None:
+        """Replace the buttons under `message` with `footer`, keeping its text (a message
+        without buttons any more, or gone, is left as it is)."""
+        target = self._channel(message.channel)
+        if target.slack is None or message.ts is None:
+            return
         slack = self._client()
+        channel_id = self.channel_id(target.slack)
+        ts = message.ts
+
+        def shown() -> dict[str, Any] | None:
+            page = slack.conversations_history(
+                channel=channel_id, latest=ts, inclusive=True, limit=1
+            )
+            found = [m for m in page.get("messages") or [] if m.get("ts") == ts]
+            return dict(found[0]) if found else None
+
+        now = self._retry(target.slack, shown)
+        if now is None or not any(b.get("type") == "actions" for b in now.get("blocks") or []):
+            return
+        text = str(now.get("text", ""))
         self._retry(
-            channel_id,
+            target.slack,
             lambda: slack.chat_update(
                 channel=channel_id, ts=ts, text=text, blocks=blocks(text, footer=footer)
             ),
         )
 
-    def text_of(self, channel_id: str, ts: str) -> str | None:
-        """The text of message `ts` (None if it is gone)."""
-        slack = self._client()
-        page = self._retry(
-            channel_id,
-            lambda: slack.conversations_history(
-                channel=channel_id, latest=ts, inclusive=True, limit=1
-            ),
-        )
-        found = [m for m in page.get("messages") or [] if m.get("ts") == ts]
-        return str(found[0].get("text", "")) if found else None
+    # --- beyond the port: answering Slack's interactions (`oob.web.slack`) -----------------
 
     def tell(self, channel_id: str, user: str, text: str) -> None:
         """Show `text` to `user` alone, in the channel where they clicked."""

@@ -17,6 +17,7 @@ from oob.events import (
     KIND_HOLD_RELEASED,
     KIND_MESSAGE_UNDELIVERED,
 )
+from oob.messages import BUTTONS
 from oob.procedure.delivery import deliver, first_line, over_outage, withhold
 from oob.procedure.flow import Flow, Phase
 from oob.states import RunState
@@ -54,6 +55,9 @@ def close(flow: Flow, outcome: RunState, reason: str) -> None:
             withhold(flow, "resume_merging", ("engineers",), why, **resume)
         flow.holding = False
     flow.end_phase("done")
+    # Whatever is still asked under a message is moot now: no button is left to tap.
+    for message in BUTTONS:
+        flow.settle(message, f"No longer open: the run ended {outcome_text}.")
     flow.record(
         KIND_ENDED,
         f"run ended: {outcome_text} ({reason})",

@@ -71,6 +71,7 @@ class Flow:
     holding: bool = False
     baseline: str | None = None
     reported: set[str] = field(default_factory=set)
+    settled: set[str] = field(default_factory=set)  # messages whose buttons are gone
     polls: int = 0
     release: Build | None = None
     deployed: bool = False
@@ -110,6 +111,12 @@ class Flow:
         if not self.fx.transition(self.run_id, state):
             self.check_decisions()
         self.state = state
+
+    def settle(self, message: str, otherwise: str) -> None:
+        """Replace the buttons under `message`, once: its question is decided or moot."""
+        if message not in self.settled:
+            self.settled.add(message)
+            self.fx.settle(self.run_id, message, otherwise)
 
     def begin(self, phase: Phase, **details: Any) -> None:
         self.end_phase("done")

@@ -56,6 +56,7 @@ def approval(flow: Flow) -> None:
         taken = flow.wait(left).get(Topic.APPROVAL.value)
         if taken is None:
             continue
+        flow.settle("approval_request", "")
         if taken["action"] == Action.APPROVE.value:
             return
         by = "" if taken["actor"] == "oob" else f"denied by {taken['actor']}: "
@@ -210,6 +211,8 @@ def release_check(flow: Flow, sha: str, state: str, line: str) -> None:
         flow.fx.stop(flow.release.job, flow.release.number)
         record_finished(flow, flow.fx.build(flow.release.job, flow.release.number))
         raise
+    # The release picked its commit: a cancel would be refused now, so its button goes.
+    flow.settle("release_started", f"Too late to cancel: the release picked {sha[:7]}.")
     flow.begin(Phase.RELEASE_CHECK)
     contains, compare_url = flow.fx.compare(flow.request["fix_sha"], sha)
     ok = contains and state == "success"

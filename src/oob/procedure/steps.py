@@ -13,23 +13,28 @@ build the first attempt may have started; events are appended with keys.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from dbos import DBOS
 
 from oob.errors import IntegrationError
 from oob.events import KIND_MESSAGE_POSTED, KIND_POSTMORTEM
-from oob.messages import buttons
-from oob.policy import Action
-from oob.ports import Build
+from oob.messages import BUTTONS, buttons, decided
+from oob.policy import RULES, Action
+from oob.ports import Build, PostedMessage
 from oob.procedure.hold import Hold
 from oob.procedure.runtime import Readiness, rt
 from oob.states import RunState, Source
 from oob.store import CancelPending
 
+if TYPE_CHECKING:
+    from oob.config import Config
+
+log = logging.getLogger(__name__)
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -105,9 +110,8 @@ def post(  # noqa: PLR0917 - a step's arguments are its checkpointed input
 ) -> None:
     """Post `text` to `channel` once (the key finds an earlier post) and record it."""
     r = rt()
-    slack = r.plan(run_id).services.slack
-    interactive = slack is not None and slack.signing_secret_env is not None
-    posted = r.chat.post(channel, text, key, buttons(message, run_id) if interactive else ())
+    shown = buttons(message, run_id) if _interactive(r.plan(run_id)) else ()
+    posted = r.chat.post(channel, text, key, shown)
     r.store.append_event(
         run_id,
         actor=ACTOR,
@@ -123,6 +127,33 @@ def post(  # noqa: PLR0917 - a step's arguments are its checkpointed input
         },
         key=f"{key}:{channel}",
     )
+
+
+@_step("oob.settle")
+def settle(run_id: str, message: str, otherwise: str) -> None:
+    """Replace the buttons under `message` with the decision taken on its question (or, none
+    taken, `otherwise`: why it is no longer open), so that nobody taps a stale button. Best
+    effort: a message left with its buttons answers a late tap with why it is refused."""
+    r = rt()
+    if not _interactive(r.plan(run_id)) or message not in BUTTONS:
+        return
+    topic = RULES[Action(BUTTONS[message][0][0])].topic
+    taken = r.store.taken(run_id).get(topic) if topic is not None else None
+    footer = decided(taken.action.value, taken.actor, taken.at, taken.text) if taken else otherwise
+    for event in r.store.events(run_id):
+        ts = event.details.get("ts")
+        if event.kind != KIND_MESSAGE_POSTED or event.details.get("purpose") != message or not ts:
+            continue
+        try:
+            r.chat.settle(PostedMessage(str(event.details["channel"]), "", str(ts)), footer)
+        except Exception as exc:  # a message left with its buttons must not stop the run
+            log.warning("run %s: could not settle the buttons of %s: %s", run_id, message, exc)
+
+
+def _interactive(plan: Config) -> bool:
+    """Whether the run's messages carry buttons: its config names the Slack app's secret."""
+    slack = plan.services.slack
+    return slack is not None and slack.signing_secret_env is not None
 
 
 @_step("oob.readiness")

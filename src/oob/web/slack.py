@@ -36,9 +36,11 @@ from oob.adapters.chat import SlackChat
 from oob.adapters.retry import RetryPolicy
 from oob.config import Config
 from oob.errors import OobError, UsageError
+from oob.events import KIND_MESSAGE_POSTED
 from oob.limits import check_text
-from oob.messages import slack_escape
+from oob.messages import decided, slack_escape
 from oob.policy import RULES, Action
+from oob.ports import PostedMessage
 from oob.states import Source
 from oob.store import Run, Store
 
@@ -61,13 +63,6 @@ DONE = {
     Action.CANCEL: "You cancelled run {run}.",
     Action.CONFIRM_FIX: "You confirmed the fix of run {run}.",
     Action.REJECT_FIX: "You reported that the fix of run {run} does not work.",
-}
-DECIDED = {
-    Action.APPROVE: "Approved",
-    Action.DENY: "Denied",
-    Action.CANCEL: "Cancelled",
-    Action.CONFIRM_FIX: "Fix confirmed",
-    Action.REJECT_FIX: "Fix reported not working",
 }
 
 
@@ -237,18 +232,18 @@ class Interactions:
         """Replace the message's buttons with the decision taken on its question, if any."""
         topic = RULES[click.action].topic
         taken = self.store.taken(click.run_id).get(topic) if topic is not None else None
-        if taken is None:
+        posted = next(
+            (
+                PostedMessage(str(e.details["channel"]), "", click.ts)
+                for e in self.store.events(click.run_id)
+                if e.kind == KIND_MESSAGE_POSTED and e.details.get("ts") == click.ts
+            ),
+            None,
+        )
+        if taken is None or posted is None:  # undecided, or a message that is not oob's
             return
-        verb = DECIDED.get(taken.action, taken.action.value)
-        at = taken.at if taken.at.tzinfo else taken.at.replace(tzinfo=UTC)
-        when = f"<!date^{int(at.timestamp())}^{{date_short_pretty}} at {{time}}|{_utc(at)}>"
-        footer = f"*{verb}* by {slack_escape(taken.actor)} {when}"
-        if taken.text:
-            footer += f": {slack_escape(taken.text)}"
         try:
-            text = self.chat.text_of(click.channel_id, click.ts)
-            if text is not None:
-                self.chat.settle(click.channel_id, click.ts, text, footer)
+            self.chat.settle(posted, decided(taken.action.value, taken.actor, taken.at, taken.text))
         except OobError as exc:
             log.warning("could not update the Slack message %s: %s", click.ts, exc)
 
@@ -315,10 +310,6 @@ def _line(run: Run) -> str:
     return slack_escape(
         f"{run.id} {run.pipeline}: {run.state.value}{outcome}, fix {run.fix_sha[:7]}"
     )
-
-
-def _utc(at: datetime) -> str:
-    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def interactions_for(
