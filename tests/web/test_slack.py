@@ -49,9 +49,10 @@ def test_a_rehearsal_decides_only_through_signed_clicks(tmp_path: Path) -> None:
     ]
     effects = result.side_effects
     assert effects["slack_interactions"] == 2  # the two clicks, and nothing else decided
-    # Every message lost its buttons once: the two clicked, and "cancel release" once the
-    # release picked its commit.
-    assert effects["chat_messages_updated"] == 3
+    # Every message lost its buttons: the two clicked, and "cancel release" once the release
+    # picked its commit. A click's answer and the workflow may both settle the same message
+    # (each looks first; the same content either way), so at least three updates.
+    assert effects["chat_messages_updated"] >= 3
 
 
 @dataclass
