@@ -39,7 +39,7 @@ def main() -> None:
         r = rehearse(oob, args.scenario, args.time_scale)
         wall = float(r["wall_seconds"])  # type: ignore[arg-type]
         floor = float(r["critical_path_sim_seconds"]) / args.time_scale  # type: ignore[arg-type]
-        latency = r["reaction_latency_ms"]
+        latency = {k: v for k, v in r["reaction_latency_ms"].items() if k != "samples"}  # type: ignore[attr-defined]
         overheads.append(wall - floor)
         print(
             f"run {number}: {r['outcome']:<18} wall {wall:6.2f} s   critical path "

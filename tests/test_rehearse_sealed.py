@@ -63,10 +63,22 @@ def test_cli_says_it_ignores_them_and_keeps_stderr_clean_under_faults(tmp_path: 
     assert json.loads(done.stdout)["scenario"] == "happy"
 
 
+def ms(changes: list[tuple[str, float]], actions: list[float]) -> list[float]:
+    return [sample["ms"] for sample in reaction_latencies(changes, actions)]
+
+
 def test_a_wait_for_another_change_is_not_reaction_latency() -> None:
     # Approval at 0 s; the post-deploy tests end at 12 s; the run acts at 12.2 s.
-    assert reaction_latencies([0.0, 12.0], [12.2]) == pytest.approx([200.0])
+    assert ms([("approve", 0.0), ("tests ended", 12.0)], [12.2]) == pytest.approx([200.0])
     # Each change followed by its own action counts.
-    assert reaction_latencies([0.0, 5.0], [0.1, 5.3]) == pytest.approx([100.0, 300.0])
+    assert ms([("a", 0.0), ("b", 5.0)], [0.1, 5.3]) == pytest.approx([100.0, 300.0])
     # A change after the run's last action has none to measure.
-    assert reaction_latencies([0.0, 9.0], [0.05]) == pytest.approx([50.0])
+    assert ms([("a", 0.0), ("b", 9.0)], [0.05]) == pytest.approx([50.0])
+    # Each sample says what changed, when, and when the run acted.
+    (sample,) = reaction_latencies([("deploys/x #3 ended", 0.0)], [0.25])
+    assert sample == {
+        "change": "deploys/x #3 ended",
+        "changed_at": "1970-01-01T00:00:00.000+00:00",
+        "acted_at": "1970-01-01T00:00:00.250+00:00",
+        "ms": 250.0,
+    }

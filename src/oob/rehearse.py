@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -55,7 +55,7 @@ class Rehearsal:
     sim_seconds: float
     wall_seconds: float
     critical_path_sim_seconds: float
-    reaction_latency_ms: dict[str, float | None]
+    reaction_latency_ms: dict[str, Any]  # p50, p95, max (None without samples), samples
     side_effects: dict[str, Any]
     postmortem_path: str | None
     reason: str | None  # why the run ended, as its timeline says
@@ -360,9 +360,10 @@ def _result(
     def real(sim: float) -> float:
         return anchor_real - (anchor_sim - sim) / time_scale
 
-    changes = [*people.acted_at, *(real(end) for end in ends if end >= sim_start)]
+    changes = [*people.acted_at, *((what, real(end)) for what, end in ends if end >= sim_start)]
     ours = [_epoch(e["real_time"]) for e in ledger if not _by_people(e)]
-    latencies = reaction_latencies(changes, ours)
+    samples = reaction_latencies(changes, ours)
+    minutes = max(sim_seconds / 60, 1 / 60)  # the run's minutes, in its (simulated) clock
     postmortem = next((e for e in reversed(events) if e.kind == KIND_POSTMORTEM), None)
     run = store.run(run_id)
     return Rehearsal(
@@ -373,11 +374,19 @@ def _result(
         sim_seconds=sim_seconds,
         wall_seconds=wall_seconds,
         critical_path_sim_seconds=critical,
-        reaction_latency_ms=_percentiles(latencies),
+        reaction_latency_ms={**_percentiles([x["ms"] for x in samples]), "samples": samples},
         side_effects={
             **side_effects(ledger),
             # Requests that cost GitHub rate limit (a 304 to a conditional request costs none).
             "github_requests_counted": int(state["github"]["requests_counted"]),
+            # Requests each service received per minute of the run, those answered 304 apart.
+            "requests_per_minute": {
+                service: {
+                    "requests": round(n["received"] / minutes, 2),
+                    "not_modified": round(n["not_modified"] / minutes, 2),
+                }
+                for service, n in state["requests"].items()
+            },
         },
         postmortem_path=postmortem.details.get("path") if postmortem else None,
         reason=next((str(e.details.get("reason")) for e in events if e.kind == KIND_ENDED), None),
@@ -390,12 +399,12 @@ def _result(
 
 def _waited_builds(
     state: dict[str, Any], followed: set[tuple[str, int]], gate: str
-) -> tuple[float, list[float]]:
+) -> tuple[float, list[tuple[str, float]]]:
     """The simulated seconds the followed builds took (the critical path), and the simulated
     ends of the builds the run waited on: those it followed and the test gate's (pre-flight
     waits for the post-deploy tests to pass)."""
     critical = 0.0
-    ends: list[float] = []
+    ends: list[tuple[str, float]] = []
     for job in state["jobs"]:
         for build in job["builds"]:
             mine = (job["path"], build["number"]) in followed
@@ -404,29 +413,43 @@ def _waited_builds(
                 finished = _epoch(build["ended"]) if build["ended"] else float(state["sim_epoch"])
                 critical += finished - begun
             if build["ended"] and (mine or job["path"].lower() == gate.lower()):
-                ends.append(_epoch(build["ended"]))
+                ends.append((f"{job['path']} #{build['number']} ended", _epoch(build["ended"])))
     return critical, ends
 
 
-def reaction_latencies(changes: list[float], actions: list[float]) -> list[float]:
-    """Milliseconds from each change the run reacts to until its next action (epoch seconds).
+def reaction_latencies(
+    changes: list[tuple[str, float]], actions: list[float]
+) -> list[dict[str, Any]]:
+    """Each change the run reacts to (what, epoch seconds) with its next action: the samples
+    of reaction latency (`change`, `changed_at`, `acted_at`, `ms`).
 
     A change followed by another before the run acts is not one it reacted to: after an
     approval the run may still wait for the post-deploy tests, and it is their end that it
     reacts to. Counting the approval too would count the tests' duration as latency.
     """
-    ordered = sorted(changes)
-    latencies = []
-    for i, change in enumerate(ordered):
+    ordered = sorted(changes, key=lambda c: c[1])
+    samples = []
+    for i, (what, change) in enumerate(ordered):
         after = [t for t in actions if t >= change]
         if not after:
             continue
         acted = min(after)
-        following = ordered[i + 1] if i + 1 < len(ordered) else None
+        following = ordered[i + 1][1] if i + 1 < len(ordered) else None
         if following is not None and following < acted:
             continue
-        latencies.append((acted - change) * 1000)
-    return latencies
+        samples.append(
+            {
+                "change": what,
+                "changed_at": _iso(change),
+                "acted_at": _iso(acted),
+                "ms": round((acted - change) * 1000, 1),
+            }
+        )
+    return samples
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")
 
 
 def _by_people(entry: dict[str, Any]) -> bool:

@@ -127,7 +127,8 @@ class People:
         self.sandbox = sandbox
         self.run_id = run_id
         self.done: set[str] = set()
-        self.acted_at: list[float] = []  # epoch seconds of each action the run waits for
+        # What each did that the run waits for, and when (epoch seconds).
+        self.acted_at: list[tuple[str, float]] = []
         self.troubles: list[str] = []  # what went wrong for them, tried again at the next look
         self.thread: threading.Thread | None = None
 
@@ -192,7 +193,7 @@ class People:
             acted = time.time()
             action()
             self.done.add(what)
-            self.acted_at.append(acted)
+            self.acted_at.append((what, acted))
 
     def _override_failures(self, sha: str) -> None:
         """The runbook's last resort for a spuriously failing test: force its status."""
@@ -221,4 +222,4 @@ class People:
                     source=Source.SIMULATED,
                 )
                 self.done.add(key)
-                self.acted_at.append(acted)
+                self.acted_at.append((key, acted))

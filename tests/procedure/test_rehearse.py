@@ -73,8 +73,14 @@ def check_json(result: dict[str, Any]) -> None:
         "postmortem_path",
         "reason",
     }
-    assert set(result["reaction_latency_ms"]) == {"p50", "p95", "max"}
+    assert set(result["reaction_latency_ms"]) == {"p50", "p95", "max", "samples"}
     assert result["reaction_latency_ms"]["p50"] is not None
+    samples = result["reaction_latency_ms"]["samples"]
+    assert all(set(x) == {"change", "changed_at", "acted_at", "ms"} for x in samples)
+    assert all(x["acted_at"] >= x["changed_at"] for x in samples)
+    per_minute = result["side_effects"]["requests_per_minute"]
+    assert set(per_minute) >= {"jenkins", "github", "slack", "cms"}
+    assert all(v["requests"] > 0 for v in per_minute.values())
     assert set(result["side_effects"]) == {
         "jenkins_builds_triggered",
         "chat_messages",
@@ -85,6 +91,7 @@ def check_json(result: dict[str, Any]) -> None:
         "merges",
         "merge_hold_statuses",
         "github_requests_counted",
+        "requests_per_minute",
     }
     assert result["side_effects"]["github_requests_counted"] > 0
     # The run cannot be faster than its jobs, in simulated time.

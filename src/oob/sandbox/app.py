@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from starlette.applications import Starlette
 from starlette.routing import Mount
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from oob.sandbox.cms import CmsSite
 from oob.sandbox.control import Control
@@ -21,6 +21,14 @@ from oob.sandbox.pages import Pages
 from oob.sandbox.slack import SlackApi
 from oob.sandbox.slack_hooks import Hooks
 from oob.sandbox.world import Options, World
+
+# Where each service answers: the requests to it are counted (`World.requests`).
+SERVICES = (
+    ("/jenkins/", "jenkins"),
+    ("/github/", "github"),
+    ("/slack/api/", "slack"),
+    ("/cms/", "cms"),
+)
 
 
 class SandboxApp:
@@ -42,8 +50,21 @@ class SandboxApp:
         self._app = Faults(Starlette(routes=routes), faults, lambda: world.ledger)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Serve one ASGI connection."""
-        await self._app(scope, receive, send)
+        """Serve one ASGI connection, counting the requests to each service."""
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        service = next((name for prefix, name in SERVICES if path.startswith(prefix)), None)
+        if service is None:
+            await self._app(scope, receive, send)
+            return
+        world = self.world
+        world.requests[service] += 1
+
+        async def counted(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 304:
+                world.not_modified[service] += 1
+            await send(message)
+
+        await self._app(scope, receive, counted)
 
 
 def create_app(

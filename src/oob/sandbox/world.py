@@ -16,6 +16,7 @@ import math
 import random
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -142,6 +143,9 @@ class World:
         self.t0 = start
         self.ledger = Ledger()
         self.github_rate = GitHubRate(options.github_rate_limit)
+        # Every request each service received (answered or not), and those answered 304.
+        self.requests: Counter[str] = Counter()
+        self.not_modified: Counter[str] = Counter()
         self._events: list[tuple[float, int, Callable[[], None]]] = []
         self._seq = itertools.count()
         self._queue_ids = itertools.count(48_213)
@@ -819,6 +823,10 @@ class World:
             "slack": {
                 c.name: {"id": c.id, "messages": len(c.messages)}
                 for c in self.slack.channels.values()
+            },
+            "requests": {
+                service: {"received": n, "not_modified": self.not_modified[service]}
+                for service, n in sorted(self.requests.items())
             },
         }
 
