@@ -90,7 +90,6 @@ class Click:
     run_id: str
     channel_id: str
     ts: str
-    text: str = ""
 
 
 @dataclass
