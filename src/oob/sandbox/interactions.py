@@ -143,23 +143,18 @@ class Interactions:
 
     async def ephemeral(self, request: Request) -> Response:
         """GET /_sandbox/slack/ephemeral?user=: the ephemeral messages, oldest first."""
-        with self.world.session() as world:
-            try:
-                user = _maybe_user(world.slack, request.query_params.get("user"))
-            except RefusedError as refused:
-                return JSONResponse({"error": refused.message}, refused.status)
-            shown = [e.as_json() for e in world.slack.ephemerals if user in (None, e.user)]
-        return JSONResponse({"user": user, "ephemeral": shown})
+        return self._shown(
+            request,
+            "ephemeral",
+            lambda ws, user: [e.as_json() for e in ws.ephemerals if user in (None, e.user)],
+        )
 
     async def views(self, request: Request) -> Response:
         """GET /_sandbox/slack/views?user=: the open modals, oldest first."""
-        with self.world.session() as world:
-            try:
-                user = _maybe_user(world.slack, request.query_params.get("user"))
-            except RefusedError as refused:
-                return JSONResponse({"error": refused.message}, refused.status)
-            ws = world.slack
-            shown = [
+        return self._shown(
+            request,
+            "views",
+            lambda ws, user: [
                 {
                     "user": v.user,
                     "errors": v.errors,
@@ -167,8 +162,23 @@ class Interactions:
                 }
                 for v in ws.views
                 if user in (None, v.user)
-            ]
-        return JSONResponse({"user": user, "views": shown})
+            ],
+        )
+
+    def _shown(
+        self,
+        request: Request,
+        what: str,
+        pick: Callable[[Workspace, str | None], list[dict[str, Any]]],
+    ) -> Response:
+        """What `?user=` (everyone without it) sees of `what`, picked from the workspace."""
+        with self.world.session() as world:
+            try:
+                user = _maybe_user(world.slack, request.query_params.get("user"))
+            except RefusedError as refused:
+                return JSONResponse({"error": refused.message}, refused.status)
+            shown = pick(world.slack, user)
+        return JSONResponse({"user": user, what: shown})
 
     async def users(self, request: Request) -> Response:
         """GET /_sandbox/slack/users: the people's Slack ids, the stranger, the members."""
