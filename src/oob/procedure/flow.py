@@ -216,9 +216,10 @@ class Flow:
             raise End(RunState.FIX_NOT_VERIFIED, detail)
         return taken
 
-    def poll(self) -> None:
-        """One pause between two looks at the world, watching main while merges are held."""
-        self.wait(self.tuning.poll_seconds)
+    def poll(self, seconds: float | None = None) -> None:
+        """One pause between two looks at the world (`seconds`, else the tuning's), watching
+        main while merges are held."""
+        self.wait(self.tuning.poll_seconds if seconds is None else seconds)
         self.polls += 1
         if self.holding and self.baseline and self.polls % self.tuning.merge_check_every == 0:
             self.watch_merges()
