@@ -4,8 +4,9 @@ Why httpx and not api4jenkins (which is also built on httpx): api4jenkins 2.x ca
 transport (its constructor passes its own, so `MockTransport` and in-process tests are out), its
 progressive log sleeps a hard-coded second per request, always starts at byte 0 and reads each
 chunk whole, its objects make one request per attribute read, and its error hooks raise without
-the response, losing `Retry-After`. The calls oob needs are a dozen documented endpoints
-(DESIGN.md section 5), so this module speaks them directly, with oob's retries and errors.
+the response, losing `Retry-After`. The calls oob needs are a dozen documented endpoints (the
+JSON API with `tree`, `buildWithParameters`, the queue item, `progressiveText`, `stop`), so this
+module speaks them directly, with oob's retries and errors.
 """
 
 from __future__ import annotations
