@@ -21,10 +21,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from oob.sandbox.github_rate import GitHubRate
 from oob.sandbox.github_shapes import PROTECTION_FLAGS, Shapes, when
 from oob.sandbox.repo import HEX, PullRequest, Repo, blob_sha
 from oob.sandbox.wire import bearer, body_params
-from oob.sandbox.world import GitHubRate, World
+from oob.sandbox.world import World
 
 DOCS = "https://docs.github.com/rest"
 RATE_DOCS = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"

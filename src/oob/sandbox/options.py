@@ -1,0 +1,31 @@
+"""How a sandbox world is set up: its scenario, seed, clock, address, credentials and drills."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from oob.sandbox.workspace import signing_secret
+
+
+@dataclass(frozen=True)
+class Options:
+    """How a world is set up; `reset` rebuilds the world from these."""
+
+    scenario: str = "happy"
+    seed: int = 0
+    time_scale: float = 60.0
+    start: float | None = None
+    public_url: str = "http://127.0.0.1:8765"
+    user: str = "oob"
+    token: str = "sandbox-token"  # noqa: S105 (the sandbox's well-known fake credential)
+    github_rate_limit: int = 5000
+    """Requests per hour (real time) GitHub allows the token; a drill can make it small."""
+    github_admin: bool = False
+    """The token's user administers the repository (may read and change branch protection)."""
+    hold_required: bool = False
+    """The branch protection of main requires `oob/merge-hold` besides the CI contexts."""
+
+    @property
+    def signing_secret(self) -> str:
+        """The sandbox Slack app's signing secret, with which it signs what it sends oob."""
+        return signing_secret(self.token)
