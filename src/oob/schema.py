@@ -1,5 +1,5 @@
 """The run store's database: where it is (`database_url`), its tables, how their rows are
-hashed, and how its connections are set up.
+hashed, and how it is opened (`open_database`) and its connections set up.
 
 `oob_runs`, `oob_events` (the timeline, hash-chained: `event_hash`), `oob_workers` and
 `oob_plans`, beside DBOS's system tables in the same database (`oob.store`).
@@ -14,7 +14,7 @@ import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -62,11 +62,29 @@ def new_run_id(now: datetime) -> str:
     return f"{now.astimezone(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
 
 
-def tables() -> tuple[sa.MetaData, sa.Table, sa.Table, sa.Table, sa.Table]:
+class Tables(NamedTuple):
+    """oob's tables, in one `MetaData`."""
+
+    metadata: sa.MetaData
+    runs: sa.Table
+    events: sa.Table
+    workers: sa.Table
+    plans: sa.Table
+
+
+def tables() -> Tables:
     import sqlalchemy as sa
 
     metadata = sa.MetaData()
-    runs = sa.Table(
+    return Tables(
+        metadata, _runs(metadata), _events(metadata), _workers(metadata), _plans(metadata)
+    )
+
+
+def _runs(metadata: sa.MetaData) -> sa.Table:
+    import sqlalchemy as sa
+
+    return sa.Table(
         "oob_runs",
         metadata,
         sa.Column("id", sa.String(64), primary_key=True),
@@ -88,7 +106,12 @@ def tables() -> tuple[sa.MetaData, sa.Table, sa.Table, sa.Table, sa.Table]:
         sa.Column("ended_at", sa.DateTime(timezone=True)),
         sa.Column("facts", sa.JSON, nullable=False),
     )
-    events = sa.Table(
+
+
+def _events(metadata: sa.MetaData) -> sa.Table:
+    import sqlalchemy as sa
+
+    return sa.Table(
         "oob_events",
         metadata,
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -104,9 +127,14 @@ def tables() -> tuple[sa.MetaData, sa.Table, sa.Table, sa.Table, sa.Table]:
         sa.Column("prev_hash", sa.String(64)),
         sa.Column("hash", sa.String(64)),
     )
-    # The live executors: a worker beats here; a worker whose beat is older than the lease
-    # (or whose process is gone, on this host) is dead, and its runs may be taken over.
-    workers = sa.Table(
+
+
+def _workers(metadata: sa.MetaData) -> sa.Table:
+    """The live executors: a worker beats here; a worker whose beat is older than the lease
+    (or whose process is gone, on this host) is dead, and its runs may be taken over."""
+    import sqlalchemy as sa
+
+    return sa.Table(
         "oob_workers",
         metadata,
         sa.Column("executor_id", sa.String(200), primary_key=True),
@@ -116,14 +144,18 @@ def tables() -> tuple[sa.MetaData, sa.Table, sa.Table, sa.Table, sa.Table]:
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=False),
     )
-    # The run's plan: the config it follows, frozen when it started (`Store.create_run`).
-    plans = sa.Table(
+
+
+def _plans(metadata: sa.MetaData) -> sa.Table:
+    """The run's plan: the config it follows, frozen when it started (`Store.create_run`)."""
+    import sqlalchemy as sa
+
+    return sa.Table(
         "oob_plans",
         metadata,
         sa.Column("run_id", sa.String(64), sa.ForeignKey("oob_runs.id"), primary_key=True),
         sa.Column("plan", sa.JSON, nullable=False),
     )
-    return metadata, runs, events, workers, plans
 
 
 HASHED = ("run_id", "at", "actor", "source", "kind", "summary", "details", "prev_hash")
@@ -171,3 +203,51 @@ def sqlite_begin(conn: sa.Connection) -> None:
     # A transaction that reads then writes (a state transition) must hold the write lock from
     # its start: upgrading later fails at once, without waiting, when another process wrote.
     conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def open_database(url: str) -> tuple[sa.Engine, Tables]:
+    """The engine of the database at `url`, with oob's tables created (and brought up to date)
+    on first use; `StoreUnavailable` when it cannot be used."""
+    import sqlalchemy as sa
+
+    from oob.records import StoreUnavailable
+
+    real = sqlalchemy_url(url)
+    if real.startswith("sqlite:///"):
+        folder = Path(real.removeprefix("sqlite:///")).parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreUnavailable(
+                f"cannot create the run store's folder {folder}: {exc.strerror}",
+                hint=f"set {ENV_HOME} to a folder you can write",
+            ) from None
+    engine = sa.create_engine(real, pool_pre_ping=True)
+    if engine.dialect.name == "sqlite":
+        sa.event.listen(engine, "connect", sqlite_connect)
+        sa.event.listen(engine, "begin", sqlite_begin)
+    made = tables()
+    try:
+        made.metadata.create_all(engine)
+        _migrate(engine)
+    except sa.exc.DBAPIError as exc:
+        engine.dispose()
+        raise StoreUnavailable(
+            f"cannot use the run store at {redact_url(url)}: {reason_of(exc)}",
+            hint=f"check the file or server; {ENV_HOME} or {ENV_DATABASE_URL} chooses another",
+        ) from None
+    return engine, made
+
+
+def _migrate(engine: sa.Engine) -> None:
+    # `create_all` adds tables, never columns: a store made before the hash chain gets its
+    # two columns here; its old events stay unchained (`oob audit verify` says so).
+    import sqlalchemy as sa
+
+    present = {c["name"] for c in sa.inspect(engine).get_columns("oob_events")}
+    missing = [name for name in ("prev_hash", "hash") if name not in present]
+    if not missing:
+        return
+    with engine.begin() as conn:
+        for name in missing:
+            conn.exec_driver_sql(f"ALTER TABLE oob_events ADD COLUMN {name} VARCHAR(64)")

@@ -15,23 +15,25 @@ checkpoints; this module keeps what people read and audit:
   a step run again after a crash does not write its event twice.
   Each run's events (and the events outside runs) form a hash chain: an event carries the hash
   of the one before it (`prev_hash`) and its own (`hash`, over its canonical JSON and
-  `prev_hash`), computed in the transaction that inserts it, with the chain's head locked. The
-  head is recorded with the outcome (`facts["audit"]`); `oob.audit.verify` checks the chain.
+  `prev_hash`), computed in the transaction that inserts it, with the chain's head locked
+  (`oob.event_chain`). The head is recorded with the outcome (`facts["audit"]`);
+  `oob.audit.verify` checks the chain.
 
 The run's life is `RunState`, whose allowed transitions are declared in `TRANSITIONS` and
-checked in one place (`Store.transition`). Secrets never reach these tables: callers pass
-summaries and details, never tokens.
+checked in one place (`Store.transition`); a decision is asked of the policy in the run's
+own transaction (`Store.decide`, with `oob.decisions`). Secrets never reach these tables:
+callers pass summaries and details, never tokens.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import asdict
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from oob import event_chain
 from oob.clock import Clock, SystemClock
 from oob.errors import ProcedureError, RunNotFound
 from oob.records import (
@@ -53,13 +55,10 @@ from oob.schema import (
     database_url,
     event_hash,
     new_run_id,
-    reason_of,
+    open_database,
     redact_url,
     sqlalchemy_url,
-    sqlite_begin,
-    sqlite_connect,
     state_dir,
-    tables,
     utc,
 )
 from oob.states import CANCELLABLE, TRANSITIONS, RunState, Source
@@ -99,47 +98,10 @@ class Store:
     """oob's tables in the database at `url`; created on first use."""
 
     def __init__(self, url: str, *, clock: Clock | None = None) -> None:
-        import sqlalchemy as sa
-
         self.url = url
         self.clock: Clock = clock or SystemClock()
-        real = sqlalchemy_url(url)
-        if real.startswith("sqlite:///"):
-            folder = Path(real.removeprefix("sqlite:///")).parent
-            try:
-                folder.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise StoreUnavailable(
-                    f"cannot create the run store's folder {folder}: {exc.strerror}",
-                    hint=f"set {ENV_HOME} to a folder you can write",
-                ) from None
-        self.engine = sa.create_engine(real, pool_pre_ping=True)
-        if self.engine.dialect.name == "sqlite":
-            sa.event.listen(self.engine, "connect", sqlite_connect)
-            sa.event.listen(self.engine, "begin", sqlite_begin)
-        self._metadata, self._runs, self._events, self._workers, self._plans = tables()
-        try:
-            self._metadata.create_all(self.engine)
-            self._migrate()
-        except sa.exc.DBAPIError as exc:
-            self.engine.dispose()
-            raise StoreUnavailable(
-                f"cannot use the run store at {redact_url(url)}: {reason_of(exc)}",
-                hint=f"check the file or server; {ENV_HOME} or {ENV_DATABASE_URL} chooses another",
-            ) from None
-
-    def _migrate(self) -> None:
-        # `create_all` adds tables, never columns: a store made before the hash chain gets its
-        # two columns here; its old events stay unchained (`oob audit verify` says so).
-        import sqlalchemy as sa
-
-        present = {c["name"] for c in sa.inspect(self.engine).get_columns("oob_events")}
-        missing = [name for name in ("prev_hash", "hash") if name not in present]
-        if not missing:
-            return
-        with self._tx() as conn:
-            for name in missing:
-                conn.exec_driver_sql(f"ALTER TABLE oob_events ADD COLUMN {name} VARCHAR(64)")
+        self.engine, self._tables = open_database(url)
+        _, self._runs, self._events, self._workers, self._plans = self._tables
 
     def close(self) -> None:
         self.engine.dispose()
@@ -161,16 +123,9 @@ class Store:
         now = self.clock.now()
         run_id = run_id or new_run_id(now)
         row = {
+            **asdict(request),
             "id": run_id,
-            "pipeline": request.pipeline,
             "active_pipeline": request.pipeline,
-            "requester": request.requester,
-            "fix_sha": request.fix_sha,
-            "symptoms": request.symptoms,
-            "affects": request.affects,
-            "cause": request.cause,
-            "fix_summary": request.fix_summary,
-            "release_wait_minutes": request.release_wait_minutes,
             "state": RunState.AWAITING_APPROVAL.value,
             "outcome": None,
             "created_at": now,
@@ -201,10 +156,7 @@ class Store:
     def run(self, run_id: str) -> Run:
         """The run `run_id`; `RunNotFound` if there is none."""
         with self.engine.connect() as conn:
-            row = conn.execute(self._runs.select().where(self._runs.c.id == run_id)).first()
-        if row is None:
-            raise RunNotFound(f"no run {run_id!r}", hint="list the runs with `oob runs`")
-        return self._run(row._mapping)
+            return self._run(self._row(conn, run_id))
 
     def runs(self, limit: int = 50) -> list[Run]:
         """The most recent runs, newest first."""
@@ -228,24 +180,26 @@ class Store:
         for any but CLOSING is refused with `CancelPending` once a cancel was accepted: the
         cancel and the release job's pick are decided in one order, here.
         """
+        from oob import decisions
         from oob.policy import Topic
 
         with self._tx() as conn:
-            row = self._locked_run(conn, run_id)
+            row = self._row(conn, run_id, lock=True)
             current = RunState(row["state"])
             if current is to:
                 return self._run(row)
             if to not in TRANSITIONS[current]:
                 raise BadTransition(f"run {run_id} is {current.value}; it cannot become {to.value}")
-            if current in CANCELLABLE and to not in CANCELLABLE and to is not RunState.CLOSING:
-                taken = self._taken(conn, run_id)
-                if Topic.CANCEL in taken:
-                    raise CancelPending(f"run {run_id} is being cancelled")
+            leaving = (
+                current in CANCELLABLE and to not in CANCELLABLE and to is not RunState.CLOSING
+            )
+            if leaving and Topic.CANCEL in decisions.taken(conn, self._events, run_id):
+                raise CancelPending(f"run {run_id} is being cancelled")
             now = self.clock.now()
             values: dict[str, Any] = {"state": to.value, "updated_at": now}
             if to.terminal:
                 values |= {"outcome": to.value, "ended_at": now, "active_pipeline": None}
-                count, head = self._chain_head(conn, run_id)
+                count, head = event_chain.head(conn, self._events, run_id)
                 values["facts"] = {
                     **(row["facts"] or {}),
                     "audit": {"events": count, "head": head},
@@ -278,82 +232,37 @@ class Store:
         to the timeline (the decision's own event, or `command.refused`). Of two racing
         decisions, exactly one is accepted; the other is refused, saying who decided first.
         """
-        from oob.config import Roles
-        from oob.events import KIND_COMMAND_REFUSED
-        from oob.policy import RULES, Situation, Verdict, decide, describe
+        from oob import decisions
 
-        rule = RULES[action]
         with self._tx() as conn:
-            row = self._locked_run(conn, run_id)
-            plan = conn.execute(self._plans.select().where(self._plans.c.run_id == run_id)).first()
-            roles = Roles.model_validate((plan._mapping["plan"] if plan else {})["roles"])
-            situation = Situation(
-                run_id=run_id,
-                requester=row["requester"],
-                state=RunState(row["state"]),
-                roles=roles,
-                taken=self._taken(conn, run_id),
+            row = self._row(conn, run_id, lock=True)
+            situation = decisions.situation(conn, self._tables, row)
+            verdict, new = decisions.ruling(
+                situation, action, actor, source, text, asserted=asserted
             )
-            verdict = decide(situation, action, actor, text)
-            if verdict and asserted and not roles.allow_asserted_identity:
-                verdict = Verdict(
-                    False,
-                    f"run {run_id}'s pipeline does not accept --as; act under your own name",
-                    by_role=True,
-                )
-            if verdict and rule.event_kind is None:
+            if new is None:
                 return Decision(True, "", None)  # the caller records what it does
-            if verdict:
-                assert rule.event_kind is not None
-                summary, details = describe(action, actor, text)
-                kind = rule.event_kind
-            else:
-                summary = f"{action.value} by {actor} refused: {verdict.reason}"
-                details = {"command": action.value, "reason": verdict.reason, "text": text}
-                kind = KIND_COMMAND_REFUSED
-            event = self._insert_event(
-                conn, NewEvent(run_id, actor, source, kind, summary, details)
-            )
+            event = event_chain.append(conn, self._events, new, self.clock.now())
         return Decision(verdict.accepted, verdict.reason, self._event_by_id(event), verdict.by_role)
 
     def situation(self, run_id: str) -> Situation:
         """What the policy needs to know of run `run_id` now."""
-        from oob.config import Roles
-        from oob.policy import Situation
+        from oob import decisions
 
-        run = self.run(run_id)
-        return Situation(
-            run_id=run_id,
-            requester=run.requester,
-            state=run.state,
-            roles=Roles.model_validate(self.plan(run_id)["roles"]),
-            taken=self.taken(run_id),
-        )
+        with self.engine.connect() as conn:
+            return decisions.situation(conn, self._tables, self._row(conn, run_id))
 
     def taken(self, run_id: str) -> dict[Topic, Taken]:
         """The decisions taken on a run so far, by topic."""
+        from oob import decisions
+
         with self.engine.connect() as conn:
-            return self._taken(conn, run_id)
+            return decisions.taken(conn, self._events, run_id)
 
-    def _taken(self, conn: sa.Connection, run_id: str) -> dict[Topic, Taken]:
-        from oob.policy import DECISION_KINDS, Taken
-
-        query = (
-            self._events.select()
-            .where(self._events.c.run_id == run_id)
-            .where(self._events.c.kind.in_(list(DECISION_KINDS)))
-            .order_by(self._events.c.id)
-        )
-        taken: dict[Topic, Taken] = {}
-        for r in conn.execute(query):
-            topic, action = DECISION_KINDS[r.kind]
-            taken.setdefault(topic, Taken(action, r.actor, utc(r.at) or r.at, dict(r.details)))
-        return taken
-
-    def _locked_run(self, conn: sa.Connection, run_id: str) -> Mapping[Any, Any]:
-        row = conn.execute(
-            self._runs.select().where(self._runs.c.id == run_id).with_for_update()
-        ).first()
+    def _row(self, conn: sa.Connection, run_id: str, *, lock: bool = False) -> Mapping[Any, Any]:
+        """The row of run `run_id` (locked until the transaction ends, with `lock`)."""
+        query = self._runs.select().where(self._runs.c.id == run_id)
+        row = conn.execute(query.with_for_update() if lock else query).first()
         if row is None:
             raise RunNotFound(f"no run {run_id!r}", hint="list the runs with `oob runs`")
         return row._mapping
@@ -361,12 +270,7 @@ class Store:
     def record_facts(self, run_id: str, **facts: Any) -> Run:
         """Merge JSON facts learned during the run (build number, released commit, ...)."""
         with self._tx() as conn:
-            row = conn.execute(
-                self._runs.select().where(self._runs.c.id == run_id).with_for_update()
-            ).first()
-            if row is None:
-                raise RunNotFound(f"no run {run_id!r}")
-            merged = {**row._mapping["facts"], **facts}
+            merged = {**self._row(conn, run_id, lock=True)["facts"], **facts}
             conn.execute(
                 self._runs.update()
                 .where(self._runs.c.id == run_id)
@@ -420,7 +324,7 @@ class Store:
         try:
             with self._tx() as conn:
                 new = NewEvent(run_id, actor, source, kind, summary, details, key, at)
-                new_id = self._insert_event(conn, new)
+                new_id = event_chain.append(conn, self._events, new, self.clock.now())
         except sa.exc.IntegrityError:
             if key is None:
                 raise
@@ -435,70 +339,15 @@ class Store:
             return existing
         return self._event_by_id(new_id)
 
-    def _insert_event(self, conn: sa.Connection, new: NewEvent) -> int:
-        run_id = new.run_id
-        self._lock_chain(conn, run_id)
-        prev_hash = self._last_hash(conn, run_id)
-        values: dict[str, Any] = {
-            "run_id": run_id,
-            "key": new.key,
-            # Stored in UTC (SQLite keeps no zone), so that the hash reads back the same time.
-            "at": utc(new.at or self.clock.now()),
-            "actor": new.actor,
-            "source": Source(new.source).value,
-            "kind": new.kind,
-            "summary": new.summary,
-            # A round trip through json fails here, loudly, rather than in the driver.
-            "details": json.loads(json.dumps(dict(new.details or {}))),
-            "prev_hash": prev_hash,
-        }
-        values["hash"] = event_hash(values)
-        inserted = conn.execute(self._events.insert().values(**values)).inserted_primary_key
-        assert inserted is not None
-        return int(inserted[0])
-
-    def _lock_chain(self, conn: sa.Connection, run_id: str | None) -> None:
-        # SQLite: BEGIN IMMEDIATE already holds the one write lock. PostgreSQL: a transaction
-        # lock per chain, so two writers of one run read the same head one after the other.
-        if self.engine.dialect.name == "postgresql":
-            import sqlalchemy as sa
-
-            conn.execute(
-                sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:chain, 7))"),
-                {"chain": f"oob_events:{run_id or ''}"},
-            )
-
-    def _chain_of(self, run_id: str | None) -> sa.ColumnElement[bool]:
-        column = self._events.c.run_id
-        return column.is_(None) if run_id is None else column == run_id
-
-    def _last_hash(self, conn: sa.Connection, run_id: str | None) -> str | None:
-        import sqlalchemy as sa
-
-        last = conn.execute(
-            sa.select(self._events.c.hash)
-            .where(self._chain_of(run_id))
-            .order_by(self._events.c.id.desc())
-            .limit(1)
-        ).first()
-        return None if last is None else last.hash
-
-    def _chain_head(self, conn: sa.Connection, run_id: str | None) -> tuple[int, str | None]:
-        import sqlalchemy as sa
-
-        count = conn.execute(
-            sa.select(sa.func.count()).select_from(self._events).where(self._chain_of(run_id))
-        ).scalar_one()
-        return int(count), self._last_hash(conn, run_id)
-
     def chain_head(self, run_id: str | None) -> tuple[int, str | None]:
         """How many events run `run_id` has (outside runs when None) and its last one's hash."""
         with self.engine.connect() as conn:
-            return self._chain_head(conn, run_id)
+            return event_chain.head(conn, self._events, run_id)
 
     def chained_rows(self, run_id: str | None) -> list[dict[str, Any]]:
         """The raw rows of a chain, in order, with their hashes: what `oob.audit` verifies."""
-        query = self._events.select().where(self._chain_of(run_id)).order_by(self._events.c.id)
+        chain = event_chain.chain_of(self._events, run_id)
+        query = self._events.select().where(chain).order_by(self._events.c.id)
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
 
@@ -512,11 +361,12 @@ class Store:
         self, run_id: str | None, *, after: int = 0, limit: int | None = None
     ) -> list[Event]:
         """Events of `run_id` (of the audit log outside runs when None) with id > `after`."""
-        query = self._events.select().where(self._events.c.id > after).order_by(self._events.c.id)
-        if run_id is None:
-            query = query.where(self._events.c.run_id.is_(None))
-        else:
-            query = query.where(self._events.c.run_id == run_id)
+        query = (
+            self._events.select()
+            .where(event_chain.chain_of(self._events, run_id))
+            .where(self._events.c.id > after)
+            .order_by(self._events.c.id)
+        )
         if limit is not None:
             query = query.limit(limit)
         with self.engine.connect() as conn:
@@ -560,16 +410,8 @@ class Store:
                 .values(heartbeat_at=now)
             ).rowcount
             if not updated:
-                conn.execute(
-                    self._workers.insert().values(
-                        executor_id=executor_id,
-                        host=host,
-                        pid=pid,
-                        version=version,
-                        started_at=now,
-                        heartbeat_at=now,
-                    )
-                )
+                worker = Worker(executor_id, host, pid, version, started_at=now, heartbeat_at=now)
+                conn.execute(self._workers.insert().values(**asdict(worker)))
 
     def workers(self) -> list[Worker]:
         """Every worker that has not been forgotten, oldest first."""

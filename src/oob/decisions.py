@@ -1,0 +1,93 @@
+"""The store's side of a decision: what the policy is asked with, and what its answer writes.
+
+`Store.decide` locks the run's row, reads the run's `Situation` (the roles of its own plan, its
+state, the decisions already taken) and writes what `ruling` answers, in one transaction: of
+two racing decisions, exactly one is accepted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from oob.config import Roles
+from oob.errors import RunNotFound
+from oob.events import KIND_COMMAND_REFUSED
+from oob.policy import (
+    DECISION_KINDS,
+    RULES,
+    Action,
+    Situation,
+    Taken,
+    Topic,
+    Verdict,
+    decide,
+    describe,
+)
+from oob.records import NewEvent
+from oob.schema import Tables, utc
+from oob.states import RunState, Source
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+
+def taken(conn: sa.Connection, events: sa.Table, run_id: str) -> dict[Topic, Taken]:
+    """The decisions taken on a run so far, by topic (the first of each)."""
+    query = (
+        events.select()
+        .where(events.c.run_id == run_id)
+        .where(events.c.kind.in_(list(DECISION_KINDS)))
+        .order_by(events.c.id)
+    )
+    found: dict[Topic, Taken] = {}
+    for r in conn.execute(query):
+        topic, action = DECISION_KINDS[r.kind]
+        found.setdefault(topic, Taken(action, r.actor, utc(r.at) or r.at, dict(r.details)))
+    return found
+
+
+def situation(conn: sa.Connection, tables: Tables, run: Mapping[Any, Any]) -> Situation:
+    """What the policy needs to know of the run whose row is `run`, now."""
+    run_id = run["id"]
+    plan = conn.execute(tables.plans.select().where(tables.plans.c.run_id == run_id)).first()
+    if plan is None:
+        raise RunNotFound(f"no plan for run {run_id!r}", hint="list the runs with `oob runs`")
+    return Situation(
+        run_id=run_id,
+        requester=run["requester"],
+        state=RunState(run["state"]),
+        roles=Roles.model_validate(plan._mapping["plan"]["roles"]),
+        taken=taken(conn, tables.events, run_id),
+    )
+
+
+def ruling(
+    situation: Situation,
+    action: Action,
+    actor: str,
+    source: Source | str,
+    text: str,
+    *,
+    asserted: bool,
+) -> tuple[Verdict, NewEvent | None]:
+    """The policy's verdict on `action`, and the event that records it: the decision's own,
+    or `command.refused`. None for an accepted action whose caller records what it does."""
+    run_id = situation.run_id
+    rule = RULES[action]
+    verdict = decide(situation, action, actor, text)
+    if verdict and asserted and not situation.roles.allow_asserted_identity:
+        verdict = Verdict(
+            False,
+            f"run {run_id}'s pipeline does not accept --as; act under your own name",
+            by_role=True,
+        )
+    if verdict and rule.event_kind is None:
+        return verdict, None
+    if verdict:
+        assert rule.event_kind is not None
+        summary, details = describe(action, actor, text)
+        return verdict, NewEvent(run_id, actor, source, rule.event_kind, summary, details)
+    summary = f"{action.value} by {actor} refused: {verdict.reason}"
+    details = {"command": action.value, "reason": verdict.reason, "text": text}
+    return verdict, NewEvent(run_id, actor, source, KIND_COMMAND_REFUSED, summary, details)
