@@ -32,6 +32,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from ipaddress import ip_address
 
+from oob import policy
 from oob.clock import Clock
 from oob.config import Roles, Web
 
@@ -43,14 +44,15 @@ SESSION_HOURS = 12
 
 
 class Action(StrEnum):
-    """What a person can do to a run from the dashboard (`oob.policy.Action`'s values)."""
+    """What a person can do to a run from the dashboard: those of the policy's actions taken
+    on one run (`oob.policy.Action`), with the same values."""
 
-    APPROVE = "approve"
-    DENY = "deny"
-    CANCEL = "cancel"
-    CONFIRM_FIX = "confirm-fix"
-    REJECT_FIX = "reject-fix"
-    OVERRIDE_STATUS = "override-status"
+    APPROVE = policy.Action.APPROVE
+    DENY = policy.Action.DENY
+    CANCEL = policy.Action.CANCEL
+    CONFIRM_FIX = policy.Action.CONFIRM_FIX
+    REJECT_FIX = policy.Action.REJECT_FIX
+    OVERRIDE_STATUS = policy.Action.OVERRIDE_STATUS
 
 
 @dataclass(frozen=True)
@@ -62,8 +64,6 @@ class Identity:
 
     def may(self, action: Action, roles: Roles) -> bool:
         """Whether `roles` give this person `action` (the policy's answer, by role alone)."""
-        from oob import policy
-
         return policy.may(roles, policy.Action(action.value), self.name)
 
 

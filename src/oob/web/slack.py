@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 import anyio
@@ -43,6 +43,9 @@ from oob.policy import RULES, Action
 from oob.ports import PostedMessage
 from oob.states import Source
 from oob.store import Run, Store
+
+if TYPE_CHECKING:
+    from oob.commands import Control
 
 log = logging.getLogger(__name__)
 
@@ -66,21 +69,6 @@ DONE = {
 }
 
 
-class Decider(Protocol):
-    """`oob.commands.Control.decide`."""
-
-    def decide(
-        self,
-        run_id: str,
-        action: Action,
-        actor: str,
-        text: str = "",
-        *,
-        source: Source = ...,
-        asserted: bool = ...,
-    ) -> Run: ...
-
-
 @dataclass(frozen=True)
 class Click:
     """A person's decision from Slack: who, what, on which run, from which message."""
@@ -99,7 +87,7 @@ class Interactions:
 
     config: Config
     store: Store
-    commands: Decider
+    commands: Control
     chat: SlackChat
     secret: str
     now: Callable[[], float] = time.time
@@ -314,7 +302,7 @@ def _line(run: Run) -> str:
 def interactions_for(
     config: Config,
     store: Store,
-    commands: Decider,
+    commands: Control,
     *,
     now: Callable[[], float] = time.time,
     policy: RetryPolicy | None = None,

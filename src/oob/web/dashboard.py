@@ -1,0 +1,141 @@
+"""What the dashboard's routes share: its settings, its templates, and the runs it reads.
+
+Every page is rendered for the person asking: the actions offered are those their role allows.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import jinja2
+from fastapi import Request
+from fastapi.responses import HTMLResponse, Response
+
+from oob.eta import format_minutes
+from oob.web.auth import Action, Identity
+from oob.web.settings import Settings
+from oob.web.views import ANNOUNCED, RunView, available_actions, run_view
+
+# The sections of the run page that the live stream replaces, by element id.
+LIVE_SECTIONS = ("state", "actions", "chart", "builds", "messages", "events")
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """An action the page's form asked for and was refused: why, and which field was wrong."""
+
+    action: Action
+    message: str
+    field: str | None = None
+
+
+def dashboard_of(request: Request) -> Dashboard:
+    """The dashboard the app serving `request` was made for."""
+    dashboard: Dashboard = request.app.state.dashboard
+    return dashboard
+
+
+class Dashboard:
+    """What the routes share: rendering pages, reading runs, following a run live."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.config = settings.config
+        self.store = settings.store
+        self.auth = settings.authenticator
+        self.sso = self.config.web is None or self.config.web.identity == "sso"
+        self.templates = jinja2.Environment(
+            loader=jinja2.PackageLoader("oob.web", "templates"),
+            autoescape=True,
+            undefined=jinja2.StrictUndefined,
+        )
+        self.templates.filters["minutes"] = format_minutes
+        self.templates.globals["ANNOUNCED"] = ANNOUNCED
+
+    def page(self, name: str, status: int = 200, **values: Any) -> HTMLResponse:
+        html = self.templates.get_template(name).render(sso=self.sso, **values)
+        return HTMLResponse(html, status_code=status)
+
+    def error_page(self, status: int, message: str, identity: Identity | None = None) -> Response:
+        csrf = "" if identity is None else self.auth.csrf_token(identity)
+        return self.page("error.html", status, message=message, identity=identity, csrf=csrf)
+
+    @staticmethod
+    async def call(fn: Callable[..., Any], *args: Any) -> Any:
+        # The store and the commands are synchronous (SQLAlchemy, DBOS): off the event loop.
+        return await anyio.to_thread.run_sync(fn, *args)
+
+    def view_of(self, run_id: str) -> RunView:
+        now = self.store.clock.now()
+        return run_view(self.store, self.config, run_id, now)
+
+    def views(self) -> list[RunView]:
+        """Recent runs, active first, newest first within each group."""
+        views = [self.view_of(run.id) for run in self.store.runs()]
+        return sorted(views, key=lambda v: not v.run.active)
+
+    def run_values(
+        self, view: RunView, identity: Identity, refused: Refusal | None = None
+    ) -> dict[str, Any]:
+        return {
+            "view": view,
+            "run": view.run,
+            "identity": identity,
+            "csrf": self.auth.csrf_token(identity),
+            "actions": available_actions(self.store, view.run, identity),
+            "contexts": self.config.services.github.required_contexts,
+            "Action": Action,
+            "refused": refused,
+        }
+
+    def sections(
+        self, view: RunView, identity: Identity, refused: Refusal | None = None
+    ) -> dict[str, str]:
+        values = self.run_values(view, identity, refused)
+        return {
+            name: self.templates.get_template(f"_{name}.html").render(**values)
+            for name in LIVE_SECTIONS
+        }
+
+    def run_page(
+        self,
+        view: RunView,
+        identity: Identity,
+        *,
+        status: int = 200,
+        notice: str | None = None,
+        refused: Refusal | None = None,
+    ) -> Response:
+        """The run page; after a `refused` action, with its form open and the error tied to it."""
+        return self.page(
+            "run.html",
+            status,
+            notice=notice,
+            live=self.sections(view, identity, refused),
+            **self.run_values(view, identity, refused),
+        )
+
+    async def live(self, run_id: str, identity: Identity) -> AsyncIterator[str]:
+        """Server-sent events: the run page's sections that changed, until the run ends."""
+        last: dict[str, str] = {}
+        quiet = 0.0
+        while True:
+            view = await self.call(self.view_of, run_id)
+            now = self.sections(view, identity)
+            if now != last:
+                # Only what changed: a form someone is filling in stays put otherwise.
+                changed = {k: v for k, v in now.items() if last.get(k) != v}
+                yield f"event: sections\ndata: {json.dumps(changed)}\n\n"
+                last, quiet = now, 0.0
+            elif quiet >= self.settings.keepalive_seconds:
+                yield ": keepalive\n\n"  # a comment: keeps proxies from closing an idle stream
+                quiet = 0.0
+            if not view.run.active:
+                yield "event: end\ndata: {}\n\n"
+                return
+            await anyio.sleep(self.settings.poll_seconds)
+            quiet += self.settings.poll_seconds
