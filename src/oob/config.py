@@ -11,41 +11,61 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from difflib import get_close_matches
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     IPvAnyNetwork,
     StrictBool,
-    StringConstraints,
     ValidationError,
     field_validator,
     model_validator,
 )
 
+from oob.config_errors import problems
+from oob.config_services import (
+    GitHubService,
+    JenkinsService,
+    Sandbox,
+    Secret,
+    Services,
+    SlackService,
+)
+from oob.config_types import ENV_NAME, JobPath, Limit, Minutes, Model, exactly_one
 from oob.errors import ConfigError
-from oob.limits import MAX_MINUTES
+
+__all__ = [  # the [services] and [sandbox] sections are re-exported: a Config holds them
+    "DEFAULT_CONFIG",
+    "Audience",
+    "Audiences",
+    "Channel",
+    "CommandCheck",
+    "Config",
+    "GitHubService",
+    "HttpCheck",
+    "JenkinsService",
+    "Pipeline",
+    "Postmortem",
+    "Roles",
+    "Sandbox",
+    "Secret",
+    "Services",
+    "SlackService",
+    "Stage",
+    "StageKind",
+    "Templates",
+    "Verify",
+    "Web",
+    "WebUser",
+    "config_path",
+    "load",
+    "parse",
+]
 
 DEFAULT_CONFIG = Path("oob.toml")
-
-# Durations a person configures: finite, and at most a day (an out-of-band deploy that waits
-# longer is not one; `inf` would make a run wait forever).
-Minutes = Annotated[float, Field(ge=0, le=MAX_MINUTES, allow_inf_nan=False)]
-# A time limit may be long (a drill that must not time out), but not infinite.
-Limit = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-JobPath = Annotated[str, Field(pattern=r"^[^/\s]+(/[^/\s]+)*$")]
-
-
-class Model(BaseModel):
-    """Base of every config model: unknown keys are errors, values are immutable."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class StageKind(StrEnum):
@@ -148,64 +168,15 @@ class Pipeline(Model):
         return self.stages[self.index(self.release_trigger) + 1 :]
 
 
-class Secret(Model):
-    """Where a service's credential comes from: the environment, never the file."""
-
-    token_env: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-class JenkinsService(Secret):
-    url: str
-    user: str = Field(min_length=1)
-    timeout_seconds: float = Field(default=30, gt=0)
-
-
-class GitHubService(Secret):
-    api_url: str = "https://api.github.com"
-    repository: str = Field(pattern=r"^[\w.-]+/[\w.-]+$")
-    branch: str = "main"
-    required_contexts: list[str] = Field(min_length=1)
-    web_url: str = "https://github.com"
-    timeout_seconds: float = Field(default=30, gt=0)
-
-
-class SlackService(Secret):
-    api_url: str = "https://slack.com/api/"
-    timeout_seconds: float = Field(default=30, gt=0)
-    signing_secret_env: str | None = Field(
-        default=None,
-        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
-        description="The variable holding the Slack app's signing secret: with it, `oob serve` "
-        "takes decisions from the buttons of oob's messages and the `/oob` command.",
-    )
-    interactivity_url: str | None = Field(
-        default=None,
-        pattern=r"^https?://",
-        description="Where the Slack app sends clicks (its Interactivity Request URL, "
-        "`oob serve`'s /slack/interactions): `oob doctor` checks that it answers.",
-    )
-    users: dict[Annotated[str, StringConstraints(pattern=r"^[UW][A-Z0-9]{2,}$")], str] = Field(
-        default={},
-        description="Slack user IDs and the oob person each one is (the names in [roles]).",
-    )
-
-
-class Services(Model):
-    jenkins: JenkinsService
-    github: GitHubService
-    slack: SlackService | None = None
-
-
 class Channel(Model):
     """Where messages go: a Slack channel, or an apprise URL read from the environment."""
 
     slack: str | None = Field(default=None, pattern=r"^#?[\w.-]+$")
-    apprise_url_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    apprise_url_env: str | None = Field(default=None, pattern=ENV_NAME)
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Channel:
-        if (self.slack is None) == (self.apprise_url_env is None):
-            raise ValueError("a channel needs exactly one of `slack` or `apprise_url_env`")
+        exactly_one(self, "slack", "apprise_url_env", "a channel")
         return self
 
 
@@ -244,8 +215,8 @@ class Roles(Model):
 
     deployers: list[str] = Field(min_length=1)
     approvers: list[str] = Field(min_length=1)
-    status_overriders: list[str] = []
-    fix_confirmers: list[str] = []
+    status_overriders: list[str] = Field(default=[])
+    fix_confirmers: list[str] = Field(default=[])
     allow_self_approval: StrictBool = False
     allow_asserted_identity: StrictBool = Field(
         default=False,
@@ -269,13 +240,16 @@ class CommandCheck(Model):
     timeout_seconds: float = Field(default=60, gt=0)
 
 
+AnyCheck = Annotated[HttpCheck | CommandCheck, Field(discriminator="kind")]
+
+
 class Verify(Model):
     """How oob knows the deploy finished and the fix works in production."""
 
     shield_url: str = Field(
         description="A page editors use; it answers 503 while the deploy shield is up."
     )
-    checks: list[Annotated[HttpCheck | CommandCheck, Field(discriminator="kind")]] = []
+    checks: list[AnyCheck] = Field(default=[])
     require_confirmation: StrictBool = Field(
         default=False, description="Also wait for a person's `oob confirm-fix`."
     )
@@ -311,12 +285,11 @@ class WebUser(Model):
     """
 
     token_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
-    token_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    token_env: str | None = Field(default=None, pattern=ENV_NAME)
 
     @model_validator(mode="after")
     def _exactly_one(self) -> WebUser:
-        if (self.token_sha256 is None) == (self.token_env is None):
-            raise ValueError("a web user needs exactly one of `token_sha256` or `token_env`")
+        exactly_one(self, "token_sha256", "token_env", "a web user")
         return self
 
 
@@ -336,7 +309,7 @@ class Web(Model):
     trusted_proxies: list[IPvAnyNetwork] = Field(
         default=[], description="Addresses or networks whose `sso_header` is believed."
     )
-    users: dict[str, WebUser] = {}
+    users: dict[str, WebUser] = Field(default={})
 
     @model_validator(mode="after")
     def _identity_is_complete(self) -> Web:
@@ -347,20 +320,6 @@ class Web(Model):
         if self.identity == "sso" and self.users:
             raise ValueError('[web.users] are for identity = "tokens"')
         return self
-
-
-class Sandbox(Model):
-    """Credentials of a local sandbox, written by `oob sandbox --write-config`. Sandbox only."""
-
-    token: str
-    sealed: StrictBool = Field(
-        default=False,
-        description="Always use `token`, even when the services' token variables are set "
-        "(a sandbox must never receive an operator's real tokens).",
-    )
-    signing_secret: str | None = Field(
-        default=None, description="The sandbox's Slack signing secret (it signs its clicks)."
-    )
 
 
 class Config(Model):
@@ -484,82 +443,5 @@ def parse(text: str, path: Path) -> Config:
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
-        errors = exc.errors()
-        # A typo shows up as an unknown key plus a missing one: name the typo first (with the
-        # key it was meant to be), and not that missing key again.
-        ordered = sorted(errors, key=lambda e: e["type"] != "extra_forbidden")
-        problems = [_problem(text, path, e, errors) for e in ordered]
-        meant = {p.partition("did you mean ")[2].strip("'?)") for p in problems}
-        problems = [
-            p
-            for p, e in zip(problems, ordered, strict=True)
-            if not (e["type"] == "missing" and str(e["loc"][-1]) in meant)
-        ]
-        # One line, as every error: the first problem, then each other one after a semicolon.
-        raise ConfigError("; ".join(problems)) from None
+        raise ConfigError(problems(text, path, exc)) from None
     return config.model_copy(update={"source": path.resolve()})
-
-
-def _problem(text: str, path: Path, error: Any, errors: list[Any]) -> str:
-    """One problem of the file as `path:line: key: what is wrong`."""
-    loc = tuple(error["loc"])
-    where = ".".join(str(part) for part in loc) or "(top level)"
-    line = _line_of(text, loc)
-    at = f":{line}" if line else ""
-    message = str(error["msg"]).removeprefix("Value error, ")
-    if error["type"] == "extra_forbidden":
-        missing = [
-            str(e["loc"][-1])
-            for e in errors
-            if e["type"] == "missing" and tuple(e["loc"][:-1]) == loc[:-1]
-        ]
-        guess = get_close_matches(str(loc[-1]), missing, n=1)
-        message = f"unknown key (did you mean {guess[0]!r}?)" if guess else "unknown key"
-    elif error["type"] == "missing":
-        message = "missing required key"
-    return f"{path}{at}: {where}: {message}"
-
-
-def _line_of(text: str, loc: tuple[Any, ...]) -> int | None:
-    """The 1-based line of the key at `loc`, found by following TOML table headers.
-
-    tomllib keeps no positions, so this walks the text: it tracks the current table (counting
-    array-of-table entries) and returns the line where the deepest part of `loc` that exists in
-    the text is defined. Good enough to point a person at the right place; None when unsure.
-    """
-    keys = [str(part) for part in loc if not isinstance(part, int)]
-    header_re = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?")
-    key_re = re.compile(r"^\s*([A-Za-z0-9_\-\"']+)\s*=")
-    counts: dict[str, int] = {}
-    table: list[str] = []
-    index: int | None = None
-    best: tuple[int, int] | None = None  # (depth matched, line)
-
-    want_index = [part for part in loc if isinstance(part, int)]
-    for number, raw in enumerate(text.splitlines(), start=1):
-        header = header_re.match(raw)
-        if header:
-            table = [p.strip().strip("\"'") for p in header.group(2).split(".")]
-            name = ".".join(table)
-            if header.group(1) == "[[":
-                counts[name] = counts.get(name, -1) + 1
-                index = counts[name]
-            else:
-                index = None
-            if keys[: len(table)] == table and _index_ok(index, want_index):
-                best = _deeper(best, len(table), number)
-            continue
-        key = key_re.match(raw)
-        if key:
-            path = [*table, key.group(1).strip("\"'")]
-            if keys[: len(path)] == path and _index_ok(index, want_index):
-                best = _deeper(best, len(path), number)
-    return best[1] if best else None
-
-
-def _index_ok(index: int | None, wanted: list[int]) -> bool:
-    return index is None or not wanted or index == wanted[0]
-
-
-def _deeper(best: tuple[int, int] | None, depth: int, line: int) -> tuple[int, int]:
-    return (depth, line) if best is None or depth > best[0] else best
