@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from oob.errors import EXIT_USAGE, OobError, PermissionDenied, ProcedureError
 from oob.policy import RULES, Action, role_refusal
 from oob.states import RunState, Source
-from oob.store import Decision, Run, RunRequest, Store
+from oob.store import Decision, Event, Run, RunRequest, Store
 
 if TYPE_CHECKING:
     from oob.config import Config
@@ -262,30 +262,12 @@ def notify(
     told twice; what was sent is recorded, and "resume merging" records the hold as lifted.
     """
     from oob.errors import UsageError
-    from oob.events import KIND_HOLD_RELEASED, KIND_MESSAGE_UNDELIVERED, KIND_NOTIFIED
+    from oob.events import KIND_HOLD_RELEASED, KIND_NOTIFIED
 
     decision = store.decide(run_id, Action.NOTIFY, actor, source, message)
     if not decision.accepted:
         raise refusal(decision, run_id)
-    events = store.events(run_id)
-    sent = {
-        e.details.get("key", "") + "@" + e.details.get("channel", "")
-        for e in events
-        if e.kind == KIND_NOTIFIED
-    }
-    missed = [e for e in events if e.kind == KIND_MESSAGE_UNDELIVERED]
-    pending = [
-        e
-        for e in missed
-        if e.details.get("message") == message
-        and e.details["key"] + "@" + e.details["channel"] not in sent
-    ]
-    if not pending:
-        left = sorted({str(e.details.get("message")) for e in missed} - {message})
-        raise UsageError(
-            f"run {run_id} has no undelivered {message!r} message",
-            hint=f"undelivered: {', '.join(left)}" if left else "nothing is left to send",
-        )
+    pending = _undelivered(store.events(run_id), run_id, message)
     told = []
     for event in pending:
         d = event.details
@@ -319,3 +301,29 @@ def notify(
             key=f"{run_id}#hold-released-by-notify",
         )
     return told
+
+
+def _undelivered(events: list[Event], run_id: str, message: str) -> list[Event]:
+    """The undelivered `message`s of a run that no channel got since (`UsageError` if none)."""
+    from oob.errors import UsageError
+    from oob.events import KIND_MESSAGE_UNDELIVERED, KIND_NOTIFIED
+
+    sent = {
+        e.details.get("key", "") + "@" + e.details.get("channel", "")
+        for e in events
+        if e.kind == KIND_NOTIFIED
+    }
+    missed = [e for e in events if e.kind == KIND_MESSAGE_UNDELIVERED]
+    pending = [
+        e
+        for e in missed
+        if e.details.get("message") == message
+        and e.details["key"] + "@" + e.details["channel"] not in sent
+    ]
+    if not pending:
+        left = sorted({str(e.details.get("message")) for e in missed} - {message})
+        raise UsageError(
+            f"run {run_id} has no undelivered {message!r} message",
+            hint=f"undelivered: {', '.join(left)}" if left else "nothing is left to send",
+        )
+    return pending

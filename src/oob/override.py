@@ -51,6 +51,38 @@ def override_status(
 ) -> Override:
     """Set `context` to success on `sha` for `actor`, with `reason`, and audit it: on run
     `run_id`'s timeline (by default the pipeline's active run), or outside runs when none is."""
+    reason = _checked(config, context, reason)
+    sha = validate_sha(sha)
+    run_id = _authorize(config, store, actor, reason, source, run_id, asserted=asserted)
+    commit = code_host.commit(sha)
+    previous = code_host.combined_status(commit.sha).context(context)
+    if previous is not None and previous.state is StatusState.SUCCESS:
+        raise UsageError(
+            f"{context} is already success on {commit.sha[:7]}", hint="there is nothing to override"
+        )
+    done = Override(
+        sha=commit.sha,
+        context=context,
+        previous_state=previous.state.value if previous else "missing",
+        description=_description(actor, reason),
+        actor=actor,
+        reason=reason,
+        run_id=run_id,
+    )
+    code_host.create_status(
+        commit.sha,
+        StatusState.SUCCESS,
+        context,
+        done.description,
+        previous.target_url if previous else None,
+    )
+    _audit(store, done, source, clock)
+    return done
+
+
+def _checked(config: Config, context: str, reason: str) -> str:
+    """The reason with its white space folded, once it and the context are valid: a reason
+    is given, and the context is one the branch requires."""
     reason = " ".join(reason.split())
     if not reason:
         raise UsageError(
@@ -62,48 +94,36 @@ def override_status(
             f"{context!r} is not a required context",
             hint=f"use one of: {', '.join(required)}",
         )
-    sha = validate_sha(sha)
-    run_id = _authorize(config, store, actor, reason, source, run_id, asserted=asserted)
-    commit = code_host.commit(sha)
-    previous = code_host.combined_status(commit.sha).context(context)
-    if previous is not None and previous.state is StatusState.SUCCESS:
-        raise UsageError(
-            f"{context} is already success on {commit.sha[:7]}", hint="there is nothing to override"
-        )
+    return reason
+
+
+def _description(actor: str, reason: str) -> str:
+    """The posted status's description: who overrode it and why, within GitHub's limit."""
     description = f"Overridden by {actor}: {reason}"
     if len(description) > _DESCRIPTION_LIMIT:
         description = description[: _DESCRIPTION_LIMIT - 1] + "…"
-    code_host.create_status(
-        commit.sha,
-        StatusState.SUCCESS,
-        context,
-        description,
-        previous.target_url if previous else None,
+    return description
+
+
+def _audit(store: Store, done: Override, source: Source, clock: Clock) -> None:
+    """Record the override on its run's timeline, or in the audit log outside runs."""
+    summary = (
+        f"{done.actor} overrode {done.context} on {done.sha[:7]} "
+        f"({done.previous_state} → success): {done.reason}"
     )
-    previous_state = previous.state.value if previous else "missing"
     store.append_event(
-        run_id,
-        actor=actor,
+        done.run_id,
+        actor=done.actor,
         source=source,
         kind=KIND_STATUS_OVERRIDDEN,
-        summary=f"{actor} overrode {context} on {commit.sha[:7]} ({previous_state} → success): "
-        f"{reason}",
+        summary=summary,
         details={
-            "sha": commit.sha,
-            "context": context,
-            "previous_state": previous_state,
-            "reason": reason,
+            "sha": done.sha,
+            "context": done.context,
+            "previous_state": done.previous_state,
+            "reason": done.reason,
         },
         at=clock.now(),
-    )
-    return Override(
-        sha=commit.sha,
-        context=context,
-        previous_state=previous_state,
-        description=description,
-        actor=actor,
-        reason=reason,
-        run_id=run_id,
     )
 
 

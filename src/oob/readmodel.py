@@ -151,22 +151,34 @@ def snapshot(
     latest: int = 8,
 ) -> Snapshot:
     """The state of run `run_id` at `now` of the run's clock, read against its own plan."""
-    from oob.events import (
-        KIND_STEP_FINISHED,
-        KIND_STEP_STARTED,
-        builds,
-    )
     from oob.plan import digest, thaw
-    from oob.procedure import STEPS
 
     run = store.run(run_id)
     events = store.events(run_id)
     frozen = store.plan(run_id)
     config = thaw(frozen)
+    steps, current = _steps(run, events)
+    stages = _stages(config, run, events, now)
+    return Snapshot(
+        run=run,
+        steps=steps,
+        stages=tuple(stages),
+        current_step=current,
+        eta_minutes=_eta(config, run, stages),
+        events=tuple(events[-latest:]),
+        plan=digest(frozen),
+        waiting=waiting_for(config, run, events) if run.active else None,
+        undelivered=_undelivered(events),
+    )
+
+
+def _steps(run: Run, events: list[Event]) -> tuple[tuple[StepView, ...], str | None]:
+    """The runbook's steps with their times and status, and the one running now."""
+    from oob.events import KIND_STEP_FINISHED, KIND_STEP_STARTED
+    from oob.procedure import STEPS
+
     started: dict[str, datetime] = {}
     finished: dict[str, tuple[datetime, str]] = {}
-    # A job's latest build is the one a stage shows.
-    by_job = {b.job: b for b in builds(events)}
     for event in events:
         step = event.details.get("step")
         if event.kind == KIND_STEP_STARTED and step:
@@ -184,7 +196,15 @@ def snapshot(
         else:
             status = "skipped" if not run.active and name not in started else "pending"
         steps.append(StepView(name, started.get(name), end[0] if end else None, status))
+    return tuple(steps), current
 
+
+def _stages(config: Config, run: Run, events: list[Event], now: datetime) -> list[StageView]:
+    """The stages from the release trigger on, each with its estimate and its job's latest
+    build (how long it took, or has run until `now`)."""
+    from oob.events import builds
+
+    by_job = {b.job: b for b in builds(events)}
     stages = []
     trigger_index = config.pipeline.index(config.pipeline.release_trigger)
     for stage in config.pipeline.stages[trigger_index:]:
@@ -203,18 +223,7 @@ def snapshot(
             elif build.result is None:
                 actual = (now - build.started_at).total_seconds() / 60
         stages.append(StageView(stage.name, estimate, actual, status, url))
-
-    return Snapshot(
-        run=run,
-        steps=tuple(steps),
-        stages=tuple(stages),
-        current_step=current,
-        eta_minutes=_eta(config, run, stages),
-        events=tuple(events[-latest:]),
-        plan=digest(frozen),
-        waiting=waiting_for(config, run, events) if run.active else None,
-        undelivered=_undelivered(events),
-    )
+    return stages
 
 
 def waiting_for(config: Config, run: Run, events: list[Event]) -> Waiting | None:
