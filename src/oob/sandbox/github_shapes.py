@@ -6,13 +6,11 @@ them (the fields clients read, after GitHub's official REST description). `GitHu
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
 from starlette.requests import Request
-from starlette.responses import Response
 
 from oob.sandbox.pages import GITHUB_PAGES
 from oob.sandbox.repo import Commit, PullRequest, Repo, Status, blob_sha
@@ -69,7 +67,65 @@ REPO_URLS = {
     "deployments": "/deployments",
 }
 
-Handler = Callable[[Request, World, Repo], Awaitable[Response]]
+# What every repository of the sandbox shows alike: a private PHP repository nobody forked.
+REPO_FACTS: dict[str, Any] = {
+    "mirror_url": None,
+    "homepage": None,
+    "language": "PHP",
+    "forks_count": 0,
+    "forks": 0,
+    "stargazers_count": 0,
+    "watchers_count": 0,
+    "watchers": 0,
+    "subscribers_count": 0,
+    "network_count": 0,
+    "size": 1024,
+    "open_issues_count": 0,
+    "open_issues": 0,
+    "is_template": False,
+    "topics": [],
+    "has_issues": True,
+    "has_projects": False,
+    "has_wiki": False,
+    "has_pages": False,
+    "has_downloads": True,
+    "has_discussions": False,
+    "archived": False,
+    "disabled": False,
+    "license": None,
+    "allow_forking": False,
+    "web_commit_signoff_required": False,
+}
+# The token's permissions on a repository, but `admin` (`Options.github_admin`).
+REPO_PERMISSIONS = {"admin": False, "maintain": False, "push": True, "triage": True, "pull": True}
+
+# What a pull request of the sandbox never has: assignees, reviewers, labels, a milestone.
+PULL_UNUSED: dict[str, Any] = {
+    "assignee": None,
+    "assignees": [],
+    "requested_reviewers": [],
+    "labels": [],
+    "milestone": None,
+    "draft": False,
+}
+# How a pull request stands for review and merging, the same for all of the sandbox's.
+PULL_REVIEW: dict[str, Any] = {
+    "author_association": "MEMBER",
+    "auto_merge": None,
+    "active_lock_reason": None,
+    "mergeable": None,
+    "rebaseable": None,
+    "mergeable_state": "unknown",
+}
+# A pull request's counts (but `commits`): nothing commented, no lines counted.
+PULL_COUNTS = {
+    "comments": 0,
+    "review_comments": 0,
+    "maintainer_can_modify": False,
+    "additions": 0,
+    "deletions": 0,
+    "changed_files": 0,
+}
 
 
 def when(epoch: float) -> str:
@@ -146,49 +202,19 @@ class Shapes:
             "url": url,
         }
         data.update({f"{name}_url": url + tail for name, tail in REPO_URLS.items()})
+        html = f"{self._html(request)}/{repo.full_name}"
         data.update(
             {
                 "git_url": f"git://github.com/{repo.full_name}.git",
                 "ssh_url": f"git@github.com:{repo.full_name}.git",
-                "clone_url": f"{self._html(request)}/{repo.full_name}.git",
-                "svn_url": f"{self._html(request)}/{repo.full_name}",
-                "mirror_url": None,
-                "homepage": None,
-                "language": "PHP",
-                "forks_count": 0,
-                "forks": 0,
-                "stargazers_count": 0,
-                "watchers_count": 0,
-                "watchers": 0,
-                "subscribers_count": 0,
-                "network_count": 0,
-                "size": 1024,
+                "clone_url": f"{html}.git",
+                "svn_url": html,
+                **REPO_FACTS,
                 "default_branch": repo.default_branch,
-                "open_issues_count": 0,
-                "open_issues": 0,
-                "is_template": False,
-                "topics": [],
-                "has_issues": True,
-                "has_projects": False,
-                "has_wiki": False,
-                "has_pages": False,
-                "has_downloads": True,
-                "has_discussions": False,
-                "archived": False,
-                "disabled": False,
                 "pushed_at": when(self.world.now),
                 "created_at": created,
                 "updated_at": when(self.world.now),
-                "license": None,
-                "allow_forking": False,
-                "web_commit_signoff_required": False,
-                "permissions": {
-                    "admin": self.world.options.github_admin,
-                    "maintain": False,
-                    "push": True,
-                    "triage": True,
-                    "pull": True,
-                },
+                "permissions": {**REPO_PERMISSIONS, "admin": self.world.options.github_admin},
             }
         )
         return data
@@ -294,32 +320,11 @@ class Shapes:
     def _pull(self, request: Request, repo: Repo, pull: PullRequest) -> dict[str, Any]:
         api = f"{self._api(request)}/repos/{repo.full_name}"
         html = f"{self._html(request)}/{repo.full_name}/pull/{pull.number}"
-
-        def side(branch: str) -> dict[str, Any]:
-            return {
-                "label": f"{repo.owner}:{branch}",
-                "ref": branch,
-                "sha": repo.branches.get(branch, ""),
-                "user": self._user(request, repo.owner, "Organization"),
-                "repo": self._repo(request, repo),
-            }
-
-        comparison = repo.compare(repo.branches[pull.base], repo.branches[pull.head])
         url = f"{api}/pulls/{pull.number}"
+        merged = when(pull.merged_at) if pull.merged_at is not None else None
         head_sha = repo.branches.get(pull.head, "")
-        return {
-            "url": url,
-            "id": 1_900_000_000 + pull.number,
-            "node_id": f"PR_{pull.number}",
-            "html_url": html,
-            "diff_url": f"{html}.diff",
-            "patch_url": f"{html}.patch",
-            "issue_url": f"{api}/issues/{pull.number}",
-            "commits_url": f"{url}/commits",
-            "review_comments_url": f"{url}/comments",
-            "review_comment_url": f"{api}/pulls/comments{{/number}}",
-            "comments_url": f"{api}/issues/{pull.number}/comments",
-            "statuses_url": f"{api}/statuses/{head_sha}",
+        data = {
+            **self._pull_urls(api, html, pull.number, head_sha),
             "number": pull.number,
             "state": pull.state,
             "locked": False,
@@ -328,17 +333,12 @@ class Shapes:
             "body": pull.body,
             "created_at": when(pull.created_at),
             "updated_at": when(pull.created_at),
-            "closed_at": when(pull.merged_at) if pull.merged_at is not None else None,
-            "merged_at": when(pull.merged_at) if pull.merged_at is not None else None,
+            "closed_at": merged,
+            "merged_at": merged,
             "merge_commit_sha": pull.merge_commit_sha,
-            "assignee": None,
-            "assignees": [],
-            "requested_reviewers": [],
-            "labels": [],
-            "milestone": None,
-            "draft": False,
-            "head": side(pull.head),
-            "base": side(pull.base),
+            **PULL_UNUSED,
+            "head": self._pull_side(request, repo, pull.head),
+            "base": self._pull_side(request, repo, pull.base),
             "_links": {
                 "self": {"href": url},
                 "html": {"href": html},
@@ -349,24 +349,41 @@ class Shapes:
                 "commits": {"href": f"{url}/commits"},
                 "statuses": {"href": f"{api}/statuses/{head_sha}"},
             },
-            "author_association": "MEMBER",
-            "auto_merge": None,
-            "active_lock_reason": None,
+            **PULL_REVIEW,
             "merged": pull.merged_at is not None,
-            "mergeable": None,
-            "rebaseable": None,
-            "mergeable_state": "unknown",
             "merged_by": self._user(request, pull.merged_by) if pull.merged_by else None,
-            "comments": 0,
-            "review_comments": 0,
-            "maintainer_can_modify": False,
-            "commits": comparison.ahead_by,
-            "additions": 0,
-            "deletions": 0,
-            "changed_files": 0,
+        }
+        comparison = repo.compare(repo.branches[pull.base], repo.branches[pull.head])
+        return {**data, **PULL_COUNTS, "commits": comparison.ahead_by}
+
+    @staticmethod
+    def _pull_urls(api: str, html: str, number: int, head_sha: str) -> dict[str, Any]:
+        """The `*_url` fields of a pull request (`api` is its repository's API URL)."""
+        url = f"{api}/pulls/{number}"
+        return {
+            "url": url,
+            "id": 1_900_000_000 + number,
+            "node_id": f"PR_{number}",
+            "html_url": html,
+            "diff_url": f"{html}.diff",
+            "patch_url": f"{html}.patch",
+            "issue_url": f"{api}/issues/{number}",
+            "commits_url": f"{url}/commits",
+            "review_comments_url": f"{url}/comments",
+            "review_comment_url": f"{api}/pulls/comments{{/number}}",
+            "comments_url": f"{api}/issues/{number}/comments",
+            "statuses_url": f"{api}/statuses/{head_sha}",
         }
 
-    # -- endpoints ----------------------------------------------------------------------------
+    def _pull_side(self, request: Request, repo: Repo, branch: str) -> dict[str, Any]:
+        """A pull request's `head` or `base`: a branch of the same repository."""
+        return {
+            "label": f"{repo.owner}:{branch}",
+            "ref": branch,
+            "sha": repo.branches.get(branch, ""),
+            "user": self._user(request, repo.owner, "Organization"),
+            "repo": self._repo(request, repo),
+        }
 
     def _protection(self, request: Request, repo: Repo, branch: str) -> dict[str, Any]:
         rules = repo.protection[branch]
