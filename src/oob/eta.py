@@ -11,7 +11,8 @@ from oob.errors import UsageError
 
 @dataclass(frozen=True)
 class Leg:
-    """One stage of the lead time, with the time left once it completes."""
+    """One stage of the lead time, with the time left once it completes (what
+    `remaining_minutes` adds to what is left of the stage running now)."""
 
     stage: Stage
     estimate_minutes: float

@@ -71,11 +71,6 @@ def render(view: Snapshot) -> RenderableType:
     return Group(*parts, Text("latest:", "bold"), events)
 
 
-def line(event: Event) -> str:
-    """An event as one plain line: UTC time with date, actor, source, summary."""
-    return f"{event.at:%Y-%m-%d %H:%M:%S}Z {event.actor} ({event.source.value}) {event.summary}"
-
-
 def follow(
     store: Store,
     run_id: str,
@@ -121,3 +116,8 @@ def _follow_plain(
         if (not store.run(run_id).active and finished(seen)) or stop():
             return
         time.sleep(refresh_seconds)
+
+
+def line(event: Event) -> str:
+    """An event as one plain line: UTC time with date, actor, source, summary."""
+    return f"{event.at:%Y-%m-%d %H:%M:%S}Z {event.actor} ({event.source.value}) {event.summary}"

@@ -58,7 +58,7 @@ from oob.postmortem.facts import (
     slugify,
     title_of,
 )
-from oob.postmortem.lessons import action_items, lessons
+from oob.postmortem.lessons import with_lessons
 from oob.store import Event, Run, RunState
 
 # Event kinds the draft's timeline leaves out (every other kind, even one this module does not
@@ -139,15 +139,7 @@ def extract_facts(run: Run, events: Sequence[Event], config: Config) -> Postmort
         lucky=(),
         timeline=_timeline(events),
     )
-    went_well, went_wrong, lucky = lessons(facts)
-    return replace(
-        facts,
-        action_items=action_items(facts),
-        went_well=went_well,
-        went_wrong=went_wrong,
-        lucky=lucky,
-        gantt=_gantt(facts),
-    )
+    return replace(with_lessons(facts), gantt=_gantt(facts))
 
 
 def _incident(run: Run, web: str) -> dict[str, Any]:

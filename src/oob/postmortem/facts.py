@@ -1,7 +1,8 @@
 """The facts of a postmortem: typed values read from one run and its events, no wording.
 
 `oob.postmortem.extract.extract_facts` builds a `PostmortemFacts`; the heuristics of
-`oob.postmortem.lessons` and the template of `oob.postmortem.render` only read it.
+`oob.postmortem.lessons` add what they suggest (action items, lessons, in English), and the
+template of `oob.postmortem.render` only reads it.
 """
 
 from __future__ import annotations
@@ -9,8 +10,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 from oob.store import RunState
+
+if TYPE_CHECKING:
+    from oob.postmortem.lessons import ActionItem
 
 # A stage is "much slower than its estimate" past both of these: half again as long, and at
 # least five minutes more (a one-minute job taking two is noise, not an action item).
@@ -141,16 +146,6 @@ class Window:
 
 
 @dataclass(frozen=True)
-class ActionItem:
-    """A row of the Action Items table."""
-
-    description: str
-    type: str
-    owner: str = ""
-    issue: str = ""
-
-
-@dataclass(frozen=True)
 class TimelineEntry:
     at: datetime
     actor: str
@@ -161,7 +156,8 @@ class TimelineEntry:
 
 @dataclass(frozen=True)
 class PullRequestRecord:
-    """A postmortem pull request recorded in the run's timeline."""
+    """A postmortem pull request recorded in the run's timeline. The draft links to it; its
+    number and time are there for a team's own template."""
 
     url: str
     number: int

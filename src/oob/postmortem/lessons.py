@@ -6,9 +6,21 @@ wanting other heuristics replaces these functions.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+
 from oob.eta import format_minutes
-from oob.postmortem.facts import ActionItem, BuildFact, PostmortemFacts
+from oob.postmortem.facts import BuildFact, PostmortemFacts
 from oob.store import RunState
+
+
+@dataclass(frozen=True)
+class ActionItem:
+    """A row of the Action Items table: what the heuristics suggest, for people to assign."""
+
+    description: str
+    type: str
+    owner: str = ""
+    issue: str = ""
 
 
 def minutes(value: float | None) -> str:
@@ -17,6 +29,8 @@ def minutes(value: float | None) -> str:
 
 
 def action_items(f: PostmortemFacts) -> tuple[ActionItem, ...]:
+    """The action items the facts call for: the root cause always, then one per flaky status,
+    merge during the hold, slow stage, wrong release, failed build and failed verification."""
     items = [
         ActionItem(
             f"Expand the root cause: {f.cause}" if f.cause else "Find the root cause", "Root cause"
@@ -72,9 +86,16 @@ def failed_builds(f: PostmortemFacts) -> list[BuildFact]:
     ]
 
 
-def lessons(f: PostmortemFacts) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
-    """What went well, what went wrong, where we got lucky: the facts the run has for each."""
-    return tuple(_went_well(f)), tuple(_went_wrong(f)), tuple(_lucky(f))
+def with_lessons(f: PostmortemFacts) -> PostmortemFacts:
+    """`f` with what the heuristics suggest: the action items, and what went well, what went
+    wrong, where we got lucky (the facts the run has for each)."""
+    return replace(
+        f,
+        action_items=action_items(f),
+        went_well=tuple(_went_well(f)),
+        went_wrong=tuple(_went_wrong(f)),
+        lucky=tuple(_lucky(f)),
+    )
 
 
 def _restored_in_time(f: PostmortemFacts) -> bool | None:

@@ -36,7 +36,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Draft:
-    """A rendered draft and where it belongs in the postmortems repository."""
+    """A rendered draft and where it belongs in the postmortems repository: the configured
+    path, made unique among the drafts of other runs (`build_draft`)."""
 
     facts: PostmortemFacts
     text: str
@@ -53,7 +54,8 @@ class DraftResult:
 
     @property
     def pr_url(self) -> str | None:
-        return None if self.pull_request is None else self.pull_request.url
+        pr = self.pull_request
+        return pr.url if pr else None
 
 
 def repository_path(facts: PostmortemFacts, config: Config) -> str:

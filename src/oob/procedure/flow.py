@@ -47,12 +47,15 @@ class Phase(StrEnum):
 
 
 class End(Exception):
-    """The run ends now with `outcome`."""
+    """The run ends now with `outcome`; the exception's message is the reason."""
 
     def __init__(self, outcome: RunState, reason: str) -> None:
         super().__init__(reason)
         self.outcome = outcome
-        self.reason = reason
+
+    @property
+    def reason(self) -> str:
+        return str(self)
 
 
 @dataclass
