@@ -13,10 +13,12 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from oob.adapters.retry import RetryPolicy
-from oob.config import Config, Secret, SlackService, StageKind
+from oob.config import Config, StageKind
+from oob.config_services import Secret, SlackService
 from oob.errors import IntegrationError, OobError
 
 if TYPE_CHECKING:
+    from oob.adapters.chat import SlackChat
     from oob.adapters.github import GitHubCodeHost
     from oob.adapters.jenkins import JenkinsBuildServer
 
@@ -38,9 +40,10 @@ def diagnose(config: Config, *, policy: RetryPolicy = DOCTOR_POLICY) -> list[Che
     from oob.adapters import quiet_retry_log
 
     quiet_retry_log()
+    services = config.services
     return [
-        *_jenkins(config, policy),
-        *_github(config, policy),
+        *_token_first(config, "Jenkins", services.jenkins, _jenkins(config, policy)),
+        *_token_first(config, "GitHub", services.github, _github(config, policy)),
         *_chat(config, policy),
     ]
 
@@ -79,13 +82,20 @@ def _token(config: Config, service: str, secret: Secret) -> Check:
     )
 
 
+def _token_first(
+    config: Config, service: str, secret: Secret, checks: Iterator[Check]
+) -> Iterator[Check]:
+    """The check of `service`'s token, then its other `checks` (a generator, not run when the
+    token is missing)."""
+    token = _token(config, service, secret)
+    yield token
+    if token.ok:
+        yield from checks
+
+
 def _jenkins(config: Config, policy: RetryPolicy) -> Iterator[Check]:
     from oob.adapters import make_build_server
 
-    token = _token(config, "Jenkins", config.services.jenkins)
-    yield token
-    if not token.ok:
-        return
     server = make_build_server(config, policy=policy)
     try:
         url = config.services.jenkins.url
@@ -135,10 +145,6 @@ def _github(config: Config, policy: RetryPolicy) -> Iterator[Check]:
     from oob.adapters import make_code_host
     from oob.errors import GitHubError
 
-    token = _token(config, "GitHub", config.services.github)
-    yield token
-    if not token.ok:
-        return
     host = make_code_host(config, policy=policy)
 
     def access(repository: str, needs: str) -> Callable[[], str]:
@@ -218,26 +224,32 @@ def _chat(config: Config, policy: RetryPolicy) -> Iterator[Check]:
     from oob.adapters import make_chat
 
     slack = config.services.slack
-    if slack is not None:
-        token = _token(config, "Slack", slack)
-        yield token
-        if not token.ok:
-            return
+    if slack is None:
+        yield from _channels(config, make_chat(config, policy=policy))
+    else:
+        yield from _token_first(config, "Slack", slack, _slack(config, slack, policy))
+
+
+def _slack(config: Config, slack: SlackService, policy: RetryPolicy) -> Iterator[Check]:
+    from oob.adapters import make_chat
+
     chat = make_chat(config, policy=policy)
-    if slack is not None:
-        login = _at(
-            slack.api_url,
-            _attempt("Slack", "reachable, credentials", lambda: _slack_login(chat.whoami())),
-        )
-        yield login
-        if not login.ok:
-            return
+    login = _at(
+        slack.api_url,
+        _attempt("Slack", "reachable, credentials", lambda: _slack_login(chat.whoami())),
+    )
+    yield login
+    if not login.ok:
+        return
+    yield from _channels(config, chat)
+    yield from _mentions(config, slack, policy)
+    yield from _interactivity(config, slack)
+
+
+def _channels(config: Config, chat: SlackChat) -> Iterator[Check]:
     for name in config.channels:
         service = "Slack" if config.channels[name].slack else "apprise"
         yield _attempt(service, f"channel {name}", partial(chat.can_post, name))
-    if slack is not None:
-        yield from _mentions(config, slack, policy)
-        yield from _interactivity(config, slack)
 
 
 def _interactivity(config: Config, slack: SlackService) -> Iterator[Check]:

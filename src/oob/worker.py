@@ -137,7 +137,6 @@ def ensure_worker(
     a laptop is not left with a stray process. It is ready once it has beaten twice (its
     second beat comes after DBOS is launched).
     """
-    import sys
 
     def ready() -> Worker | None:
         return next((w for w in live_workers(store) if w.heartbeat_at > w.started_at), None)
@@ -145,34 +144,7 @@ def ensure_worker(
     found = ready()
     if found is not None:
         return found
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    command = [
-        sys.executable,
-        "-m",
-        "oob",
-        "--config",
-        str(config_path),
-        "worker",
-        "--exit-when-idle",
-        f"{idle_seconds:g}",
-    ]
-    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    try:
-        # A new session, so that it survives the terminal that started it; spawned rather than
-        # wrapped in Popen, since this process leaves it running on purpose.
-        pid = os.posix_spawn(
-            sys.executable,
-            command,
-            dict(os.environ),
-            file_actions=[
-                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-                (os.POSIX_SPAWN_DUP2, log, 1),
-                (os.POSIX_SPAWN_DUP2, log, 2),
-            ],
-            setsid=True,
-        )
-    finally:
-        os.close(log)
+    pid = _spawn_worker(config_path, log_path, idle_seconds)
     deadline = time.monotonic() + timeout_seconds
     while time.monotonic() < deadline:
         found = ready()
@@ -185,6 +157,33 @@ def ensure_worker(
         "the background worker did not start",
         hint=f"see {log_path}, or run `oob worker` in another terminal",
     )
+
+
+def _spawn_worker(config_path: Path, log_path: Path, idle_seconds: float) -> int:
+    """Start `oob worker --exit-when-idle` in the background, its output to `log_path`; its pid.
+
+    A new session, so that it survives the terminal that started it; spawned rather than
+    wrapped in Popen, since this process leaves it running on purpose."""
+    import sys
+
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    oob = [sys.executable, "-m", "oob", "--config", str(config_path)]
+    command = [*oob, "worker", "--exit-when-idle", f"{idle_seconds:g}"]
+    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        return os.posix_spawn(
+            sys.executable,
+            command,
+            dict(os.environ),
+            file_actions=[
+                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                (os.POSIX_SPAWN_DUP2, log, 1),
+                (os.POSIX_SPAWN_DUP2, log, 2),
+            ],
+            setsid=True,
+        )
+    finally:
+        os.close(log)
 
 
 def pending_other_versions() -> list[str]:

@@ -12,7 +12,7 @@ instant.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict, Unpack
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -68,21 +68,25 @@ def connect(
     `httpx.MockTransport` or an `httpx.WSGITransport`; Slack always goes over sockets.
     """
     quiet_retry_log()
+    reach = Reach(policy=policy, clock=clock, transport=transport)
     return Services(
-        build_server=make_build_server(config, policy=policy, clock=clock, transport=transport),
-        code_host=make_code_host(config, policy=policy, clock=clock, transport=transport),
+        build_server=make_build_server(config, **reach),
+        code_host=make_code_host(config, **reach),
         chat=make_chat(config, policy=policy),
         probe=make_probe(config, transport=transport),
     )
 
 
-def make_build_server(
-    config: Config,
-    *,
-    policy: RetryPolicy | None = None,
-    clock: Clock | None = None,
-    transport: httpx.BaseTransport | None = None,
-) -> JenkinsBuildServer:
+class Reach(TypedDict, total=False):
+    """How an HTTP adapter reaches its service: the retry policy, the clock its waits are told
+    in, and a transport in place of the network."""
+
+    policy: RetryPolicy | None
+    clock: Clock | None
+    transport: httpx.BaseTransport | None
+
+
+def make_build_server(config: Config, **reach: Unpack[Reach]) -> JenkinsBuildServer:
     """The build server of `config.services.jenkins`."""
     from oob.adapters.jenkins import JenkinsBuildServer
 
@@ -93,20 +97,12 @@ def make_build_server(
         config.secret(service),
         token_env=service.token_env,
         timeout_seconds=service.timeout_seconds,
-        policy=policy,
         repository=config.services.github.repository,
-        transport=transport,
-        clock=clock,
+        **reach,
     )
 
 
-def make_code_host(
-    config: Config,
-    *,
-    policy: RetryPolicy | None = None,
-    clock: Clock | None = None,
-    transport: httpx.BaseTransport | None = None,
-) -> GitHubCodeHost:
+def make_code_host(config: Config, **reach: Unpack[Reach]) -> GitHubCodeHost:
     """The code host of `config.services.github`."""
     from oob.adapters.github import GitHubCodeHost
 
@@ -118,9 +114,7 @@ def make_code_host(
         token_env=service.token_env,
         branch=service.branch,
         timeout_seconds=service.timeout_seconds,
-        policy=policy,
-        transport=transport,
-        clock=clock,
+        **reach,
     )
 
 

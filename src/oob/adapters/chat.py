@@ -1,12 +1,12 @@
 """The chat port: Slack channels on slack_sdk, other channels (email, Teams, webhooks) on apprise.
 
-Posting is idempotent (DESIGN.md section 3): a Slack message carries its key in `metadata`, and
-before posting, the channel's recent history is searched for that key, so a retry after a lost
-answer finds the first message instead of posting a second. Rate limits (HTTP 429) are waited out
-by slack_sdk's `RateLimitErrorRetryHandler`, bounded by the retry policy; connection and server
-errors are retried here, around the look-then-post pair, because slack_sdk's own server-error
-retry would post again without looking. apprise channels return no message id: they are sent
-once, cannot be looked up, and an update is sent as a new message.
+Posting is idempotent, since a step that posts may run again after a crash or a lost answer: a
+Slack message carries its key in `metadata`, and before posting, the channel's recent history is
+searched for that key, so a retry finds the first message instead of posting a second. Rate limits
+(HTTP 429) are waited out by slack_sdk's `RateLimitErrorRetryHandler`, bounded by the retry policy;
+connection and server errors are retried here, around the look-then-post pair, because slack_sdk's
+own server-error retry would post again without looking. apprise channels return no message id:
+they are sent once, cannot be looked up, and an update is sent as a new message.
 """
 
 from __future__ import annotations
@@ -84,21 +84,12 @@ class BoundedRateLimitHandler(RateLimitErrorRetryHandler):
         values = {k.lower(): v for k, v in response.headers.items()}.get("retry-after") or ["1"]
         return not values[0].isdigit() or int(values[0]) <= self._longest_wait
 
-    def prepare_for_next_attempt(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> None:
+    def prepare_for_next_attempt(self, *, state: RetryState, **attempt: Any) -> None:
         if stamina.is_testing():
             state.next_attempt_requested = True
             state.increment_current_attempt()
             return
-        super().prepare_for_next_attempt(
-            state=state, request=request, response=response, error=error
-        )
+        super().prepare_for_next_attempt(state=state, **attempt)
 
 
 def slack_client(
@@ -390,11 +381,8 @@ class SlackChat:
             message, hint = _CHANNEL_ERRORS[error]
             return ChatError(message.format(name=name), hint=hint.format(name=name))
         if status >= 500:
-            return ChatError(
-                f"Slack answered {status} for {name}, also after retries",
-                hint="see https://slack-status.com and try again in a few minutes",
-                transient=True,
-            )
+            answer = f"Slack answered {status} for {name}"
+            return retry.still_failing(ChatError, answer, "https://slack-status.com")
         return ChatError(f"Slack answered {error} for {name}")
 
     def _apprise(self, name: str, target: Channel, text: str) -> None:

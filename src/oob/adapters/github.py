@@ -1,31 +1,24 @@
-"""The code host port on GitHub's REST API (version 2022-11-28), over httpx.
+"""The code host port on GitHub's REST API: commits and their statuses, comparisons, branch
+protection (a merge hold's lock), and the postmortem's branch, file and pull request.
 
-Besides the retries every adapter has, GitHub has rate limits of its own: a 403 or 429 with
-`x-ratelimit-remaining: 0` lasts until `x-ratelimit-reset`; a secondary limit names a
-`retry-after`, or else asks for a minute or more. Short waits are waited for; a reset beyond the
-retry policy's longest wait becomes an error that says when to try again.
+Requests, their retries and GitHub's rate limits, and the errors its answers become, are
+`oob.adapters.github_api`'s.
 """
 
 from __future__ import annotations
 
 import base64
-from collections import OrderedDict
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
-from oob.adapters.retry import (
-    RetryingClient,
-    RetryPolicy,
-    github_classifier,
-    json_message,
-    rate_limit_reset,
-    retry_after,
-)
+from oob.adapters.github_api import GitHubApi, all_messages
+from oob.adapters.github_protection import protection_settings
+from oob.adapters.retry import RetryPolicy, json_message
 from oob.clock import Clock, SystemClock
-from oob.errors import GitHubError, IntegrationError, UsageError
+from oob.errors import IntegrationError, UsageError
 from oob.ports import (
     CombinedStatus,
     Commit,
@@ -41,8 +34,6 @@ from oob.ports import (
 _MAX_COMPARE_PAGES = 5
 # How many pages of open pull requests a merge hold reads (100 each).
 _MAX_PULL_PAGES = 10
-# How many answers the ETag cache keeps (least recently used go first).
-_ETAG_ENTRIES = 256
 
 
 class GitHubCodeHost:
@@ -65,33 +56,19 @@ class GitHubCodeHost:
         self.api_url = api_url.rstrip("/") + "/"
         self.repository = repository
         self.branch = branch
-        self._token_env = token_env
-        self._policy = policy or RetryPolicy()
-        self._clock = clock or SystemClock()
-        client = httpx.Client(
-            base_url=self.api_url,
-            timeout=timeout_seconds,
+        self._api = GitHubApi(
+            self.api_url,
+            token,
+            token_env=token_env,
+            timeout_seconds=timeout_seconds,
+            policy=policy or RetryPolicy(),
             transport=transport,
-            headers={
-                "Authorization": f"Bearer {token}",
-                "Accept": "application/vnd.github+json",
-                "X-GitHub-Api-Version": "2022-11-28",
-                "User-Agent": "oob",
-            },
+            clock=clock or SystemClock(),
         )
-        self._classify = github_classifier(self._clock)
-        self._http = RetryingClient(
-            client,
-            policy=self._policy,
-            classify=self._classify,
-            error=GitHubError,
-            setting="services.github.api_url",
-        )
-        self._etags: OrderedDict[str, tuple[str, bytes, httpx.Headers]] = OrderedDict()
 
     def close(self) -> None:
         """Close the connection pool."""
-        self._http.close()
+        self._api.close()
 
     def __repr__(self) -> str:
         return f"GitHubCodeHost({self.api_url!r}, {self.repository!r})"
@@ -101,20 +78,20 @@ class GitHubCodeHost:
     def commit(self, ref: str, repository: str | None = None) -> Commit:
         """The commit `ref` names (a short or full SHA, a branch); UsageError if none."""
         repo = repository or self.repository
-        response = self._request("GET", f"repos/{repo}/commits/{quote(ref, safe='')}")
+        response = self._api.request("GET", f"repos/{repo}/commits/{quote(ref, safe='')}")
         if response.status_code in (404, 422):
             raise UsageError(
                 f"{repo} has no commit {ref!r}",
                 hint="check the SHA (GitHub needs at least 4 hex digits, 7 are usual) and that "
                 "it was pushed",
             )
-        data = self._ok(response, f"commit {ref}")
+        data = self._api.ok(response, f"commit {ref}")
         return _commit_of(data)
 
     def combined_status(self, sha: str) -> CombinedStatus:
         """The combined state and the latest status of every context reported on `sha`."""
-        data = self._ok(
-            self._request(
+        data = self._api.ok(
+            self._api.request(
                 "GET",
                 f"repos/{self.repository}/commits/{sha}/status",
                 params={"per_page": 100},
@@ -139,8 +116,8 @@ class GitHubCodeHost:
         }
         if target_url:
             body["target_url"] = target_url
-        data = self._ok(
-            self._request("POST", f"repos/{self.repository}/statuses/{sha}", json=body),
+        data = self._api.ok(
+            self._api.request("POST", f"repos/{self.repository}/statuses/{sha}", json=body),
             f"status {context} on {sha[:12]}",
         )
         return _status_of(data)
@@ -176,27 +153,27 @@ class GitHubCodeHost:
             following = response.links.get("next", {}).get("url")
             if not following:
                 break
-            response = self._request("GET", following)
-            data = self._ok(response, f"comparison {sha[:12]}...{head}")
+            response = self._api.request("GET", following)
+            data = self._api.ok(response, f"comparison {sha[:12]}...{head}")
             commits += [_commit_of(c) for c in data.get("commits") or []]
         commits.reverse()
         return commits
 
     def ensure_branch(self, repository: str, branch: str, from_branch: str) -> None:
         """Create `branch` at the tip of `from_branch`, or keep it if it exists."""
-        ref = self._ok(
-            self._request("GET", f"repos/{repository}/git/ref/heads/{from_branch}"),
+        ref = self._api.ok(
+            self._api.request("GET", f"repos/{repository}/git/ref/heads/{from_branch}"),
             f"branch {from_branch} of {repository}",
         )
         # Sent again after a lost answer: a branch the first request made answers 422 below.
-        response = self._request(
+        response = self._api.request(
             "POST",
             f"repos/{repository}/git/refs",
             json={"ref": f"refs/heads/{branch}", "sha": ref["object"]["sha"]},
         )
-        if response.status_code == 422 and "already exists" in _all_messages(response):
+        if response.status_code == 422 and "already exists" in all_messages(response):
             return
-        self._ok(response, f"branch {branch} of {repository}")
+        self._api.ok(response, f"branch {branch} of {repository}")
 
     def put_file(self, repository: str, branch: str, path: str, content: str, message: str) -> None:
         """Create or update a file on a branch (a no-op when the content is unchanged).
@@ -215,20 +192,21 @@ class GitHubCodeHost:
         self, repository: str, branch: str, path: str, content: str, message: str
     ) -> None:
         url = f"repos/{repository}/contents/{quote(path)}"
-        current = self._request("GET", url, params={"ref": branch})
+        current = self._api.request("GET", url, params={"ref": branch})
         body: dict[str, Any] = {
             "message": message,
             "content": base64.b64encode(content.encode()).decode(),
             "branch": branch,
         }
         if current.status_code == 200:
-            data = self._ok(current, f"{path} on {branch}")
+            data = self._api.ok(current, f"{path} on {branch}")
             if _decoded(data) == content:
                 return
             body["sha"] = data["sha"]
         elif current.status_code != 404:
-            self._ok(current, f"{path} on {branch}")
-        self._ok(self._request("PUT", url, idempotent=False, json=body), f"{path} on {branch}")
+            self._api.ok(current, f"{path} on {branch}")
+        written = self._api.request("PUT", url, idempotent=False, json=body)
+        self._api.ok(written, f"{path} on {branch}")
 
     def ensure_pull_request(
         self, repository: str, head: str, base: str, title: str, body: str
@@ -238,16 +216,16 @@ class GitHubCodeHost:
         if existing is not None:
             return existing
         # Sent again after a failure: a pull request the first request opened answers 422 below.
-        response = self._request(
+        response = self._api.request(
             "POST",
             f"repos/{repository}/pulls",
             json={"title": title, "head": head, "base": base, "body": body},
         )
-        if response.status_code == 422 and "already exists" in _all_messages(response):
+        if response.status_code == 422 and "already exists" in all_messages(response):
             again = self._open_pull_request(repository, head, base)
             if again is not None:
                 return again
-        data = self._ok(response, f"pull request {head} → {base} in {repository}")
+        data = self._api.ok(response, f"pull request {head} → {base} in {repository}")
         return PullRequest(
             number=int(data["number"]), url=str(data["html_url"]), head=head, base=base
         )
@@ -258,8 +236,8 @@ class GitHubCodeHost:
         url = f"repos/{self.repository}/pulls"
         params: dict[str, Any] | None = {"state": "open", "base": base, "per_page": 100}
         for _ in range(_MAX_PULL_PAGES):
-            response = self._request("GET", url, params=params)
-            for pull in self._ok_list(response, f"open pull requests into {base}"):
+            response = self._api.request("GET", url, params=params)
+            for pull in self._api.ok_list(response, f"open pull requests into {base}"):
                 found.append(
                     OpenPull(
                         number=int(pull["number"]),
@@ -276,20 +254,20 @@ class GitHubCodeHost:
 
     def branch_protection(self, branch: str) -> dict[str, Any] | None:
         """GET .../branches/{branch}/protection; None when the branch is not protected."""
-        response = self._request(
+        response = self._api.request(
             "GET", f"repos/{self.repository}/branches/{quote(branch, safe='')}/protection"
         )
         if response.status_code == 404 and "not protected" in json_message(response):
             return None
-        return self._ok(response, f"protection of {branch} (needs an admin token)")
+        return self._api.ok(response, f"protection of {branch} (needs an admin token)")
 
     def set_branch_protection(
         self, branch: str, protection: dict[str, Any], *, lock_branch: bool
     ) -> None:
         """PUT .../branches/{branch}/protection: the PUT replaces every setting, so it sends
         all of `protection` (as read) back; repeating it is harmless."""
-        self._ok(
-            self._request(
+        self._api.ok(
+            self._api.request(
                 "PUT",
                 f"repos/{self.repository}/branches/{quote(branch, safe='')}/protection",
                 json=protection_settings(protection, lock_branch=lock_branch),
@@ -302,14 +280,14 @@ class GitHubCodeHost:
     def permissions(self, repository: str | None = None) -> dict[str, bool]:
         """What the token's user may do on the repository (`pull`, `push`, `admin`, ...)."""
         repo = repository or self.repository
-        data = self._ok(self._request("GET", f"repos/{repo}"), f"repository {repo}")
+        data = self._api.ok(self._api.request("GET", f"repos/{repo}"), f"repository {repo}")
         return {str(k): bool(v) for k, v in (data.get("permissions") or {}).items()}
 
     def branch_required_contexts(self, branch: str) -> list[str] | None:
         """The status contexts `branch`'s protection requires (GET .../branches/{branch}, which
         those who may not administer the repository can read too); None if unprotected."""
-        data = self._ok(
-            self._request("GET", f"repos/{self.repository}/branches/{quote(branch, safe='')}"),
+        data = self._api.ok(
+            self._api.request("GET", f"repos/{self.repository}/branches/{quote(branch, safe='')}"),
             f"branch {branch}",
         )
         if not data.get("protected"):
@@ -319,19 +297,19 @@ class GitHubCodeHost:
 
     def whoami(self) -> str:
         """The login the token belongs to (raises on bad credentials)."""
-        data = self._ok(self._request("GET", "user"), "the current user")
+        data = self._api.ok(self._api.request("GET", "user"), "the current user")
         return str(data.get("login", "?"))
 
     # --- helpers --------------------------------------------------------------------------
 
     def _open_pull_request(self, repository: str, head: str, base: str) -> PullRequest | None:
         owner = repository.split("/", maxsplit=1)[0]
-        response = self._request(
+        response = self._api.request(
             "GET",
             f"repos/{repository}/pulls",
             params={"head": f"{owner}:{head}", "base": base, "state": "open"},
         )
-        pulls = self._ok_list(response, f"pull requests of {repository}")
+        pulls = self._api.ok_list(response, f"pull requests of {repository}")
         for pull in pulls:
             return PullRequest(
                 number=int(pull["number"]), url=str(pull["html_url"]), head=head, base=base
@@ -344,7 +322,7 @@ class GitHubCodeHost:
     def _compare_response(
         self, base: str, head: str, *, page: int, per_page: int
     ) -> tuple[dict[str, Any], httpx.Response]:
-        response = self._request(
+        response = self._api.request(
             "GET",
             f"repos/{self.repository}/compare/{base}...{quote(head, safe='')}",
             params={"page": page, "per_page": per_page},
@@ -354,117 +332,7 @@ class GitHubCodeHost:
                 f"GitHub cannot compare {base[:12]} with {head} in {self.repository}",
                 hint="one of them is not a commit or branch of the repository",
             )
-        return self._ok(response, f"comparison {base[:12]}...{head}"), response
-
-    def _request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        """Send through the retrying client; GETs are conditional (`If-None-Match` with the
-        ETag of the last answer for that URL), and a 304 becomes that answer again: oob's
-        polls of an unchanged status or comparison cost no rate limit."""
-        if method != "GET":
-            return self._http.request(method, url, **kwargs)
-        key = str(self._http.client.build_request(method, url, params=kwargs.get("params")).url)
-        cached = self._etags.get(key)
-        headers = dict(kwargs.pop("headers", None) or {})
-        if cached is not None:
-            headers["If-None-Match"] = cached[0]
-        response = self._http.request(method, url, headers=headers, **kwargs)
-        if response.status_code == 304 and cached is not None:
-            self._etags.move_to_end(key)
-            return httpx.Response(
-                200, content=cached[1], headers=cached[2], request=response.request
-            )
-        etag = response.headers.get("etag")
-        if response.status_code == 200 and etag:
-            self._etags[key] = (etag, response.content, response.headers)
-            self._etags.move_to_end(key)
-            while len(self._etags) > _ETAG_ENTRIES:
-                self._etags.popitem(last=False)
-        return response
-
-    def _ok_list(self, response: httpx.Response, what: str) -> list[dict[str, Any]]:
-        self._raise_for_status(response, what)
-        data = response.json()
-        if not isinstance(data, list):
-            raise GitHubError(f"GitHub sent unexpected JSON for {what}")
-        return [d for d in data if isinstance(d, dict)]
-
-    def _ok(self, response: httpx.Response, what: str) -> dict[str, Any]:
-        self._raise_for_status(response, what)
-        return self._http.json_object(
-            response,
-            what,
-            hint="check services.github.api_url (it should be the API, not the web site)",
-        )
-
-    def _raise_for_status(self, response: httpx.Response, what: str) -> None:
-        status = response.status_code
-        if status < 400:
-            return
-        message = json_message(response)
-        if status in (403, 429) and self._classify(response) is not None:
-            raise self._rate_limited(response)
-        if status == 401:
-            raise GitHubError(
-                f"GitHub answered 401 ({message or 'Bad credentials'})",
-                hint=f"check the token in {self._token_env}",
-            )
-        if status == 403:
-            raise GitHubError(
-                f"GitHub answered 403 on {what}: {message}",
-                hint=f"the token in {self._token_env} lacks a permission: it needs read and write "
-                "access to commit statuses, contents and pull requests",
-            )
-        if status == 404:
-            raise GitHubError(
-                f"GitHub found no {what} ({response.request.url.path})",
-                hint=f"check the repository name, and that the token in {self._token_env} can "
-                "see it (GitHub answers 404 for private repositories it hides)",
-            )
-        if status == 422:
-            details = "; ".join(
-                str(e.get("message") or e.get("code") or e)
-                for e in _errors(response)
-                if isinstance(e, dict)
-            )
-            raise GitHubError(
-                f"GitHub refused {what}: {message}" + (f" ({details})" if details else ""),
-                hint="the request was invalid; this is likely a bug in oob or in the config",
-            )
-        if status >= 500:
-            raise GitHubError(
-                f"GitHub answered {status} on {what}, also after retries",
-                hint="see https://www.githubstatus.com and try again in a few minutes",
-                transient=True,
-            )
-        raise GitHubError(f"GitHub answered {status} on {what}: {message}")
-
-    def _rate_limited(self, response: httpx.Response) -> GitHubError:
-        wait = rate_limit_reset(response, self._clock) or retry_after(response, self._clock)
-        when = ""
-        if wait is not None:
-            at = datetime.fromtimestamp(self._clock.now().timestamp() + wait, UTC)
-            when = f" until {at:%H:%M:%S} UTC (in {wait / 60:.0f} min)"
-        return GitHubError(
-            f"GitHub is rate limiting the token{when}",
-            hint="try again then; a GitHub App or another token has its own limit",
-            transient=True,
-        )
-
-
-def _all_messages(response: httpx.Response) -> str:
-    """The message and those of `errors[]`: GitHub puts "already exists" in either."""
-    parts = [json_message(response)]
-    parts += [str(e.get("message", "")) for e in _errors(response) if isinstance(e, dict)]
-    return " ".join(parts)
-
-
-def _errors(response: httpx.Response) -> list[Any]:
-    try:
-        data = response.json()
-    except ValueError:
-        return []
-    errors = data.get("errors") if isinstance(data, dict) else None
-    return errors if isinstance(errors, list) else []
+        return self._api.ok(response, f"comparison {base[:12]}...{head}"), response
 
 
 def _time(value: object) -> datetime | None:
@@ -501,54 +369,3 @@ def _decoded(data: dict[str, Any]) -> str | None:
         return base64.b64decode(str(data.get("content", ""))).decode()
     except (ValueError, UnicodeDecodeError):
         return None
-
-
-def protection_settings(read: dict[str, Any], *, lock_branch: bool | None = None) -> dict[str, Any]:
-    """The body of GitHub's PUT .../protection that sets the protection `read` (as its GET
-    answers) again, with `lock_branch` changed if given: the PUT replaces every setting."""
-
-    def enabled(name: str) -> bool:
-        return bool((read.get(name) or {}).get("enabled", False))
-
-    def names(people: dict[str, Any] | None) -> dict[str, list[str]] | None:
-        if people is None:
-            return None
-        return {
-            "users": [str(u["login"]) for u in people.get("users") or []],
-            "teams": [str(t["slug"]) for t in people.get("teams") or []],
-            "apps": [str(a["slug"]) for a in people.get("apps") or []],
-        }
-
-    checks = read.get("required_status_checks")
-    reviews = read.get("required_pull_request_reviews")
-    review_settings: dict[str, Any] | None = None
-    if reviews is not None:
-        review_settings = {
-            "dismiss_stale_reviews": bool(reviews.get("dismiss_stale_reviews", False)),
-            "require_code_owner_reviews": bool(reviews.get("require_code_owner_reviews", False)),
-            "required_approving_review_count": int(
-                reviews.get("required_approving_review_count", 0)
-            ),
-            "require_last_push_approval": bool(reviews.get("require_last_push_approval", False)),
-        }
-        for part in ("dismissal_restrictions", "bypass_pull_request_allowances"):
-            if reviews.get(part) is not None:
-                review_settings[part] = names(reviews[part])
-    return {
-        "required_status_checks": None
-        if checks is None
-        else {
-            "strict": bool(checks.get("strict", False)),
-            "contexts": [str(c) for c in checks.get("contexts") or []],
-        },
-        "enforce_admins": enabled("enforce_admins"),
-        "required_pull_request_reviews": review_settings,
-        "restrictions": names(read.get("restrictions")),
-        "required_linear_history": enabled("required_linear_history"),
-        "allow_force_pushes": enabled("allow_force_pushes"),
-        "allow_deletions": enabled("allow_deletions"),
-        "block_creations": enabled("block_creations"),
-        "required_conversation_resolution": enabled("required_conversation_resolution"),
-        "lock_branch": enabled("lock_branch") if lock_branch is None else lock_branch,
-        "allow_fork_syncing": enabled("allow_fork_syncing"),
-    }

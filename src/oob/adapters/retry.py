@@ -34,6 +34,7 @@ from oob.errors import IntegrationError
 #: asked us to wait (0.0 when it named no wait, so the policy's backoff applies).
 Classifier = Callable[[httpx.Response], "float | None"]
 T = TypeVar("T")
+E = TypeVar("E", bound=IntegrationError)
 # GitHub asks clients that meet a secondary rate limit without a Retry-After to wait a minute.
 SECONDARY_WAIT = 60.0
 
@@ -138,6 +139,16 @@ def json_message(response: httpx.Response) -> str:
     except (ValueError, httpx.ResponseNotRead):
         return ""
     return str(data.get("message", "")) if isinstance(data, dict) else ""
+
+
+def still_failing(error: type[E], answer: str, status_page: str) -> E:
+    """The error for a service that kept failing (a 5xx) through every retry: `answer` says
+    what it answered to what; its `status_page` tells of its outages."""
+    return error(
+        f"{answer}, also after retries",
+        hint=f"see {status_page} and try again in a few minutes",
+        transient=True,
+    )
 
 
 def call(
