@@ -12,7 +12,7 @@ or refuses one command. The store calls it inside the transaction that records t
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -75,25 +75,29 @@ class Rule:
 
 ACTIVE = frozenset(s for s in RunState if not s.terminal)
 
+
+# An approval and a verdict on the fix are taken once per run; a denial and a rejection are the
+# same rules, with a reason.
+_APPROVE = Rule(
+    (Role.APPROVERS,),
+    frozenset({RunState.AWAITING_APPROVAL}),
+    "approve a deploy",
+    not_own_run=True,
+    topic=Topic.APPROVAL,
+    event_kind=KIND_APPROVED,
+)
+_CONFIRM_FIX = Rule(
+    (Role.FIX_CONFIRMERS,),
+    frozenset({RunState.VERIFYING}),
+    "confirm a fix",
+    topic=Topic.VERIFICATION,
+    event_kind=KIND_FIX_CONFIRMED,
+)
+
 RULES: Mapping[Action, Rule] = {
     Action.DEPLOY: Rule((Role.DEPLOYERS,), None, "start a deploy"),
-    Action.APPROVE: Rule(
-        (Role.APPROVERS,),
-        frozenset({RunState.AWAITING_APPROVAL}),
-        "approve a deploy",
-        not_own_run=True,
-        topic=Topic.APPROVAL,
-        event_kind=KIND_APPROVED,
-    ),
-    Action.DENY: Rule(
-        (Role.APPROVERS,),
-        frozenset({RunState.AWAITING_APPROVAL}),
-        "deny a deploy",
-        needs_reason=True,
-        not_own_run=True,
-        topic=Topic.APPROVAL,
-        event_kind=KIND_DENIED,
-    ),
+    Action.APPROVE: _APPROVE,
+    Action.DENY: replace(_APPROVE, what="deny a deploy", needs_reason=True, event_kind=KIND_DENIED),
     Action.CANCEL: Rule(
         (Role.DEPLOYERS, Role.APPROVERS),
         CANCELLABLE,
@@ -102,20 +106,9 @@ RULES: Mapping[Action, Rule] = {
         topic=Topic.CANCEL,
         event_kind=KIND_CANCELLED,
     ),
-    Action.CONFIRM_FIX: Rule(
-        (Role.FIX_CONFIRMERS,),
-        frozenset({RunState.VERIFYING}),
-        "confirm a fix",
-        topic=Topic.VERIFICATION,
-        event_kind=KIND_FIX_CONFIRMED,
-    ),
-    Action.REJECT_FIX: Rule(
-        (Role.FIX_CONFIRMERS,),
-        frozenset({RunState.VERIFYING}),
-        "reject a fix",
-        needs_reason=True,
-        topic=Topic.VERIFICATION,
-        event_kind=KIND_FIX_REJECTED,
+    Action.CONFIRM_FIX: _CONFIRM_FIX,
+    Action.REJECT_FIX: replace(
+        _CONFIRM_FIX, what="reject a fix", needs_reason=True, event_kind=KIND_FIX_REJECTED
     ),
     # On a commit, with or without a run; on a run's page, while its fix waits in pre-flight.
     Action.OVERRIDE_STATUS: Rule(

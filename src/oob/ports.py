@@ -31,6 +31,9 @@ class QueuedBuild:
 
 @dataclass(frozen=True)
 class Build:
+    """A build as the build server reports it: running (no result, no duration yet), or ended
+    with its result."""
+
     job: str
     number: int
     url: str
@@ -68,6 +71,9 @@ class LogScan:
 
 @dataclass(frozen=True)
 class JobInfo:
+    """A job of the build server: where it is, whether it may be built (a disabled job may
+    not), and its parameters' names."""
+
     path: str
     url: str
     buildable: bool
@@ -106,6 +112,9 @@ class BuildServer(Protocol):
 
 
 class StatusState(StrEnum):
+    """A commit status's state, as GitHub names it; a required context blocks merging until
+    it is success."""
+
     SUCCESS = "success"
     PENDING = "pending"
     FAILURE = "failure"
@@ -114,6 +123,9 @@ class StatusState(StrEnum):
 
 @dataclass(frozen=True)
 class CommitStatus:
+    """One context's status on a commit: a CI check's, or an override's (whose description
+    says who overrode it, and why)."""
+
     context: str
     state: StatusState
     description: str | None
@@ -123,6 +135,8 @@ class CommitStatus:
 
 @dataclass(frozen=True)
 class CombinedStatus:
+    """A commit's statuses, one per context, and the state they add up to."""
+
     sha: str
     state: StatusState
     statuses: tuple[CommitStatus, ...]
@@ -134,6 +148,8 @@ class CombinedStatus:
 
 @dataclass(frozen=True)
 class Commit:
+    """A commit as the code host shows it."""
+
     sha: str
     message: str
     author: str
@@ -142,6 +158,8 @@ class Commit:
 
 
 class CompareStatus(StrEnum):
+    """Where a head stands against a base."""
+
     AHEAD = "ahead"
     BEHIND = "behind"
     IDENTICAL = "identical"
@@ -150,6 +168,8 @@ class CompareStatus(StrEnum):
 
 @dataclass(frozen=True)
 class Comparison:
+    """The code host's compare of `base...head`: how far each is ahead of the other."""
+
     base: str
     head: str
     status: CompareStatus
@@ -164,6 +184,8 @@ class Comparison:
 
 @dataclass(frozen=True)
 class PullRequest:
+    """A pull request oob opened (a postmortem draft's), as the code host shows it."""
+
     number: int
     url: str  # the page a person opens
     head: str

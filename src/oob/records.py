@@ -58,7 +58,8 @@ class RunRequest:
 
 @dataclass(frozen=True)
 class Run:
-    """One out-of-band deploy as stored."""
+    """One out-of-band deploy as stored: what was asked (its `RunRequest`), where it is
+    (`state`), and how it ended (`outcome`, `ended_at`)."""
 
     id: str
     pipeline: str
@@ -112,7 +113,8 @@ class NewEvent:
 
 @dataclass(frozen=True)
 class Worker:
-    """A process executing runs (an `oob worker`), known by its DBOS executor id."""
+    """A process executing runs (an `oob worker`), known by its DBOS executor id; alive while
+    its heartbeat is recent."""
 
     executor_id: str
     host: str
