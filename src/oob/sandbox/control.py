@@ -7,8 +7,6 @@ binds to loopback by default).
 
 from __future__ import annotations
 
-import json
-
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -17,6 +15,7 @@ from oob.sandbox.errors import SandboxError
 from oob.sandbox.interactions import Interactions
 from oob.sandbox.ledger import iso
 from oob.sandbox.scenario import scenario_names
+from oob.sandbox.wire import json_body
 from oob.sandbox.world import World
 
 
@@ -27,14 +26,22 @@ class Control:
         self.world = world
 
     def routes(self) -> list[Route]:
-        """State, ledger, scenarios, reset, advance."""
+        """State, ledger, scenarios, reset, advance; then, under `/slack/`, the Slack app's
+        settings, what people do (click, submit, command) and what they see."""
+        slack = Interactions(self.world)
         return [
             Route("/state", self.state, methods=["GET"]),
             Route("/ledger", self.ledger, methods=["GET"]),
             Route("/scenarios", self.scenarios, methods=["GET"]),
             Route("/reset", self.reset, methods=["POST"]),
             Route("/advance", self.advance, methods=["POST"]),
-            *Interactions(self.world).routes(),
+            Route("/slack/app", slack.app, methods=["GET", "POST"]),
+            Route("/slack/click", slack.click, methods=["POST"]),
+            Route("/slack/submit", slack.submit, methods=["POST"]),
+            Route("/slack/command", slack.command, methods=["POST"]),
+            Route("/slack/ephemeral", slack.ephemeral, methods=["GET"]),
+            Route("/slack/views", slack.views, methods=["GET"]),
+            Route("/slack/users", slack.users, methods=["GET"]),
         ]
 
     async def state(self, request: Request) -> Response:
@@ -52,7 +59,7 @@ class Control:
 
     async def reset(self, request: Request) -> Response:
         """POST /_sandbox/reset {scenario?, seed?}: rebuild the world from scratch."""
-        body = await _json(request)
+        body = await json_body(request)
         scenario, seed = body.get("scenario"), body.get("seed")
         if not isinstance(scenario, str | None) or not isinstance(seed, int | None):
             return JSONResponse({"error": "scenario is a name, seed an integer"}, 400)
@@ -65,18 +72,9 @@ class Control:
 
     async def advance(self, request: Request) -> Response:
         """POST /_sandbox/advance {seconds}: move simulated time forward."""
-        body = await _json(request)
+        body = await json_body(request)
         seconds = body.get("seconds")
         if not isinstance(seconds, int | float) or seconds < 0:
             return JSONResponse({"error": "give a non-negative number of seconds"}, 400)
         now = self.world.advance(float(seconds))
         return JSONResponse({"sim_time": iso(now), "sim_epoch": now})
-
-
-async def _json(request: Request) -> dict[str, object]:
-    raw = await request.body()
-    try:
-        data = json.loads(raw) if raw else {}
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}

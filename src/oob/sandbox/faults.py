@@ -44,13 +44,17 @@ class FaultPlan:
     """How often and how faults happen. `rate` 0 means none."""
 
     rate: float = 0.0
+    """The share of requests, 0 to 1, that meet a fault."""
     seed: int = 0
-    # Longer than the 30 s default timeouts of oob's services; tests make it short.
+    """Which requests meet which fault: the same seed, the same faults."""
     slow_seconds: float = 35.0
+    """How long a slow answer takes: longer than the 30 s default timeouts of oob's services
+    (tests make it short)."""
     retry_after_seconds: int = 2
-    # Paths (substrings) whose first state-changing request loses its answer after the effect,
-    # whatever the rate: a crash test's deterministic "the trigger took effect, no answer came".
+    """The `Retry-After` of a rate-limited answer (Slack's, GitHub's secondary limit)."""
     lose_first: tuple[str, ...] = ()
+    """Paths (substrings) whose first state-changing request loses its answer after the effect,
+    whatever the rate: a crash test's deterministic "the trigger took effect, no answer came"."""
 
     def __post_init__(self) -> None:
         if not 0 <= self.rate <= 1:

@@ -34,7 +34,6 @@ from urllib.parse import urlencode
 import httpx
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from oob.sandbox.slack import APP_ID, BOT_ID, BOT_USER
 from oob.sandbox.slack_modals import view_id, view_problem, with_block_ids
@@ -47,6 +46,7 @@ from oob.sandbox.slack_payloads import (
     resolve_user,
     submission_payload,
 )
+from oob.sandbox.wire import json_body
 from oob.sandbox.workspace import (
     PEOPLE,
     SLACK_USERS,
@@ -102,28 +102,16 @@ Handler = Callable[[World, dict[str, Any]], Outgoing]
 
 
 class Interactions:
-    """The control endpoints of Slack interactivity over one world."""
+    """The control endpoints of Slack interactivity over one world (`Control` routes them)."""
 
     def __init__(self, world: World) -> None:
         self.world = world
-
-    def routes(self) -> list[Route]:
-        """Under `/_sandbox/`: the app's settings, click, submit, command, what people see."""
-        return [
-            Route("/slack/app", self.app, methods=["GET", "POST"]),
-            Route("/slack/click", self.click, methods=["POST"]),
-            Route("/slack/submit", self.submit, methods=["POST"]),
-            Route("/slack/command", self.command, methods=["POST"]),
-            Route("/slack/ephemeral", self.ephemeral, methods=["GET"]),
-            Route("/slack/views", self.views, methods=["GET"]),
-            Route("/slack/users", self.users, methods=["GET"]),
-        ]
 
     # -- settings and what people see ----------------------------------------------------------
 
     async def app(self, request: Request) -> Response:
         """GET/POST /_sandbox/slack/app {interactivity_url?, commands_url?}."""
-        body = await _json(request) if request.method == "POST" else {}
+        body = await json_body(request) if request.method == "POST" else {}
         for key in ("interactivity_url", "commands_url"):
             value = body.get(key)
             if value is not None and not (
@@ -206,7 +194,7 @@ class Interactions:
         path: str,
         after: Callable[[World, Outgoing, Answer], dict[str, Any]] | None,
     ) -> Response:
-        body = await _json(request)
+        body = await json_body(request)
         try:
             with self.world.session() as world:
                 outgoing = make(world, body)
@@ -324,12 +312,3 @@ async def _send(outgoing: Outgoing, secret: str) -> Answer:
 
 def _maybe_user(ws: Workspace, ref: str | None) -> str | None:
     return None if ref is None else resolve_user(ws, ref)
-
-
-async def _json(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    try:
-        data = json.loads(raw) if raw else {}
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}

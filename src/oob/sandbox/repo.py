@@ -73,13 +73,31 @@ class PullRequest:
 
 @dataclass(frozen=True)
 class Comparison:
-    """GitHub's compare of `base...head`."""
+    """GitHub's compare of `base...head`: what each side has that the other has not."""
 
-    status: str
-    ahead_by: int
-    behind_by: int
-    merge_base: str | None
     commits: list[str]
+    """The commits head has that base has not, oldest first."""
+    behind: list[str]
+    """The commits base has that head has not."""
+    merge_base: str | None
+    """The newest commit both share; None when their histories never meet."""
+
+    @property
+    def ahead_by(self) -> int:
+        """How many commits head adds."""
+        return len(self.commits)
+
+    @property
+    def behind_by(self) -> int:
+        """How many commits head lacks."""
+        return len(self.behind)
+
+    @property
+    def status(self) -> str:
+        """ "identical", "ahead", "behind" or "diverged": where head stands against base."""
+        if not self.commits:
+            return "behind" if self.behind else "identical"
+        return "diverged" if self.behind else "ahead"
 
 
 @dataclass
@@ -163,21 +181,13 @@ class Repo:
         return base in self.ancestors(head)
 
     def compare(self, base: str, head: str) -> Comparison:
-        """GitHub's `base...head`: status, counts, merge base and the commits head adds."""
+        """GitHub's `base...head`: the commits each side lacks, and their merge base."""
         head_set = set(self.ancestors(head))
         base_list = self.ancestors(base)
         merge_base = next((sha for sha in base_list if sha in head_set), None)
         ahead = [sha for sha in self.ancestors(head) if sha not in set(base_list)]
         behind = [sha for sha in base_list if sha not in head_set]
-        if base == head:
-            status = "identical"
-        elif not behind:
-            status = "ahead"
-        elif not ahead:
-            status = "behind"
-        else:
-            status = "diverged"
-        return Comparison(status, len(ahead), len(behind), merge_base, list(reversed(ahead)))
+        return Comparison(list(reversed(ahead)), behind, merge_base)
 
     def add_status(
         self,

@@ -15,7 +15,6 @@ import logging
 import socket
 import threading
 from dataclasses import replace
-from types import TracebackType
 from typing import Any
 
 import uvicorn
@@ -150,10 +149,5 @@ class SandboxServer:
     def __enter__(self) -> SandboxServer:
         return self.start()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()

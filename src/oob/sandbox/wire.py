@@ -39,16 +39,22 @@ def origin(request: Request) -> str:
 async def body_params(request: Request) -> dict[str, Any]:
     """A request body as a dict: JSON objects as they are, form bodies as strings."""
     raw = await request.body()
-    if not raw:
-        return {}
-    content_type = request.headers.get("content-type", "")
-    if "json" in content_type:
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            return {}
-        return data if isinstance(data, dict) else {}
+    if "json" in request.headers.get("content-type", ""):
+        return _object(raw)
     return dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
+
+
+async def json_body(request: Request) -> dict[str, Any]:
+    """A JSON object sent whatever the content type says; {} for anything else."""
+    return _object(await request.body())
+
+
+def _object(raw: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(raw) if raw else {}
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 # -- Jenkins's `tree=` query: `jobs[name,url],builds[number,result]{0,5}` ------------------------
