@@ -9,53 +9,377 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from oob.payload import Payload
 
 if TYPE_CHECKING:
     from oob.store import Event
 
-KIND_REQUESTED = "run.requested"  # fix, symptoms, ...: written when the run is created
-KIND_APPROVAL_REQUESTED = "approval.requested"  # eta_minutes, stage
-KIND_APPROVED = "approval.approved"  # actor = approver; note
-KIND_DENIED = "approval.denied"  # actor = approver; reason
-KIND_PREFLIGHT_WAITING = "preflight.waiting"  # reasons
+# Each kind's details are one typed payload below (`Payload`): the procedure and the commands
+# write them with `details()`, every reader takes them back with `read()`.
+KIND_REQUESTED = "run.requested"
+KIND_APPROVAL_REQUESTED = "approval.requested"
+KIND_APPROVED = "approval.approved"  # actor = approver
+KIND_DENIED = "approval.denied"  # actor = approver
+KIND_PREFLIGHT_WAITING = "preflight.waiting"
 KIND_PREFLIGHT_PASSED = "preflight.passed"
 # `oob override-status` writes this, outside any run when none is active.
-KIND_STATUS_OVERRIDDEN = "status.overridden"  # sha, context, previous_state, reason
-KIND_MESSAGE_POSTED = "message.posted"  # audience, channel, purpose, permalink, ts
-KIND_HOLD_STARTED = "hold.started"  # baseline
+KIND_STATUS_OVERRIDDEN = "status.overridden"
+KIND_MESSAGE_POSTED = "message.posted"
+KIND_HOLD_STARTED = "hold.started"
 KIND_HOLD_RELEASED = "hold.released"
 # An enforced merge hold (`[pipeline] merge_hold` "status" or "lock"): what it touched.
-KIND_HOLD_EXTENDED = "hold.extended"  # held: pull requests held since the hold started
-KIND_HOLD_LIFTED = "hold.lifted"  # mode, changed: what lifting changed
-KIND_HOLD_NOT_LIFTED = "hold.not_lifted"  # mode, error, command
-KIND_MERGE_DETECTED = "merge.detected"  # sha, author, message, url
-KIND_RELEASE_INTENT = "release.intent"  # job, parameters
-KIND_BUILD_STARTED = "build.started"  # job, number, url, started_at, parameters
-KIND_BUILD_FINISHED = "build.finished"  # job, number, url, result, started_at, duration_seconds
-KIND_RELEASE_PICKED = "release.picked"  # sha, state, contains_fix, compare_url, line, tag?
+KIND_HOLD_EXTENDED = "hold.extended"
+KIND_HOLD_LIFTED = "hold.lifted"
+KIND_HOLD_NOT_LIFTED = "hold.not_lifted"
+KIND_MERGE_DETECTED = "merge.detected"
+KIND_RELEASE_INTENT = "release.intent"
+KIND_BUILD_STARTED = "build.started"  # BuildRecord
+KIND_BUILD_FINISHED = "build.finished"  # BuildRecord
+KIND_RELEASE_PICKED = "release.picked"
 # The release's tag: `tag` of release.picked, else the parameter by which the release job hands
 # it to the stages after it (as the VA.gov pipeline does).
 RELEASE_TAG_PARAMETER = "release_tag"
 KIND_SHIELD_UP = "shield.up"
 KIND_SHIELD_DOWN = "shield.down"
-KIND_CHECK = "verify.check"  # name, ok, detail
-KIND_FIX_CONFIRMED = "verify.confirmed"  # actor; note
-KIND_FIX_REJECTED = "verify.rejected"  # actor; reason
-KIND_CANCELLED = "run.cancelled"  # actor; reason
+KIND_CHECK = "verify.check"
+KIND_FIX_CONFIRMED = "verify.confirmed"  # actor = confirmer
+KIND_FIX_REJECTED = "verify.rejected"  # actor = who found it does not work
+KIND_CANCELLED = "run.cancelled"  # actor = who cancelled
 # `oob abandon`: the run was ended by hand; oob told nobody and did not lift the merge hold.
-KIND_ABANDONED = "run.abandoned"  # actor; reason, state, workflow_status
-KIND_COMMAND_REFUSED = "command.refused"  # command, reason
-KIND_ERROR = "run.error"  # error
-KIND_PULL_REQUEST = "postmortem.pull_request"  # repository, branch, path, number, url
-KIND_POSTMORTEM = "postmortem.written"  # path
-KIND_STEP_STARTED = "step.started"  # step
-KIND_STEP_FINISHED = "step.finished"  # step, status
-KIND_ENDED = "run.ended"  # outcome, reason
+KIND_ABANDONED = "run.abandoned"
+KIND_COMMAND_REFUSED = "command.refused"
+KIND_ERROR = "run.error"
+KIND_PULL_REQUEST = "postmortem.pull_request"
+KIND_POSTMORTEM = "postmortem.written"
+KIND_STEP_STARTED = "step.started"
+KIND_STEP_FINISHED = "step.finished"
+KIND_ENDED = "run.ended"
 # A message oob could not deliver (the service stayed down, or refused it for good): shown by
 # `oob status` and the dashboard with the command that sends it again.
-KIND_MESSAGE_UNDELIVERED = "message.undelivered"  # message, audience, channel, error, command
-KIND_NOTIFIED = "message.resent"  # message, by `oob notify`
+KIND_MESSAGE_UNDELIVERED = "message.undelivered"
+KIND_NOTIFIED = "message.resent"  # by `oob notify`
+
+
+@dataclass(frozen=True)
+class Requested(Payload):
+    """What the requester asked for (`RunRequest`, less who and which pipeline)."""
+
+    KIND: ClassVar[str] = KIND_REQUESTED
+    fix_sha: str
+    symptoms: str
+    cause: str
+    fix_summary: str
+    affects: str = ""
+    release_wait_minutes: float = 0
+
+
+@dataclass(frozen=True)
+class ApprovalRequested(Payload):
+    KIND: ClassVar[str] = KIND_APPROVAL_REQUESTED
+    eta_minutes: float | None
+    stage: str
+
+
+@dataclass(frozen=True)
+class Decided(Payload):
+    """A person's decision on a run, as the policy accepted it: a note, or the reason asked."""
+
+    KIND: ClassVar[str] = ""
+    note: str = ""
+    reason: str = ""
+
+    @property
+    def text(self) -> str:
+        return self.reason or self.note
+
+
+@dataclass(frozen=True)
+class Approved(Decided):
+    KIND: ClassVar[str] = KIND_APPROVED
+
+
+@dataclass(frozen=True)
+class Denied(Decided):
+    KIND: ClassVar[str] = KIND_DENIED
+
+
+@dataclass(frozen=True)
+class Cancelled(Decided):
+    KIND: ClassVar[str] = KIND_CANCELLED
+
+
+@dataclass(frozen=True)
+class FixConfirmed(Decided):
+    KIND: ClassVar[str] = KIND_FIX_CONFIRMED
+
+
+@dataclass(frozen=True)
+class FixRejected(Decided):
+    KIND: ClassVar[str] = KIND_FIX_REJECTED
+
+
+DECISIONS: dict[str, type[Decided]] = {
+    c.KIND: c for c in (Approved, Denied, Cancelled, FixConfirmed, FixRejected)
+}
+
+
+@dataclass(frozen=True)
+class PreflightWaiting(Payload):
+    KIND: ClassVar[str] = KIND_PREFLIGHT_WAITING
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PreflightPassed(Payload):
+    KIND: ClassVar[str] = KIND_PREFLIGHT_PASSED
+    eta_minutes: float | None = None
+
+
+@dataclass(frozen=True)
+class StatusOverridden(Payload):
+    KIND: ClassVar[str] = KIND_STATUS_OVERRIDDEN
+    sha: str
+    context: str
+    previous_state: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class MessagePosted(Payload):
+    """A message oob posted: `purpose` is the message's name, `ts` Slack's id of it."""
+
+    KIND: ClassVar[str] = KIND_MESSAGE_POSTED
+    audience: str
+    channel: str
+    purpose: str
+    permalink: str | None = None
+    ts: str | None = None
+
+
+@dataclass(frozen=True)
+class HoldStarted(Payload):
+    """Merges held from `baseline` (main's head then); an enforced hold's mode and pull
+    requests."""
+
+    KIND: ClassVar[str] = KIND_HOLD_STARTED
+    baseline: str | None = None
+    mode: str = "ask"
+    held: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class HoldReleased(Payload):
+    """Engineers were told they may merge again."""
+
+    KIND: ClassVar[str] = KIND_HOLD_RELEASED
+
+
+@dataclass(frozen=True)
+class HoldExtended(Payload):
+    """The pull requests held since the hold started."""
+
+    KIND: ClassVar[str] = KIND_HOLD_EXTENDED
+    held: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class HoldLifted(Payload):
+    """What lifting an enforced hold changed."""
+
+    KIND: ClassVar[str] = KIND_HOLD_LIFTED
+    mode: str
+    changed: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class HoldNotLifted(Payload):
+    KIND: ClassVar[str] = KIND_HOLD_NOT_LIFTED
+    mode: str
+    error: str
+    command: str
+
+
+@dataclass(frozen=True)
+class MergeDetected(Payload):
+    """A commit that landed on main during the hold."""
+
+    KIND: ClassVar[str] = KIND_MERGE_DETECTED
+    sha: str
+    author: str
+    message: str = ""
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class ReleaseIntent(Payload):
+    KIND: ClassVar[str] = KIND_RELEASE_INTENT
+    job: str
+    parameters: dict[str, str]
+
+
+@dataclass(frozen=True)
+class ReleasePicked(Payload):
+    """The commit the release picked (`line`: the log's line naming it) and its verdict."""
+
+    KIND: ClassVar[str] = KIND_RELEASE_PICKED
+    sha: str
+    state: str
+    contains_fix: bool
+    compare_url: str | None = None
+    line: str = ""
+    tag: str | None = None
+
+
+@dataclass(frozen=True)
+class ShieldUp(Payload):
+    """The deploy shield went up with the production build `build` ("job #number")."""
+
+    KIND: ClassVar[str] = KIND_SHIELD_UP
+    build: str = field(default="", metadata={"key": "from"})
+
+
+@dataclass(frozen=True)
+class ShieldDown(Payload):
+    """The deploy shield was lowered: the CMS serves editors again."""
+
+    KIND: ClassVar[str] = KIND_SHIELD_DOWN
+
+
+@dataclass(frozen=True)
+class CheckResult(Payload):
+    KIND: ClassVar[str] = KIND_CHECK
+    name: str
+    ok: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Abandoned(Payload):
+    KIND: ClassVar[str] = KIND_ABANDONED
+    reason: str
+    state: str
+    workflow_status: str
+
+
+@dataclass(frozen=True)
+class CommandRefused(Payload):
+    KIND: ClassVar[str] = KIND_COMMAND_REFUSED
+    command: str
+    reason: str
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class RunError(Payload):
+    KIND: ClassVar[str] = KIND_ERROR
+    error: str
+
+
+@dataclass(frozen=True)
+class PullRequest(Payload):
+    """The postmortem's pull request."""
+
+    KIND: ClassVar[str] = KIND_PULL_REQUEST
+    repository: str
+    branch: str
+    base: str
+    path: str
+    number: int
+    url: str
+
+
+@dataclass(frozen=True)
+class PostmortemWritten(Payload):
+    KIND: ClassVar[str] = KIND_POSTMORTEM
+    path: str
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class StepStarted(Payload):
+    """A phase began; `deadline` where it waits for people until then."""
+
+    KIND: ClassVar[str] = KIND_STEP_STARTED
+    step: str
+    deadline: datetime | None = None
+    needs_confirmation: bool | None = None
+
+
+@dataclass(frozen=True)
+class StepFinished(Payload):
+    KIND: ClassVar[str] = KIND_STEP_FINISHED
+    step: str
+    status: str
+
+
+@dataclass(frozen=True)
+class Ended(Payload):
+    KIND: ClassVar[str] = KIND_ENDED
+    outcome: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class MessageUndelivered(Payload):
+    """A message oob could not deliver, with the `command` that sends it again; `text` and
+    `key` are kept so that `oob notify` sends the very message, once."""
+
+    KIND: ClassVar[str] = KIND_MESSAGE_UNDELIVERED
+    message: str
+    error: str
+    command: str
+    audience: str = ""
+    channel: str = ""
+    text: str = ""
+    key: str = ""
+
+
+@dataclass(frozen=True)
+class Resent(Payload):
+    KIND: ClassVar[str] = KIND_NOTIFIED
+    message: str
+    audience: str
+    channel: str
+    key: str
+    permalink: str | None = None
+
+
+# Every kind's payload; a build's two kinds are one record, `BuildRecord`, read with its time.
+PAYLOADS: dict[str, type[Payload]] = {
+    c.KIND: c
+    for c in (
+        Requested,
+        ApprovalRequested,
+        *DECISIONS.values(),
+        PreflightWaiting,
+        PreflightPassed,
+        StatusOverridden,
+        MessagePosted,
+        HoldStarted,
+        HoldReleased,
+        HoldExtended,
+        HoldLifted,
+        HoldNotLifted,
+        MergeDetected,
+        ReleaseIntent,
+        ReleasePicked,
+        ShieldUp,
+        ShieldDown,
+        CheckResult,
+        Abandoned,
+        CommandRefused,
+        RunError,
+        PullRequest,
+        PostmortemWritten,
+        StepStarted,
+        StepFinished,
+        Ended,
+        MessageUndelivered,
+        Resent,
+    )
+}
 
 
 @dataclass(frozen=True)
