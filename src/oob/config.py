@@ -34,7 +34,7 @@ from oob.config_services import (
     Services,
     SlackService,
 )
-from oob.config_types import ENV_NAME, JobPath, Limit, Minutes, Model, exactly_one
+from oob.config_types import ENV_NAME, JobPath, Limit, Minutes, Model, OneOf
 from oob.errors import ConfigError
 
 __all__ = [  # the [services] and [sandbox] sections are re-exported: a Config holds them
@@ -168,16 +168,13 @@ class Pipeline(Model):
         return self.stages[self.index(self.release_trigger) + 1 :]
 
 
-class Channel(Model):
+class Channel(OneOf):
     """Where messages go: a Slack channel, or an apprise URL read from the environment."""
 
+    keys = ("slack", "apprise_url_env")
+    called = "a channel"
     slack: str | None = Field(default=None, pattern=r"^#?[\w.-]+$")
     apprise_url_env: str | None = Field(default=None, pattern=ENV_NAME)
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> Channel:
-        exactly_one(self, "slack", "apprise_url_env", "a channel")
-        return self
 
 
 class Audience(Model):
@@ -277,20 +274,17 @@ class Templates(Model):
     )
 
 
-class WebUser(Model):
+class WebUser(OneOf):
     """A dashboard user of `identity = "tokens"`: where their token is checked from.
 
     Either the SHA-256 of the token (hex; the token itself never goes in the file) or the name
     of the environment variable that holds it.
     """
 
+    keys = ("token_sha256", "token_env")
+    called = "a web user"
     token_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
     token_env: str | None = Field(default=None, pattern=ENV_NAME)
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> WebUser:
-        exactly_one(self, "token_sha256", "token_env", "a web user")
-        return self
 
 
 class Web(Model):

@@ -1,12 +1,12 @@
 """The parts oob.toml's models are built of: their base (unknown keys are errors, values are
 immutable) and the values several sections share: minutes, time limits, Jenkins job paths, the
-names of environment variables, and a choice of exactly one of two keys."""
+names of environment variables, and sections that take exactly one of two keys."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, ClassVar, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from oob.limits import MAX_MINUTES
 
@@ -26,7 +26,15 @@ class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def exactly_one(model: Model, first: str, second: str, what: str) -> None:
-    """Refuse `model` unless exactly one of its keys `first` and `second` is given."""
-    if (getattr(model, first) is None) == (getattr(model, second) is None):
-        raise ValueError(f"{what} needs exactly one of `{first}` or `{second}`")
+class OneOf(Model):
+    """A section that takes exactly one of two keys (`keys`); `called` names it in the error."""
+
+    keys: ClassVar[tuple[str, str]]
+    called: ClassVar[str]
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Self:
+        first, second = self.keys
+        if (getattr(self, first) is None) == (getattr(self, second) is None):
+            raise ValueError(f"{self.called} needs exactly one of `{first}` or `{second}`")
+        return self

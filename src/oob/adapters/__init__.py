@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypedDict, Unpack
 
 if TYPE_CHECKING:
-    from types import TracebackType
-
     import httpx
 
     from oob.adapters.chat import SlackChat
@@ -26,6 +24,7 @@ if TYPE_CHECKING:
     from oob.adapters.retry import RetryPolicy
     from oob.clock import Clock
     from oob.config import Config
+    from oob.config_services import GitHubService, JenkinsService
 
 
 @dataclass
@@ -46,12 +45,7 @@ class Services:
     def __enter__(self) -> Services:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *_exc: object) -> None:
         self.close()
 
 
@@ -86,19 +80,31 @@ class Reach(TypedDict, total=False):
     transport: httpx.BaseTransport | None
 
 
+class Login(TypedDict):
+    """How an HTTP adapter logs in: its token, the variable holding it (for the errors' hints),
+    and how long it waits for an answer."""
+
+    token: str
+    token_env: str
+    timeout_seconds: float
+
+
+def login(config: Config, service: JenkinsService | GitHubService) -> Login:
+    """The login of `service`, its token from the environment (`Config.secret`)."""
+    return Login(
+        token=config.secret(service),
+        token_env=service.token_env,
+        timeout_seconds=service.timeout_seconds,
+    )
+
+
 def make_build_server(config: Config, **reach: Unpack[Reach]) -> JenkinsBuildServer:
     """The build server of `config.services.jenkins`."""
     from oob.adapters.jenkins import JenkinsBuildServer
 
-    service = config.services.jenkins
+    jenkins, repository = config.services.jenkins, config.services.github.repository
     return JenkinsBuildServer(
-        service.url,
-        service.user,
-        config.secret(service),
-        token_env=service.token_env,
-        timeout_seconds=service.timeout_seconds,
-        repository=config.services.github.repository,
-        **reach,
+        jenkins.url, jenkins.user, repository=repository, **login(config, jenkins), **reach
     )
 
 
@@ -106,15 +112,9 @@ def make_code_host(config: Config, **reach: Unpack[Reach]) -> GitHubCodeHost:
     """The code host of `config.services.github`."""
     from oob.adapters.github import GitHubCodeHost
 
-    service = config.services.github
+    github = config.services.github
     return GitHubCodeHost(
-        service.api_url,
-        service.repository,
-        config.secret(service),
-        token_env=service.token_env,
-        branch=service.branch,
-        timeout_seconds=service.timeout_seconds,
-        **reach,
+        github.api_url, github.repository, branch=github.branch, **login(config, github), **reach
     )
 
 
