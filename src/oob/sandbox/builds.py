@@ -42,12 +42,14 @@ class Builds(Simulation):
     _replaying: bool
 
     def _open_jenkins(self, next_tag: int) -> None:
-        """No build queued, none run but the pipeline's numbering; `next_tag` is the release's."""
+        """Nothing queued, nothing built yet (numbers go on from the pipeline's), nothing due after
+        a release; `next_tag` is the number the next release tag takes."""
         self._queue_ids: Iterator[int] = itertools.count(48_213)
         self.queue: dict[int, QueueItem] = {}
         self.jobs = {spec.path: Job(spec, spec.next_build) for spec in self.pipeline.jobs}
         self.next_tag = next_tag
         self.releases: list[tuple[str, str]] = []
+        self.after_release = []
 
     def job(self, path: str) -> Job | None:
         """The job at `path`, if the pipeline has it."""

@@ -91,7 +91,6 @@ class World(Builds):
         self._seed_history()
         self._run_until(start)
         self._replaying = False
-        self.after_release = []
         for event in self.scenario.events:
             if event.after == "start":
                 self._schedule(start + event.minutes * 60, self._scenario_event(event))
