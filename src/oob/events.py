@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from oob.payload import Payload
 
@@ -62,31 +62,25 @@ KIND_MESSAGE_UNDELIVERED = "message.undelivered"
 KIND_NOTIFIED = "message.resent"  # by `oob notify`
 
 
-@dataclass(frozen=True)
-class Requested(Payload):
+class Requested(Payload, kind=KIND_REQUESTED):
     """What the requester asked for (`RunRequest`, less who and which pipeline)."""
 
-    KIND: ClassVar[str] = KIND_REQUESTED
     fix_sha: str
     symptoms: str
     cause: str
     fix_summary: str
-    affects: str = ""
     release_wait_minutes: float = 0
+    affects: str = ""
 
 
-@dataclass(frozen=True)
-class ApprovalRequested(Payload):
-    KIND: ClassVar[str] = KIND_APPROVAL_REQUESTED
+class ApprovalRequested(Payload, kind=KIND_APPROVAL_REQUESTED):
     eta_minutes: float | None
     stage: str
 
 
-@dataclass(frozen=True)
 class Decided(Payload):
     """A person's decision on a run, as the policy accepted it: a note, or the reason asked."""
 
-    KIND: ClassVar[str] = ""
     note: str = ""
     reason: str = ""
 
@@ -95,29 +89,19 @@ class Decided(Payload):
         return self.reason or self.note
 
 
-@dataclass(frozen=True)
-class Approved(Decided):
-    KIND: ClassVar[str] = KIND_APPROVED
+class Approved(Decided, kind=KIND_APPROVED): ...
 
 
-@dataclass(frozen=True)
-class Denied(Decided):
-    KIND: ClassVar[str] = KIND_DENIED
+class Denied(Decided, kind=KIND_DENIED): ...
 
 
-@dataclass(frozen=True)
-class Cancelled(Decided):
-    KIND: ClassVar[str] = KIND_CANCELLED
+class Cancelled(Decided, kind=KIND_CANCELLED): ...
 
 
-@dataclass(frozen=True)
-class FixConfirmed(Decided):
-    KIND: ClassVar[str] = KIND_FIX_CONFIRMED
+class FixConfirmed(Decided, kind=KIND_FIX_CONFIRMED): ...
 
 
-@dataclass(frozen=True)
-class FixRejected(Decided):
-    KIND: ClassVar[str] = KIND_FIX_REJECTED
+class FixRejected(Decided, kind=KIND_FIX_REJECTED): ...
 
 
 DECISIONS: dict[str, type[Decided]] = {
@@ -125,32 +109,32 @@ DECISIONS: dict[str, type[Decided]] = {
 }
 
 
-@dataclass(frozen=True)
-class PreflightWaiting(Payload):
-    KIND: ClassVar[str] = KIND_PREFLIGHT_WAITING
+class CommandRefused(Payload, kind=KIND_COMMAND_REFUSED):
+    """A command the policy refused, why, and the text it came with."""
+
+    command: str
+    reason: str
+    text: str = ""
+
+
+class PreflightWaiting(Payload, kind=KIND_PREFLIGHT_WAITING):
     reasons: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class PreflightPassed(Payload):
-    KIND: ClassVar[str] = KIND_PREFLIGHT_PASSED
+class PreflightPassed(Payload, kind=KIND_PREFLIGHT_PASSED):
     eta_minutes: float | None = None
 
 
-@dataclass(frozen=True)
-class StatusOverridden(Payload):
-    KIND: ClassVar[str] = KIND_STATUS_OVERRIDDEN
+class StatusOverridden(Payload, kind=KIND_STATUS_OVERRIDDEN):
     sha: str
     context: str
     previous_state: str
     reason: str
 
 
-@dataclass(frozen=True)
-class MessagePosted(Payload):
+class MessagePosted(Payload, kind=KIND_MESSAGE_POSTED):
     """A message oob posted: `purpose` is the message's name, `ts` Slack's id of it."""
 
-    KIND: ClassVar[str] = KIND_MESSAGE_POSTED
     audience: str
     channel: str
     purpose: str
@@ -158,72 +142,59 @@ class MessagePosted(Payload):
     ts: str | None = None
 
 
-@dataclass(frozen=True)
-class HoldStarted(Payload):
+class HoldStarted(Payload, kind=KIND_HOLD_STARTED):
     """Merges held from `baseline` (main's head then); an enforced hold's mode and pull
     requests."""
 
-    KIND: ClassVar[str] = KIND_HOLD_STARTED
     baseline: str | None = None
     mode: str = "ask"
     held: tuple[dict[str, Any], ...] = ()
 
 
-@dataclass(frozen=True)
-class HoldReleased(Payload):
+class HoldReleased(Payload, kind=KIND_HOLD_RELEASED):
     """Engineers were told they may merge again."""
 
-    KIND: ClassVar[str] = KIND_HOLD_RELEASED
 
-
-@dataclass(frozen=True)
-class HoldExtended(Payload):
+class HoldExtended(Payload, kind=KIND_HOLD_EXTENDED):
     """The pull requests held since the hold started."""
 
-    KIND: ClassVar[str] = KIND_HOLD_EXTENDED
     held: tuple[dict[str, Any], ...]
 
 
-@dataclass(frozen=True)
-class HoldLifted(Payload):
+class HoldLifted(Payload, kind=KIND_HOLD_LIFTED):
     """What lifting an enforced hold changed."""
 
-    KIND: ClassVar[str] = KIND_HOLD_LIFTED
     mode: str
     changed: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class HoldNotLifted(Payload):
-    KIND: ClassVar[str] = KIND_HOLD_NOT_LIFTED
+class HoldNotLifted(Payload, kind=KIND_HOLD_NOT_LIFTED):
+    """An enforced hold still in place at the end, and the `command` that lifts it."""
+
     mode: str
     error: str
     command: str
 
 
-@dataclass(frozen=True)
-class MergeDetected(Payload):
+class MergeDetected(Payload, kind=KIND_MERGE_DETECTED):
     """A commit that landed on main during the hold."""
 
-    KIND: ClassVar[str] = KIND_MERGE_DETECTED
     sha: str
     author: str
     message: str = ""
     url: str | None = None
 
 
-@dataclass(frozen=True)
-class ReleaseIntent(Payload):
-    KIND: ClassVar[str] = KIND_RELEASE_INTENT
+class ReleaseIntent(Payload, kind=KIND_RELEASE_INTENT):
+    """About to trigger `job`: written before the trigger, so a crash cannot hide it."""
+
     job: str
     parameters: dict[str, str]
 
 
-@dataclass(frozen=True)
-class ReleasePicked(Payload):
+class ReleasePicked(Payload, kind=KIND_RELEASE_PICKED):
     """The commit the release picked (`line`: the log's line naming it) and its verdict."""
 
-    KIND: ClassVar[str] = KIND_RELEASE_PICKED
     sha: str
     state: str
     contains_fix: bool
@@ -232,56 +203,33 @@ class ReleasePicked(Payload):
     tag: str | None = None
 
 
-@dataclass(frozen=True)
-class ShieldUp(Payload):
+class ShieldUp(Payload, kind=KIND_SHIELD_UP):
     """The deploy shield went up with the production build `build` ("job #number")."""
 
-    KIND: ClassVar[str] = KIND_SHIELD_UP
     build: str = field(default="", metadata={"key": "from"})
 
 
-@dataclass(frozen=True)
-class ShieldDown(Payload):
+class ShieldDown(Payload, kind=KIND_SHIELD_DOWN):
     """The deploy shield was lowered: the CMS serves editors again."""
 
-    KIND: ClassVar[str] = KIND_SHIELD_DOWN
 
+class CheckResult(Payload, kind=KIND_CHECK):
+    """One verification check's latest result."""
 
-@dataclass(frozen=True)
-class CheckResult(Payload):
-    KIND: ClassVar[str] = KIND_CHECK
     name: str
     ok: bool
     detail: str = ""
 
 
-@dataclass(frozen=True)
-class Abandoned(Payload):
-    KIND: ClassVar[str] = KIND_ABANDONED
-    reason: str
-    state: str
-    workflow_status: str
+class RunError(Payload, kind=KIND_ERROR):
+    """Why oob could not go on (a service that stayed down, a bug), in one line."""
 
-
-@dataclass(frozen=True)
-class CommandRefused(Payload):
-    KIND: ClassVar[str] = KIND_COMMAND_REFUSED
-    command: str
-    reason: str
-    text: str = ""
-
-
-@dataclass(frozen=True)
-class RunError(Payload):
-    KIND: ClassVar[str] = KIND_ERROR
     error: str
 
 
-@dataclass(frozen=True)
-class PullRequest(Payload):
+class PullRequest(Payload, kind=KIND_PULL_REQUEST):
     """The postmortem's pull request."""
 
-    KIND: ClassVar[str] = KIND_PULL_REQUEST
     repository: str
     branch: str
     base: str
@@ -290,43 +238,41 @@ class PullRequest(Payload):
     url: str
 
 
-@dataclass(frozen=True)
-class PostmortemWritten(Payload):
-    KIND: ClassVar[str] = KIND_POSTMORTEM
+class PostmortemWritten(Payload, kind=KIND_POSTMORTEM):
     path: str
     url: str | None = None
 
 
-@dataclass(frozen=True)
-class StepStarted(Payload):
+class StepStarted(Payload, kind=KIND_STEP_STARTED):
     """A phase began; `deadline` where it waits for people until then."""
 
-    KIND: ClassVar[str] = KIND_STEP_STARTED
     step: str
     deadline: datetime | None = None
     needs_confirmation: bool | None = None
 
 
-@dataclass(frozen=True)
-class StepFinished(Payload):
-    KIND: ClassVar[str] = KIND_STEP_FINISHED
+class StepFinished(Payload, kind=KIND_STEP_FINISHED):
     step: str
     status: str
 
 
-@dataclass(frozen=True)
-class Ended(Payload):
-    KIND: ClassVar[str] = KIND_ENDED
+class Ended(Payload, kind=KIND_ENDED):
     outcome: str
     reason: str
 
 
-@dataclass(frozen=True)
-class MessageUndelivered(Payload):
+class Abandoned(Payload, kind=KIND_ABANDONED):
+    """Ended by hand in `state`, its workflow found in `workflow_status`."""
+
+    reason: str
+    state: str
+    workflow_status: str
+
+
+class MessageUndelivered(Payload, kind=KIND_MESSAGE_UNDELIVERED):
     """A message oob could not deliver, with the `command` that sends it again; `text` and
     `key` are kept so that `oob notify` sends the very message, once."""
 
-    KIND: ClassVar[str] = KIND_MESSAGE_UNDELIVERED
     message: str
     error: str
     command: str
@@ -336,9 +282,7 @@ class MessageUndelivered(Payload):
     key: str = ""
 
 
-@dataclass(frozen=True)
-class Resent(Payload):
-    KIND: ClassVar[str] = KIND_NOTIFIED
+class Resent(Payload, kind=KIND_NOTIFIED):
     message: str
     audience: str
     channel: str
@@ -347,39 +291,7 @@ class Resent(Payload):
 
 
 # Every kind's payload; a build's two kinds are one record, `BuildRecord`, read with its time.
-PAYLOADS: dict[str, type[Payload]] = {
-    c.KIND: c
-    for c in (
-        Requested,
-        ApprovalRequested,
-        *DECISIONS.values(),
-        PreflightWaiting,
-        PreflightPassed,
-        StatusOverridden,
-        MessagePosted,
-        HoldStarted,
-        HoldReleased,
-        HoldExtended,
-        HoldLifted,
-        HoldNotLifted,
-        MergeDetected,
-        ReleaseIntent,
-        ReleasePicked,
-        ShieldUp,
-        ShieldDown,
-        CheckResult,
-        Abandoned,
-        CommandRefused,
-        RunError,
-        PullRequest,
-        PostmortemWritten,
-        StepStarted,
-        StepFinished,
-        Ended,
-        MessageUndelivered,
-        Resent,
-    )
-}
+PAYLOADS: dict[str, type[Payload]] = Payload.KINDS
 
 
 @dataclass(frozen=True)

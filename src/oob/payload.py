@@ -10,25 +10,44 @@ flags, times, lists, objects, optional ones) against the dataclass's own annotat
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import MISSING, Field, fields
+from dataclasses import MISSING, Field, dataclass, field, fields
 from datetime import datetime
 from types import UnionType
-from typing import TYPE_CHECKING, Any, ClassVar, Self, get_args, get_origin, get_type_hints
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    ClassVar,
+    Self,
+    dataclass_transform,
+    get_args,
+    get_origin,
+    get_type_hints,
+)
 
 if TYPE_CHECKING:
     from oob.records import Event
 
 
+@dataclass_transform(frozen_default=True, field_specifiers=(field,))
 class Payload:
-    """The details of one kind of event, typed. Subclasses are frozen dataclasses naming their
-    `KIND`; a field whose key in the JSON differs from its name says so (`key` metadata).
+    """The details of one kind of event, typed: a subclass names its kind
+    (`class Approved(Payload, kind=...)`) and is made a frozen dataclass; a field whose key in
+    the JSON differs from its name says so (`key` metadata).
 
     `details()` is the one writer of an event's details; `read()` the one reader, which
     gives None for details that are not this kind's shape (a store written by another
     version, a hand-edited row), so that no reader ever raises on them.
     """
 
-    KIND: ClassVar[str]
+    KIND: ClassVar[str] = ""
+    KINDS: ClassVar[dict[str, type[Payload]]] = {}  # every payload with a kind, by kind
+
+    def __init_subclass__(cls, kind: str = "", **rest: Any) -> None:
+        super().__init_subclass__(**rest)
+        dataclass(frozen=True)(cls)
+        if kind:
+            cls.KIND = kind
+            Payload.KINDS[kind] = cls
 
     def details(self) -> dict[str, Any]:
         """The event's details (JSON)."""
