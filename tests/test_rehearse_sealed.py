@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from oob.rehearse import reaction_latencies, rehearse
+from oob.reaction import reaction_latencies
+from oob.rehearse import rehearse
 
 TIME_SCALE = 600
 REAL = {

@@ -10,7 +10,6 @@ accepted), not from oob's own account of them.
 
 from __future__ import annotations
 
-import statistics
 import tempfile
 import threading
 import time
@@ -18,7 +17,6 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,9 +25,9 @@ from oob.simulated import OPERATOR, Crash, Killer, People
 from oob.store import RunRequest, RunState, Store
 
 if TYPE_CHECKING:
+    from oob.adapters import Services
     from oob.commands import Control
     from oob.config import Config
-    from oob.procedure import Tuning
     from oob.sandbox.faults import FaultPlan
     from oob.sandbox.server import SandboxServer
 
@@ -161,68 +159,54 @@ def _play(
     from oob.adapters import connect
     from oob.adapters.retry import RetryPolicy
     from oob.commands import Control
-    from oob.worker import WorkerOptions, make_runtime, serve
 
     config = _sandbox_config(sandbox, home, merge_hold)
     url = f"sqlite:///{home / 'oob.sqlite'}"
     # One clock: the run records, computes and shows everything in the sandbox's simulated time.
     store = Store(url, clock=EpochClock(sandbox.world.clock.now))
-    # Look at the world about every five simulated seconds, as a person refreshing would.
-    poll = max(0.02, 5 / time_scale)
     stop = threading.Event()
-    started = threading.Event()
-    people: People | None = None
-    # The services' waits (backoff, Retry-After) are in their clock: the sandbox's.
+    # The services' waits (backoff, Retry-After) are in their clock: the sandbox's. What uses
+    # the services' clients (the worker, the people) stops before they close: the stack
+    # unwinds last to first.
     with (
         connect(config, policy=RetryPolicy(time_scale=time_scale)) as services,
-        ExitStack() as workers,
+        ExitStack() as stack,
     ):
-        if crash is None:
-            runtime = make_runtime(store, services, drafts=drafts, tuning=_tuning(poll, time_scale))
-            options = WorkerOptions(
-                heartbeat_seconds=0.5, polling_seconds=min(poll, 0.05), log_level=log_level
-            )
-            worker = threading.Thread(
-                target=serve,
-                args=(runtime, url, options, stop, lambda _line: started.set()),
-                name="oob-rehearsal-worker",
-                daemon=True,
-            )
-            worker.start()
-            workers.callback(worker.join, 30)
-        else:
-            killer = workers.enter_context(Killer(crash, store, home, url, time_scale, drafts))
-            started.set()
-        try:
-            started.wait(60)
-            state = sandbox.state()
-            control = Control(store, url)
-            # The Slack app's interactivity: people decide with the buttons of oob's messages.
-            workers.enter_context(_slack_app(sandbox, config, store, control, time_scale))
-            sim_start = float(state["sim_epoch"])
-            wall_start = time.monotonic()
-            run = control.start(config, _request(config, str(state["fix_sha"]), incident))
-            if crash is not None:
-                killer.watch(run.id, stop)
-            people = People(
-                store=store,
-                config=config,
-                code_host=services.code_host,
-                sandbox=sandbox,
-                run_id=run.id,
-            )
-            people.start(stop, poll)
-            if show is not None:
-                show(store, config, run.id, time_scale)
-            _wait_finished(store, run.id)
-            wall = time.monotonic() - wall_start
-            end_state = sandbox.state()
-            ledger = sandbox.ledger()
-        finally:
-            stop.set()
-            # The people and the worker use the services' clients: both stop before they close.
-            if people is not None and people.thread is not None:
-                people.thread.join(30)
+        killer = _start_worker(
+            stack,
+            store,
+            services,
+            url,
+            stop,
+            home=home,
+            drafts=drafts,
+            time_scale=time_scale,
+            log_level=log_level,
+            crash=crash,
+        )
+        control = Control(store, url)
+        # The Slack app's interactivity: people decide with the buttons of oob's messages.
+        stack.enter_context(_slack_app(sandbox, config, store, control, time_scale))
+        state = sandbox.state()
+        sim_start = float(state["sim_epoch"])
+        wall_start = time.monotonic()
+        # A scenario may ask for a shorter release wait than the config's (`quick`).
+        wait = sandbox.world.scenario.release_wait or config.pipeline.release_wait
+        run = control.start(config, _request(config, str(state["fix_sha"]), incident, wait))
+        if killer is not None:
+            killer.watch(run.id, stop)
+        people = People(
+            store=store, config=config, code_host=services.code_host, sandbox=sandbox, run_id=run.id
+        )
+        stack.callback(people.join)
+        stack.callback(stop.set)
+        people.start(stop, _people_look(time_scale))
+        if show is not None:
+            show(store, config, run.id, time_scale)
+        _wait_finished(store, run.id)
+        wall = time.monotonic() - wall_start
+        end_state = sandbox.state()
+        ledger = sandbox.ledger()
     try:
         return _result(
             store,
@@ -235,11 +219,47 @@ def _play(
             ledger=ledger,
             people=people,
             time_scale=time_scale,
-            sim_start=sim_start,
-            killed_after=killer.killed_at if crash is not None else None,
+            killed_after=killer.killed_at if killer is not None else None,
         )
     finally:
         store.close()
+
+
+def _start_worker(
+    stack: ExitStack,
+    store: Store,
+    services: Services,
+    url: str,
+    stop: threading.Event,
+    *,
+    home: Path,
+    drafts: Path,
+    time_scale: float,
+    log_level: str,
+    crash: Crash | None,
+) -> Killer | None:
+    """Start what executes the run, stopped with `stack`: a worker thread, or with `crash`,
+    `oob worker` processes, one of which is killed (the `Killer`, returned)."""
+    from oob.procedure import Tuning
+    from oob.worker import WorkerOptions, make_runtime, serve
+
+    if crash is not None:
+        return stack.enter_context(Killer(crash, store, home, url, time_scale, drafts))
+    started = threading.Event()
+    runtime = make_runtime(store, services, drafts=drafts, tuning=Tuning.rehearsal(time_scale))
+    polling = min(_people_look(time_scale), 0.05)  # how soon a waiting run reads a message
+    options = WorkerOptions(heartbeat_seconds=0.5, polling_seconds=polling, log_level=log_level)
+    worker = threading.Thread(
+        target=serve,
+        args=(runtime, url, options, stop, lambda _line: started.set()),
+        name="oob-rehearsal-worker",
+        daemon=True,
+    )
+    worker.start()
+    stack.callback(worker.join, 30)
+    stack.callback(stop.set)
+    started.wait(60)
+    return None
 
 
 @contextmanager
@@ -289,19 +309,13 @@ def _sandbox_config(sandbox: SandboxServer, home: Path, merge_hold: str = "ask")
     return parse(path.read_text(encoding="utf-8"), path)
 
 
-def _tuning(poll: float, time_scale: float) -> Tuning:
-    from oob.procedure import Tuning
-
-    return Tuning(
-        poll_seconds=poll,
-        time_scale=time_scale,
-        approval_poll_seconds=60,
-        merge_check_every=3,
-        trigger_settle_seconds=max(0.5, 15 / time_scale),
-    )
+def _people_look(time_scale: float) -> float:
+    """The real seconds between two looks of the simulated people: about five simulated
+    seconds, as a person refreshing would."""
+    return max(0.02, 5 / time_scale)
 
 
-def _request(config: Config, fix_sha: str, incident: Incident) -> RunRequest:
+def _request(config: Config, fix_sha: str, incident: Incident, release_wait: float) -> RunRequest:
     return RunRequest(
         pipeline=config.pipeline.name,
         requester=OPERATOR,
@@ -310,7 +324,7 @@ def _request(config: Config, fix_sha: str, incident: Incident) -> RunRequest:
         cause=incident.cause,
         fix_summary=incident.fix_summary,
         affects=incident.affects,
-        release_wait_minutes=config.pipeline.release_wait,
+        release_wait_minutes=release_wait,
     )
 
 
@@ -333,60 +347,29 @@ def _result(
     ledger: list[dict[str, Any]],
     people: People,
     time_scale: float,
-    sim_start: float,
     killed_after: str | None = None,
 ) -> Rehearsal:
-    from oob.events import KIND_ENDED, KIND_POSTMORTEM, builds
+    from oob.events import KIND_ENDED, KIND_POSTMORTEM
     from oob.policy import DECISION_KINDS
-    from oob.readmodel import snapshot
+    from oob.reaction import critical_path, latency
 
     events = store.events(run_id)
-    view = snapshot(store, run_id, store.clock.now())
-    steps = [
-        {
-            "name": s.name,
-            "started_at": s.started_at.isoformat() if s.started_at else None,
-            "ended_at": s.ended_at.isoformat() if s.ended_at else None,
-            "status": s.status,
-        }
-        for s in view.steps
-    ]
-    # The jobs the run waited on: every build it followed, until it ended or the run did.
-    followed = {(b.job, b.number) for b in builds(events)}
-    critical, ends = _waited_builds(state, followed, config.pipeline.gate.job or "")
-    # Simulated time maps to real time at `time_scale`; anchor the map on the last state read.
-    anchor_sim, anchor_real = float(state["sim_epoch"]), time.time()
-
-    def real(sim: float) -> float:
-        return anchor_real - (anchor_sim - sim) / time_scale
-
-    changes = [*people.acted_at, *((what, real(end)) for what, end in ends if end >= sim_start)]
-    ours = [_epoch(e["real_time"]) for e in ledger if not _by_people(e)]
-    samples = reaction_latencies(changes, ours)
-    minutes = max(sim_seconds / 60, 1 / 60)  # the run's minutes, in its (simulated) clock
     postmortem = next((e for e in reversed(events) if e.kind == KIND_POSTMORTEM), None)
     run = store.run(run_id)
     return Rehearsal(
         run_id=run_id,
         scenario=scenario,
         outcome=run.outcome.value if run.outcome else None,
-        steps=steps,
+        steps=_steps(store, run_id),
         sim_seconds=sim_seconds,
         wall_seconds=wall_seconds,
-        critical_path_sim_seconds=critical,
-        reaction_latency_ms={**_percentiles([x["ms"] for x in samples]), "samples": samples},
+        critical_path_sim_seconds=critical_path(state, events),
+        reaction_latency_ms=latency(state, events, config.pipeline.gate.job or "", time_scale),
         side_effects={
             **side_effects(ledger),
             # Requests that cost GitHub rate limit (a 304 to a conditional request costs none).
             "github_requests_counted": int(state["github"]["requests_counted"]),
-            # Requests each service received per minute of the run, those answered 304 apart.
-            "requests_per_minute": {
-                service: {
-                    "requests": round(n["received"] / minutes, 2),
-                    "not_modified": round(n["not_modified"] / minutes, 2),
-                }
-                for service, n in state["requests"].items()
-            },
+            "requests_per_minute": _requests_per_minute(state, sim_seconds),
         },
         postmortem_path=postmortem.details.get("path") if postmortem else None,
         reason=next((str(e.details.get("reason")) for e in events if e.kind == KIND_ENDED), None),
@@ -397,71 +380,32 @@ def _result(
     )
 
 
-def _waited_builds(
-    state: dict[str, Any], followed: set[tuple[str, int]], gate: str
-) -> tuple[float, list[tuple[str, float]]]:
-    """The simulated seconds the followed builds took (the critical path), and the simulated
-    ends of the builds the run waited on: those it followed and the test gate's (pre-flight
-    waits for the post-deploy tests to pass)."""
-    critical = 0.0
-    ends: list[tuple[str, float]] = []
-    for job in state["jobs"]:
-        for build in job["builds"]:
-            mine = (job["path"], build["number"]) in followed
-            if mine:
-                begun = _epoch(build["started"])
-                finished = _epoch(build["ended"]) if build["ended"] else float(state["sim_epoch"])
-                critical += finished - begun
-            if build["ended"] and (mine or job["path"].lower() == gate.lower()):
-                ends.append((f"{job['path']} #{build['number']} ended", _epoch(build["ended"])))
-    return critical, ends
+def _steps(store: Store, run_id: str) -> list[dict[str, Any]]:
+    """The run's phases as the read model shows them."""
+    from oob.readmodel import snapshot
+
+    return [
+        {
+            "name": s.name,
+            "started_at": s.started_at.isoformat() if s.started_at else None,
+            "ended_at": s.ended_at.isoformat() if s.ended_at else None,
+            "status": s.status,
+        }
+        for s in snapshot(store, run_id, store.clock.now()).steps
+    ]
 
 
-def reaction_latencies(
-    changes: list[tuple[str, float]], actions: list[float]
-) -> list[dict[str, Any]]:
-    """Each change the run reacts to (what, epoch seconds) with its next action: the samples
-    of reaction latency (`change`, `changed_at`, `acted_at`, `ms`).
-
-    A change followed by another before the run acts is not one it reacted to: after an
-    approval the run may still wait for the post-deploy tests, and it is their end that it
-    reacts to. Counting the approval too would count the tests' duration as latency.
-    """
-    ordered = sorted(changes, key=lambda c: c[1])
-    samples = []
-    for i, (what, change) in enumerate(ordered):
-        after = [t for t in actions if t >= change]
-        if not after:
-            continue
-        acted = min(after)
-        following = ordered[i + 1][1] if i + 1 < len(ordered) else None
-        if following is not None and following < acted:
-            continue
-        samples.append(
-            {
-                "change": what,
-                "changed_at": _iso(change),
-                "acted_at": _iso(acted),
-                "ms": round((acted - change) * 1000, 1),
-            }
-        )
-    return samples
-
-
-def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")
-
-
-def _by_people(entry: dict[str, Any]) -> bool:
-    # The state-changing requests not made by the run: the simulated people's clicks in Slack
-    # and the operator's override (the run's own statuses are its merge hold's).
-    if entry["service"] == "slack" and entry["path"] == "/interactions":
-        return True
-    return (
-        entry["service"] == "github"
-        and "/statuses/" in entry["path"]
-        and entry["summary"].get("context") != "oob/merge-hold"
-    )
+def _requests_per_minute(state: dict[str, Any], sim_seconds: float) -> dict[str, dict[str, float]]:
+    """The requests each service received per minute of the run (in its simulated clock),
+    those answered 304 apart."""
+    minutes = max(sim_seconds / 60, 1 / 60)
+    return {
+        service: {
+            "requests": round(n["received"] / minutes, 2),
+            "not_modified": round(n["not_modified"] / minutes, 2),
+        }
+        for service, n in state["requests"].items()
+    }
 
 
 def side_effects(ledger: list[dict[str, Any]]) -> dict[str, Any]:
@@ -506,20 +450,4 @@ def side_effects(ledger: list[dict[str, Any]]) -> dict[str, Any]:
         # `oob/merge-hold` states oob posted per head commit, in order.
         "merges": merges,
         "merge_hold_statuses": held,
-    }
-
-
-def _epoch(iso: str) -> float:
-    return datetime.fromisoformat(iso).timestamp()
-
-
-def _percentiles(values: list[float]) -> dict[str, float | None]:
-    if not values:
-        return {"p50": None, "p95": None, "max": None}
-    ordered = sorted(values)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return {
-        "p50": round(statistics.median(ordered), 1),
-        "p95": round(p95, 1),
-        "max": round(ordered[-1], 1),
     }

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from oob.procedure.runtime import Tuning
 from oob.store import RunState, Source, Store
 
 if TYPE_CHECKING:
@@ -91,7 +92,8 @@ class Killer:
         number = len(self.processes)
         with (self.home / f"worker-{number}.log").open("wb") as log:
             command = [sys.executable, "-m", "oob", "--config", str(self.home / "oob.toml")]
-            command += ["worker", "--time-scale", str(self.time_scale), "--poll-seconds", "0.05"]
+            poll = Tuning.rehearsal(self.time_scale).poll_seconds
+            command += ["worker", "--time-scale", str(self.time_scale), "--poll-seconds", str(poll)]
             command += ["--lease-seconds", str(self.crash.lease_seconds)]
             process = subprocess.Popen(  # noqa: S603 - this interpreter, oob's own command
                 command, env=env, stdout=log, stderr=subprocess.STDOUT
@@ -127,8 +129,6 @@ class People:
         self.sandbox = sandbox
         self.run_id = run_id
         self.done: set[str] = set()
-        # What each did that the run waits for, and when (epoch seconds).
-        self.acted_at: list[tuple[str, float]] = []
         self.troubles: list[str] = []  # what went wrong for them, tried again at the next look
         self.thread: threading.Thread | None = None
 
@@ -137,6 +137,11 @@ class People:
             target=self.act, args=(stop, poll), name="oob-simulated-people", daemon=True
         )
         self.thread.start()
+
+    def join(self) -> None:
+        """Wait for them to stop (after the rehearsal's stop is set)."""
+        if self.thread is not None:
+            self.thread.join(30)
 
     def act(self, stop: threading.Event, poll: float) -> None:
         """Look at the run every `poll` seconds and act when it is their turn. What a person
@@ -190,10 +195,8 @@ class People:
 
     def _once(self, what: str, action: Callable[[], object]) -> None:
         if what not in self.done:
-            acted = time.time()
             action()
             self.done.add(what)
-            self.acted_at.append((what, acted))
 
     def _override_failures(self, sha: str) -> None:
         """The runbook's last resort for a spuriously failing test: force its status."""
@@ -209,7 +212,6 @@ class People:
                 and key not in self.done
                 and status.context in (self.config.services.github.required_contexts)
             ):
-                acted = time.time()
                 override_status(
                     self.config,
                     self.code_host,
@@ -222,4 +224,3 @@ class People:
                     source=Source.SIMULATED,
                 )
                 self.done.add(key)
-                self.acted_at.append((key, acted))

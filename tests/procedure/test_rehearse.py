@@ -27,10 +27,27 @@ EXPECTED = {
 # Scenarios of a misconfigured setup (a disabled job, a Slack app not invited or without a
 # scope): for `oob doctor` and preflight drills, not rehearsed to an outcome here.
 MISCONFIGURED = {"release-disabled", "slack-not-invited", "slack-missing-scope"}
+# The happy path with jobs of seconds, to measure oob at `--time-scale 1` (tested below).
+QUICK = "quick"
 
 
 def test_every_scenario_is_covered() -> None:
-    assert set(scenario_names()) == set(EXPECTED) | MISCONFIGURED
+    assert set(scenario_names()) == set(EXPECTED) | MISCONFIGURED | {QUICK}
+
+
+def test_quick_samples_every_change_the_run_waits_on(tmp_path: Path) -> None:
+    result = rehearse(QUICK, time_scale=TIME_SCALE, drafts=tmp_path)
+    assert result.outcome == "resolved", result.reason
+    changes = [s["change"] for s in result.reaction_latency_ms["samples"]]
+    jobs = ("cms-auto-deploy", "cms-full-pipeline", "releases/cms", "cms-vagov-prod")
+    for job in jobs:  # each build the run followed, from its start to its end
+        assert sum(job in c and c.endswith(("started", "ended")) for c in changes) == 2, changes
+    assert sum("named its commit" in c for c in changes) == 1
+    assert {"the deploy shield is up", "the deploy shield is down", "editor login answers"} <= set(
+        changes
+    )
+    assert {"approval.approved", "verify.confirmed"} <= set(changes)
+    check_json(result.to_json())
 
 
 @pytest.mark.parametrize("scenario", sorted(EXPECTED))

@@ -83,7 +83,7 @@ def test_every_scenario_file_is_covered() -> None:
     assert set(scenario_names()) == {
         "happy", "flaky-cypress", "tests-pending", "main-moved",
         "wrong-commit", "prod-deploy-fails", "fix-ineffective", "release-disabled",
-        "slack-not-invited", "slack-missing-scope", "pr-during-hold",
+        "slack-not-invited", "slack-missing-scope", "pr-during-hold", "quick",
     }  # fmt: skip
 
 

@@ -7,7 +7,7 @@ returns (the run goes on) or raises `End` (the run ends with an outcome).
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import NoReturn
 
 from oob.config import Stage
@@ -28,6 +28,7 @@ from oob.ports import Build
 from oob.procedure.builds import record_finished, record_started
 from oob.procedure.flow import End, Flow, Phase
 from oob.procedure.hold import CONTEXT as HOLD_CONTEXT
+from oob.procedure.pacing import Due, build_end, pause, start_after
 from oob.states import RunState
 
 
@@ -128,7 +129,7 @@ def trigger(flow: Flow) -> None:
     )
     flow.triggered = True
     ticket = flow.fx.trigger(flow.run_id, job, parameters, intent_at)
-    number = -ticket if ticket < 0 else _wait_for_start(flow, job, ticket)
+    number = -ticket if ticket < 0 else _wait_for_start(flow, job, ticket, intent_at)
     flow.release = flow.fx.build(job, number)
     record_started(flow, flow.release)
     flow.move(RunState.RELEASE_WAIT)
@@ -141,7 +142,7 @@ def trigger(flow: Flow) -> None:
     )
 
 
-def _wait_for_start(flow: Flow, job: str, queue_id: int) -> int:
+def _wait_for_start(flow: Flow, job: str, queue_id: int, asked_at: datetime) -> int:
     """The build number of queue item `queue_id`, once it starts.
 
     A cancel while the build is queued waits for it to start and stops it then: the build
@@ -161,7 +162,7 @@ def _wait_for_start(flow: Flow, job: str, queue_id: int) -> int:
             flow.fx.sleep(flow.tuning.poll_seconds)
             continue
         try:
-            flow.poll()
+            look(flow, start_after(asked_at, flow.tuning.pace))
         except End as end:
             if end.outcome is not RunState.CANCELLED:
                 raise
@@ -175,6 +176,8 @@ def release_wait(flow: Flow) -> tuple[str, str, str]:
     release = flow.release
     pattern = re.compile(flow.plan.pipeline.release_log_pattern)
     start = 0
+    # The job names its commit once its wait is over.
+    picks = Due(release.started_at + timedelta(minutes=flow.request["release_wait_minutes"]))
     while True:
         # The step reads the log as it streams and returns only the line the pattern matches.
         line, start, more = flow.fx.scan_log(release.job, release.number, start, pattern.pattern)
@@ -194,7 +197,7 @@ def release_wait(flow: Flow) -> tuple[str, str, str]:
                 f"{release.job} #{release.number} ended {build.result} before naming a commit",
             )
         try:
-            flow.poll()
+            look(flow, picks)
         except End as end:
             if end.outcome is RunState.CANCELLED:
                 flow.fx.stop(release.job, release.number)
@@ -255,12 +258,13 @@ def deploy(flow: Flow) -> None:
     for index, stage in enumerate(stages):
         job = _job(stage)
         deadline = fx.now() + timedelta(minutes=2 * stage.estimate_minutes + 10)
+        ended = previous.started_at + timedelta(seconds=previous.duration_seconds)
         while (
             build := fx.downstream(job, previous.started_at, previous.job, previous.number)
         ) is None:
             if fx.now() >= deadline:
                 fail(flow, f"{job} did not start after {previous.job} #{previous.number}")
-            flow.poll()
+            look(flow, start_after(ended, flow.tuning.pace))
         record_started(flow, build)
         previous = follow(flow, build, production=index == len(stages) - 1)
     flow.deployed = True
@@ -278,8 +282,10 @@ def shield(flow: Flow) -> None:
             at=flow.production_ended,
         )
     else:
+        # It comes down as the production job ends.
+        lowered = Due(flow.production_ended) if flow.production_ended else None
         while flow.fx.shield_up():
-            flow.poll()
+            look(flow, lowered)
         flow.record(KIND_SHIELD_DOWN, "the deploy shield is lowered: the CMS serves editors again")
     flow.post("deploy_complete", ("helpdesk",))
 
@@ -291,8 +297,9 @@ def follow(flow: Flow, build: Build, *, production: bool = False) -> Build:
     start; the shield phase finds its end), never a poll's late sight of it, so the editor
     downtime is right at every time scale."""
     shield_seen = False
+    ends = build_end(build.started_at, build.estimated_seconds, flow.tuning.pace)
     while build.building:
-        flow.poll()
+        look(flow, ends)
         if production and not shield_seen and flow.fx.shield_up():
             shield_seen = True
             _shield_up(flow, build)
@@ -361,6 +368,14 @@ def verify(flow: Flow) -> None:
                 flow.post("fix_not_verified", ("operators", "helpdesk"), detail=detail)
                 raise End(RunState.FIX_NOT_VERIFIED, detail)
         flow.poll()
+
+
+def look(flow: Flow, due: Due | None) -> None:
+    """Pause as the pace sets for a change `due` (`oob.procedure.pacing`), then look."""
+    tuning = flow.tuning
+    longest = tuning.poll_seconds * tuning.time_scale
+    seconds = pause(flow.fx.now(), due, tuning.pace, longest=longest)
+    flow.poll(max(tuning.pace.shortest, seconds / tuning.time_scale))
 
 
 def _job(stage: Stage) -> str:

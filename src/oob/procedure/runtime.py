@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from oob.errors import ProcedureError
+from oob.procedure.pacing import Pace
 
 if TYPE_CHECKING:
     from oob.clock import Clock
@@ -38,6 +39,8 @@ class Tuning:
     `time_scale` is for rehearsals against a sandbox whose clock runs faster than real time:
     deadlines are in the run's clock (the sandbox's, then); a real wait for a duration of the
     run's clock is divided by it. `poll_seconds` and the other seconds here are real.
+    `poll_seconds` is the pause between two looks when no change is expected soon; `pace`
+    sets the looks where one is due (`oob.procedure.pacing`).
     """
 
     poll_seconds: float = 10.0
@@ -46,6 +49,17 @@ class Tuning:
     merge_check_every: int = 3  # look for new commits on main every N polls
     trigger_settle_seconds: float = 20.0  # how long a repeated trigger looks for our build
     outage_minutes: float = 30.0  # how long a closing message is retried over an outage
+    pace: Pace = field(default_factory=Pace)
+
+    @classmethod
+    def rehearsal(cls, time_scale: float) -> Tuning:
+        """A rehearsal's tuning at `time_scale`: the same looks in the sandbox's clock at every
+        time scale (10 simulated seconds apart when no change is due, as on the day)."""
+        return cls(
+            poll_seconds=max(0.02, 10 / time_scale),
+            time_scale=time_scale,
+            trigger_settle_seconds=max(0.5, 15 / time_scale),
+        )
 
     def seconds(self, minutes: float) -> float:
         """Real seconds for `minutes` of (possibly simulated) time."""

@@ -7,8 +7,9 @@ stand-in for the real world, and must not inherit the mistakes of the code it te
 
 from __future__ import annotations
 
+import math
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from typing import Any, Literal
 
@@ -169,6 +170,18 @@ class Scenario:
     events: tuple[Event, ...] = ()
     disabled_jobs: tuple[str, ...] = ()
     slack: SlackSetup = field(default_factory=SlackSetup)
+    job_minutes: dict[str, float] = field(default_factory=dict)
+    """Jobs that run for other durations than the pipeline's (`[jenkins] minutes`)."""
+    release_wait: float | None = None
+    """The release wait a rehearsal asks for, in minutes (`[rehearsal] release_wait`)."""
+
+    def paced(self, pipeline: Pipeline) -> Pipeline:
+        """`pipeline` with this scenario's job durations."""
+        jobs = tuple(
+            replace(job, estimate_minutes=self.job_minutes.get(job.path, job.estimate_minutes))
+            for job in pipeline.jobs
+        )
+        return replace(pipeline, jobs=jobs)
 
 
 def _read(package: str, name: str) -> dict[str, Any]:
@@ -251,6 +264,12 @@ def load_scenario(name: str) -> Scenario:
         raise SandboxError(f"scenario {name}: unknown status state {bad[0]!r}")
     if bad := [r for r in results.values() if r not in RESULTS]:
         raise SandboxError(f"scenario {name}: unknown build result {bad[0]!r}")
+    jenkins = data.get("jenkins", {})
+    job_minutes = {path: float(m) for path, m in jenkins.get("minutes", {}).items()}
+    if bad := sorted(set(job_minutes) - {j.path for j in load_pipeline().jobs}):
+        raise SandboxError(f"scenario {name}: no such job {bad[0]!r}")
+    if bad := [m for m in job_minutes.values() if not 0 < m < math.inf]:
+        raise SandboxError(f"scenario {name}: a job cannot run for {bad[0]:g} minutes")
     return Scenario(
         name=name,
         summary=data["summary"],
@@ -259,8 +278,10 @@ def load_scenario(name: str) -> Scenario:
         results=results,
         fix_cures=bool(data.get("cms", {}).get("fix_cures", True)),
         events=tuple(Event(**e) for e in data.get("events", [])),
-        disabled_jobs=tuple(data.get("jenkins", {}).get("disabled_jobs", [])),
+        disabled_jobs=tuple(jenkins.get("disabled_jobs", [])),
         slack=_slack_setup(name, data.get("slack", {})),
+        job_minutes=job_minutes,
+        release_wait=data.get("rehearsal", {}).get("release_wait"),
     )
 
 
