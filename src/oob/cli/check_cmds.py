@@ -8,20 +8,21 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from oob.cli import app
-from oob.cli.context import AppContext
-from oob.errors import EXIT_FAILED
+from oob.cli.context import AppContext, fail_unless
+from oob.cli.options import JsonOption
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from oob.preflight import Report
+    from oob.doctor import Check
+    from oob.preflight import BranchFinding, Report
 
 
 @app.command()
 def check(
     ctx: typer.Context,
     fix_sha: Annotated[str, typer.Argument(help="The fix commit (7 to 40 hex digits).")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Is the fix ready to deploy? Test gate, commit status, and the release branch.
 
@@ -41,19 +42,12 @@ def check(
             code_host=services.code_host,
             clock=SystemClock(),
         )
-    if as_json:
-        obj.print_json(report.to_json())
-    else:
-        _print_report(obj.console, report)
-    if not report.ready:
-        raise typer.Exit(EXIT_FAILED)
+    obj.answer(as_json, report.to_json, lambda console: _print_report(console, report))
+    fail_unless(report.ready)
 
 
 @app.command()
-def doctor(
-    ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-) -> None:
+def doctor(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Check each configured service: reachable, credentials, jobs, permissions, channels.
 
     Exit 0 only when every check passes.
@@ -62,37 +56,38 @@ def doctor(
 
     obj: AppContext = ctx.obj
     checks = diagnose(obj.config)
-    if as_json:
-        obj.print_json(
-            {
-                "ok": all(c.ok for c in checks),
-                "checks": [
-                    {
-                        "service": c.service,
-                        "check": c.name,
-                        "ok": c.ok,
-                        "detail": c.detail,
-                        "fix": c.fix,
-                    }
-                    for c in checks
-                ],
-            }
-        )
-    else:
-        from rich.markup import escape
-        from rich.table import Table
+    ok = all(c.ok for c in checks)
+    obj.answer(
+        as_json,
+        lambda: {"ok": ok, "checks": [_check_json(c) for c in checks]},
+        lambda console: _print_checks(console, checks),
+    )
+    fail_unless(ok)
 
-        table = Table(title="oob doctor", title_justify="left")
-        table.add_column("service")
-        table.add_column("check")
-        table.add_column("")
-        table.add_column("detail / fix")
-        for c in checks:
-            detail = escape(c.detail) + (f"\n[dim]fix:[/] {escape(c.fix)}" if c.fix else "")
-            table.add_row(c.service, escape(c.name), _mark(c.ok), detail)
-        obj.console.print(table)
-    if not all(c.ok for c in checks):
-        raise typer.Exit(EXIT_FAILED)
+
+def _check_json(check: Check) -> dict[str, object]:
+    return {
+        "service": check.service,
+        "check": check.name,
+        "ok": check.ok,
+        "detail": check.detail,
+        "fix": check.fix,
+    }
+
+
+def _print_checks(console: Console, checks: list[Check]) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title="oob doctor", title_justify="left")
+    table.add_column("service")
+    table.add_column("check")
+    table.add_column("")
+    table.add_column("detail / fix")
+    for c in checks:
+        detail = escape(c.detail) + (f"\n[dim]fix:[/] {escape(c.fix)}" if c.fix else "")
+        table.add_row(c.service, escape(c.name), _mark(c.ok), detail)
+    console.print(table)
 
 
 @app.command("override-status")
@@ -105,7 +100,7 @@ def override_status(  # noqa: PLR0917 - typer passes every option by keyword
         str | None,
         typer.Option("--as", help="Act as NAME (only where the config allows it)."),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Force a spuriously failing required status to success, with a reason, audited."""
     from dataclasses import asdict
@@ -149,30 +144,49 @@ def override_status(  # noqa: PLR0917 - typer passes every option by keyword
 
 def _print_report(console: Console, report: Report) -> None:
     from rich.markup import escape
-    from rich.table import Table
-
-    from oob.preflight import GateState
 
     fix = report.fix
     title = fix.message.splitlines()[0] if fix.message else ""
     console.print(f"Fix {fix.sha[:12]} {escape(title)} ({escape(fix.author)})")
+    _print_gate(console, report)
+    _print_status(console, report)
+    _print_branch(console, report.branch)
+    for finding in report.warnings:
+        console.print(f"[yellow]warning:[/] {escape(finding.what)}\n  → {escape(finding.todo)}")
+    if report.ready:
+        console.print("[bold green]ready to deploy[/]")
+        return
+    console.print("[bold red]not ready:[/]")
+    for finding in report.problems:
+        console.print(f"  • {escape(finding.what)}\n    → {escape(finding.todo)}")
+
+
+def _print_gate(console: Console, report: Report) -> None:
+    """The test gate's build that contains the fix, and when it finished (or will)."""
+    from oob.preflight import GateState
 
     gate, build = report.gate, report.gate.build
     mark = _mark(gate.state is GateState.PASSED)
     if build is None:
         console.print(f"{mark} test gate {gate.job}: no build containing the fix")
-    else:
-        tested = build.sha[:12] if build.sha else "commit not known yet"
-        relation = " (the fix itself)" if build.sha == fix.sha else ""
-        when = (
-            f"finished {_local(gate.finished_at)}"
-            if gate.finished_at
-            else f"expected to finish {_local(gate.expected_finish)}"
-        )
-        console.print(
-            f"{mark} test gate {gate.job} #{build.number}: {build.result or 'running'}, "
-            f"tested {tested}{relation}, {when}"
-        )
+        return
+    tested = build.sha[:12] if build.sha else "commit not known yet"
+    relation = " (the fix itself)" if build.sha == report.fix.sha else ""
+    when = (
+        f"finished {_local(gate.finished_at)}"
+        if gate.finished_at
+        else f"expected to finish {_local(gate.expected_finish)}"
+    )
+    console.print(
+        f"{mark} test gate {gate.job} #{build.number}: {build.result or 'running'}, "
+        f"tested {tested}{relation}, {when}"
+    )
+
+
+def _print_status(console: Console, report: Report) -> None:
+    """The fix commit's combined status, and each of its contexts."""
+    from rich.markup import escape
+    from rich.table import Table
 
     status = report.status
     console.print(
@@ -190,7 +204,11 @@ def _print_report(console: Console, report: Report) -> None:
         )
     console.print(table)
 
-    branch = report.branch
+
+def _print_branch(console: Console, branch: BranchFinding) -> None:
+    """Whether the release branch holds the fix, and what it holds after it."""
+    from rich.markup import escape
+
     if not branch.contains_fix:
         console.print(f"{_mark(False)} {branch.branch} does not contain the fix")
     elif not branch.commits_after:
@@ -202,15 +220,6 @@ def _print_report(console: Console, report: Report) -> None:
         for commit in branch.commits_after:
             first = commit.message.splitlines()[0] if commit.message else ""
             console.print(f"    {commit.sha[:12]} {escape(first)} ({escape(commit.author)})")
-
-    for finding in report.warnings:
-        console.print(f"[yellow]warning:[/] {escape(finding.what)}\n  → {escape(finding.todo)}")
-    if report.ready:
-        console.print("[bold green]ready to deploy[/]")
-        return
-    console.print("[bold red]not ready:[/]")
-    for finding in report.problems:
-        console.print(f"  • {escape(finding.what)}\n    → {escape(finding.todo)}")
 
 
 def _mark(ok: bool) -> str:

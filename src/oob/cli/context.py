@@ -1,13 +1,18 @@
-"""What every command shares: the config path, the loaded config, and the consoles."""
+"""What every command shares: the config path, the loaded config, the consoles, and how a
+command answers (JSON when asked for, else text) and fails (exit status 1)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import typer
 from rich.console import Console
+
+from oob.errors import EXIT_FAILED
 
 if TYPE_CHECKING:
     from oob.config import Config
@@ -30,6 +35,21 @@ class AppContext:
 
         print(json.dumps(payload, indent=2, default=str))
 
+    def answer(
+        self, as_json: bool, payload: Callable[[], object], show: Callable[[Console], None]
+    ) -> None:
+        """`payload()` as JSON when `--json` asked for it, else what `show` prints for people."""
+        if as_json:
+            self.print_json(payload())
+        else:
+            show(self.console)
+
     @staticmethod
     def error_console() -> Console:
         return Console(stderr=True, highlight=False)
+
+
+def fail_unless(ok: bool) -> None:
+    """End the command with exit status 1 (the report said why) unless `ok`."""
+    if not ok:
+        raise typer.Exit(EXIT_FAILED)

@@ -9,8 +9,11 @@ import typer
 
 from oob.cli import app
 from oob.cli.context import AppContext
+from oob.cli.options import JsonOption
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from oob.config import Config
     from oob.ports import PullRequest
     from oob.postmortem import Draft
@@ -48,10 +51,9 @@ def postmortem(
             show_default=False,
         ),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Write the postmortem draft of RUN from its timeline, in the VA.gov structure."""
-    from oob import postmortem as pm
     from oob.store import Source, open_store
 
     obj: AppContext = ctx.obj
@@ -59,34 +61,46 @@ def postmortem(
     actor = _actor(config, as_name) if open_pr else None
     store = open_store()
     try:
-        here = None if output is not None else Path.cwd()
-        draft = pm.build_draft(store, config, run_id, directory=here)
-        path = output if output is not None else Path.cwd() / draft.repository_path
-        if path.is_dir():  # --output DIR: the draft's own file name, in that folder
-            path /= Path(draft.repository_path).name
-        pm.write_file(path, draft)
+        draft, path = _write_draft(store, config, run_id, output)
         pr: PullRequest | None = None
-        if open_pr:
-            assert actor is not None
+        if actor is not None:
             pr = _open(store, config, draft, actor, Source.CLI)
     finally:
         store.close()
+    obj.answer(
+        as_json,
+        lambda: {
+            "run_id": run_id,
+            "outcome": draft.facts.outcome.value if draft.facts.outcome else None,
+            "path": str(path),
+            "repository": config.postmortem.repository,
+            "repository_path": draft.repository_path,
+            "pull_request": None if pr is None else {"number": pr.number, "url": pr.url},
+        },
+        lambda console: _say_written(console, run_id, path, pr),
+    )
 
-    if as_json:
-        obj.print_json(
-            {
-                "run_id": run_id,
-                "outcome": draft.facts.outcome.value if draft.facts.outcome else None,
-                "path": str(path),
-                "repository": config.postmortem.repository,
-                "repository_path": draft.repository_path,
-                "pull_request": None if pr is None else {"number": pr.number, "url": pr.url},
-            }
-        )
-        return
-    obj.console.print(f"Postmortem draft of run {run_id} written to {path}", soft_wrap=True)
+
+def _write_draft(
+    store: Store, config: Config, run_id: str, output: Path | None
+) -> tuple[Draft, Path]:
+    """The run's draft, written to `output` (a file, or a folder for the draft's own file name)
+    or else to the config's [postmortem] path under the current directory; and where it went."""
+    from oob import postmortem as pm
+
+    here = None if output is not None else Path.cwd()
+    draft = pm.build_draft(store, config, run_id, directory=here)
+    path = output if output is not None else Path.cwd() / draft.repository_path
+    if path.is_dir():  # --output DIR: the draft's own file name, in that folder
+        path /= Path(draft.repository_path).name
+    pm.write_file(path, draft)
+    return draft, path
+
+
+def _say_written(console: Console, run_id: str, path: Path, pr: PullRequest | None) -> None:
+    console.print(f"Postmortem draft of run {run_id} written to {path}", soft_wrap=True)
     if pr is not None:
-        obj.console.print(
+        console.print(
             f"Pull request #{pr.number} ({pr.head} → {pr.base}): {pr.url}", soft_wrap=True
         )
 
@@ -94,17 +108,9 @@ def postmortem(
 def _open(store: Store, config: Config, draft: Draft, actor: str, source: Source) -> PullRequest:
     """Open or update the draft's pull request through the GitHub adapter, and close it."""
     from oob import postmortem as pm
-    from oob.adapters.github import GitHubCodeHost
+    from oob.adapters import make_code_host
 
-    github = config.services.github
-    code_host = GitHubCodeHost(
-        github.api_url,
-        github.repository,
-        config.secret(github),
-        token_env=github.token_env,
-        branch=github.branch,
-        timeout_seconds=github.timeout_seconds,
-    )
+    code_host = make_code_host(config)
     try:
         return pm.open_pull_request(store, config, code_host, draft, actor=actor, source=source)
     finally:

@@ -9,8 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from oob.cli import app
-from oob.cli.context import AppContext
-from oob.errors import EXIT_FAILED
+from oob.cli.context import AppContext, fail_unless
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -65,18 +64,13 @@ def rehearse(
     """
     from oob.live import follow
     from oob.rehearse import rehearse as play
-    from oob.sandbox.configfile import SERVICE_TOKEN_VARIABLES
     from oob.sandbox.faults import FaultPlan
     from oob.sandbox.scenario import load_scenario
     from oob.store import state_dir
 
     obj: AppContext = ctx.obj
     load_scenario(scenario)  # an unknown name is bad input, before anything starts
-    ignored = [name for name in SERVICE_TOKEN_VARIABLES if os.environ.get(name)]
-    if ignored:
-        typer.echo(
-            f"rehearse: ignoring {', '.join(ignored)}: the sandbox uses its own token", err=True
-        )
+    _warn_of_ignored_tokens()
 
     def show(store: Store, config: Config, run_id: str, scale: float) -> None:
         follow(store, run_id, obj.console)
@@ -90,12 +84,19 @@ def rehearse(
         verbose=verbose,
         merge_hold=merge_hold.value,
     )
-    if as_json:
-        obj.print_json(result.to_json())
-    else:
-        _summary(obj.console, result)
-    if not result.resolved:
-        raise typer.Exit(EXIT_FAILED)
+    obj.answer(as_json, result.to_json, lambda console: _summary(console, result))
+    fail_unless(result.resolved)
+
+
+def _warn_of_ignored_tokens() -> None:
+    """Say which services' token variables are set: the sandbox does not use them."""
+    from oob.sandbox.configfile import SERVICE_TOKEN_VARIABLES
+
+    ignored = [name for name in SERVICE_TOKEN_VARIABLES if os.environ.get(name)]
+    if ignored:
+        typer.echo(
+            f"rehearse: ignoring {', '.join(ignored)}: the sandbox uses its own token", err=True
+        )
 
 
 def _summary(console: Console, result: Rehearsal) -> None:

@@ -6,6 +6,7 @@ what comes back; they hold no logic of their own.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -13,19 +14,44 @@ import typer
 
 from oob.cli import app
 from oob.cli.context import AppContext
+from oob.cli.options import AsOption, JsonOption, RunArgument, TimeScaleOption
 from oob.errors import EXIT_FAILED
 from oob.limits import MAX_MINUTES
 
 if TYPE_CHECKING:
     from oob.commands import Control
-    from oob.store import Run, Store
+    from oob.config import Config
+    from oob.store import Run, RunRequest, Store
 
-AsOption = Annotated[
-    str | None,
-    typer.Option("--as", help="Act as NAME (only where roles.allow_asserted_identity is set)."),
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-RunArgument = Annotated[str, typer.Argument(help="The run id (see `oob runs`).")]
+
+@dataclass(frozen=True)
+class Decision:
+    """A person's decision on a run, as its command takes it: `name` is the command and the
+    policy's action; the text is a `--reason` where the policy needs one, else a `--note`."""
+
+    name: str
+    help: str
+    text_help: str
+    done: str  # what is said once it is taken: of {run}, by {actor}
+    needs_reason: bool = False
+
+
+def decision_command(decision: Decision) -> None:
+    """Register `oob NAME RUN` with its note or reason and `--as`, taken through the policy."""
+    option, default = ("--reason", ...) if decision.needs_reason else ("--note", "")
+
+    def decide(
+        ctx: typer.Context,
+        run_id: RunArgument,
+        # Made per decision, so a default rather than an annotation (Typer takes either).
+        text: str = typer.Option(default, option, help=decision.text_help),
+        as_: AsOption = None,
+    ) -> None:
+        obj, actor = _act(ctx, as_, run_id, decision.name, text)
+        obj.console.print(decision.done.format(run=run_id, actor=actor))
+
+    decide.__doc__ = decision.help
+    app.command(decision.name)(decide)
 
 
 def _store(obj: AppContext) -> Store:
@@ -105,21 +131,15 @@ def deploy(  # noqa: PLR0917 - typer passes every option by keyword
     Everything that can be checked is checked before a run exists: who you are and your role,
     the texts, the fix commit (it must be in the repository), the tokens, a free pipeline.
     """
-    from oob.adapters import connect
-    from oob.commands import refuse_outside_runs
     from oob.identity import cli_actor
     from oob.limits import check_text
-    from oob.policy import Action, role_refusal
-    from oob.preflight import resolve_fix
-    from oob.states import Source
-    from oob.store import RunBusy, RunRequest, state_dir
+    from oob.store import state_dir
     from oob.worker import ensure_worker
 
     obj: AppContext = ctx.obj
     config = obj.config
     actor = cli_actor(config, as_)
-    if role_refusal(config.roles, Action.DEPLOY, actor):  # recorded, then raised
-        refuse_outside_runs(_store(obj), config, Action.DEPLOY, actor, Source.CLI)
+    _refuse_unless_deployer(obj, actor)
     texts = {
         "symptoms": check_text("--symptoms", symptoms, required=True),
         "cause": check_text("--cause", cause, required=True),
@@ -127,22 +147,9 @@ def deploy(  # noqa: PLR0917 - typer passes every option by keyword
         "affects": check_text("--affects", affects),
     }
     store = _store(obj)
-    holder = store.active_run(config.pipeline.name)
-    if holder is not None:
-        raise RunBusy(
-            f"run {holder.id} of {config.pipeline.name} is active, started by "
-            f"{holder.requester} at {holder.created_at:%Y-%m-%d %H:%M} UTC ({holder.state.value})",
-            hint=f"follow it with `oob watch {holder.id}`",
-        )
-    with connect(config) as services:
-        fix_sha = resolve_fix(services.code_host, fix)
-    request = RunRequest(
-        pipeline=config.pipeline.name,
-        requester=actor,
-        fix_sha=fix_sha,
-        release_wait_minutes=config.pipeline.release_wait if release_wait is None else release_wait,
-        **texts,
-    )
+    _refuse_busy_pipeline(store, config.pipeline.name)
+    wait = config.pipeline.release_wait if release_wait is None else release_wait
+    request = _request(config, actor, fix, texts, release_wait_minutes=wait)
     # Everything is checked: a worker is needed now (it also creates DBOS's tables).
     ensure_worker(store, _config_file(obj), state_dir() / "worker.log")
     run = _control(store).start(config, request, approval_timeout_minutes=approval_timeout)
@@ -151,6 +158,48 @@ def deploy(  # noqa: PLR0917 - typer passes every option by keyword
         return
     obj.console.print(f"run {run.id} started; approvers: {', '.join(config.roles.approvers)}")
     _follow(obj, store, run.id)
+
+
+def _refuse_unless_deployer(obj: AppContext, actor: str) -> None:
+    """Refuse (and record) a deploy by someone the config's roles do not let deploy."""
+    from oob.commands import refuse_outside_runs
+    from oob.policy import Action, role_refusal
+    from oob.states import Source
+
+    if role_refusal(obj.config.roles, Action.DEPLOY, actor):  # recorded, then raised
+        refuse_outside_runs(_store(obj), obj.config, Action.DEPLOY, actor, Source.CLI)
+
+
+def _request(
+    config: Config, actor: str, fix: str, texts: dict[str, str], *, release_wait_minutes: float
+) -> RunRequest:
+    """The run asked for, its fix commit resolved (and so found) by the code host."""
+    from oob.adapters import connect
+    from oob.preflight import resolve_fix
+    from oob.store import RunRequest
+
+    with connect(config) as services:
+        fix_sha = resolve_fix(services.code_host, fix)
+    return RunRequest(
+        pipeline=config.pipeline.name,
+        requester=actor,
+        fix_sha=fix_sha,
+        release_wait_minutes=release_wait_minutes,
+        **texts,
+    )
+
+
+def _refuse_busy_pipeline(store: Store, pipeline: str) -> None:
+    """Refuse a deploy while another run holds the pipeline, naming it and its requester."""
+    from oob.store import RunBusy
+
+    holder = store.active_run(pipeline)
+    if holder is not None:
+        raise RunBusy(
+            f"run {holder.id} of {pipeline} is active, started by "
+            f"{holder.requester} at {holder.created_at:%Y-%m-%d %H:%M} UTC ({holder.state.value})",
+            hint=f"follow it with `oob watch {holder.id}`",
+        )
 
 
 @app.command()
@@ -175,52 +224,41 @@ def _follow(obj: AppContext, store: Store, run_id: str) -> None:
     _exit_for(run)
 
 
-@app.command()
-def approve(
-    ctx: typer.Context,
-    run_id: RunArgument,
-    note: Annotated[str, typer.Option("--note", help="A note for the timeline.")] = "",
-    as_: AsOption = None,
-) -> None:
-    """Approve a run waiting for the product owner's approval."""
-    obj, actor = _act(ctx, as_, run_id, "approve", note)
-    obj.console.print(f"approved run {run_id} as {actor}")
-
-
-@app.command()
-def deny(
-    ctx: typer.Context,
-    run_id: RunArgument,
-    reason: Annotated[str, typer.Option("--reason", help="Why (told to the requester).")],
-    as_: AsOption = None,
-) -> None:
-    """Deny a run waiting for approval; it ends as `denied`."""
-    obj, actor = _act(ctx, as_, run_id, "deny", reason)
-    obj.console.print(f"denied run {run_id} as {actor}")
-
-
-@app.command()
-def cancel(
-    ctx: typer.Context,
-    run_id: RunArgument,
-    reason: Annotated[str, typer.Option("--reason", help="Why (told to everyone told).")],
-    as_: AsOption = None,
-) -> None:
-    """Cancel a run until the release job picks its commit: the job is stopped, all told."""
-    obj, _ = _act(ctx, as_, run_id, "cancel", reason)
-    obj.console.print(f"cancelling run {run_id}; follow it with `oob watch {run_id}`")
-
-
-@app.command("reject-fix")
-def reject_fix(
-    ctx: typer.Context,
-    run_id: RunArgument,
-    reason: Annotated[str, typer.Option("--reason", help="What was seen (told to all).")],
-    as_: AsOption = None,
-) -> None:
-    """Say the fix does not work in production: the run ends as `fix_not_verified` now."""
-    obj, actor = _act(ctx, as_, run_id, "reject-fix", reason)
-    obj.console.print(f"rejected the fix of run {run_id} as {actor}")
+decision_command(
+    Decision(
+        "approve",
+        "Approve a run waiting for the product owner's approval.",
+        "A note for the timeline.",
+        "approved run {run} as {actor}",
+    )
+)
+decision_command(
+    Decision(
+        "deny",
+        "Deny a run waiting for approval; it ends as `denied`.",
+        "Why (told to the requester).",
+        "denied run {run} as {actor}",
+        needs_reason=True,
+    )
+)
+decision_command(
+    Decision(
+        "cancel",
+        "Cancel a run until the release job picks its commit: the job is stopped, all told.",
+        "Why (told to everyone told).",
+        "cancelling run {run}; follow it with `oob watch {run}`",
+        needs_reason=True,
+    )
+)
+decision_command(
+    Decision(
+        "reject-fix",
+        "Say the fix does not work in production: the run ends as `fix_not_verified` now.",
+        "What was seen (told to all).",
+        "rejected the fix of run {run} as {actor}",
+        needs_reason=True,
+    )
+)
 
 
 @app.command()
@@ -279,16 +317,14 @@ def notify(
     obj.console.print(f"sent {message} to {', '.join(told)}")
 
 
-@app.command("confirm-fix")
-def confirm_fix(
-    ctx: typer.Context,
-    run_id: RunArgument,
-    note: Annotated[str, typer.Option("--note", help="How it was verified.")] = "",
-    as_: AsOption = None,
-) -> None:
-    """Confirm that the fix works in production."""
-    obj, actor = _act(ctx, as_, run_id, "confirm-fix", note)
-    obj.console.print(f"fix of run {run_id} confirmed by {actor}")
+decision_command(
+    Decision(
+        "confirm-fix",
+        "Confirm that the fix works in production.",
+        "How it was verified.",
+        "fix of run {run} confirmed by {actor}",
+    )
+)
 
 
 @app.command()
@@ -317,10 +353,7 @@ def status(
         run_id = (run or newest[0]).id
     latest = 1_000_000 if all_events else 8
     view = snapshot(store, run_id, store.clock.now(), latest=latest)
-    if as_json:
-        obj.print_json(view.to_json())
-    else:
-        obj.console.print(render(view))
+    obj.answer(as_json, view.to_json, lambda console: console.print(render(view)))
     _exit_for(view.run)
 
 
@@ -354,10 +387,7 @@ def worker(
         float | None,
         typer.Option("--exit-when-idle", min=0, help="Leave after SECONDS without active runs."),
     ] = None,
-    time_scale: Annotated[
-        float,
-        typer.Option("--time-scale", min=0.001, help="For a sandbox running N times real time."),
-    ] = 1.0,
+    time_scale: TimeScaleOption = 1.0,
     poll_seconds: Annotated[
         float, typer.Option("--poll-seconds", min=0.01, help="How often to look at services.")
     ] = 10.0,

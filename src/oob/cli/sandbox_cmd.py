@@ -10,11 +10,15 @@ from typer.core import TyperCommand
 
 from oob.cli import app
 from oob.cli.context import AppContext
+from oob.cli.options import HostOption
 from oob.errors import UsageError
 
 if TYPE_CHECKING:
     # typer carries its own copy of click; its help is formatted with that copy's types.
+    from rich.console import Console
     from typer._click import Context, HelpFormatter
+
+    from oob.sandbox.options import Options
 
 
 class _WithScenarios(TyperCommand):
@@ -32,7 +36,7 @@ class _WithScenarios(TyperCommand):
 def sandbox(
     ctx: typer.Context,
     *,
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    host: HostOption = "127.0.0.1",
     port: Annotated[
         int, typer.Option(help="Port to listen on (0: any free one).", min=0, max=65535)
     ] = 8765,
@@ -69,41 +73,67 @@ def sandbox(
     ] = False,
 ) -> None:
     """Serve the sandbox: Jenkins, GitHub, Slack and the CMS on one port, in simulated time."""
-    from oob.sandbox.configfile import render_config
     from oob.sandbox.faults import FaultPlan
-    from oob.sandbox.scenario import load_scenario, scenario_names
+    from oob.sandbox.options import Options
     from oob.sandbox.server import SandboxServer
-    from oob.sandbox.world import Options
 
     console = ctx.obj.console if isinstance(ctx.obj, AppContext) else AppContext().console
-    load_scenario(scenario)  # an unknown name fails before anything listens
-    if write_config is not None and write_config.exists() and not force:
-        raise UsageError(
-            f"{write_config} exists", hint="pass --force to overwrite it, or choose another path"
-        )
+    _refuse_bad_input(scenario, write_config, force=force)
     options = Options(scenario=scenario, seed=seed, time_scale=time_scale, token=token)
     server = SandboxServer(options, faults=FaultPlan(rate=faults, seed=seed), host=host, port=port)
     server.start()
     try:
         state = server.state()
-        url = server.url
         if write_config is not None:
-            text = render_config(url, token, sealed=True, web=True)
-            write_config.write_text(text, encoding="utf-8")
-        clock = "manual (POST /_sandbox/advance)" if time_scale == 0 else f"{time_scale:g}x"
-        lines = _banner(url, token, scenario, state)
-        lines.append(f"  clock {clock}, faults {faults:g}, seed {seed}")
-        lines.append(f"  scenarios: {', '.join(scenario_names())}")
-        if write_config is not None:
-            lines += _config_lines(write_config, token)
-        for line in lines:
-            console.print(line, markup=False, soft_wrap=True)
-        console.print("Ctrl-C stops the sandbox.", markup=False)
+            _write_config(write_config, server.url, token)
+        _announce(console, server.url, state, options, faults=faults, written=write_config)
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
         server.stop()
+
+
+def _refuse_bad_input(scenario: str, write_config: Path | None, *, force: bool) -> None:
+    """An unknown scenario, or a file in the config's way, fails before anything listens."""
+    from oob.sandbox.scenario import load_scenario
+
+    load_scenario(scenario)
+    if write_config is not None and write_config.exists() and not force:
+        raise UsageError(
+            f"{write_config} exists", hint="pass --force to overwrite it, or choose another path"
+        )
+
+
+def _write_config(path: Path, url: str, token: str) -> None:
+    """An oob.toml pointing every service at the sandbox on `url`, with a [web] table."""
+    from oob.sandbox.configfile import render_config
+
+    path.write_text(render_config(url, token, sealed=True, web=True), encoding="utf-8")
+
+
+def _announce(
+    console: Console,
+    url: str,
+    state: dict[str, Any],
+    options: Options,
+    *,
+    faults: float,
+    written: Path | None,
+) -> None:
+    """Say where the services are, how time and faults go, and how to use the config written."""
+    from oob.sandbox.scenario import scenario_names
+
+    scale = options.time_scale
+    clock = "manual (POST /_sandbox/advance)" if scale == 0 else f"{scale:g}x"
+    lines = _banner(url, options.token, options.scenario, state)
+    lines.append(f"  clock {clock}, faults {faults:g}, seed {options.seed}")
+    lines.append(f"  scenarios: {', '.join(scenario_names())}")
+    if written is not None:
+        lines += _config_lines(written, options.token)
+    for line in lines:
+        console.print(line, markup=False, soft_wrap=True)
+    console.print("Ctrl-C stops the sandbox.", markup=False)
 
 
 def _banner(url: str, token: str, scenario: str, state: dict[str, Any]) -> list[str]:

@@ -10,19 +10,21 @@ import typer
 
 from oob.cli import app
 from oob.cli.context import AppContext
+from oob.cli.options import HostOption, TimeScaleOption
 from oob.errors import ConfigError
 
 if TYPE_CHECKING:
     import threading
     from collections.abc import Callable
 
+    from oob.config import Config
     from oob.web.app import Settings
 
 
 @app.command()
 def serve(
     ctx: typer.Context,
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    host: HostOption = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.", min=0, max=65535)] = 8080,
     worker: Annotated[
         bool,
@@ -31,10 +33,7 @@ def serve(
             help="Also execute runs in this process (--no-worker when `oob worker`s do).",
         ),
     ] = True,
-    time_scale: Annotated[
-        float,
-        typer.Option("--time-scale", min=0.001, help="For a sandbox running N times real time."),
-    ] = 1.0,
+    time_scale: TimeScaleOption = 1.0,
 ) -> None:
     """Serve the dashboard (runs, live run pages, actions, JSON API under /api/)."""
     obj: AppContext = ctx.obj
@@ -46,32 +45,12 @@ def serve(
             "with [web.users.NAME] token_env = ...",
         )
 
-    from oob.adapters import make_code_host
-    from oob.clock import clock_for
-    from oob.commands import Control
-    from oob.override import override_status
-    from oob.store import database_url, open_store, redact_url
-    from oob.web.app import Settings
-    from oob.web.auth import Authenticator
+    from oob.store import database_url, redact_url
     from oob.web.server import serve_dashboard
-    from oob.web.slack import interactions_for
 
     url = database_url()
     with ExitStack() as stack:
-        store = open_store(url, clock=clock_for(config.sandbox_base()))
-        stack.callback(store.close)
-        code_host = stack.enter_context(closing(make_code_host(config)))
-        commands = Control(store, url)
-        clock = store.clock
-        settings = Settings(
-            config=config,
-            store=store,
-            commands=commands,
-            override_status=partial(override_status, config, code_host, store, clock=clock),
-            authenticator=Authenticator(config.web, clock),
-            time_scale=time_scale,
-            slack=interactions_for(config, store, commands, now=lambda: clock.now().timestamp()),
-        )
+        settings = _settings(config, url, stack, time_scale=time_scale)
 
         # Built before serving, so that a missing token stops the command with its message.
         def say(line: str) -> None:
@@ -81,6 +60,34 @@ def serve(
         shown = f"[{host}]" if ":" in host else host
         say(f"oob dashboard on http://{shown}:{port}/ (runs in {redact_url(url)})")
         serve_dashboard(settings, host, port, worker=execute)
+
+
+def _settings(config: Config, url: str, stack: ExitStack, *, time_scale: float) -> Settings:
+    """The dashboard's store, commands, sign-in and Slack app; `stack` closes what they open."""
+    from oob.adapters import make_code_host
+    from oob.clock import clock_for
+    from oob.commands import Control
+    from oob.override import override_status
+    from oob.store import open_store
+    from oob.web.app import Settings
+    from oob.web.auth import Authenticator
+    from oob.web.slack import interactions_for
+
+    assert config.web is not None  # `serve` refuses a config without one
+    store = open_store(url, clock=clock_for(config.sandbox_base()))
+    stack.callback(store.close)
+    code_host = stack.enter_context(closing(make_code_host(config)))
+    commands = Control(store, url)
+    clock = store.clock
+    return Settings(
+        config=config,
+        store=store,
+        commands=commands,
+        override_status=partial(override_status, config, code_host, store, clock=clock),
+        authenticator=Authenticator(config.web, clock),
+        time_scale=time_scale,
+        slack=interactions_for(config, store, commands, now=lambda: clock.now().timestamp()),
+    )
 
 
 def _runs_executor(

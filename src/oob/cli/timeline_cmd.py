@@ -8,10 +8,17 @@ import typer
 
 from oob.cli import app
 from oob.cli.context import AppContext
+from oob.cli.options import JsonOption
 
 if TYPE_CHECKING:
+    from rich.table import Table
+
     from oob.config import Stage
+    from oob.eta import LeadTime
     from oob.history import Learned
+
+# What `--json` prints of a stage's learned durations, in this order.
+LEARNED_JSON = ("median_minutes", "p90_minutes", "samples")
 
 
 @app.command()
@@ -21,7 +28,7 @@ def timeline(
         str | None,
         typer.Option("--from", help="The stage the fix is at now (name or job path)."),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: JsonOption = False,
     learn: Annotated[
         bool,
         typer.Option(
@@ -31,37 +38,48 @@ def timeline(
     ] = False,
 ) -> None:
     """Show each stage's estimate, the time left after it, and the total lead time."""
-    from oob.eta import format_minutes, lead_time
+    from oob.eta import lead_time
 
     obj: AppContext = ctx.obj
     pipeline = obj.config.pipeline
-    learned = _learned(obj) if learn else {}
-    medians = {name: found.median_minutes for name, found in learned.items()}
+    learned = _learned(obj) if learn else None
+    medians = {name: found.median_minutes for name, found in (learned or {}).items()}
     result = lead_time(pipeline, from_stage, medians)
-    if as_json:
-        payload = {
-            "stages": [
-                {
-                    "name": leg.stage.name,
-                    "job": leg.stage.job,
-                    "estimate_minutes": leg.estimate_minutes,
-                    "remaining_after_minutes": leg.remaining_after_minutes,
-                    **(_learned_json(learned, leg.stage) if learn else {}),
-                }
-                for leg in result.legs
-            ],
-            "total_minutes": result.total_minutes,
-        }
-        obj.print_json(payload)
-        return
+    obj.answer(
+        as_json,
+        lambda: _timeline_json(result, learned),
+        lambda console: console.print(_table(f"Lead time of {pipeline.name}", result, learned)),
+    )
 
+
+def _timeline_json(result: LeadTime, learned: dict[str, Learned] | None) -> dict[str, Any]:
+    """Each stage's estimate and the time left after it; with `--learn`, what was learned."""
+    return {
+        "stages": [
+            {
+                "name": leg.stage.name,
+                "job": leg.stage.job,
+                "estimate_minutes": leg.estimate_minutes,
+                "remaining_after_minutes": leg.remaining_after_minutes,
+                **(_learned_json(learned, leg.stage) if learned is not None else {}),
+            }
+            for leg in result.legs
+        ],
+        "total_minutes": result.total_minutes,
+    }
+
+
+def _table(title: str, result: LeadTime, learned: dict[str, Learned] | None) -> Table:
+    """The lead-time table; with `--learn`, the configured estimate and the learned p90 beside."""
     from rich.table import Table
 
-    table = Table(title=f"Lead time of {pipeline.name}", title_justify="left")
+    from oob.eta import format_minutes
+
+    table = Table(title=title, title_justify="left")
     table.add_column("Stage", no_wrap=True)
     table.add_column("Time to complete", justify="right")
     table.add_column("Time remaining after", justify="right")
-    if learn:
+    if learned is not None:
         table.add_column("Configured", justify="right")
         table.add_column("Learned p90 (builds)", justify="right")
     for leg in result.legs:
@@ -70,14 +88,14 @@ def timeline(
             format_minutes(leg.estimate_minutes),
             format_minutes(leg.remaining_after_minutes) if leg.remaining_after_minutes else "—",
         ]
-        if learn:
+        if learned is not None:
             found = learned.get(leg.stage.name)
             row.append(format_minutes(leg.stage.estimate_minutes))
             row.append(f"{format_minutes(found.p90_minutes)} ({found.samples})" if found else "—")
         table.add_row(*row)
     table.add_section()
     table.add_row("Total", format_minutes(result.total_minutes), "")
-    obj.console.print(table)
+    return table
 
 
 def _learned(obj: AppContext) -> dict[str, Learned]:
@@ -96,11 +114,5 @@ def _learned_json(learned: dict[str, Learned], stage: Stage) -> dict[str, Any]:
     found = learned.get(stage.name)
     return {
         "configured_minutes": stage.estimate_minutes,
-        "learned": None
-        if found is None
-        else {
-            "median_minutes": found.median_minutes,
-            "p90_minutes": found.p90_minutes,
-            "samples": found.samples,
-        },
+        "learned": None if found is None else {key: getattr(found, key) for key in LEARNED_JSON},
     }

@@ -1,0 +1,19 @@
+"""The options and arguments several commands share, each defined once with its help text."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+AsOption = Annotated[
+    str | None,
+    typer.Option("--as", help="Act as NAME (only where roles.allow_asserted_identity is set)."),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+RunArgument = Annotated[str, typer.Argument(help="The run id (see `oob runs`).")]
+HostOption = Annotated[str, typer.Option(help="Address to listen on.")]
+TimeScaleOption = Annotated[
+    float,
+    typer.Option("--time-scale", min=0.001, help="For a sandbox running N times real time."),
+]
