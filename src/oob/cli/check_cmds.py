@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
@@ -66,13 +67,9 @@ def doctor(ctx: typer.Context, as_json: JsonOption = False) -> None:
 
 
 def _check_json(check: Check) -> dict[str, object]:
-    return {
-        "service": check.service,
-        "check": check.name,
-        "ok": check.ok,
-        "detail": check.detail,
-        "fix": check.fix,
-    }
+    """A check as `--json` prints it: its fields in order, its name as "check"."""
+    fields = asdict(check)
+    return {"service": fields.pop("service"), "check": fields.pop("name"), **fields}
 
 
 def _print_checks(console: Console, checks: list[Check]) -> None:
@@ -103,8 +100,6 @@ def override_status(  # noqa: PLR0917 - typer passes every option by keyword
     as_json: JsonOption = False,
 ) -> None:
     """Force a spuriously failing required status to success, with a reason, audited."""
-    from dataclasses import asdict
-
     from oob.adapters import make_code_host
     from oob.clock import clock_for
     from oob.identity import cli_actor
