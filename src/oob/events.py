@@ -239,7 +239,7 @@ class PullRequest(Payload, kind=KIND_PULL_REQUEST):
 
 
 class PostmortemWritten(Payload, kind=KIND_POSTMORTEM):
-    path: str
+    path: str | None
     url: str | None = None
 
 

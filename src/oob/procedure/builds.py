@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from oob.events import KIND_BUILD_FINISHED, KIND_BUILD_STARTED, BuildRecord
+from oob.events import BuildRecord
 from oob.ports import Build
 
 if TYPE_CHECKING:
@@ -25,10 +25,10 @@ def _record(build: Build, *, ended: bool) -> BuildRecord:
 
 
 def record_started(flow: Flow, build: Build) -> None:
-    details = _record(build, ended=False).details()
-    flow.record(KIND_BUILD_STARTED, f"{build.job} #{build.number} started", details)
+    flow.record_build(_record(build, ended=False), f"{build.job} #{build.number} started")
 
 
 def record_finished(flow: Flow, build: Build) -> None:
-    details = _record(build, ended=True).details()
-    flow.record(KIND_BUILD_FINISHED, f"{build.job} #{build.number} ended {build.result}", details)
+    flow.record_build(
+        _record(build, ended=True), f"{build.job} #{build.number} ended {build.result}"
+    )

@@ -10,13 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from oob.events import (
-    KIND_ENDED,
-    KIND_HOLD_LIFTED,
-    KIND_HOLD_NOT_LIFTED,
-    KIND_HOLD_RELEASED,
-    KIND_MESSAGE_UNDELIVERED,
-)
+from oob.events import Ended, HoldLifted, HoldNotLifted, HoldReleased, MessageUndelivered
 from oob.messages import BUTTONS
 from oob.procedure.delivery import deliver, first_line, over_outage, withhold
 from oob.procedure.flow import Flow, Phase
@@ -48,7 +42,7 @@ def close(flow: Flow, outcome: RunState, reason: str) -> None:
         resume: dict[str, Any] = {"outcome": outcome.value, "outcome_text": outcome_text}
         if lift_hold(flow):
             if deliver(flow, "resume_merging", ("engineers",), **resume):
-                flow.record(KIND_HOLD_RELEASED, "engineers may resume merging")
+                flow.record(HoldReleased(), "engineers may resume merging")
         else:  # merging is still refused: say so, and keep "resume merging" for when it is not
             deliver(flow, "hold_not_lifted", ("operators", "engineers"))
             why = "the merge hold is not lifted yet"
@@ -58,11 +52,7 @@ def close(flow: Flow, outcome: RunState, reason: str) -> None:
     # Whatever is still asked under a message is moot now: no button is left to tap.
     for message in BUTTONS:
         flow.settle(message, f"No longer open: the run ended {outcome_text}.")
-    flow.record(
-        KIND_ENDED,
-        f"run ended: {outcome_text} ({reason})",
-        {"outcome": outcome.value, "reason": reason},
-    )
+    flow.record(Ended(outcome.value, reason), f"run ended: {outcome_text} ({reason})")
     flow.move(outcome)
     # The draft is written once the outcome is stored, since it tells the outcome. Runs
     # that never touched production (denied, cancelled before the trigger) need none.
@@ -72,14 +62,10 @@ def close(flow: Flow, outcome: RunState, reason: str) -> None:
             over_outage(flow, lambda: flow.fx.postmortem(flow.run_id))
             flow.end_phase("done")
         except Exception as exc:
+            command = f"oob postmortem {flow.run_id} --open-pr"
             flow.record(
-                KIND_MESSAGE_UNDELIVERED,
+                MessageUndelivered("postmortem", first_line(exc), command),
                 f"the postmortem draft could not be written: {first_line(exc)}",
-                {
-                    "message": "postmortem",
-                    "error": first_line(exc),
-                    "command": f"oob postmortem {flow.run_id} --open-pr",
-                },
             )
             flow.end_phase("failed")
 
@@ -95,15 +81,13 @@ def lift_hold(flow: Flow) -> bool:
         over_outage(flow, lambda: lifted.append(flow.fx.lift_hold(flow.run_id)))
     except Exception as exc:
         flow.record(
-            KIND_HOLD_NOT_LIFTED,
+            HoldNotLifted(mode, first_line(exc), f"oob hold release {flow.run_id}"),
             f"the merge hold could not be lifted: {first_line(exc)}",
-            {"mode": mode, "error": first_line(exc), "command": f"oob hold release {flow.run_id}"},
         )
         return False
     changed = lifted[-1]
     flow.record(
-        KIND_HOLD_LIFTED,
+        HoldLifted(mode, tuple(changed)),
         "merge hold lifted: " + ("; ".join(changed) if changed else "nothing was held"),
-        {"mode": mode, "changed": changed},
     )
     return True

@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from oob.errors import IntegrationError, ProcedureError
-from oob.events import KIND_MESSAGE_UNDELIVERED
+from oob.events import MessageUndelivered
 
 if TYPE_CHECKING:
     from oob.procedure.flow import Flow
@@ -113,19 +113,17 @@ def _undelivered(  # noqa: PLR0917 - what a miss records
 ) -> None:
     # The text and key are kept, so that `oob notify` sends the very message, once.
     where = f" in {channel}" if channel else ""
-    flow.record(
-        KIND_MESSAGE_UNDELIVERED,
-        f"could not tell {audience}{where} ({message.replace('_', ' ')}): {first_line(exc)}",
-        {
-            "message": message,
-            "audience": audience,
-            "channel": channel,
-            "error": first_line(exc),
-            "command": f"oob notify {flow.run_id} {message}",
-            "text": text,
-            "key": key,
-        },
+    missed = MessageUndelivered(
+        message,
+        first_line(exc),
+        f"oob notify {flow.run_id} {message}",
+        audience=audience,
+        channel=channel,
+        text=text,
+        key=key,
     )
+    summary = f"could not tell {audience}{where} ({message.replace('_', ' ')}): {first_line(exc)}"
+    flow.record(missed, summary)
 
 
 def first_line(exc: BaseException) -> str:

@@ -13,10 +13,13 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from oob.events import (
-    KIND_HOLD_EXTENDED,
-    KIND_MERGE_DETECTED,
-    KIND_STEP_FINISHED,
-    KIND_STEP_STARTED,
+    KIND_BUILD_FINISHED,
+    KIND_BUILD_STARTED,
+    BuildRecord,
+    HoldExtended,
+    MergeDetected,
+    StepFinished,
+    StepStarted,
 )
 from oob.policy import Action, Topic
 from oob.procedure.runtime import Tuning
@@ -24,6 +27,7 @@ from oob.states import CANCELLABLE, RunState, Source
 
 if TYPE_CHECKING:
     from oob.config import Config
+    from oob.payload import Payload
     from oob.ports import Build
     from oob.procedure.effects import Effects
 
@@ -88,20 +92,36 @@ class Flow:
 
     def record(
         self,
-        kind: str,
+        payload: Payload,
         summary: str,
-        details: Mapping[str, Any] | None = None,
         *,
         actor: str = ACTOR,
         source: str = Source.WORKER.value,
         at: datetime | None = None,
     ) -> None:
         """Append an event once; `at`: when it happened, if earlier than now (a job's record)."""
+        self.append(payload.KIND, summary, payload.details(), actor=actor, source=source, at=at)
+
+    def record_build(self, build: BuildRecord, summary: str) -> None:
+        """A build started (no result yet) or ended, at the time it did."""
+        kind = KIND_BUILD_STARTED if build.result is None else KIND_BUILD_FINISHED
+        self.append(kind, summary, build.details())
+
+    def append(
+        self,
+        kind: str,
+        summary: str,
+        details: Mapping[str, Any],
+        *,
+        actor: str = ACTOR,
+        source: str = Source.WORKER.value,
+        at: datetime | None = None,
+    ) -> None:
         self.seq += 1
         event: dict[str, Any] = {
             "kind": kind,
             "summary": summary,
-            "details": dict(details or {}),
+            "details": dict(details),
             "actor": actor,
             "source": source,
         }
@@ -121,21 +141,24 @@ class Flow:
             self.settled.add(message)
             self.fx.settle(self.run_id, message, otherwise)
 
-    def begin(self, phase: Phase, **details: Any) -> None:
+    def begin(
+        self,
+        phase: Phase,
+        *,
+        deadline: datetime | None = None,
+        needs_confirmation: bool | None = None,
+    ) -> None:
+        """Start `phase`; `deadline`: until when it waits for people."""
         self.end_phase("done")
         self.phase = phase
-        self.record(
-            KIND_STEP_STARTED,
-            f"{phase.value.replace('_', ' ')} started",
-            {"step": phase.value, **details},
-        )
+        started = StepStarted(phase.value, deadline, needs_confirmation)
+        self.record(started, f"{phase.value.replace('_', ' ')} started")
 
     def end_phase(self, status: str) -> None:
         if self.phase is not None:
             self.record(
-                KIND_STEP_FINISHED,
+                StepFinished(step=self.phase.value, status=status),
                 f"{self.phase.value.replace('_', ' ')} {status}",
-                {"step": self.phase.value, "status": status},
             )
             self.phase = None
 
@@ -237,9 +260,8 @@ class Flow:
             self.reported.add(commit["sha"])
             title = commit["message"].splitlines()[0] if commit["message"] else ""
             self.record(
-                KIND_MERGE_DETECTED,
+                MergeDetected(**commit),
                 f"{commit['sha'][:7]} by {commit['author']} landed on main during the hold",
-                commit,
             )
             self.post(
                 "merge_detected",
@@ -257,9 +279,8 @@ class Flow:
         if held:
             numbers = ", ".join(f"#{p['number']} ({p['sha'][:7]})" for p in held)
             self.record(
-                KIND_HOLD_EXTENDED,
+                HoldExtended(held=tuple(held)),
                 f"merges held: {numbers} now carry a pending oob/merge-hold",
-                {"held": held},
             )
 
     @property

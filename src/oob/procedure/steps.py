@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 from dbos import DBOS
 
 from oob.errors import IntegrationError
-from oob.events import KIND_MESSAGE_POSTED, KIND_POSTMORTEM
+from oob.events import MessagePosted, PostmortemWritten
 from oob.messages import BUTTONS, buttons, decided
 from oob.policy import RULES, Action
 from oob.ports import Build, PostedMessage
@@ -112,19 +112,14 @@ def post(  # noqa: PLR0917 - a step's arguments are its checkpointed input
     r = rt()
     shown = buttons(message, run_id) if _interactive(r.plan(run_id)) else ()
     posted = r.chat.post(channel, text, key, shown)
+    told = MessagePosted(audience, channel, message, posted.permalink, posted.ts)
     r.store.append_event(
         run_id,
         actor=ACTOR,
         source=Source.WORKER,
-        kind=KIND_MESSAGE_POSTED,
+        kind=told.KIND,
         summary=f"told {audience} in {channel}: {message.replace('_', ' ')}",
-        details={
-            "audience": audience,
-            "channel": channel,
-            "purpose": message,
-            "permalink": posted.permalink,
-            "ts": posted.ts,
-        },
+        details=told.details(),
         key=f"{key}:{channel}",
     )
 
@@ -141,11 +136,11 @@ def settle(run_id: str, message: str, otherwise: str) -> None:
     taken = r.store.taken(run_id).get(topic) if topic is not None else None
     footer = decided(taken.action.value, taken.actor, taken.at, taken.text) if taken else otherwise
     for event in r.store.events(run_id):
-        ts = event.details.get("ts")
-        if event.kind != KIND_MESSAGE_POSTED or event.details.get("purpose") != message or not ts:
+        posted = MessagePosted.of(event)
+        if posted is None or posted.purpose != message or not posted.ts:
             continue
         try:
-            r.chat.settle(PostedMessage(str(event.details["channel"]), "", str(ts)), footer)
+            r.chat.settle(PostedMessage(posted.channel, "", posted.ts), footer)
         except Exception as exc:  # a message left with its buttons must not stop the run
             log.warning("run %s: could not settle the buttons of %s: %s", run_id, message, exc)
 
@@ -321,13 +316,14 @@ def probe(name: str) -> tuple[bool, str]:
 def postmortem(run_id: str) -> None:
     r = rt()
     path, url = r.postmortem(r.plan(run_id), run_id)
+    written = PostmortemWritten(path, url)
     r.store.append_event(
         run_id,
         actor=ACTOR,
         source=Source.WORKER,
-        kind=KIND_POSTMORTEM,
+        kind=written.KIND,
         summary=f"postmortem draft written to {path}" + (f", pull request {url}" if url else ""),
-        details={"path": path, "url": url},
+        details=written.details(),
         key=f"{run_id}#postmortem",
     )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dbos import DBOS
 
-from oob.events import KIND_ERROR
+from oob.events import RunError
 from oob.plan import thaw
 from oob.procedure import WORKFLOW_NAME, phases
 from oob.procedure.closing import close
@@ -39,7 +39,7 @@ def execute(flow: Flow) -> RunState:
         outcome, reason = end.outcome, end.reason
     except Exception as exc:
         reason = _cause(exc)
-        flow.record(KIND_ERROR, f"oob could not go on: {reason}", {"error": reason})
+        flow.record(RunError(reason), f"oob could not go on: {reason}")
         outcome = RunState.FAILED
     close(flow, outcome, reason)
     return outcome
