@@ -11,7 +11,6 @@ and the simulated people of a rehearsal all call this module.
 from __future__ import annotations
 
 import contextlib
-from dataclasses import asdict
 from typing import TYPE_CHECKING
 
 from oob.errors import EXIT_USAGE, OobError, PermissionDenied, ProcedureError
@@ -21,6 +20,7 @@ from oob.store import Decision, Event, Run, RunRequest, Store
 
 if TYPE_CHECKING:
     from oob.config import Config
+    from oob.events import MessageUndelivered
     from oob.ports import Chat, CodeHost
 
 
@@ -44,19 +44,14 @@ def refuse_outside_runs(
     """`PermissionDenied`, recorded in the audit log outside runs, when `actor`'s roles in the
     config do not allow `action` where there is no run to decide it on (a deploy; an override
     while no run is active)."""
-    from oob.events import KIND_COMMAND_REFUSED
+    from oob.events import CommandRefused
 
     why = role_refusal(config.roles, action, actor)
     if why is None:
         return
-    store.append_event(
-        None,
-        actor=actor,
-        source=source,
-        kind=KIND_COMMAND_REFUSED,
-        summary=f"{action.value} by {actor} refused: {why}",
-        details={"command": action.value, "reason": why, "text": ""},
-    )
+    refused = CommandRefused(action.value, why)
+    summary = f"{action.value} by {actor} refused: {why}"
+    store.record(None, refused, summary, actor=actor, source=source)
     role = RULES[action].roles[0].value
     raise PermissionDenied(why, hint=f"the config's [roles] {role} names who may")
 
@@ -79,22 +74,28 @@ class Control:
         """Record a new run following `config` (its plan, frozen now) and queue it; refused
         when the requester is no deployer or the pipeline has an active run."""
         from oob import durable
-        from oob.events import KIND_REQUESTED
+        from oob.events import Requested
         from oob.plan import freeze
 
         refuse_outside_runs(self.store, config, Action.DEPLOY, request.requester, source)
         run = self.store.create_run(request, freeze(config))
         if approval_timeout_minutes:
             self.store.record_facts(run.id, approval_timeout_minutes=approval_timeout_minutes)
-        self.store.append_event(
+        asked = Requested(
+            fix_sha=request.fix_sha,
+            symptoms=request.symptoms,
+            cause=request.cause,
+            fix_summary=request.fix_summary,
+            release_wait_minutes=request.release_wait_minutes,
+            affects=request.affects,
+        )
+        summary = f"{request.requester} requested an out-of-band deploy of {request.fix_sha[:7]}"
+        self.store.record(
             run.id,
+            asked,
+            summary,
             actor=request.requester,
             source=source,
-            kind=KIND_REQUESTED,
-            summary=f"{request.requester} requested an out-of-band deploy of {request.fix_sha[:7]}",
-            details={
-                k: v for k, v in asdict(request).items() if k not in ("pipeline", "requester")
-            },
             key=f"{run.id}#requested",
         )
         try:
@@ -109,15 +110,11 @@ class Control:
 
     def fail(self, run_id: str, cause: str) -> Run:
         """End a run no worker will execute as `failed`, freeing its pipeline."""
-        from oob.events import KIND_ENDED
+        from oob.events import Ended
 
-        self.store.append_event(
-            run_id,
-            actor="oob",
-            source=Source.CLI,
-            kind=KIND_ENDED,
-            summary=f"run ended: failed ({cause})",
-            details={"outcome": RunState.FAILED.value, "reason": cause},
+        ended = Ended(RunState.FAILED.value, cause)
+        self.store.record(
+            run_id, ended, f"run ended: failed ({cause})", actor="oob", source=Source.CLI
         )
         self.store.transition(run_id, RunState.CLOSING)
         return self.store.transition(run_id, RunState.FAILED)
@@ -180,7 +177,7 @@ class Control:
         still executing is abandoned only with `force`.
         """
         from oob import durable
-        from oob.events import KIND_ABANDONED
+        from oob.events import Abandoned
 
         decision = self.store.decide(run_id, Action.ABANDON, actor, source, reason)
         if not decision.accepted:
@@ -195,15 +192,12 @@ class Control:
             )
         if status != "MISSING":
             durable.cancel_workflow(self.url, run_id)
-        self.store.append_event(
-            run_id,
-            actor=actor,
-            source=source,
-            kind=KIND_ABANDONED,
-            summary=f"{actor} abandoned the run ({reason}); oob told nobody and stopped no "
-            "build: do that by hand",
-            details={"reason": reason, "state": run.state.value, "workflow_status": status},
+        summary = (
+            f"{actor} abandoned the run ({reason}); oob told nobody and stopped no build: "
+            "do that by hand"
         )
+        abandoned = Abandoned(reason, run.state.value, status)
+        self.store.record(run_id, abandoned, summary, actor=actor, source=source)
         if run.state is not RunState.CLOSING:
             self.store.transition(run_id, RunState.CLOSING)
         return self.store.transition(run_id, RunState.CANCELLED)
@@ -217,7 +211,7 @@ def lift_hold(
     not lifted with the command that tries again (loud in `oob status` and the dashboard).
     Idempotent: what was lifted already is left as it is."""
     from oob.errors import IntegrationError
-    from oob.events import KIND_HOLD_LIFTED, KIND_HOLD_NOT_LIFTED
+    from oob.events import HoldLifted, HoldNotLifted
     from oob.plan import thaw
     from oob.procedure.hold import Hold
 
@@ -228,28 +222,18 @@ def lift_hold(
         changed = Hold(store, code_host, plan, run_id).lift()
     except IntegrationError as exc:
         error = str(exc).splitlines()[0]
-        store.append_event(
-            run_id,
-            actor=actor,
-            source=source,
-            kind=KIND_HOLD_NOT_LIFTED,
-            summary=f"the merge hold could not be lifted: {error}",
-            details={"mode": mode, "error": error, "command": command},
-        )
+        summary = f"the merge hold could not be lifted: {error}"
+        not_lifted = HoldNotLifted(mode, error, command)
+        store.record(run_id, not_lifted, summary, actor=actor, source=source)
         raise IntegrationError(
             f"run {run_id}: the merge hold could not be lifted: {error}",
             hint=f"try again with `{command}`",
             transient=exc.transient,
         ) from None
-    store.append_event(
-        run_id,
-        actor=actor,
-        source=source,
-        kind=KIND_HOLD_LIFTED,
-        summary=f"{actor} lifted the merge hold: "
-        + ("; ".join(changed) if changed else "nothing was still held"),
-        details={"mode": mode, "changed": changed},
+    summary = f"{actor} lifted the merge hold: " + (
+        "; ".join(changed) if changed else "nothing was still held"
     )
+    store.record(run_id, HoldLifted(mode, tuple(changed)), summary, actor=actor, source=source)
     return changed
 
 
@@ -262,66 +246,42 @@ def notify(
     told twice; what was sent is recorded, and "resume merging" records the hold as lifted.
     """
     from oob.errors import UsageError
-    from oob.events import KIND_HOLD_RELEASED, KIND_NOTIFIED
+    from oob.events import HoldReleased, Resent
 
     decision = store.decide(run_id, Action.NOTIFY, actor, source, message)
     if not decision.accepted:
         raise refusal(decision, run_id)
     pending = _undelivered(store.events(run_id), run_id, message)
     told = []
-    for event in pending:
-        d = event.details
-        if not d.get("text"):
+    for d in pending:
+        if not d.text:
             raise UsageError(
-                f"{message!r} for {d['audience']} could not be rendered: {d['error']}",
+                f"{message!r} for {d.audience} could not be rendered: {d.error}",
                 hint="fix the message template, then tell them by hand",
             )
-        posted = chat.post(d["channel"], d["text"], d["key"])
-        store.append_event(
-            run_id,
-            actor=actor,
-            source=source,
-            kind=KIND_NOTIFIED,
-            summary=f"{actor} sent {message.replace('_', ' ')} to {d['audience']} in "
-            f"{d['channel']} again",
-            details={
-                **{k: d[k] for k in ("message", "audience", "channel", "key")},
-                "permalink": posted.permalink,
-            },
-            key=f"{d['key']}:{d['channel']}:resent",
-        )
-        told.append(d["channel"])
+        posted = chat.post(d.channel, d.text, d.key)
+        resent = Resent(d.message, d.audience, d.channel, d.key, posted.permalink)
+        summary = f"{actor} sent {message.replace('_', ' ')} to {d.audience} in {d.channel} again"
+        key = f"{d.key}:{d.channel}:resent"
+        store.record(run_id, resent, summary, actor=actor, source=source, key=key)
+        told.append(d.channel)
     if message == "resume_merging":
-        store.append_event(
-            run_id,
-            actor=actor,
-            source=source,
-            kind=KIND_HOLD_RELEASED,
-            summary="engineers may resume merging",
-            key=f"{run_id}#hold-released-by-notify",
-        )
+        key = f"{run_id}#hold-released-by-notify"
+        summary = "engineers may resume merging"
+        store.record(run_id, HoldReleased(), summary, actor=actor, source=source, key=key)
     return told
 
 
-def _undelivered(events: list[Event], run_id: str, message: str) -> list[Event]:
+def _undelivered(events: list[Event], run_id: str, message: str) -> list[MessageUndelivered]:
     """The undelivered `message`s of a run that no channel got since (`UsageError` if none)."""
     from oob.errors import UsageError
-    from oob.events import KIND_MESSAGE_UNDELIVERED, KIND_NOTIFIED
+    from oob.events import MessageUndelivered, Resent
 
-    sent = {
-        e.details.get("key", "") + "@" + e.details.get("channel", "")
-        for e in events
-        if e.kind == KIND_NOTIFIED
-    }
-    missed = [e for e in events if e.kind == KIND_MESSAGE_UNDELIVERED]
-    pending = [
-        e
-        for e in missed
-        if e.details.get("message") == message
-        and e.details["key"] + "@" + e.details["channel"] not in sent
-    ]
+    sent = {(r.key, r.channel) for r in map(Resent.of, events) if r is not None}
+    missed = [m for m in map(MessageUndelivered.of, events) if m is not None]
+    pending = [m for m in missed if m.message == message and (m.key, m.channel) not in sent]
     if not pending:
-        left = sorted({str(e.details.get("message")) for e in missed} - {message})
+        left = sorted({m.message for m in missed} - {message})
         raise UsageError(
             f"run {run_id} has no undelivered {message!r} message",
             hint=f"undelivered: {', '.join(left)}" if left else "nothing is left to send",

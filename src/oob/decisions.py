@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from oob.config import Roles
 from oob.errors import RunNotFound
-from oob.events import KIND_COMMAND_REFUSED
+from oob.events import DECISIONS, CommandRefused
 from oob.policy import (
     DECISION_KINDS,
     RULES,
@@ -43,7 +43,9 @@ def taken(conn: sa.Connection, events: sa.Table, run_id: str) -> dict[Topic, Tak
     found: dict[Topic, Taken] = {}
     for r in conn.execute(query):
         topic, action = DECISION_KINDS[r.kind]
-        found.setdefault(topic, Taken(action, r.actor, utc(r.at) or r.at, dict(r.details)))
+        decided = DECISIONS[r.kind].read(r.details)
+        text = decided.text if decided is not None else ""
+        found.setdefault(topic, Taken(action, r.actor, utc(r.at) or r.at, text))
     return found
 
 
@@ -86,8 +88,8 @@ def ruling(
         return verdict, None
     if verdict:
         assert rule.event_kind is not None
-        summary, details = describe(action, actor, text)
-        return verdict, NewEvent(run_id, actor, source, rule.event_kind, summary, details)
+        summary, decided = describe(action, actor, text)
+        return verdict, NewEvent(run_id, actor, source, decided.KIND, summary, decided.details())
     summary = f"{action.value} by {actor} refused: {verdict.reason}"
-    details = {"command": action.value, "reason": verdict.reason, "text": text}
-    return verdict, NewEvent(run_id, actor, source, KIND_COMMAND_REFUSED, summary, details)
+    refused = CommandRefused(action.value, verdict.reason, text)
+    return verdict, NewEvent(run_id, actor, source, refused.KIND, summary, refused.details())

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from oob.clock import Clock
 from oob.config import Config
 from oob.errors import UsageError
-from oob.events import KIND_STATUS_OVERRIDDEN
+from oob.events import StatusOverridden
 from oob.policy import Action
 from oob.ports import CodeHost, StatusState
 from oob.preflight import validate_sha
@@ -111,20 +111,8 @@ def _audit(store: Store, done: Override, source: Source, clock: Clock) -> None:
         f"{done.actor} overrode {done.context} on {done.sha[:7]} "
         f"({done.previous_state} → success): {done.reason}"
     )
-    store.append_event(
-        done.run_id,
-        actor=done.actor,
-        source=source,
-        kind=KIND_STATUS_OVERRIDDEN,
-        summary=summary,
-        details={
-            "sha": done.sha,
-            "context": done.context,
-            "previous_state": done.previous_state,
-            "reason": done.reason,
-        },
-        at=clock.now(),
-    )
+    overridden = StatusOverridden(done.sha, done.context, done.previous_state, done.reason)
+    store.record(done.run_id, overridden, summary, actor=done.actor, source=source, at=clock.now())
 
 
 def _authorize(  # noqa: PLR0917 - who, why, how, on which run

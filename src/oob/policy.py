@@ -18,11 +18,13 @@ from enum import StrEnum
 
 from oob.config import Roles
 from oob.events import (
+    DECISIONS,
     KIND_APPROVED,
     KIND_CANCELLED,
     KIND_DENIED,
     KIND_FIX_CONFIRMED,
     KIND_FIX_REJECTED,
+    Decided,
 )
 from oob.states import CANCELLABLE, RunState
 
@@ -157,11 +159,7 @@ class Taken:
     action: Action
     actor: str
     at: datetime
-    details: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def text(self) -> str:
-        return str(self.details.get("reason") or self.details.get("note") or "")
+    text: str = ""
 
 
 @dataclass(frozen=True)
@@ -250,11 +248,13 @@ DECISION_KINDS: Mapping[str, tuple[Topic, Action]] = {
 }
 
 
-def describe(action: Action, actor: str, text: str) -> tuple[str, dict[str, str]]:
-    """The timeline's summary and details of an accepted decision."""
+def describe(action: Action, actor: str, text: str) -> tuple[str, Decided]:
+    """The timeline's summary and payload of an accepted decision."""
     text = text.strip()
-    reasoned = RULES[action].needs_reason
-    details = {"reason": text} if reasoned else {"note": text}
+    rule = RULES[action]
+    assert rule.event_kind is not None
+    decision = DECISIONS[rule.event_kind]
+    payload = decision(reason=text) if rule.needs_reason else decision(note=text)
     summaries = {
         Action.APPROVE: f"approved by {actor}",
         Action.DENY: f"denied by {actor}: {text}",
@@ -262,7 +262,7 @@ def describe(action: Action, actor: str, text: str) -> tuple[str, dict[str, str]
         Action.CONFIRM_FIX: f"fix confirmed by {actor}",
         Action.REJECT_FIX: f"{actor} found the fix does not work: {text}",
     }
-    return summaries[action], details
+    return summaries[action], payload
 
 
 def _past(action: Action) -> str:

@@ -66,6 +66,7 @@ from oob.states import CANCELLABLE, TRANSITIONS, RunState, Source
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
+    from oob.payload import Payload
     from oob.policy import Action, Situation, Taken, Topic
 
 __all__ = [  # RunState and Source are re-exported: a Run carries its state, an Event its source
@@ -338,6 +339,24 @@ class Store:
                 ) from None
             return existing
         return self._event_by_id(new_id)
+
+    def record(
+        self,
+        run_id: str | None,
+        payload: Payload,
+        summary: str,
+        *,
+        actor: str,
+        source: Source | str,
+        key: str | None = None,
+        at: datetime | None = None,
+    ) -> Event:
+        """Append an event of `payload`'s kind with its details (`append_event`)."""
+        kind, details = payload.KIND, payload.details()
+        return self.append_event(
+            run_id, actor=actor, source=source, kind=kind, summary=summary, details=details,
+            key=key, at=at,
+        )  # fmt: skip
 
     def chain_head(self, run_id: str | None) -> tuple[int, str | None]:
         """How many events run `run_id` has (outside runs when None) and its last one's hash."""
