@@ -16,7 +16,7 @@ from oob.events import (
     HoldStarted,
     MergeDetected,
     Payload,
-    PullRequest,
+    PullRequestOpened,
     ReleasePicked,
     ShieldUp,
     StepStarted,
@@ -32,7 +32,7 @@ SAMPLES: list[Payload] = [
     ReleasePicked(sha="d" * 40, state="success", contains_fix=True, line="Commit status: ok"),
     ShieldUp(build="deploys/cms #642"),
     StepStarted(step="verify", deadline=AT, needs_confirmation=True),
-    PullRequest("org/pm", "oob/run-1", "main", "docs/pm.md", 12, "https://x/pull/12"),
+    PullRequestOpened("org/pm", "oob/run-1", "main", "docs/pm.md", 12, "https://x/pull/12"),
 ]
 
 
@@ -62,9 +62,9 @@ def test_a_field_keeps_the_key_the_store_has_always_had() -> None:
 @pytest.mark.parametrize(
     ("cls", "details"),
     [
-        (PullRequest, {"repository": "o/r", "branch": "b", "base": "main", "path": "p",
+        (PullRequestOpened, {"repository": "o/r", "branch": "b", "base": "main", "path": "p",
                        "number": "12", "url": "u"}),  # a number as text
-        (PullRequest, {"repository": "o/r"}),  # fields missing
+        (PullRequestOpened, {"repository": "o/r"}),  # fields missing
         (Approved, {"note": 5}),
         (ReleasePicked, {"sha": "d", "state": "success", "contains_fix": "yes"}),
         (HoldStarted, {"baseline": "a", "held": "7"}),

@@ -74,8 +74,8 @@ class Requested(Payload, kind=KIND_REQUESTED):
 
 
 class ApprovalRequested(Payload, kind=KIND_APPROVAL_REQUESTED):
-    eta_minutes: float | None
-    stage: str
+    eta_minutes: float | None = None
+    stage: str = ""
 
 
 class Decided(Payload):
@@ -227,7 +227,7 @@ class RunError(Payload, kind=KIND_ERROR):
     error: str
 
 
-class PullRequest(Payload, kind=KIND_PULL_REQUEST):
+class PullRequestOpened(Payload, kind=KIND_PULL_REQUEST):
     """The postmortem's pull request."""
 
     repository: str

@@ -9,38 +9,41 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from oob.config import Config, Pipeline
 from oob.eta import lead_time
 from oob.events import (
+    DECISIONS,
     KIND_APPROVAL_REQUESTED,
     KIND_APPROVED,
-    KIND_BUILD_FINISHED,
-    KIND_BUILD_STARTED,
-    KIND_CANCELLED,
-    KIND_CHECK,
     KIND_COMMAND_REFUSED,
     KIND_DENIED,
     KIND_ENDED,
-    KIND_FIX_CONFIRMED,
     KIND_HOLD_RELEASED,
     KIND_HOLD_STARTED,
-    KIND_MERGE_DETECTED,
-    KIND_MESSAGE_POSTED,
     KIND_POSTMORTEM,
     KIND_PREFLIGHT_PASSED,
     KIND_PREFLIGHT_WAITING,
-    KIND_PULL_REQUEST,
-    KIND_RELEASE_PICKED,
     KIND_SHIELD_DOWN,
     KIND_SHIELD_UP,
-    KIND_STATUS_OVERRIDDEN,
     KIND_STEP_FINISHED,
     KIND_STEP_STARTED,
     RELEASE_TAG_PARAMETER,
+    ApprovalRequested,
+    Cancelled,
+    CheckResult,
+    Ended,
+    FixConfirmed,
+    MergeDetected,
+    MessagePosted,
+    PreflightWaiting,
+    PullRequestOpened,
+    ReleasePicked,
+    StatusOverridden,
     builds,
 )
+from oob.payload import Payload
 from oob.postmortem.facts import (
     BuildFact,
     Check,
@@ -60,6 +63,8 @@ from oob.postmortem.facts import (
 )
 from oob.postmortem.lessons import with_lessons
 from oob.store import Event, Run, RunState
+
+P = TypeVar("P", bound=Payload)
 
 # Event kinds the draft's timeline leaves out (every other kind, even one this module does not
 # know, is shown).
@@ -88,6 +93,10 @@ class _Events:
         found = self.of(kind)
         return found[-1] if found else None
 
+    def read(self, payload: type[P]) -> list[tuple[Event, P]]:
+        """The events of `payload`'s kind, each with its payload (malformed ones left out)."""
+        return [(e, p) for e in self.of(payload.KIND) if (p := payload.of(e)) is not None]
+
 
 def extract_facts(run: Run, events: Sequence[Event], config: Config) -> PostmortemFacts:
     """The facts of `run` from its `events` (in the store's order) and the config."""
@@ -97,11 +106,12 @@ def extract_facts(run: Run, events: Sequence[Event], config: Config) -> Postmort
     # The procedure drafts the postmortem while the run is closing, after it has recorded how
     # the run ends but before the run moves to that outcome: the event is then the only record.
     ended = ev.last(KIND_ENDED)
-    outcome = run.outcome or _outcome_of(ended)
+    end = Ended.of(ended)
+    outcome = run.outcome or _outcome_of(end)
     ended_at = run.ended_at or (ended.at if ended is not None and outcome else None)
     decision = _decision(ev.last(KIND_APPROVED), ev.last(KIND_DENIED))
     requested = ev.first(KIND_APPROVAL_REQUESTED)
-    eta = requested.details.get("eta_minutes") if requested else None
+    asked = ApprovalRequested.of(requested)
     builds = _builds(events)
     checks = _checks(ev)
     waiting = ev.of(KIND_PREFLIGHT_WAITING)
@@ -109,16 +119,16 @@ def extract_facts(run: Run, events: Sequence[Event], config: Config) -> Postmort
         **_incident(run, web),
         outcome=outcome,
         ended_at=ended_at,
-        end_reason=_text(ended.details.get("reason")) if ended is not None else "",
+        end_reason=end.reason if end is not None else "",
         approval_requested_at=requested.at if requested else None,
-        eta_at_approval_minutes=float(eta) if isinstance(eta, int | float) else None,
+        eta_at_approval_minutes=asked.eta_minutes if asked is not None else None,
         preflight_wait=_window(waiting[0], ev.first(KIND_PREFLIGHT_PASSED)) if waiting else None,
-        preflight_reasons=_reasons(waiting),
+        preflight_reasons=_reasons(ev),
         decision=decision,
-        cancellation=_cancellation(ev.last(KIND_CANCELLED)),
+        cancellation=_cancellation(ev),
         builds=builds,
         stages=_stages(config.pipeline, run.release_wait_minutes, builds),
-        release=_release(ev.last(KIND_RELEASE_PICKED), run.fix_sha, web, _passed_tag(events)),
+        release=_release(ev, run.fix_sha, web, _passed_tag(events)),
         hold=_window(ev.first(KIND_HOLD_STARTED), ev.last(KIND_HOLD_RELEASED)),
         shield=_window(ev.first(KIND_SHIELD_UP), ev.last(KIND_SHIELD_DOWN)),
         checks=checks,
@@ -182,45 +192,32 @@ def _timeline(events: Sequence[Event]) -> tuple[TimelineEntry, ...]:
     return tuple(entries)
 
 
-def _cancellation(cancelled: Event | None) -> Decision | None:
-    if cancelled is None:
+def _cancellation(ev: _Events) -> Decision | None:
+    found = ev.read(Cancelled)
+    if not found:
         return None
-    return Decision(False, cancelled.actor, cancelled.at, _text(cancelled.details.get("reason")))
+    event, cancelled = found[-1]
+    return Decision(False, event.actor, event.at, cancelled.text)
 
 
-def _reasons(waiting: Iterable[Event]) -> tuple[str, ...]:
-    reasons = [r for e in waiting for r in e.details.get("reasons") or [] if isinstance(r, str)]
-    return tuple(dict.fromkeys(reasons))
+def _reasons(ev: _Events) -> tuple[str, ...]:
+    return tuple(
+        dict.fromkeys(r for _, waiting in ev.read(PreflightWaiting) for r in waiting.reasons)
+    )
 
 
 def _checks(ev: _Events) -> tuple[Check, ...]:
     """Probe results and people's confirmations, by time."""
-    checks = [
-        Check(
-            e.at,
-            _text(e.details.get("name")) or "check",
-            bool(e.details.get("ok")),
-            _text(e.details.get("detail")),
-        )
-        for e in ev.of(KIND_CHECK)
-    ] + [
-        Check(e.at, f"confirmed by {e.actor}", True, _text(e.details.get("note")))
-        for e in ev.of(KIND_FIX_CONFIRMED)
+    checks = [Check(e.at, c.name or "check", c.ok, c.detail) for e, c in ev.read(CheckResult)] + [
+        Check(e.at, f"confirmed by {e.actor}", True, c.text) for e, c in ev.read(FixConfirmed)
     ]
     return tuple(sorted(checks, key=lambda c: c.at))
 
 
 def _overrides(ev: _Events) -> tuple[Override, ...]:
     return tuple(
-        Override(
-            e.at,
-            e.actor,
-            _text(e.details.get("context")),
-            _opt(e.details.get("sha")),
-            _opt(e.details.get("previous_state")),
-            _text(e.details.get("reason")),
-        )
-        for e in ev.of(KIND_STATUS_OVERRIDDEN)
+        Override(e.at, e.actor, o.context, o.sha or None, o.previous_state or None, o.reason)
+        for e, o in ev.read(StatusOverridden)
     )
 
 
@@ -228,34 +225,25 @@ def _merges(ev: _Events, web: str) -> tuple[Merge, ...]:
     return tuple(
         Merge(
             e.at,
-            _text(e.details.get("sha")),
-            _opt(e.details.get("author")),
-            _text(e.details.get("message")).splitlines()[0] if e.details.get("message") else "",
-            _opt(e.details.get("url")) or f"{web}/commit/{_text(e.details.get('sha'))}",
+            m.sha,
+            m.author or None,
+            m.message.splitlines()[0] if m.message else "",
+            m.url or f"{web}/commit/{m.sha}",
         )
-        for e in ev.of(KIND_MERGE_DETECTED)
-        if e.details.get("sha")
+        for e, m in ev.read(MergeDetected)
+        if m.sha
     )
 
 
 def _messages(ev: _Events) -> tuple[Message, ...]:
     return tuple(
-        Message(
-            e.at,
-            _text(e.details.get("audience")),
-            _text(e.details.get("channel")),
-            _text(e.details.get("purpose")) or e.summary,
-            _opt(e.details.get("permalink")),
-        )
-        for e in ev.of(KIND_MESSAGE_POSTED)
+        Message(e.at, m.audience, m.channel, m.purpose or e.summary, m.permalink or None)
+        for e, m in ev.read(MessagePosted)
     )
 
 
 def _pull_requests(ev: _Events) -> tuple[PullRequestRecord, ...]:
-    return tuple(
-        PullRequestRecord(_text(e.details.get("url")), int(e.details.get("number") or 0), e.at)
-        for e in ev.of(KIND_PULL_REQUEST)
-    )
+    return tuple(PullRequestRecord(p.url, p.number, e.at) for e, p in ev.read(PullRequestOpened))
 
 
 def _lead_time(
@@ -277,27 +265,6 @@ def _lead_time(
     return None
 
 
-def _text(value: Any) -> str:
-    return "" if value is None else str(value)
-
-
-def _opt(value: Any) -> str | None:
-    return None if value in (None, "") else str(value)
-
-
-def _time(value: Any) -> datetime | None:
-    """A time from event details: an ISO string or epoch milliseconds (as Jenkins gives)."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value / 1000, UTC)
-    if isinstance(value, str) and value:
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            return None
-        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-    return None
-
-
 def _decision(approved: Event | None, denied: Event | None) -> Decision | None:
     # Approve and deny are mutually exclusive in the procedure; should both appear, the later
     # one is the one that took effect.
@@ -305,9 +272,9 @@ def _decision(approved: Event | None, denied: Event | None) -> Decision | None:
     if not candidates:
         return None
     event = max(candidates, key=lambda e: (e.at, e.id))
-    if event.kind == KIND_APPROVED:
-        return Decision(True, event.actor, event.at, _text(event.details.get("note")))
-    return Decision(False, event.actor, event.at, _text(event.details.get("reason")))
+    decided = DECISIONS[event.kind].of(event)
+    text = decided.text if decided is not None else ""
+    return Decision(event.kind == KIND_APPROVED, event.actor, event.at, text)
 
 
 def _builds(events: Iterable[Event]) -> tuple[BuildFact, ...]:
@@ -348,27 +315,24 @@ def _stages(
 
 def _passed_tag(events: Iterable[Event]) -> str | None:
     """The release tag the release job handed to the stages after it (`release_tag`)."""
-    for event in events:
-        parameters = event.details.get("parameters")
-        if event.kind in (KIND_BUILD_STARTED, KIND_BUILD_FINISHED) and isinstance(parameters, dict):
-            tag = _opt(parameters.get(RELEASE_TAG_PARAMETER))
-            if tag:
-                return tag
+    for build in builds(events):
+        if tag := build.parameters.get(RELEASE_TAG_PARAMETER):
+            return tag
     return None
 
 
-def _release(event: Event | None, fix_sha: str, web: str, passed_tag: str | None) -> Release | None:
-    if event is None or not event.details.get("sha"):
+def _release(ev: _Events, fix_sha: str, web: str, passed_tag: str | None) -> Release | None:
+    found = ev.read(ReleasePicked)
+    if not found or not found[-1][1].sha:
         return None
-    sha = _text(event.details["sha"])
-    contains = event.details.get("contains_fix")
+    event, picked = found[-1]
     return Release(
-        sha=sha,
-        state=_opt(event.details.get("state")),
-        tag=_opt(event.details.get("tag")) or passed_tag,
-        contains_fix=contains if isinstance(contains, bool) else None,
-        commit_url=f"{web}/commit/{sha}",
-        compare_url=_opt(event.details.get("compare_url")) or f"{web}/compare/{fix_sha}...{sha}",
+        sha=picked.sha,
+        state=picked.state or None,
+        tag=picked.tag or passed_tag,
+        contains_fix=picked.contains_fix,
+        commit_url=f"{web}/commit/{picked.sha}",
+        compare_url=picked.compare_url or f"{web}/compare/{fix_sha}...{picked.sha}",
         at=event.at,
     )
 
@@ -379,10 +343,9 @@ def _window(start: Event | None, end: Event | None) -> Window | None:
     return Window(start.at, end.at if end is not None and end.at >= start.at else None)
 
 
-def _outcome_of(ended: Event | None) -> RunState | None:
-    value = ended.details.get("outcome") if ended is not None else None
+def _outcome_of(ended: Ended | None) -> RunState | None:
     try:
-        state = RunState(value) if isinstance(value, str) else None
+        state = RunState(ended.outcome) if ended is not None else None
     except ValueError:
         return None
     return state if state is not None and state.terminal else None

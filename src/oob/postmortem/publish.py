@@ -17,12 +17,7 @@ from typing import TYPE_CHECKING
 
 from oob.config import Config
 from oob.errors import ConfigError, ProcedureError
-from oob.events import (
-    KIND_POSTMORTEM,
-    KIND_PULL_REQUEST,
-    KIND_RELEASE_PICKED,
-    KIND_STATUS_OVERRIDDEN,
-)
+from oob.events import PostmortemWritten, PullRequestOpened, ReleasePicked, StatusOverridden
 from oob.postmortem import markdown
 from oob.postmortem.extract import extract_facts
 from oob.postmortem.facts import PostmortemFacts
@@ -145,11 +140,7 @@ def unique_path(
 
 def _drafted(events: Sequence[Event]) -> set[str]:
     """The repository paths this run's draft was committed at before."""
-    return {
-        str(e.details["path"])
-        for e in events
-        if e.kind == KIND_PULL_REQUEST and e.details.get("path")
-    }
+    return {p.path for p in map(PullRequestOpened.of, events) if p is not None and p.path}
 
 
 def _taken(store: Store, run_id: str, recent: int = 500) -> set[str]:
@@ -168,7 +159,7 @@ def _other_draft(directory: Path | None, path: str, run_id: str, events: Sequenc
     file = directory / path
     if not file.exists():
         return False
-    written = {str(e.details.get("path")) for e in events if e.kind == KIND_POSTMORTEM}
+    written = {w.path for w in map(PostmortemWritten.of, events) if w is not None}
     if str(file) in written:
         return False
     try:
@@ -184,28 +175,16 @@ def _overrides_outside(store: Store, run: Run, events: Sequence[Event]) -> list[
     People override a flaky status before they start a deploy, so the override is audited
     without a run; it belongs to this run's story when it is about the commits the run shipped.
     """
-    shas = [run.fix_sha] + [
-        str(e.details["sha"])
-        for e in events
-        if e.kind == KIND_RELEASE_PICKED and e.details.get("sha")
-    ]
+    shas = [run.fix_sha] + [p.sha for p in map(ReleasePicked.of, events) if p is not None and p.sha]
 
-    def ours(sha: object) -> bool:
+    def ours(event: Event) -> bool:
+        overridden = StatusOverridden.of(event)
+        sha = overridden.sha if overridden is not None else ""
         # Either side may be a short SHA.
-        return (
-            isinstance(sha, str)
-            and len(sha) >= 7
-            and any(s.startswith(sha) or sha.startswith(s) for s in shas)
-        )
+        return len(sha) >= 7 and any(s.startswith(sha) or sha.startswith(s) for s in shas)
 
     until = run.ended_at
-    return [
-        e
-        for e in store.events(None)
-        if e.kind == KIND_STATUS_OVERRIDDEN
-        and ours(e.details.get("sha"))
-        and (until is None or e.at <= until)
-    ]
+    return [e for e in store.events(None) if ours(e) and (until is None or e.at <= until)]
 
 
 def branch_name(run_id: str) -> str:
@@ -250,22 +229,12 @@ def open_pull_request(
         f"Postmortem: {draft.facts.title}",
         _pull_request_body(draft),
     )
-    store.append_event(
-        run_id,
-        actor=actor,
-        source=source,
-        kind=KIND_PULL_REQUEST,
-        summary=f"Postmortem pull request #{pr.number} opened in {settings.repository}",
-        details={
-            "repository": settings.repository,
-            "branch": branch,
-            "base": settings.base_branch,
-            "path": draft.repository_path,
-            "number": pr.number,
-            "url": pr.url,
-        },
-        key=f"{run_id}:{KIND_PULL_REQUEST}:{settings.repository}#{pr.number}",
+    opened = PullRequestOpened(
+        settings.repository, branch, settings.base_branch, draft.repository_path, pr.number, pr.url
     )
+    summary = f"Postmortem pull request #{pr.number} opened in {settings.repository}"
+    key = f"{run_id}:{opened.KIND}:{settings.repository}#{pr.number}"
+    store.record(run_id, opened, summary, actor=actor, source=source, key=key)
     return pr
 
 
