@@ -35,13 +35,10 @@ def test_a_name_taken_by_another_run_s_pull_request_is_not_reused(
     store: Store, config: Config
 ) -> None:
     first = resolved_run(store)
-    store.append_event(
-        first,
-        actor="oob",
-        source=Source.WORKER,
-        kind=events.KIND_PULL_REQUEST,
-        summary="Postmortem pull request #5 opened",
-        details={"path": "Postmortems/2026/2026-6-23-Editors-Cannot-Log-In-With-PIV.md"},
+    path = "Postmortems/2026/2026-6-23-Editors-Cannot-Log-In-With-PIV.md"
+    opened = events.PullRequestOpened("o/pm", "oob/postmortem-x", "main", path, 5, "https://x/5")
+    store.record(
+        first, opened, "Postmortem pull request #5 opened", actor="oob", source=Source.WORKER
     )
     second = denied_run_with_id(store, "20260623-150000-cafe")
     path = pm.build_draft(store, config, second).repository_path
