@@ -61,7 +61,7 @@ def latency(
     for change in [*_build_changes(state, events, gate), *_overrides(events)]:
         acted = next((t for e, t in seen if t >= change.at and change.answers(e)), None)
         if acted is not None:
-            samples.append(_sample(change.what, change.at, acted, time_scale))
+            samples.append(sample(change.what, change.at, acted, time_scale))
     decided = [(e.kind, e.at.timestamp()) for e in events if e.kind in DECIDED]
     workflow = [t for e, t in seen if e.source == Source.WORKER]
     samples += reaction_latencies(decided, workflow, time_scale)
@@ -142,7 +142,7 @@ def reaction_latencies(
             continue
         following = ordered[i + 1][1] if i + 1 < len(ordered) else None
         if following is None or following >= acted:
-            samples.append(_sample(what, change, acted, time_scale))
+            samples.append(sample(what, change, acted, time_scale))
     return samples
 
 
@@ -165,7 +165,7 @@ def _build_event(kind: str, job: str, number: int) -> Callable[[Event], bool]:
     )
 
 
-def _sample(what: str, changed: float, acted: float, time_scale: float) -> dict[str, Any]:
+def sample(what: str, changed: float, acted: float, time_scale: float) -> dict[str, Any]:
     return {
         "change": what,
         "changed_at": iso(changed),

@@ -158,7 +158,6 @@ def _play(
 ) -> Rehearsal:
     from oob.adapters import connect
     from oob.adapters.retry import RetryPolicy
-    from oob.commands import Control
 
     config = _sandbox_config(sandbox, home, merge_hold)
     url = f"sqlite:///{home / 'oob.sqlite'}"
@@ -184,45 +183,77 @@ def _play(
             log_level=log_level,
             crash=crash,
         )
-        control = Control(store, url)
-        # The Slack app's interactivity: people decide with the buttons of oob's messages.
-        stack.enter_context(_slack_app(sandbox, config, store, control, time_scale))
-        state = sandbox.state()
-        sim_start = float(state["sim_epoch"])
-        wall_start = time.monotonic()
-        # A scenario may ask for a shorter release wait than the config's (`quick`).
-        wait = sandbox.world.scenario.release_wait or config.pipeline.release_wait
-        run = control.start(config, _request(config, str(state["fix_sha"]), incident, wait))
-        if killer is not None:
-            killer.watch(run.id, stop)
-        people = People(
-            store=store, config=config, code_host=services.code_host, sandbox=sandbox, run_id=run.id
+        played = _run(
+            sandbox, config, store, services, stack, stop, incident, time_scale, show, killer
         )
-        stack.callback(people.join)
-        stack.callback(stop.set)
-        people.start(stop, _people_look(time_scale))
-        if show is not None:
-            show(store, config, run.id, time_scale)
-        _wait_finished(store, run.id)
-        wall = time.monotonic() - wall_start
-        end_state = sandbox.state()
-        ledger = sandbox.ledger()
     try:
         return _result(
             store,
             config,
-            run.id,
+            played.run_id,
             scenario,
-            sim_seconds=float(end_state["sim_epoch"]) - sim_start,
-            wall_seconds=wall,
-            state=end_state,
-            ledger=ledger,
-            people=people,
+            sim_seconds=played.sim_seconds,
+            wall_seconds=played.wall_seconds,
+            state=played.state,
+            ledger=played.ledger,
+            people=played.people,
             time_scale=time_scale,
             killed_after=killer.killed_at if killer is not None else None,
         )
     finally:
         store.close()
+
+
+@dataclass(frozen=True)
+class _Played:
+    """What a run left when it finished: the sandbox's state and ledger, the people."""
+
+    run_id: str
+    sim_seconds: float
+    wall_seconds: float
+    state: dict[str, Any]
+    ledger: list[dict[str, Any]]
+    people: People
+
+
+def _run(  # noqa: PLR0917 - the rehearsal's parts
+    sandbox: SandboxServer,
+    config: Config,
+    store: Store,
+    services: Services,
+    stack: ExitStack,
+    stop: threading.Event,
+    incident: Incident,
+    time_scale: float,
+    show: Callable[[Store, Config, str, float], None] | None,
+    killer: Killer | None,
+) -> _Played:
+    """Start the run, let the people act on it, and wait until it has finished."""
+    from oob.commands import Control
+
+    control = Control(store, store.url)
+    # The Slack app's interactivity: people decide with the buttons of oob's messages.
+    stack.enter_context(_slack_app(sandbox, config, store, control, time_scale))
+    state = sandbox.state()
+    wall_start = time.monotonic()
+    # A scenario may ask for a shorter release wait than the config's (`quick`).
+    wait = sandbox.world.scenario.release_wait or config.pipeline.release_wait
+    run = control.start(config, _request(config, str(state["fix_sha"]), incident, wait))
+    if killer is not None:
+        killer.watch(run.id, stop)
+    people = People(
+        store=store, config=config, code_host=services.code_host, sandbox=sandbox, run_id=run.id
+    )
+    stack.callback(people.join)
+    stack.callback(stop.set)
+    people.start(stop, _people_look(time_scale))
+    if show is not None:
+        show(store, config, run.id, time_scale)
+    _wait_finished(store, run.id)
+    wall = time.monotonic() - wall_start
+    end = sandbox.state()
+    sim = float(end["sim_epoch"]) - float(state["sim_epoch"])
+    return _Played(run.id, sim, wall, end, sandbox.ledger(), people)
 
 
 def _start_worker(

@@ -23,7 +23,7 @@ class Pace:
 
     near: float = 0.5  # between two looks where a change is due
     spread: float = 0.1  # how early a build may end, as a share of its estimated duration...
-    widest: float = 10.0  # ...but looks are `near` apart for at most this long before it
+    widest: float = 5.0  # ...but looks are `near` apart for at most this long before it
     quiet: float = 5.0  # how soon a triggered build is expected to start (Jenkins' quiet period)
     late: float = 4.0  # once a change is late by L seconds, look again after L / late
     shortest: float = 0.02  # the shortest real pause, whatever the time scale
@@ -44,10 +44,10 @@ def build_end(started_at: datetime, estimated_seconds: float | None, pace: Pace)
     return Due(started_at + timedelta(seconds=estimated_seconds), pace.spread * estimated_seconds)
 
 
-def start_after(moment: datetime, pace: Pace) -> Due:
-    """When a build triggered at `moment` (asked for, or its upstream ended) should start: not
-    before the quiet period is over."""
-    return Due(moment + timedelta(seconds=pace.quiet))
+def start_after(moment: datetime, pace: Pace, queued: float | None = None) -> Due:
+    """When a build triggered at `moment` (asked for, or its upstream ended) should start: after
+    `queued` seconds, as long as the last one waited, else once the quiet period is over."""
+    return Due(moment + timedelta(seconds=pace.quiet if queued is None else queued))
 
 
 def pause(now: datetime, due: Due | None, pace: Pace, *, longest: float) -> float:

@@ -13,15 +13,15 @@ from typing import NoReturn
 from oob.config import Stage
 from oob.eta import format_minutes, lead_time
 from oob.events import (
-    KIND_APPROVAL_REQUESTED,
-    KIND_CHECK,
-    KIND_HOLD_STARTED,
-    KIND_PREFLIGHT_PASSED,
-    KIND_PREFLIGHT_WAITING,
-    KIND_RELEASE_INTENT,
-    KIND_RELEASE_PICKED,
-    KIND_SHIELD_DOWN,
-    KIND_SHIELD_UP,
+    ApprovalRequested,
+    CheckResult,
+    HoldStarted,
+    PreflightPassed,
+    PreflightWaiting,
+    ReleaseIntent,
+    ReleasePicked,
+    ShieldDown,
+    ShieldUp,
 )
 from oob.policy import Action, Topic
 from oob.ports import Build
@@ -30,6 +30,8 @@ from oob.procedure.flow import End, Flow, Phase
 from oob.procedure.hold import CONTEXT as HOLD_CONTEXT
 from oob.procedure.pacing import Due, build_end, pause, start_after
 from oob.states import RunState
+
+SHIELD_DOWN = "the deploy shield is lowered: the CMS serves editors again"
 
 
 def approval(flow: Flow) -> None:
@@ -40,12 +42,11 @@ def approval(flow: Flow) -> None:
     timeout = flow.request.get("approval_timeout_minutes")
     started = fx.now()
     deadline = started + timedelta(minutes=timeout) if timeout else None
-    flow.begin(Phase.APPROVAL, deadline=deadline.isoformat() if deadline else None)
+    flow.begin(Phase.APPROVAL, deadline=deadline)
     flow.post("approval_request", ("product_owner",), required=True)
     flow.record(
-        KIND_APPROVAL_REQUESTED,
+        ApprovalRequested(flow.eta_minutes, plan.pipeline.gate.name),
         f"approval requested from the product owner (ETA {format_minutes(flow.eta_minutes)})",
-        {"eta_minutes": flow.eta_minutes, "stage": plan.pipeline.gate.name},
     )
     while True:
         left = flow.tuning.approval_poll_seconds
@@ -74,16 +75,12 @@ def preflight(flow: Flow) -> None:
             stage = readiness.stage or flow.plan.pipeline.release_trigger
             flow.eta_minutes = eta_from(flow, stage)
             flow.record(
-                KIND_PREFLIGHT_PASSED,
-                "pre-flight passed: the fix is ready to release",
-                {"eta_minutes": flow.eta_minutes},
+                PreflightPassed(flow.eta_minutes), "pre-flight passed: the fix is ready to release"
             )
             return
         if readiness.reasons != said:
             said = readiness.reasons
-            flow.record(
-                KIND_PREFLIGHT_WAITING, "waiting: " + "; ".join(said), {"reasons": list(said)}
-            )
+            flow.record(PreflightWaiting(said), "waiting: " + "; ".join(said))
         flow.poll()
 
 
@@ -99,9 +96,7 @@ def notify(flow: Flow) -> None:
     flow.post("hold_merges", ("engineers",), required=True)
     flow.baseline = flow.fx.main_head(flow.run_id)
     if mode == "ask":
-        flow.record(
-            KIND_HOLD_STARTED, "engineers asked to hold merges", {"baseline": flow.baseline}
-        )
+        flow.record(HoldStarted(flow.baseline), "engineers asked to hold merges")
         return
     how = (
         f"{len(held)} open pull request(s) carry a pending {HOLD_CONTEXT}"
@@ -109,9 +104,8 @@ def notify(flow: Flow) -> None:
         else f"{flow.plan.services.github.branch} is locked"
     )
     flow.record(
-        KIND_HOLD_STARTED,
+        HoldStarted(flow.baseline, mode, tuple(held)),
         f"merges held ({mode}): {how}; engineers asked to hold merges",
-        {"baseline": flow.baseline, "mode": mode, "held": held},
     )
 
 
@@ -123,9 +117,8 @@ def trigger(flow: Flow) -> None:
     parameters = {pipeline.release_wait_parameter: f"{wait:g}"}
     intent_at = flow.fx.now()
     flow.record(
-        KIND_RELEASE_INTENT,
+        ReleaseIntent(job, parameters),
         f"triggering {job} with {pipeline.release_wait_parameter}={wait:g}",
-        {"job": job, "parameters": parameters},
     )
     flow.triggered = True
     ticket = flow.fx.trigger(flow.run_id, job, parameters, intent_at)
@@ -227,15 +220,8 @@ def release_check(flow: Flow, sha: str, state: str, line: str) -> None:
         else "it is not passing"
     )
     flow.record(
-        KIND_RELEASE_PICKED,
+        ReleasePicked(sha, state, contains, compare_url, line),
         f"the release job picked {sha[:7]} ({state}); {verdict}",
-        {
-            "sha": sha,
-            "state": state,
-            "contains_fix": contains,
-            "compare_url": compare_url,
-            "line": line,
-        },
     )
     if not ok:
         flow.post(
@@ -255,6 +241,7 @@ def deploy(flow: Flow) -> None:
     flow.begin(Phase.DEPLOY)
     previous = follow(flow, flow.release)
     stages = flow.plan.pipeline.to_production
+    queued: float | None = None  # how long Jenkins took to start the last stage
     for index, stage in enumerate(stages):
         job = _job(stage)
         deadline = fx.now() + timedelta(minutes=2 * stage.estimate_minutes + 10)
@@ -264,7 +251,8 @@ def deploy(flow: Flow) -> None:
         ) is None:
             if fx.now() >= deadline:
                 fail(flow, f"{job} did not start after {previous.job} #{previous.number}")
-            look(flow, start_after(ended, flow.tuning.pace))
+            look(flow, start_after(ended, flow.tuning.pace, queued))
+        queued = max(0.0, (build.started_at - ended).total_seconds())
         record_started(flow, build)
         previous = follow(flow, build, production=index == len(stages) - 1)
     flow.deployed = True
@@ -276,17 +264,13 @@ def shield(flow: Flow) -> None:
     flow.begin(Phase.SHIELD)
     if not flow.fx.shield_up() and flow.production_ended is not None:
         # Down already: lowered by the production job, which ended at this time by its record.
-        flow.record(
-            KIND_SHIELD_DOWN,
-            "the deploy shield is lowered: the CMS serves editors again",
-            at=flow.production_ended,
-        )
+        flow.record(ShieldDown(), SHIELD_DOWN, at=flow.production_ended)
     else:
         # It comes down as the production job ends.
         lowered = Due(flow.production_ended) if flow.production_ended else None
         while flow.fx.shield_up():
             look(flow, lowered)
-        flow.record(KIND_SHIELD_DOWN, "the deploy shield is lowered: the CMS serves editors again")
+        flow.record(ShieldDown(), SHIELD_DOWN)
     flow.post("deploy_complete", ("helpdesk",))
 
 
@@ -316,9 +300,8 @@ def follow(flow: Flow, build: Build, *, production: bool = False) -> Build:
 
 def _shield_up(flow: Flow, build: Build) -> None:
     flow.record(
-        KIND_SHIELD_UP,
+        ShieldUp(f"{build.job} #{build.number}"),
         "the deploy shield is up: editors see maintenance",
-        {"from": f"{build.job} #{build.number}"},
         at=build.started_at,
     )
 
@@ -335,7 +318,7 @@ def verify(flow: Flow) -> None:
     deadline = fx.now() + timedelta(minutes=checks.timeout_minutes)
     flow.begin(
         Phase.VERIFY,
-        deadline=deadline.isoformat(),
+        deadline=deadline,
         needs_confirmation=checks.require_confirmation,
     )
     passed: set[str] = set()
@@ -348,9 +331,8 @@ def verify(flow: Flow) -> None:
             if last.get(check.name) != (ok, detail):
                 last[check.name] = (ok, detail)
                 flow.record(
-                    KIND_CHECK,
+                    CheckResult(check.name, ok, detail),
                     f"check {check.name!r}: {'ok' if ok else 'failed'}: {detail}",
-                    {"name": check.name, "ok": ok, "detail": detail},
                 )
             if ok:
                 passed.add(check.name)
