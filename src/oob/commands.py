@@ -275,11 +275,10 @@ def notify(
 def _undelivered(events: list[Event], run_id: str, message: str) -> list[MessageUndelivered]:
     """The undelivered `message`s of a run that no channel got since (`UsageError` if none)."""
     from oob.errors import UsageError
-    from oob.events import MessageUndelivered, Resent
+    from oob.events import undelivered
 
-    sent = {(r.key, r.channel) for r in map(Resent.of, events) if r is not None}
-    missed = [m for m in map(MessageUndelivered.of, events) if m is not None]
-    pending = [m for m in missed if m.message == message and (m.key, m.channel) not in sent]
+    missed = [m for _, m in undelivered(events)]
+    pending = [m for m in missed if m.message == message]
     if not pending:
         left = sorted({m.message for m in missed} - {message})
         raise UsageError(

@@ -113,7 +113,7 @@ class CommandRefused(Payload, kind=KIND_COMMAND_REFUSED):
     """A command the policy refused, why, and the text it came with."""
 
     command: str
-    reason: str
+    reason: str = ""
     text: str = ""
 
 
@@ -135,9 +135,9 @@ class StatusOverridden(Payload, kind=KIND_STATUS_OVERRIDDEN):
 class MessagePosted(Payload, kind=KIND_MESSAGE_POSTED):
     """A message oob posted: `purpose` is the message's name, `ts` Slack's id of it."""
 
-    audience: str
-    channel: str
-    purpose: str
+    audience: str = ""
+    channel: str = ""
+    purpose: str = ""
     permalink: str | None = None
     ts: str | None = None
 
@@ -171,9 +171,9 @@ class HoldLifted(Payload, kind=KIND_HOLD_LIFTED):
 class HoldNotLifted(Payload, kind=KIND_HOLD_NOT_LIFTED):
     """An enforced hold still in place at the end, and the `command` that lifts it."""
 
-    mode: str
-    error: str
-    command: str
+    mode: str = ""
+    error: str = ""
+    command: str = ""
 
 
 class MergeDetected(Payload, kind=KIND_MERGE_DETECTED):
@@ -253,12 +253,12 @@ class StepStarted(Payload, kind=KIND_STEP_STARTED):
 
 class StepFinished(Payload, kind=KIND_STEP_FINISHED):
     step: str
-    status: str
+    status: str = "done"
 
 
 class Ended(Payload, kind=KIND_ENDED):
     outcome: str
-    reason: str
+    reason: str = ""
 
 
 class Abandoned(Payload, kind=KIND_ABANDONED):
@@ -273,9 +273,9 @@ class MessageUndelivered(Payload, kind=KIND_MESSAGE_UNDELIVERED):
     """A message oob could not deliver, with the `command` that sends it again; `text` and
     `key` are kept so that `oob notify` sends the very message, once."""
 
-    message: str
-    error: str
-    command: str
+    message: str = ""
+    error: str = ""
+    command: str = ""
     audience: str = ""
     channel: str = ""
     text: str = ""
@@ -377,3 +377,11 @@ def builds(events: Iterable[Event]) -> list[BuildRecord]:
             )
         found[(record.job, record.number)] = record
     return sorted(found.values(), key=lambda b: b.started_at)
+
+
+def undelivered(events: Iterable[Event]) -> list[tuple[Event, MessageUndelivered]]:
+    """The messages a run could not deliver that `oob notify` has not sent since."""
+    events = list(events)
+    resent = {(r.key, r.channel) for r in map(Resent.of, events) if r is not None}
+    missed = ((e, MessageUndelivered.of(e)) for e in events)
+    return [(e, m) for e, m in missed if m is not None and (m.key, m.channel) not in resent]

@@ -174,17 +174,16 @@ def snapshot(
 
 def _steps(run: Run, events: list[Event]) -> tuple[tuple[StepView, ...], str | None]:
     """The runbook's steps with their times and status, and the one running now."""
-    from oob.events import KIND_STEP_FINISHED, KIND_STEP_STARTED
+    from oob.events import StepFinished, StepStarted
     from oob.procedure import STEPS
 
     started: dict[str, datetime] = {}
     finished: dict[str, tuple[datetime, str]] = {}
     for event in events:
-        step = event.details.get("step")
-        if event.kind == KIND_STEP_STARTED and step:
-            started[step] = event.at
-        elif event.kind == KIND_STEP_FINISHED and step:
-            finished[step] = (event.at, str(event.details.get("status", "done")))
+        if (begun := StepStarted.of(event)) is not None:
+            started[begun.step] = event.at
+        elif (ended := StepFinished.of(event)) is not None:
+            finished[ended.step] = (event.at, ended.status)
     current = next((s for s in started if s not in finished), None)
     steps = []
     for name in STEPS:
@@ -228,13 +227,12 @@ def _stages(config: Config, run: Run, events: list[Event], now: datetime) -> lis
 
 def waiting_for(config: Config, run: Run, events: list[Event]) -> Waiting | None:
     """Whom the run waits for now, if a person: the approvers, or the fix confirmers."""
-    from oob.events import KIND_FIX_CONFIRMED, KIND_STEP_STARTED
+    from oob.events import KIND_FIX_CONFIRMED, KIND_STEP_STARTED, StepStarted
     from oob.policy import Action, holders
     from oob.states import RunState
 
-    phase = next((e for e in reversed(events) if e.kind == KIND_STEP_STARTED), None)
-    until_text = phase.details.get("deadline") if phase else None
-    until = datetime.fromisoformat(until_text) if until_text else None
+    phase = StepStarted.of(next((e for e in reversed(events) if e.kind == KIND_STEP_STARTED), None))
+    until = phase.deadline if phase is not None else None
     if run.state is RunState.AWAITING_APPROVAL:
         who = ", ".join(sorted(holders(config.roles, Action.APPROVE) - {run.requester}))
         return Waiting(f"the product owner ({who})", "approve", f"oob approve {run.id}", until)
@@ -242,7 +240,7 @@ def waiting_for(config: Config, run: Run, events: list[Event]) -> Waiting | None
     if (
         run.state is RunState.VERIFYING
         and phase is not None
-        and phase.details.get("step") == "verify"
+        and phase.step == "verify"
         and config.verify.require_confirmation
         and not confirmed
     ):
@@ -254,30 +252,23 @@ def waiting_for(config: Config, run: Run, events: list[Event]) -> Waiting | None
 
 
 def _undelivered(events: list[Event]) -> tuple[Undelivered, ...]:
-    from oob.events import KIND_MESSAGE_UNDELIVERED, KIND_NOTIFIED
+    from oob.events import undelivered
 
-    resent = {
-        (e.details.get("key"), e.details.get("channel")) for e in events if e.kind == KIND_NOTIFIED
-    }
-    missed = tuple(
-        Undelivered(e.summary, str(e.details.get("command", "")))
-        for e in events
-        if e.kind == KIND_MESSAGE_UNDELIVERED
-        and (e.details.get("key"), e.details.get("channel")) not in resent
-    )
+    missed = tuple(Undelivered(e.summary, m.command) for e, m in undelivered(events))
     return missed + _hold_not_lifted(events)
 
 
 def _hold_not_lifted(events: list[Event]) -> tuple[Undelivered, ...]:
     """A merge hold that could not be lifted, until one lifts it (`oob hold release`)."""
-    from oob.events import KIND_HOLD_LIFTED, KIND_HOLD_NOT_LIFTED
+    from oob.events import KIND_HOLD_LIFTED, KIND_HOLD_NOT_LIFTED, HoldNotLifted
 
     last = next(
         (e for e in reversed(events) if e.kind in (KIND_HOLD_LIFTED, KIND_HOLD_NOT_LIFTED)), None
     )
-    if last is None or last.kind != KIND_HOLD_NOT_LIFTED:
+    not_lifted = HoldNotLifted.of(last)
+    if last is None or not_lifted is None:
         return ()
-    return (Undelivered(last.summary, str(last.details.get("command", "")), hold=True),)
+    return (Undelivered(last.summary, not_lifted.command, hold=True),)
 
 
 def _eta(config: Config, run: Run, stages: list[StageView]) -> float | None:

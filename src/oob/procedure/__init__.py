@@ -15,7 +15,7 @@ woken by a message and reads the decisions taken from the store.
 
 from __future__ import annotations
 
-from oob.events import KIND_ENDED, KIND_RELEASE_INTENT, KIND_STEP_FINISHED
+from oob.events import KIND_ENDED, KIND_RELEASE_INTENT, StepFinished
 from oob.procedure.flow import Phase
 from oob.procedure.runtime import Readiness, Runtime, Tuning, bind
 from oob.states import CANCELLABLE
@@ -50,5 +50,6 @@ def finished(events: list[Event]) -> bool:
         return False
     last = events[-1]
     if any(e.kind == KIND_RELEASE_INTENT for e in events):
-        return last.kind == KIND_STEP_FINISHED and last.details.get("step") == "postmortem"
+        step = StepFinished.of(last)
+        return step is not None and step.step == "postmortem"
     return last.kind == KIND_ENDED

@@ -36,7 +36,7 @@ from oob.adapters.chat import SlackChat
 from oob.adapters.retry import RetryPolicy
 from oob.config import Config
 from oob.errors import OobError, UsageError
-from oob.events import KIND_MESSAGE_POSTED
+from oob.events import MessagePosted
 from oob.limits import check_text
 from oob.messages import decided, slack_escape
 from oob.policy import RULES, Action
@@ -221,9 +221,9 @@ class Interactions:
         taken = self.store.taken(click.run_id).get(topic) if topic is not None else None
         posted = next(
             (
-                PostedMessage(str(e.details["channel"]), "", click.ts)
-                for e in self.store.events(click.run_id)
-                if e.kind == KIND_MESSAGE_POSTED and e.details.get("ts") == click.ts
+                PostedMessage(m.channel, "", click.ts)
+                for m in map(MessagePosted.of, self.store.events(click.run_id))
+                if m is not None and m.ts == click.ts
             ),
             None,
         )

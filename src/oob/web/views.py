@@ -2,9 +2,8 @@
 
 The pages and the JSON API both render these. The state, steps, stages (estimate against
 actual) and ETA are `oob.readmodel.snapshot`, the same that `oob status` prints; this module adds
-what only the dashboard lists, read from the timeline by the details the procedure records:
-the Jenkins builds (`job`, `number`, `url`, `result`) and the messages sent (`channel`,
-`permalink`). Nothing here decides anything about the run: `available_actions` says which
+what only the dashboard lists, read from the timeline through the events' payloads
+(`oob.events`): the Jenkins builds and the messages sent. Nothing here decides anything about the run: `available_actions` says which
 actions the procedure will accept now, so that a page offers only those (the commands check
 again, and have the last word).
 """
@@ -27,12 +26,12 @@ from oob.events import (
     KIND_FIX_CONFIRMED,
     KIND_FIX_REJECTED,
     KIND_MERGE_DETECTED,
-    KIND_MESSAGE_POSTED,
     KIND_MESSAGE_UNDELIVERED,
     KIND_PREFLIGHT_WAITING,
     KIND_PULL_REQUEST,
     KIND_RELEASE_PICKED,
     KIND_STATUS_OVERRIDDEN,
+    MessagePosted,
     builds,
 )
 from oob.readmodel import Snapshot, snapshot
@@ -144,9 +143,9 @@ def builds_of(events: Sequence[Event]) -> list[BuildRow]:
 def messages_of(events: Sequence[Event]) -> list[MessageRow]:
     """The messages the run posted, with a link where the chat service gave one."""
     return [
-        MessageRow(e.at, str(e.details.get("channel")), e.summary, e.details.get("permalink"))
+        MessageRow(e.at, m.channel, e.summary, m.permalink)
         for e in events
-        if e.kind == KIND_MESSAGE_POSTED
+        if (m := MessagePosted.of(e)) is not None
     ]
 
 
