@@ -165,12 +165,13 @@ def _play(
     store = Store(url, clock=EpochClock(sandbox.world.clock.now))
     stop = threading.Event()
     # The services' waits (backoff, Retry-After) are in their clock: the sandbox's. What uses
-    # the services' clients (the worker, the people) stops before they close: the stack
-    # unwinds last to first.
+    # the services' clients and the store (the worker, the people) stops before they close:
+    # the stack unwinds last to first.
     with (
         connect(config, policy=RetryPolicy(time_scale=time_scale)) as services,
         ExitStack() as stack,
     ):
+        stack.callback(store.close)  # last, once the worker and the people have stopped
         killer = _start_worker(
             stack,
             store,
@@ -183,37 +184,7 @@ def _play(
             log_level=log_level,
             crash=crash,
         )
-        played = _run(
-            sandbox, config, store, services, stack, stop, incident, time_scale, show, killer
-        )
-    try:
-        return _result(
-            store,
-            config,
-            played.run_id,
-            scenario,
-            sim_seconds=played.sim_seconds,
-            wall_seconds=played.wall_seconds,
-            state=played.state,
-            ledger=played.ledger,
-            people=played.people,
-            time_scale=time_scale,
-            killed_after=killer.killed_at if killer is not None else None,
-        )
-    finally:
-        store.close()
-
-
-@dataclass(frozen=True)
-class _Played:
-    """What a run left when it finished: the sandbox's state and ledger, the people."""
-
-    run_id: str
-    sim_seconds: float
-    wall_seconds: float
-    state: dict[str, Any]
-    ledger: list[dict[str, Any]]
-    people: People
+        return _run(sandbox, config, store, services, stack, stop, incident, scenario, show, killer)
 
 
 def _run(  # noqa: PLR0917 - the rehearsal's parts
@@ -224,13 +195,14 @@ def _run(  # noqa: PLR0917 - the rehearsal's parts
     stack: ExitStack,
     stop: threading.Event,
     incident: Incident,
-    time_scale: float,
+    scenario: str,
     show: Callable[[Store, Config, str, float], None] | None,
     killer: Killer | None,
-) -> _Played:
-    """Start the run, let the people act on it, and wait until it has finished."""
+) -> Rehearsal:
+    """Start the run, let the people act on it, wait until it has finished, and count."""
     from oob.commands import Control
 
+    time_scale = sandbox.options.time_scale
     control = Control(store, store.url)
     # The Slack app's interactivity: people decide with the buttons of oob's messages.
     stack.enter_context(_slack_app(sandbox, config, store, control, time_scale))
@@ -252,8 +224,19 @@ def _run(  # noqa: PLR0917 - the rehearsal's parts
     _wait_finished(store, run.id)
     wall = time.monotonic() - wall_start
     end = sandbox.state()
-    sim = float(end["sim_epoch"]) - float(state["sim_epoch"])
-    return _Played(run.id, sim, wall, end, sandbox.ledger(), people)
+    return _result(
+        store,
+        config,
+        run.id,
+        scenario,
+        sim_seconds=float(end["sim_epoch"]) - float(state["sim_epoch"]),
+        wall_seconds=wall,
+        state=end,
+        ledger=sandbox.ledger(),
+        people=people,
+        time_scale=time_scale,
+        killed_after=killer.killed_at if killer is not None else None,
+    )
 
 
 def _start_worker(
