@@ -90,13 +90,11 @@ class GitHubCodeHost:
 
     def combined_status(self, sha: str) -> CombinedStatus:
         """The combined state and the latest status of every context reported on `sha`."""
-        data = self._api.ok(
-            self._api.request(
-                "GET",
-                f"repos/{self.repository}/commits/{sha}/status",
-                params={"per_page": 100},
-            ),
-            f"status of {sha[:12]}",
+        data = self._api.json(
+            "GET",
+            f"repos/{self.repository}/commits/{sha}/status",
+            what=f"status of {sha[:12]}",
+            params={"per_page": 100},
         )
         statuses = tuple(_status_of(s) for s in data.get("statuses") or [])
         return CombinedStatus(
@@ -116,9 +114,11 @@ class GitHubCodeHost:
         }
         if target_url:
             body["target_url"] = target_url
-        data = self._api.ok(
-            self._api.request("POST", f"repos/{self.repository}/statuses/{sha}", json=body),
-            f"status {context} on {sha[:12]}",
+        data = self._api.json(
+            "POST",
+            f"repos/{self.repository}/statuses/{sha}",
+            what=f"status {context} on {sha[:12]}",
+            json=body,
         )
         return _status_of(data)
 
@@ -161,9 +161,10 @@ class GitHubCodeHost:
 
     def ensure_branch(self, repository: str, branch: str, from_branch: str) -> None:
         """Create `branch` at the tip of `from_branch`, or keep it if it exists."""
-        ref = self._api.ok(
-            self._api.request("GET", f"repos/{repository}/git/ref/heads/{from_branch}"),
-            f"branch {from_branch} of {repository}",
+        ref = self._api.json(
+            "GET",
+            f"repos/{repository}/git/ref/heads/{from_branch}",
+            what=f"branch {from_branch} of {repository}",
         )
         # Sent again after a lost answer: a branch the first request made answers 422 below.
         response = self._api.request(
@@ -266,13 +267,11 @@ class GitHubCodeHost:
     ) -> None:
         """PUT .../branches/{branch}/protection: the PUT replaces every setting, so it sends
         all of `protection` (as read) back; repeating it is harmless."""
-        self._api.ok(
-            self._api.request(
-                "PUT",
-                f"repos/{self.repository}/branches/{quote(branch, safe='')}/protection",
-                json=protection_settings(protection, lock_branch=lock_branch),
-            ),
-            f"protection of {branch} (needs an admin token)",
+        self._api.json(
+            "PUT",
+            f"repos/{self.repository}/branches/{quote(branch, safe='')}/protection",
+            what=f"protection of {branch} (needs an admin token)",
+            json=protection_settings(protection, lock_branch=lock_branch),
         )
 
     # --- beyond the port: for `oob doctor` ------------------------------------------------
@@ -280,15 +279,16 @@ class GitHubCodeHost:
     def permissions(self, repository: str | None = None) -> dict[str, bool]:
         """What the token's user may do on the repository (`pull`, `push`, `admin`, ...)."""
         repo = repository or self.repository
-        data = self._api.ok(self._api.request("GET", f"repos/{repo}"), f"repository {repo}")
+        data = self._api.json("GET", f"repos/{repo}", what=f"repository {repo}")
         return {str(k): bool(v) for k, v in (data.get("permissions") or {}).items()}
 
     def branch_required_contexts(self, branch: str) -> list[str] | None:
         """The status contexts `branch`'s protection requires (GET .../branches/{branch}, which
         those who may not administer the repository can read too); None if unprotected."""
-        data = self._api.ok(
-            self._api.request("GET", f"repos/{self.repository}/branches/{quote(branch, safe='')}"),
-            f"branch {branch}",
+        data = self._api.json(
+            "GET",
+            f"repos/{self.repository}/branches/{quote(branch, safe='')}",
+            what=f"branch {branch}",
         )
         if not data.get("protected"):
             return None
@@ -297,7 +297,7 @@ class GitHubCodeHost:
 
     def whoami(self) -> str:
         """The login the token belongs to (raises on bad credentials)."""
-        data = self._api.ok(self._api.request("GET", "user"), "the current user")
+        data = self._api.json("GET", "user", what="the current user")
         return str(data.get("login", "?"))
 
     # --- helpers --------------------------------------------------------------------------

@@ -107,6 +107,10 @@ class GitHubApi:
             hint="check services.github.api_url (it should be the API, not the web site)",
         )
 
+    def json(self, method: str, url: str, *, what: str, **kwargs: Any) -> dict[str, Any]:
+        """`request`, then `ok`: the JSON object GitHub answered about `what`."""
+        return self.ok(self.request(method, url, **kwargs), what)
+
     def ok_list(self, response: httpx.Response, what: str) -> list[dict[str, Any]]:
         """The JSON objects of the list GitHub answered about `what`, or the error."""
         self._raise_for_status(response, what)
