@@ -26,6 +26,7 @@ class Pace:
     widest: float = 5.0  # ...but looks are `near` apart for at most this long before it
     quiet: float = 5.0  # how soon a triggered build is expected to start (Jenkins' quiet period)
     late: float = 4.0  # once a change is late by L seconds, look again after L / late
+    patient: float = 60.0  # the longest pause for a change known to be far off, with no hold
     shortest: float = 0.02  # the shortest real pause, whatever the time scale
 
 

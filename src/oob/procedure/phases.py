@@ -81,7 +81,8 @@ def preflight(flow: Flow) -> None:
         if readiness.reasons != said:
             said = readiness.reasons
             flow.record(PreflightWaiting(said), "waiting: " + "; ".join(said))
-        flow.poll()
+        ends = Due(readiness.expected, flow.tuning.pace.widest) if readiness.expected else None
+        look(flow, ends)
 
 
 def notify(flow: Flow) -> None:
@@ -353,9 +354,15 @@ def verify(flow: Flow) -> None:
 
 
 def look(flow: Flow, due: Due | None) -> None:
-    """Pause as the pace sets for a change `due` (`oob.procedure.pacing`), then look."""
+    """Pause as the pace sets for a change `due` (`oob.procedure.pacing`), then look.
+
+    While merges are held, main is watched at the looks: no pause is longer than the tuning's
+    `poll_seconds`. Before (pre-flight), a change known to be far off is waited for in pauses
+    of up to `pace.patient`."""
     tuning = flow.tuning
     longest = tuning.poll_seconds * tuning.time_scale
+    if due is not None and not flow.holding:
+        longest = max(longest, tuning.pace.patient)
     seconds = pause(flow.fx.now(), due, tuning.pace, longest=longest)
     flow.poll(max(tuning.pace.shortest, seconds / tuning.time_scale))
 

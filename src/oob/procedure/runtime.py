@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from oob.errors import ProcedureError
@@ -25,11 +26,13 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Readiness:
-    """What pre-flight found: ready or not, why not, and the stage the fix is at."""
+    """What pre-flight found: ready or not, why not, the stage the fix is at, and when the
+    tests it waits for should end."""
 
     ready: bool
     reasons: tuple[str, ...] = ()
     stage: str | None = None  # the pipeline stage the fix is at now; None when past the gate
+    expected: datetime | None = None  # when the test gate's running build should finish
 
 
 @dataclass(frozen=True)
