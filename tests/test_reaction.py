@@ -54,7 +54,7 @@ def test_each_change_is_answered_by_its_own_event_in_the_run_clock() -> None:
         event(5, 10, "shield.up", **{"from": "deploys/prod #7"}),
         event(6, 70.5, KIND_BUILD_FINISHED, **build("deploys/prod", 7, 10)),
         event(7, 71, "shield.down"),
-        event(8, 72, "verify.check", ok=True),
+        event(8, 72, "verify.check", name="editor login", ok=True),
         event(9, 80, "verify.confirmed"),
         event(10, 80.1, "step.finished"),
     ]

@@ -23,14 +23,16 @@ from oob.events import (
     KIND_APPROVED,
     KIND_BUILD_FINISHED,
     KIND_BUILD_STARTED,
-    KIND_CHECK,
     KIND_FIX_CONFIRMED,
     KIND_PREFLIGHT_PASSED,
     KIND_PREFLIGHT_WAITING,
     KIND_RELEASE_PICKED,
     KIND_SHIELD_DOWN,
     KIND_SHIELD_UP,
-    KIND_STATUS_OVERRIDDEN,
+    BuildRecord,
+    CheckResult,
+    ShieldUp,
+    StatusOverridden,
     builds,
 )
 from oob.states import Source
@@ -82,7 +84,7 @@ def _build_changes(state: dict[str, Any], events: list[Event], gate: str) -> Ite
     """Each followed build's start and end, the release job's line, the shield raised and
     lowered by the production deploy, and the test gate's ends while pre-flight waits."""
     followed = {(b.job, b.number) for b in builds(events)}
-    shielded = next((str(e.details.get("from")) for e in events if e.kind == KIND_SHIELD_UP), "")
+    shielded = next((s.build for s in map(ShieldUp.of, events) if s is not None), "")
     begun = events[0].at.timestamp() if events else 0.0
     for job in state["jobs"]:
         for build in job["builds"]:
@@ -120,8 +122,8 @@ def _followed(name: str, job: str, build: dict[str, Any], shield: bool) -> Itera
 def _overrides(events: list[Event]) -> Iterator[Change]:
     """The operator's overrides of a failing test, answered by pre-flight."""
     for event in events:
-        if event.kind == KIND_STATUS_OVERRIDDEN:
-            what = f"{event.details.get('context')} overridden"
+        if (overridden := StatusOverridden.of(event)) is not None:
+            what = f"{overridden.context} overridden"
             yield Change(what, event.at.timestamp(), _kind_of(*PREFLIGHT))
 
 
@@ -147,7 +149,8 @@ def reaction_latencies(
 
 
 def _check_passed(event: Event) -> bool:
-    return event.kind == KIND_CHECK and bool(event.details.get("ok"))
+    check = CheckResult.of(event)
+    return check is not None and check.ok
 
 
 def _kind_of(*kinds: str) -> Callable[[Event], bool]:
@@ -155,14 +158,11 @@ def _kind_of(*kinds: str) -> Callable[[Event], bool]:
 
 
 def _build_event(kind: str, job: str, number: int) -> Callable[[Event], bool]:
-    return lambda e: (
-        e.kind == kind
-        and (e.details.get("job"), e.details.get("number"))
-        == (
-            job,
-            number,
-        )
-    )
+    def ours(e: Event) -> bool:
+        build = BuildRecord.read(e.details, e.at) if e.kind == kind else None
+        return build is not None and (build.job, build.number) == (job, number)
+
+    return ours
 
 
 def sample(what: str, changed: float, acted: float, time_scale: float) -> dict[str, Any]:

@@ -363,12 +363,12 @@ def _result(
     time_scale: float,
     killed_after: str | None = None,
 ) -> Rehearsal:
-    from oob.events import KIND_ENDED, KIND_POSTMORTEM
+    from oob.events import Ended, PostmortemWritten
     from oob.policy import DECISION_KINDS
     from oob.reaction import critical_path, latency
 
     events = store.events(run_id)
-    postmortem = next((e for e in reversed(events) if e.kind == KIND_POSTMORTEM), None)
+    postmortem = next((p for p in map(PostmortemWritten.of, reversed(events)) if p), None)
     run = store.run(run_id)
     return Rehearsal(
         run_id=run_id,
@@ -385,8 +385,8 @@ def _result(
             "github_requests_counted": int(state["github"]["requests_counted"]),
             "requests_per_minute": _requests_per_minute(state, sim_seconds),
         },
-        postmortem_path=postmortem.details.get("path") if postmortem else None,
-        reason=next((str(e.details.get("reason")) for e in events if e.kind == KIND_ENDED), None),
+        postmortem_path=postmortem.path if postmortem else None,
+        reason=next((e.reason for e in map(Ended.of, events) if e is not None), None),
         notified=dict(Counter(n for e in ledger for n in e["summary"].get("notified") or ())),
         troubles=list(people.troubles),
         killed_after=killed_after,

@@ -3,9 +3,9 @@
 The pages and the JSON API both render these. The state, steps, stages (estimate against
 actual) and ETA are `oob.readmodel.snapshot`, the same that `oob status` prints; this module adds
 what only the dashboard lists, read from the timeline through the events' payloads
-(`oob.events`): the Jenkins builds and the messages sent. Nothing here decides anything about the run: `available_actions` says which
-actions the procedure will accept now, so that a page offers only those (the commands check
-again, and have the last word).
+(`oob.events`): the Jenkins builds and the messages sent. Nothing here decides anything about
+the run: `available_actions` says which actions the procedure will accept now, so that a page
+offers only those (the commands check again, and have the last word).
 """
 
 from __future__ import annotations
