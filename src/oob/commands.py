@@ -260,7 +260,7 @@ def notify(
                 hint="fix the message template, then tell them by hand",
             )
         posted = chat.post(d.channel, d.text, d.key)
-        resent = Resent(d.message, d.audience, d.channel, d.key, posted.permalink)
+        resent = Resent(d.key, d.channel, d.message, d.audience, posted.permalink)
         summary = f"{actor} sent {message.replace('_', ' ')} to {d.audience} in {d.channel} again"
         key = f"{d.key}:{d.channel}:resent"
         store.record(run_id, resent, summary, actor=actor, source=source, key=key)

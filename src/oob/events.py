@@ -171,9 +171,9 @@ class HoldLifted(Payload, kind=KIND_HOLD_LIFTED):
 class HoldNotLifted(Payload, kind=KIND_HOLD_NOT_LIFTED):
     """An enforced hold still in place at the end, and the `command` that lifts it."""
 
-    mode: str = ""
-    error: str = ""
-    command: str = ""
+    mode: str
+    error: str
+    command: str
 
 
 class MergeDetected(Payload, kind=KIND_MERGE_DETECTED):
@@ -283,10 +283,12 @@ class MessageUndelivered(Payload, kind=KIND_MESSAGE_UNDELIVERED):
 
 
 class Resent(Payload, kind=KIND_NOTIFIED):
-    message: str
-    audience: str
-    channel: str
+    """A message sent again by `oob notify`, under the key it missed with."""
+
     key: str
+    channel: str
+    message: str = ""
+    audience: str = ""
     permalink: str | None = None
 
 
