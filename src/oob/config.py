@@ -304,6 +304,16 @@ class Web(Model):
         default=[], description="Addresses or networks whose `sso_header` is believed."
     )
     users: dict[str, WebUser] = Field(default={})
+    session_key_env: str | None = Field(
+        default=None,
+        pattern=ENV_NAME,
+        description="The environment variable holding the key that signs sessions and forms: "
+        "the same on every `oob serve` behind one load balancer. Unset: a random key per process.",
+    )
+    metrics_public: bool = Field(
+        default=False,
+        description="Serve `GET /metrics` to anyone; by default only to dashboard users.",
+    )
 
     @model_validator(mode="after")
     def _identity_is_complete(self) -> Web:

@@ -1,8 +1,9 @@
 """The run store's database: where it is (`database_url`), its tables, how their rows are
 hashed, and how it is opened (`open_database`) and its connections set up.
 
-`oob_runs`, `oob_events` (the timeline, hash-chained: `event_hash`), `oob_workers` and
-`oob_plans`, beside DBOS's system tables in the same database (`oob.store`).
+`oob_runs`, `oob_events` (the timeline, hash-chained: `event_hash`), `oob_workers`,
+`oob_plans` and the dashboard's `oob_sessions` (`oob.sessions`), beside DBOS's system tables in
+the same database (`oob.store`).
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ def tables() -> Tables:
     import sqlalchemy as sa
 
     metadata = sa.MetaData()
+    sessions_table(metadata)  # created with the others; read and written by `oob.sessions`
     return Tables(
         metadata, _runs(metadata), _events(metadata), _workers(metadata), _plans(metadata)
     )
@@ -155,6 +157,23 @@ def _plans(metadata: sa.MetaData) -> sa.Table:
         metadata,
         sa.Column("run_id", sa.String(64), sa.ForeignKey("oob_runs.id"), primary_key=True),
         sa.Column("plan", sa.JSON, nullable=False),
+    )
+
+
+def sessions_table(metadata: sa.MetaData) -> sa.Table:
+    """The dashboard's sign-ins, shared by every `oob serve` on this database: a session is open
+    until it expires or its person signs out (`ended_at`). The id is kept as its SHA-256 only:
+    whoever reads the table cannot present a session."""
+    import sqlalchemy as sa
+
+    return sa.Table(
+        "oob_sessions",
+        metadata,
+        sa.Column("id_sha256", sa.String(64), primary_key=True),
+        sa.Column("user", sa.String(200), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False, index=True),
+        sa.Column("ended_at", sa.DateTime(timezone=True)),
     )
 
 

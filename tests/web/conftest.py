@@ -200,18 +200,20 @@ class Dashboard:
         return httpx.Client(base_url=self.url, headers=headers, timeout=10, **kwargs)
 
 
-MakeDashboard = Callable[[Config], Dashboard]
+MakeDashboard = Callable[..., Dashboard]  # (config, host="127.0.0.1"): as `oob serve --host`
 
 
 @pytest.fixture
 def make_dashboard(store: Store, clock: FixedClock) -> Iterator[MakeDashboard]:
-    """Start a dashboard for a config (SSO or tokens), with recording commands."""
+    """Start a dashboard for a config (SSO or tokens), with recording commands; `host` is the
+    address `oob serve` would listen on (the test server listens on 127.0.0.1 whatever it is)."""
+    from oob.sessions import StoredSessions
     from oob.web.app import Settings, create_app
     from oob.web.auth import Authenticator
 
     with ExitStack() as stack:
 
-        def make(config: Config) -> Dashboard:
+        def make(config: Config, host: str = "127.0.0.1") -> Dashboard:
             assert config.web is not None
             commands = RecordingCommands()
             settings = Settings(
@@ -219,8 +221,9 @@ def make_dashboard(store: Store, clock: FixedClock) -> Iterator[MakeDashboard]:
                 store=store,
                 commands=commands,
                 override_status=commands.override_status,
-                authenticator=Authenticator(config.web, clock),
+                authenticator=Authenticator(config.web, clock, sessions=StoredSessions(store)),
                 poll_seconds=0.05,
+                host=host,
             )
             url = stack.enter_context(serving(create_app(settings)))
             return Dashboard(url, commands, store, clock)

@@ -68,6 +68,7 @@ def test_serve_runs_the_dashboard_and_a_worker_until_interrupted(tmp_path: Path)
         try:
             assert process.stdout is not None
             assert f"oob dashboard on http://127.0.0.1:{port}/" in process.stdout.readline()
+            assert "session_key_env is not set" in process.stdout.readline()
             assert "executing runs" in process.stdout.readline()
             # uvicorn binds as the worker starts: retry the connection until it listens.
             transport = httpx.HTTPTransport(retries=50)

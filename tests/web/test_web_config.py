@@ -45,6 +45,17 @@ def test_tokens_from_environment_or_hash(preset_text: str, tmp_path: Path) -> No
     assert web.users["cms-oncall"].token_sha256 == SHA
 
 
+def test_the_shared_key_and_metrics_are_off_unless_named(preset_text: str, tmp_path: Path) -> None:
+    sso = '[web]\nidentity = "sso"\ntrusted_proxies = ["127.0.0.1"]\n'
+    web = parse(_with_web(preset_text, sso), tmp_path / "oob.toml").web
+    assert web is not None
+    assert (web.session_key_env, web.metrics_public) == (None, False)
+    named = sso + 'session_key_env = "OOB_WEB_KEY"\nmetrics_public = true\n'
+    web = parse(_with_web(preset_text, named), tmp_path / "oob.toml").web
+    assert web is not None
+    assert (web.session_key_env, web.metrics_public) == ("OOB_WEB_KEY", True)
+
+
 @pytest.mark.parametrize(
     ("web", "expected"),
     [
@@ -55,6 +66,10 @@ def test_tokens_from_environment_or_hash(preset_text: str, tmp_path: Path) -> No
         (
             '[web]\nidentity = "sso"\ntrusted_proxies = ["127.0.0.1"]\nsso_hedaer = "X-User"\n',
             "web.sso_hedaer: unknown key",
+        ),
+        (
+            '[web]\nidentity = "sso"\ntrusted_proxies = ["127.0.0.1"]\nsession_key_env = "a key"\n',
+            "web.session_key_env",
         ),
         (
             '[web]\nidentity = "tokens"\n[web.users.po]\ntoken = "hunter2"\n',

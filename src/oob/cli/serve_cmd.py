@@ -20,6 +20,12 @@ if TYPE_CHECKING:
     from oob.config import Config
     from oob.web.app import Settings
 
+# Said by `oob serve` when no shared key is configured (`[web] session_key_env`).
+NO_SHARED_KEY = (
+    "[web] session_key_env is not set: sign-ins and forms do not survive a restart "
+    "nor cross to another `oob serve`"
+)
+
 
 @app.command()
 def serve(
@@ -50,7 +56,7 @@ def serve(
 
     url = database_url()
     with ExitStack() as stack:
-        settings = _settings(config, url, stack, time_scale=time_scale)
+        settings = _settings(config, url, stack, host=host, time_scale=time_scale)
 
         # Built before serving, so that a missing token stops the command with its message.
         def say(line: str) -> None:
@@ -59,15 +65,22 @@ def serve(
         execute = _runs_executor(settings, url, stack, say=say) if worker else None
         shown = f"[{host}]" if ":" in host else host
         say(f"oob dashboard on http://{shown}:{port}/ (runs in {redact_url(url)})")
+        if config.web.session_key_env is None:
+            say(NO_SHARED_KEY)
         serve_dashboard(settings, host, port, worker=execute)
 
 
-def _settings(config: Config, url: str, stack: ExitStack, *, time_scale: float) -> Settings:
-    """The dashboard's store, commands, sign-in and Slack app; `stack` closes what they open."""
+def _settings(
+    config: Config, url: str, stack: ExitStack, *, host: str, time_scale: float
+) -> Settings:
+    """The dashboard's store, commands, sign-in and Slack app; `stack` closes what they open.
+
+    Sessions are kept in the run store, so that every `oob serve` on it shares them."""
     from oob.adapters import make_code_host
     from oob.clock import clock_for
     from oob.commands import Control
     from oob.override import override_status
+    from oob.sessions import StoredSessions
     from oob.store import open_store
     from oob.web.app import Settings
     from oob.web.auth import Authenticator
@@ -84,8 +97,9 @@ def _settings(config: Config, url: str, stack: ExitStack, *, time_scale: float) 
         store=store,
         commands=commands,
         override_status=partial(override_status, config, code_host, store, clock=clock),
-        authenticator=Authenticator(config.web, clock),
+        authenticator=Authenticator(config.web, clock, sessions=StoredSessions(store)),
         time_scale=time_scale,
+        host=host,
         slack=interactions_for(config, store, commands, now=lambda: clock.now().timestamp()),
     )
 

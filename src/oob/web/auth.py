@@ -11,10 +11,15 @@ Identity comes from the `[web]` table, one way per deployment:
   environment variable the file names. Browsers exchange the token once for a signed session
   cookie; API clients send `Authorization: Bearer <token>`.
 
+Sessions and CSRF tokens are signed with one key: the value of the environment variable that
+`[web] session_key_env` names, the same for every `oob serve` behind one load balancer; without
+it, a random key of this process alone (a restart, or another process, refuses what it signed).
+The key is never printed, logged or stored.
+
 CSRF: every state-changing request carries a token (form field `csrf_token` or header
-`X-CSRF-Token`) that is an HMAC, under a key only this server process knows, of the user's name
-and their session. Another user, or another site, cannot compute it; it is only ever found in
-pages and API answers served to that same user. The login form has its own token bound to a
+`X-CSRF-Token`) that is an HMAC, under the key, of the user's name and their session. Another
+user, or another site, cannot compute it; it is only ever found in pages and API answers served
+to that same user. The login form has its own token bound to a
 random cookie, so that nobody can log a browser in as someone else.
 """
 
@@ -31,16 +36,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from ipaddress import ip_address
+from typing import Protocol
 
 from oob import policy
 from oob.clock import Clock
 from oob.config import Roles, Web
+from oob.errors import ConfigError
 
 SESSION_COOKIE = "oob_session"
 LOGIN_COOKIE = "oob_login"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 SESSION_HOURS = 12
+KEY_MIN_CHARS = 32  # a shared key people choose: long enough not to be guessed
 
 
 class Action(StrEnum):
@@ -85,23 +93,80 @@ class RequestFacts:
     cookies: dict[str, str]
 
 
+class Sessions(Protocol):
+    """Where open sessions are kept: a signed cookie is accepted only while its session is open
+    there, so signing out ends it for good, even if the cookie was copied."""
+
+    def open(self, session: str, name: str, now: datetime, expires: datetime) -> None: ...
+
+    def is_open(self, session: str, now: datetime) -> bool: ...
+
+    def end(self, session: str, now: datetime) -> None: ...
+
+
+class ProcessSessions:
+    """Sessions in this process's memory: another process (or a restart) knows none of them.
+    `oob serve` keeps them in the run store instead (`oob.sessions.StoredSessions`)."""
+
+    def __init__(self) -> None:
+        self._open: dict[str, datetime] = {}  # open session id -> when it expires
+        self._lock = threading.Lock()  # the server's threads sign people in and out
+
+    def open(self, session: str, name: str, now: datetime, expires: datetime) -> None:
+        with self._lock:
+            # Forget the sessions that expired, so that the table holds only live ones.
+            self._open = {s: e for s, e in self._open.items() if e > now}
+            self._open[session] = expires
+
+    def is_open(self, session: str, now: datetime) -> bool:
+        with self._lock:
+            expires = self._open.get(session)
+        return expires is not None and expires > now
+
+    def end(self, session: str, now: datetime) -> None:
+        with self._lock:
+            self._open.pop(session, None)
+
+
+def session_key(web: Web) -> bytes | None:
+    """The shared key from the variable `[web] session_key_env` names; None when none is named.
+
+    A named variable that is unset or short is a mistake, said at once (without its value)."""
+    variable = web.session_key_env
+    if variable is None:
+        return None
+    value = os.environ.get(variable, "")
+    if len(value) < KEY_MIN_CHARS:
+        raise ConfigError(
+            f"{variable} ([web] session_key_env) is "
+            + ("not set" if not value else f"shorter than {KEY_MIN_CHARS} characters"),
+            hint=f"export {variable} with the same random key on every `oob serve`, e.g. "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`",
+        )
+    return value.encode()
+
+
 class Authenticator:
     """Identifies requests according to `[web]`, and makes and checks sessions and CSRF tokens.
 
-    `key` signs sessions and CSRF tokens; by default a fresh random key per process, so a
-    restart ends every session (people sign in again with their token).
-
-    Sessions live in this object too: a signed cookie is accepted only while its session is
-    open here, so signing out ends it for good, even if the cookie was copied. They are the
-    process's, like the key: another process (or a restart) knows none of them.
+    `key` signs sessions and CSRF tokens; by default the shared key of `[web] session_key_env`
+    (`session_key`), else a fresh random key per process, so that a restart ends every session
+    (people sign in again with their token). Open sessions are kept in `sessions`: by default
+    this process's memory (`ProcessSessions`).
     """
 
-    def __init__(self, web: Web, clock: Clock, key: bytes | None = None) -> None:
+    def __init__(
+        self,
+        web: Web,
+        clock: Clock,
+        key: bytes | None = None,
+        *,
+        sessions: Sessions | None = None,
+    ) -> None:
         self.web = web
         self.clock = clock
-        self._key = key or secrets.token_bytes(32)
-        self._sessions: dict[str, datetime] = {}  # open session id -> when it expires
-        self._lock = threading.Lock()  # the server's threads sign people in and out
+        self._key = key or session_key(web) or secrets.token_bytes(32)
+        self._sessions = sessions or ProcessSessions()
 
     # --- identity -----------------------------------------------------------------------------
 
@@ -166,10 +231,7 @@ class Authenticator:
         now = self.clock.now()
         expires = now + timedelta(hours=SESSION_HOURS)
         session = secrets.token_urlsafe(16)
-        with self._lock:
-            # Forget the sessions that expired, so that the table holds only live ones.
-            self._sessions = {s: e for s, e in self._sessions.items() if e > now}
-            self._sessions[session] = expires
+        self._sessions.open(session, name, now, expires)
         body = {"n": name, "s": session, "e": expires.isoformat()}
         payload = base64.urlsafe_b64encode(json.dumps(body).encode()).decode()
         return f"{payload}.{self._sign('session', payload)}"
@@ -179,20 +241,18 @@ class Authenticator:
         if not hmac.compare_digest(signature, self._sign("session", payload)):
             raise Refused(401, "your session is not valid here any more; sign in again")
         body = json.loads(base64.urlsafe_b64decode(payload))
-        if datetime.fromisoformat(body["e"]) <= self.clock.now():
+        now = self.clock.now()
+        if datetime.fromisoformat(body["e"]) <= now:
             raise Refused(401, "your session has expired; sign in again")
         if body["n"] not in self.web.users:
             raise Refused(401, "you are no longer a dashboard user")
-        with self._lock:
-            open_ = body["s"] in self._sessions
-        if not open_:
+        if not self._sessions.is_open(body["s"], now):
             raise Refused(401, "you signed out of this session; sign in again")
         return Identity(body["n"], session=body["s"])
 
     def end_session(self, identity: Identity) -> None:
         """Sign `identity` out: their session cookie is refused from now on."""
-        with self._lock:
-            self._sessions.pop(identity.session, None)
+        self._sessions.end(identity.session, self.clock.now())
 
     # --- CSRF ---------------------------------------------------------------------------------
 

@@ -37,9 +37,8 @@ def login_routes(app: FastAPI, d: Dashboard) -> None:
         if name is None:
             return _login_page(d, request, 401, form.get("next", "/"), "That token is not valid.")
         response = RedirectResponse(_local(form.get("next", "/")), status_code=303)
-        secure = request.url.scheme == "https"
         session = d.auth.new_session(name)
-        _set_cookie(response, SESSION_COOKIE, session, max_age=SESSION_HOURS * 3600, secure=secure)
+        _set_cookie(d, request, response, SESSION_COOKIE, session, max_age=SESSION_HOURS * 3600)
         response.delete_cookie(LOGIN_COOKIE)
         return response
 
@@ -65,7 +64,7 @@ def _login_page(
         error=error,
         login_csrf=d.auth.login_csrf_token(nonce),
     )
-    _set_cookie(response, LOGIN_COOKIE, nonce, max_age=3600, secure=request.url.scheme == "https")
+    _set_cookie(d, request, response, LOGIN_COOKIE, nonce, max_age=3600)
     return response
 
 
@@ -76,8 +75,12 @@ def _local(target: str) -> str:
     return "/"
 
 
-def _set_cookie(response: Response, name: str, value: str, *, max_age: int, secure: bool) -> None:
-    # HttpOnly: no script reads it; SameSite=Strict: no other site's request carries it.
+def _set_cookie(
+    d: Dashboard, request: Request, response: Response, name: str, value: str, *, max_age: int
+) -> None:
+    # HttpOnly: no script reads it; SameSite=Strict: no other site's request carries it;
+    # Secure (HTTPS only) unless the server listens on loopback or the request came over HTTPS.
+    secure = d.settings.secure_cookies or request.url.scheme == "https"
     response.set_cookie(
         name, value, max_age=max_age, httponly=True, samesite="strict", secure=secure
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from ipaddress import ip_address
 from typing import TYPE_CHECKING, Protocol
 
 from oob.store import Run, Source, Store
@@ -57,3 +58,20 @@ class Settings:
     keepalive_seconds: float = 15.0
     time_scale: float = 1.0  # sandbox minutes per real minute, as the worker runs them
     slack: Interactions | None = None  # Slack's buttons and /oob, when the app is configured
+    host: str = "127.0.0.1"  # the address the server listens on
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Whether cookies are `Secure` (sent over HTTPS only): unless the server listens on a
+        loopback address, where a browser on the same machine talks to it in plain HTTP."""
+        return not is_loopback(self.host)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` (an address or name to listen on) is this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
