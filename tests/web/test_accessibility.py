@@ -52,13 +52,16 @@ RELEASE = "deploys/cms-auto-deploy"
 
 
 def updates(page: Page) -> int:
-    """How many live updates the run page has taken in."""
-    return int(page.evaluate("Number(document.getElementById('run').dataset.updates || 0)"))
+    """How many live updates the page (a run's, or the runs page) has taken in."""
+    return int(
+        page.evaluate("Number(document.querySelector('[data-stream]').dataset.updates || 0)")
+    )
 
 
 def wait_updates(page: Page, count: int) -> None:
     page.wait_for_function(
-        "n => Number(document.getElementById('run').dataset.updates || 0) >= n", arg=count
+        "n => Number(document.querySelector('[data-stream]').dataset.updates || 0) >= n",
+        arg=count,
     )
 
 
@@ -442,6 +445,13 @@ def _runs(d: Dashboard) -> str:
     return "/"
 
 
+def _pipelines(d: Dashboard) -> str:
+    _runs(d)
+    other = d.store.create_run(request(pipeline="va-gov", symptoms="Search is down"))
+    d.store.transition(other.id, RunState.PREFLIGHT)
+    return "/"
+
+
 def _awaiting(d: Dashboard) -> str:
     return f"/runs/{d.store.create_run(request()).id}"
 
@@ -496,6 +506,7 @@ STATES = [
     State("sign-in", None, _sign_in),
     State("sign-in-error", None, _sign_in, _wrong_token),
     State("runs", VIEWER_TOKEN, _runs),
+    State("runs-by-pipeline", ONCALL_TOKEN, _pipelines),
     State("awaiting-approval", PO_TOKEN, _awaiting),
     State("approved-notice", PO_TOKEN, _approved),
     State("refused-form", PO_TOKEN, _awaiting, _deny_too_long),
@@ -555,7 +566,7 @@ def test_axe_finds_no_wcag_violation(browser: Browser, dashboard: Dashboard, sta
             page.goto(dashboard.url + path)
             if state.act is not None:
                 state.act(page)
-            if page.locator("#run[data-active=yes]").count():
+            if page.locator("[data-stream][data-active=yes]").count():
                 wait_updates(page, 1)  # as the reader sees it once live
             # Every action's confirmation step open, as someone about to confirm sees it.
             page.evaluate("() => document.querySelectorAll('details').forEach(d => d.open = true)")

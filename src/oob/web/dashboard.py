@@ -17,11 +17,17 @@ from fastapi.responses import HTMLResponse, Response
 
 from oob.eta import format_minutes
 from oob.web.auth import Action, Identity
+from oob.web.fleet import counts, glance
 from oob.web.settings import Settings
-from oob.web.views import ANNOUNCED, RunView, available_actions, run_view
+from oob.web.views import ANNOUNCED, STATE_LABELS, RunView, available_actions, run_view
 
 # The sections of the run page that the live stream replaces, by element id.
 LIVE_SECTIONS = ("state", "actions", "chart", "builds", "messages", "events")
+# The sections of the runs page that its live stream replaces.
+RUNS_SECTIONS = ("fleet", "history")
+
+# What a live stream reads: the page's sections as rendered now, and whether they may change.
+Sections = tuple[dict[str, str], bool]
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,26 @@ class Dashboard:
         views = [self.view_of(run.id) for run in self.store.runs()]
         return sorted(views, key=lambda v: not v.run.active)
 
+    def runs_sections(self, identity: Identity) -> Sections:
+        """The runs page's sections: each pipeline's counts and active runs, then the history.
+        They may always change: a run can start at any time."""
+        views = self.views()
+        values = {
+            "fleet": glance(counts(self.store), STATE_LABELS),
+            "active": [v for v in views if v.run.active],
+            "ended": [v for v in views if not v.run.active],
+        }
+        rendered = {
+            name: self.templates.get_template(f"_{name}.html").render(**values)
+            for name in RUNS_SECTIONS
+        }
+        return rendered, True
+
+    def run_sections(self, run_id: str, identity: Identity) -> Sections:
+        """The run page's live sections, which change until the run ends."""
+        view = self.view_of(run_id)
+        return self.sections(view, identity), view.run.active
+
     def run_values(
         self, view: RunView, identity: Identity, refused: Refusal | None = None
     ) -> dict[str, Any]:
@@ -119,13 +145,13 @@ class Dashboard:
             **self.run_values(view, identity, refused),
         )
 
-    async def live(self, run_id: str, identity: Identity) -> AsyncIterator[str]:
-        """Server-sent events: the run page's sections that changed, until the run ends."""
+    async def live(self, read: Callable[[], Sections]) -> AsyncIterator[str]:
+        """Server-sent events: the page's sections (as `read` renders them) that changed, until
+        `read` says they no longer can (the run ended)."""
         last: dict[str, str] = {}
         quiet = 0.0
         while True:
-            view = await self.call(self.view_of, run_id)
-            now = self.sections(view, identity)
+            now, going_on = await self.call(read)
             if now != last:
                 # Only what changed: a form someone is filling in stays put otherwise.
                 changed = {k: v for k, v in now.items() if last.get(k) != v}
@@ -134,7 +160,7 @@ class Dashboard:
             elif quiet >= self.settings.keepalive_seconds:
                 yield ": keepalive\n\n"  # a comment: keeps proxies from closing an idle stream
                 quiet = 0.0
-            if not view.run.active:
+            if not going_on:
                 yield "event: end\ndata: {}\n\n"
                 return
             await anyio.sleep(self.settings.poll_seconds)

@@ -1,4 +1,4 @@
-"""The dashboard's pages: the runs, a run with its actions, and the run's live stream.
+"""The dashboard's pages: the runs, a run with its actions, and each page's live stream.
 
 A form's action that is refused shows the run page again, its form open and the error beside
 the field; one that is taken redirects to the run page with a notice of what was done.
@@ -6,6 +6,8 @@ the field; one that is taken redirects to the run page with a notice of what was
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from functools import partial
 from urllib.parse import quote
 
 from fastapi import FastAPI
@@ -29,12 +31,16 @@ NOTICES = {
 
 
 def page_routes(app: FastAPI, d: Dashboard) -> None:
-    """`/`, `/runs/{run_id}`, its actions' forms and its live stream."""
+    """`/` and its live stream `/stream`, `/runs/{run_id}`, its actions' forms and its stream."""
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def runs_page(identity: PagePerson) -> Response:
-        views = await d.call(d.views)
-        return d.page("runs.html", views=views, identity=identity, csrf=d.auth.csrf_token(identity))
+        live, _ = await d.call(d.runs_sections, identity)
+        return d.page("runs.html", live=live, identity=identity, csrf=d.auth.csrf_token(identity))
+
+    @app.get("/stream", include_in_schema=False)
+    async def runs_stream(identity: PagePerson) -> Response:
+        return _stream(d.live(partial(d.runs_sections, identity)))
 
     @app.get("/runs/{run_id}", response_class=HTMLResponse, include_in_schema=False)
     async def run_page(identity: PagePerson, run_id: str, done: str = "") -> Response:
@@ -67,8 +73,12 @@ def page_routes(app: FastAPI, d: Dashboard) -> None:
             await d.call(d.store.run, run_id)
         except RunNotFound as missing:
             return d.error_page(404, missing.message, identity)
-        return StreamingResponse(
-            d.live(run_id, identity),
-            media_type="text/event-stream",
-            headers={"X-Accel-Buffering": "no"},  # proxies must pass each event on at once
-        )
+        return _stream(d.live(partial(d.run_sections, run_id, identity)))
+
+
+def _stream(events: AsyncIterator[str]) -> Response:
+    return StreamingResponse(
+        events,
+        media_type="text/event-stream",
+        headers={"X-Accel-Buffering": "no"},  # proxies must pass each event on at once
+    )

@@ -1,4 +1,5 @@
-// oob dashboard: live updates of a run page over server-sent events, and local times.
+// oob dashboard: live updates of the runs page and a run page over server-sent events, and
+// local times.
 // No framework and no build step: the server renders every section; this file swaps them in.
 "use strict";
 
@@ -85,6 +86,7 @@ function eventIds() {
 }
 
 function follow(run) {
+  // `run`: the element that names the page's stream (the run page's, or the runs page's).
   const status = document.getElementById("live-status");
   const announce = document.getElementById("announce");
   const say = (el, text) => {
@@ -125,6 +127,6 @@ document.addEventListener("DOMContentLoaded", () => {
   // After a form is sent the page comes back with what happened: take the reader to it.
   const told = document.querySelector("[data-focus]");
   if (told) told.focus();
-  const run = document.getElementById("run");
-  if (run && run.dataset.active === "yes") follow(run);
+  const live = document.querySelector("[data-stream]");
+  if (live && live.dataset.active === "yes") follow(live);
 });
