@@ -3,7 +3,8 @@
 Views only translate: they identify the person (`oob.web.signin`), check the CSRF token of every
 state-changing request, read runs through the store, and hand actions to the same command
 functions the CLI calls (`oob.web.actions`), which check roles and states and write the audit
-log. The pages are in `oob.web.pages`, the API in `oob.web.api`, signing in in `oob.web.login`.
+log. The pages are in `oob.web.pages`, the API in `oob.web.api`, signing in in `oob.web.login`,
+`GET /metrics` in `oob.web.metrics`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from oob.web.api import api_routes
 from oob.web.auth import CSRF_HEADER
 from oob.web.dashboard import Dashboard
 from oob.web.login import login_routes
+from oob.web.metrics import metrics_routes
 from oob.web.pages import page_routes
 from oob.web.settings import Settings
 from oob.web.signin import handle_answers
@@ -53,6 +55,7 @@ def create_app(settings: Settings) -> FastAPI:
     page_routes(app, dashboard)
     login_routes(app, dashboard)
     api_routes(app, dashboard)
+    metrics_routes(app, dashboard)
     if settings.slack is not None:
         from oob.web.slack import routes
 
