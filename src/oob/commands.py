@@ -1,5 +1,6 @@
-"""What people do to runs: start one, and decide on it (approve, deny, cancel, confirm-fix,
-reject-fix), abandon it, send again what it could not deliver, lift its merge hold by hand.
+"""What people do to runs: start one (after `checked_request`), and decide on it (approve,
+deny, cancel, confirm-fix, reject-fix), abandon it, send again what it could not deliver, lift
+its merge hold by hand.
 
 Every decision goes through the policy (`oob.policy`) inside one transaction of the store
 (`Store.decide`), with the roles of the run's own pipeline: the caller gets the real answer
@@ -11,6 +12,7 @@ and the simulated people of a rehearsal all call this module.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from oob.errors import EXIT_USAGE, OobError, PermissionDenied, ProcedureError
@@ -54,6 +56,58 @@ def refuse_outside_runs(
     store.record(None, refused, summary, actor=actor, source=source)
     role = RULES[action].roles[0].value
     raise PermissionDenied(why, hint=f"the config's [roles] {role} names who may")
+
+
+def checked_request(  # noqa: PLR0917 - who asks, for what, where
+    store: Store,
+    config: Config,
+    actor: str,
+    fix: str,
+    texts: Mapping[str, str],
+    release_wait_minutes: float | None,
+    source: Source,
+) -> RunRequest:
+    """The run `actor` asks for, once everything that can be checked before it exists is:
+    their role (a refusal recorded), the texts (`texts` by their `oob deploy` option, e.g.
+    `--symptoms`), a free pipeline, and the fix commit, resolved (and so found) by the code
+    host (every service's token is needed for that). `oob deploy` and the dashboard's
+    `POST /api/runs` both ask this."""
+    from oob.adapters import connect
+    from oob.limits import check_text
+    from oob.preflight import resolve_fix
+
+    refuse_outside_runs(store, config, Action.DEPLOY, actor, source)
+    required = ("--symptoms", "--cause", "--fix-summary")
+    checked = {
+        option.removeprefix("--").replace("-", "_"): check_text(
+            option, text, required=option in required
+        )
+        for option, text in texts.items()
+    }
+    _refuse_busy_pipeline(store, config.pipeline.name)
+    with connect(config) as services:
+        fix_sha = resolve_fix(services.code_host, fix)
+    wait = config.pipeline.release_wait if release_wait_minutes is None else release_wait_minutes
+    return RunRequest(
+        pipeline=config.pipeline.name,
+        requester=actor,
+        fix_sha=fix_sha,
+        release_wait_minutes=wait,
+        **checked,
+    )
+
+
+def _refuse_busy_pipeline(store: Store, pipeline: str) -> None:
+    """Refuse a deploy while another run holds the pipeline, naming it and its requester."""
+    from oob.store import RunBusy
+
+    holder = store.active_run(pipeline)
+    if holder is not None:
+        raise RunBusy(
+            f"run {holder.id} of {pipeline} is active, started by "
+            f"{holder.requester} at {holder.created_at:%Y-%m-%d %H:%M} UTC ({holder.state.value})",
+            hint=f"follow it with `oob watch {holder.id}`",
+        )
 
 
 class Control:

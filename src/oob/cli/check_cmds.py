@@ -100,39 +100,20 @@ def override_status(  # noqa: PLR0917 - typer passes every option by keyword
     as_json: JsonOption = False,
 ) -> None:
     """Force a spuriously failing required status to success, with a reason, audited."""
-    from oob.adapters import make_code_host
-    from oob.clock import clock_for
-    from oob.identity import cli_actor
-    from oob.override import override_status as override
-    from oob.store import open_store
+    from contextlib import closing
+
+    from oob.cli.reach import runs_for
 
     obj: AppContext = ctx.obj
-    config = obj.config
-    actor = cli_actor(config, asserted)
-    store = open_store(clock=clock_for(config.sandbox_base()))  # a drill's run: its clock
-    code_host = make_code_host(config)
-    try:
-        done = override(
-            config,
-            code_host,
-            store,
-            actor=actor,
-            sha=sha,
-            context=context,
-            reason=reason,
-            clock=store.clock,
-            asserted=asserted is not None,
-        )
-    finally:
-        code_host.close()
-        store.close()
+    with closing(runs_for(obj, asserted)) as runs:
+        done = runs.override(sha, context, reason)
     if as_json:
-        obj.print_json(asdict(done))
+        obj.print_json(done)
         return
-    where = f"run {done.run_id}" if done.run_id else "the audit log"
+    where = f"run {done['run_id']}" if done["run_id"] else "the audit log"
     obj.console.print(
-        f"{done.context} on {done.sha[:12]}: {done.previous_state} → success "
-        f"({done.description!r}); recorded in {where}",
+        f"{done['context']} on {done['sha'][:12]}: {done['previous_state']} → success "
+        f"({done['description']!r}); recorded in {where}",
         markup=False,
     )
 

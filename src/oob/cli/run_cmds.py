@@ -1,13 +1,15 @@
 """The commands of a run: deploy, watch, approve, deny, cancel, confirm-fix, status, runs, worker.
 
 Handlers translate options into calls of `oob.commands`, `oob.worker` and `oob.live`, and show
-what comes back; they hold no logic of their own.
+what comes back; they hold no logic of their own. The commands of a run reach it where
+`oob.cli.reach` says: the local store, or the dashboard's API (`OOB_SERVER`, `OOB_TOKEN`).
 """
 
 from __future__ import annotations
 
+from contextlib import closing
 from dataclasses import dataclass
-from pathlib import Path
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -15,13 +17,13 @@ import typer
 from oob.cli import app
 from oob.cli.context import AppContext
 from oob.cli.options import AsOption, JsonOption, RunArgument, TimeScaleOption
+from oob.cli.reach import DeployAsk, Runs, local_store, runs_for
 from oob.errors import EXIT_FAILED
 from oob.limits import MAX_MINUTES
 
 if TYPE_CHECKING:
     from oob.commands import Control
-    from oob.config import Config
-    from oob.store import Run, RunRequest, Store
+    from oob.store import Run, Store
 
 
 @dataclass(frozen=True)
@@ -54,14 +56,6 @@ def decision_command(decision: Decision) -> None:
     app.command(decision.name)(decide)
 
 
-def _store(obj: AppContext) -> Store:
-    """The run store, on the runs' one clock: the sandbox's simulated one for a sandbox config."""
-    from oob.clock import clock_for
-    from oob.store import open_store
-
-    return open_store(clock=clock_for(obj.config.sandbox_base()))
-
-
 def _control(store: Store) -> Control:
     from oob.commands import Control
     from oob.store import database_url
@@ -73,23 +67,17 @@ def _act(
     ctx: typer.Context, as_: str | None, run_id: str, action: str, text: str = ""
 ) -> tuple[AppContext, str]:
     """Take a person's decision on a run through the policy; returns who acted."""
-    from oob.identity import cli_actor
     from oob.limits import check_text
     from oob.policy import RULES, Action
 
     obj: AppContext = ctx.obj
-    actor = cli_actor(obj.config, as_)
-    verb = Action(action)
-    option = "--reason" if RULES[verb].needs_reason else "--note"
-    text = check_text(option, text, required=RULES[verb].needs_reason)
-    _control(_store(obj)).decide(run_id, verb, actor, text, asserted=as_ is not None)
+    needs_reason = RULES[Action(action)].needs_reason
+    option = "--reason" if needs_reason else "--note"
+    with closing(runs_for(obj, as_)) as runs:
+        actor = runs.actor()
+        text = check_text(option, text, required=needs_reason)
+        runs.decide(run_id, action, option.removeprefix("--"), text)
     return obj, actor
-
-
-def _config_file(obj: AppContext) -> Path:
-    source = obj.config.source
-    assert source is not None  # a loaded config knows its file
-    return source
 
 
 def _exit_for(run: Run) -> None:
@@ -131,95 +119,38 @@ def deploy(  # noqa: PLR0917 - typer passes every option by keyword
     Everything that can be checked is checked before a run exists: who you are and your role,
     the texts, the fix commit (it must be in the repository), the tokens, a free pipeline.
     """
-    from oob.identity import cli_actor
-    from oob.limits import check_text
-    from oob.store import state_dir
-    from oob.worker import ensure_worker
-
     obj: AppContext = ctx.obj
-    config = obj.config
-    actor = cli_actor(config, as_)
-    _refuse_unless_deployer(obj, actor)
     texts = {
-        "symptoms": check_text("--symptoms", symptoms, required=True),
-        "cause": check_text("--cause", cause, required=True),
-        "fix_summary": check_text("--fix-summary", fix_summary, required=True),
-        "affects": check_text("--affects", affects),
+        "--symptoms": symptoms,
+        "--cause": cause,
+        "--fix-summary": fix_summary,
+        "--affects": affects,
     }
-    store = _store(obj)
-    _refuse_busy_pipeline(store, config.pipeline.name)
-    wait = config.pipeline.release_wait if release_wait is None else release_wait
-    request = _request(config, actor, fix, texts, release_wait_minutes=wait)
-    # Everything is checked: a worker is needed now (it also creates DBOS's tables).
-    ensure_worker(store, _config_file(obj), state_dir() / "worker.log")
-    run = _control(store).start(config, request, approval_timeout_minutes=approval_timeout)
-    if detach:
-        typer.echo(run.id)
-        return
-    obj.console.print(f"run {run.id} started; approvers: {', '.join(config.roles.approvers)}")
-    _follow(obj, store, run.id)
-
-
-def _refuse_unless_deployer(obj: AppContext, actor: str) -> None:
-    """Refuse (and record) a deploy by someone the config's roles do not let deploy."""
-    from oob.commands import refuse_outside_runs
-    from oob.policy import Action, role_refusal
-    from oob.states import Source
-
-    if role_refusal(obj.config.roles, Action.DEPLOY, actor):  # recorded, then raised
-        refuse_outside_runs(_store(obj), obj.config, Action.DEPLOY, actor, Source.CLI)
-
-
-def _request(
-    config: Config, actor: str, fix: str, texts: dict[str, str], *, release_wait_minutes: float
-) -> RunRequest:
-    """The run asked for, its fix commit resolved (and so found) by the code host."""
-    from oob.adapters import connect
-    from oob.preflight import resolve_fix
-    from oob.store import RunRequest
-
-    with connect(config) as services:
-        fix_sha = resolve_fix(services.code_host, fix)
-    return RunRequest(
-        pipeline=config.pipeline.name,
-        requester=actor,
-        fix_sha=fix_sha,
-        release_wait_minutes=release_wait_minutes,
-        **texts,
-    )
-
-
-def _refuse_busy_pipeline(store: Store, pipeline: str) -> None:
-    """Refuse a deploy while another run holds the pipeline, naming it and its requester."""
-    from oob.store import RunBusy
-
-    holder = store.active_run(pipeline)
-    if holder is not None:
-        raise RunBusy(
-            f"run {holder.id} of {pipeline} is active, started by "
-            f"{holder.requester} at {holder.created_at:%Y-%m-%d %H:%M} UTC ({holder.state.value})",
-            hint=f"follow it with `oob watch {holder.id}`",
-        )
+    with closing(runs_for(obj, as_)) as runs:
+        run_id, approvers = runs.start(DeployAsk(fix, texts, release_wait, approval_timeout))
+        if detach:
+            typer.echo(run_id)
+            return
+        obj.console.print(f"run {run_id} started; approvers: {', '.join(approvers)}")
+        _follow(obj, runs, run_id)
 
 
 @app.command()
 def watch(ctx: typer.Context, run_id: RunArgument) -> None:
     """Follow a run live (Ctrl-C stops watching; the run goes on)."""
     obj: AppContext = ctx.obj
-    store = _store(obj)
-    store.run(run_id)
-    _follow(obj, store, run_id)
+    with closing(runs_for(obj)) as runs:
+        runs.run(run_id)
+        _follow(obj, runs, run_id)
 
 
-def _follow(obj: AppContext, store: Store, run_id: str) -> None:
-    from oob.live import follow
-
+def _follow(obj: AppContext, runs: Runs, run_id: str) -> None:
     try:
-        follow(store, run_id, obj.console)
+        runs.follow(run_id, obj.console)
     except KeyboardInterrupt:
         obj.console.print(f"detached; run {run_id} goes on. Follow it with `oob watch {run_id}`.")
         return
-    run = store.run(run_id)
+    run = runs.run(run_id)
     obj.console.print(f"run {run_id}: {run.state.value}")
     _exit_for(run)
 
@@ -282,7 +213,7 @@ def abandon(
     obj: AppContext = ctx.obj
     actor = cli_actor(obj.config, as_)
     reason = check_text("--reason", reason, required=True)
-    store = _store(obj)
+    store = local_store(obj)
     _control(store).abandon(run_id, actor, reason, force=force)
     obj.console.print(f"abandoned run {run_id} as {actor}: tell the people who were told by hand")
     if thaw(store.plan(run_id)).pipeline.merge_hold == "ask":
@@ -311,7 +242,7 @@ def notify(
 
     obj: AppContext = ctx.obj
     actor = cli_actor(obj.config, as_)
-    store = _store(obj)
+    store = local_store(obj)
     with connect(obj.config) as services:
         told = send_again(store, services.chat, run_id, message, actor)
     obj.console.print(f"sent {message} to {', '.join(told)}")
@@ -339,20 +270,12 @@ def status(
     ] = False,
 ) -> None:
     """Where a run is: state, outcome, steps, stages, ETA, and whom it waits for."""
-    from oob.errors import RunNotFound
     from oob.live import render
-    from oob.readmodel import snapshot
 
     obj: AppContext = ctx.obj
-    store = _store(obj)
-    if run_id is None:
-        run = store.active_run(obj.config.pipeline.name)
-        newest = store.runs(limit=1)
-        if run is None and not newest:
-            raise RunNotFound("no runs yet", hint="start one with `oob deploy`")
-        run_id = (run or newest[0]).id
     latest = 1_000_000 if all_events else 8
-    view = snapshot(store, run_id, store.clock.now(), latest=latest)
+    with closing(runs_for(obj)) as runs:
+        view = runs.snapshot(run_id, latest)
     obj.answer(as_json, view.to_json, lambda console: console.print(render(view)))
     _exit_for(view.run)
 
@@ -362,20 +285,20 @@ def runs(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """The recent runs, newest first."""
     from rich.table import Table
 
-    from oob.readmodel import run_json
-
     obj: AppContext = ctx.obj
-    found = _store(obj).runs()
+    with closing(runs_for(obj)) as reached:
+        found = reached.runs()
     if as_json:
-        obj.print_json([run_json(r) for r in found])
+        obj.print_json(found)
         return
     if not found:
         obj.console.print("no runs yet")
         return
     table = Table("run", "state", "requester", "fix", "started (UTC)", box=None)
     for r in found:
+        started = datetime.fromisoformat(r["created_at"])
         table.add_row(
-            r.id, r.state.value, r.requester, r.fix_sha[:7], f"{r.created_at:%Y-%m-%d %H:%M}"
+            r["run_id"], r["state"], r["requester"], r["fix_sha"][:7], f"{started:%Y-%m-%d %H:%M}"
         )
     obj.console.print(table)
 
@@ -407,7 +330,7 @@ def worker(
 
     obj: AppContext = ctx.obj
     url = database_url()
-    store = _store(obj)
+    store = local_store(obj)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     tuning = Tuning(poll_seconds=poll_seconds, time_scale=time_scale)

@@ -1,13 +1,24 @@
-"""The dashboard's JSON API under `/api/`: who you are, the runs, and the actions on a run.
+"""The dashboard's JSON API under `/api/`: who you are, the runs, starting one, the actions on
+a run and the override of a status: all that the CLI does, for `oob` in server mode
+(`oob.client`) as for any other client.
+
+Every route knows its caller first (`oob.web.signin`): the bearer token's person, or the
+signed-in browser's; every POST also carries the caller's CSRF token. A command is handed to
+the same functions the CLI calls locally, so it is checked and recorded alike; a refusal
+answers with the error the CLI would print and its exit code. A run answers with an `ETag`,
+so that a client following it asks `If-None-Match` and gets 304 while nothing changed.
 
 Its answers are described by `oob.web.api_models`, which its OpenAPI description publishes.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import hashlib
+import json
+from dataclasses import asdict
+from typing import Annotated, Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Header, Query
 from fastapi.responses import JSONResponse, Response
 
 from oob.errors import OobError, RunNotFound
@@ -15,9 +26,13 @@ from oob.web.actions import perform, status_of
 from oob.web.api_models import (
     ActionOut,
     ActionRequest,
+    DeployOut,
+    DeployRequest,
     ErrorOut,
     EventsOut,
     MeOut,
+    OverrideOut,
+    OverrideRequest,
     RunDetailOut,
     RunsOut,
     event_out,
@@ -37,12 +52,28 @@ _MISSING: dict[int | str, dict[str, Any]] = {
     **_REFUSED,
     404: {"model": ErrorOut, "description": "No such run"},
 }
+_COMMAND: dict[int | str, dict[str, Any]] = {
+    **_MISSING,
+    400: {"model": ErrorOut, "description": "Bad input (a text, a commit), or a service failed"},
+    409: {"model": ErrorOut, "description": "The run's state, or the pipeline's, does not take it"},
+}
+# The status of a run as `oob status` shows it: the latest events, unless asked for more.
+_LATEST = Query(ge=1, le=1_000_000, description="How many of the latest events")
 
 
 def api_routes(app: FastAPI, d: Dashboard) -> None:
     """Every route of the API: what it reads, then what it changes."""
     _reading_routes(app, d)
     _action_route(app, d)
+    _command_routes(app, d)
+
+
+def refused(error: OobError) -> Response:
+    """The answer to a command refused: the error, its hint, and the exit code `oob` gives."""
+    return JSONResponse(
+        {"error": error.message, "hint": error.hint, "exit_code": error.exit_code},
+        status_code=status_of(error),
+    )
 
 
 def _reading_routes(app: FastAPI, d: Dashboard) -> None:
@@ -64,16 +95,32 @@ def _reading_routes(app: FastAPI, d: Dashboard) -> None:
         return JSONResponse({"runs": [run_out(view.run) for view in views]})
 
     @app.get(
-        "/api/runs/{run_id}", tags=["runs"], responses={200: {"model": RunDetailOut}, **_MISSING}
+        "/api/runs/{run_id}",
+        tags=["runs"],
+        responses={
+            200: {"model": RunDetailOut},
+            304: {"description": "Not changed since the `ETag` sent as `If-None-Match`"},
+            **_MISSING,
+        },
     )
-    async def api_run(identity: ApiPerson, run_id: str) -> Response:
-        """One run: its state, ETA, stages (estimate and actual), builds and messages."""
+    async def api_run(
+        identity: ApiPerson,
+        run_id: str,
+        latest: Annotated[int, _LATEST] = 8,
+        if_none_match: Annotated[str | None, Header()] = None,
+    ) -> Response:
+        """One run: its state, ETA, stages (estimate and actual), builds and messages, and
+        `oob status --json`'s object with its `latest` events; with an `ETag`."""
         try:
             view = await d.call(d.view_of, run_id)
         except RunNotFound as missing:
             return JSONResponse({"error": missing.message}, status_code=404)
         actions: list[str] = [a.value for a in available_actions(d.store, view.run, identity)]
-        return JSONResponse(view_out(view, actions))
+        body = json.dumps(view_out(view, actions, latest=latest)).encode()
+        etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
+        if if_none_match == etag:
+            return Response(status_code=304, headers={"ETag": etag})
+        return Response(body, media_type="application/json", headers={"ETag": etag})
 
     @app.get(
         "/api/runs/{run_id}/events",
@@ -109,8 +156,68 @@ def _action_route(app: FastAPI, d: Dashboard) -> None:
         try:
             await d.call(perform, d.settings, action, run_id, identity.name, body)
         except OobError as error:
-            return JSONResponse(
-                {"error": error.message, "hint": error.hint}, status_code=status_of(error)
-            )
+            return refused(error)
         run = await d.call(d.store.run, run_id)
         return JSONResponse({"ok": True, "run": run_out(run)})
+
+
+def _command_routes(app: FastAPI, d: Dashboard) -> None:
+    @app.post(
+        "/api/runs",
+        tags=["actions"],
+        status_code=201,
+        responses={201: {"model": DeployOut}, **_COMMAND},
+    )
+    async def api_deploy(identity: ApiActor, body: DeployRequest) -> Response:
+        """Start an out-of-band deploy, checked as `oob deploy` checks it: your role, the
+        texts, a free pipeline, the fix commit (`X-CSRF-Token` needed). A worker (`oob serve`'s
+        own, or `oob worker`) executes it."""
+        from oob.commands import Control, checked_request
+        from oob.store import Source
+
+        def start() -> Any:
+            ask = checked_request(
+                d.store,
+                d.config,
+                identity.name,
+                body.fix,
+                body.texts(),
+                body.release_wait_minutes,
+                Source.WEB,
+            )
+            return Control(d.store, d.store.url).start(
+                d.config,
+                ask,
+                source=Source.WEB,
+                approval_timeout_minutes=body.approval_timeout_minutes,
+            )
+
+        try:
+            run = await d.call(start)
+        except OobError as error:
+            return refused(error)
+        answer = {"ok": True, "run": run_out(run), "approvers": list(d.config.roles.approvers)}
+        return JSONResponse(answer, status_code=201)
+
+    @app.post(
+        "/api/overrides",
+        tags=["actions"],
+        responses={200: {"model": OverrideOut}, **_COMMAND},
+    )
+    async def api_override(identity: ApiActor, body: OverrideRequest) -> Response:
+        """Set a spuriously failing required status to success, as `oob override-status`
+        does: decided on the pipeline's active run, or outside runs when none is
+        (`X-CSRF-Token` needed)."""
+        from oob.override import Override
+        from oob.store import Source
+
+        # Which run it is decided on is the override's to find: the pipeline's active one.
+        asked: dict[str, Any] = {**body.model_dump(), "run_id": None}
+        try:
+            done = await d.call(
+                lambda: d.settings.override_status(actor=identity.name, source=Source.WEB, **asked)
+            )
+        except OobError as error:
+            return refused(error)
+        assert isinstance(done, Override)  # what `oob.override.override_status` returns
+        return JSONResponse(asdict(done))

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from oob.limits import MAX_MINUTES
 from oob.readmodel import run_json
 from oob.store import Event, Run
 from oob.web.views import RunView
@@ -28,8 +29,35 @@ class ActionRequest(BaseModel):
     )
 
 
-class RunOut(BaseModel):
-    """A run as `oob runs --json` prints it (`oob.readmodel.run_json`), and what the page shows."""
+class DeployRequest(BaseModel):
+    """The body of `POST /api/runs`: what `oob deploy` asks for, by the same names."""
+
+    fix: str = Field(max_length=100, description="The fix commit (7 to 40 hex digits)")
+    symptoms: str = Field(max_length=TEXT_LIMIT)
+    cause: str = Field(max_length=TEXT_LIMIT)
+    fix_summary: str = Field(max_length=TEXT_LIMIT)
+    affects: str = Field(default="", max_length=TEXT_LIMIT)
+    release_wait_minutes: float | None = Field(
+        default=None, ge=0, le=MAX_MINUTES, description="Default: the pipeline's release_wait"
+    )
+    approval_timeout_minutes: float | None = Field(default=None, ge=0, le=MAX_MINUTES)
+
+    def texts(self) -> dict[str, str]:
+        """The texts by the `oob deploy` options they come from (`--symptoms`, ...)."""
+        fields = ("symptoms", "cause", "fix_summary", "affects")
+        return {"--" + name.replace("_", "-"): getattr(self, name) for name in fields}
+
+
+class OverrideRequest(BaseModel):
+    """The body of `POST /api/overrides`: what `oob override-status` asks for."""
+
+    sha: str = Field(max_length=100, description="The commit (7 to 40 hex digits)")
+    context: str = Field(max_length=200, description="A required status context")
+    reason: str = Field(max_length=TEXT_LIMIT)
+
+
+class RunJsonOut(BaseModel):
+    """A run as `oob runs --json` prints it (`oob.readmodel.run_json`)."""
 
     run_id: str
     pipeline: str
@@ -39,6 +67,11 @@ class RunOut(BaseModel):
     fix_sha: str
     created_at: str
     ended_at: str | None
+
+
+class RunOut(RunJsonOut):
+    """A run as `oob runs --json` prints it, and what the page shows."""
+
     active: bool
     symptoms: str
     affects: str
@@ -54,6 +87,20 @@ class RunsOut(BaseModel):
     runs: list[RunOut]
 
 
+class StatusOut(RunJsonOut):
+    """What `oob status --json` prints (`oob.readmodel.Snapshot.to_json`)."""
+
+    plan: str
+    current_step: str | None
+    eta_minutes: float | None
+    waiting_for: dict[str, Any] | None
+    undelivered: list[dict[str, Any]]
+    hold_not_lifted: bool
+    steps: list[dict[str, Any]]
+    stages: list[dict[str, Any]]
+    events: list[dict[str, Any]]
+
+
 class RunDetailOut(RunOut):
     """`GET /api/runs/{run_id}`: `oob status --json`'s figures and what only the page lists."""
 
@@ -66,6 +113,7 @@ class RunDetailOut(RunOut):
     builds: list[dict[str, Any]]
     messages: list[dict[str, Any]]
     actions: list[str]
+    status: StatusOut
 
 
 class EventOut(BaseModel):
@@ -101,11 +149,32 @@ class ActionOut(BaseModel):
     run: RunOut
 
 
+class DeployOut(BaseModel):
+    """The answer to `POST /api/runs`: the run started, and who may approve it."""
+
+    ok: bool
+    run: RunOut
+    approvers: list[str]
+
+
+class OverrideOut(BaseModel):
+    """The answer to `POST /api/overrides`, as `oob override-status --json` prints it."""
+
+    sha: str
+    context: str
+    previous_state: str
+    description: str
+    actor: str
+    reason: str
+    run_id: str | None = Field(description="The run it was recorded in; null: the audit log")
+
+
 class ErrorOut(BaseModel):
-    """Why a request was refused."""
+    """Why a request was refused; `exit_code` is the one `oob` gives the same error."""
 
     error: str
     hint: str | None = None
+    exit_code: int | None = None
 
 
 def run_out(run: Run) -> dict[str, Any]:
@@ -122,7 +191,8 @@ def run_out(run: Run) -> dict[str, Any]:
     }
 
 
-def view_out(view: RunView, actions: list[str]) -> dict[str, Any]:
+def view_out(view: RunView, actions: list[str], *, latest: int = 8) -> dict[str, Any]:
+    # The view holds every event; `oob status` shows the latest few, unless asked for more.
     status = view.snapshot.to_json()
     return {
         **run_out(view.run),
@@ -147,6 +217,7 @@ def view_out(view: RunView, actions: list[str]) -> dict[str, Any]:
             for m in view.messages
         ],
         "actions": actions,
+        "status": {**status, "events": status["events"][-latest:]},
     }
 
 
