@@ -35,6 +35,31 @@ class SlackMarkup(str):
     __slots__ = ()
 
 
+@dataclass(frozen=True)
+class MessageKey:
+    """A message's idempotency key: the run, the message, the audience (`a+b` for audiences
+    sharing a channel) and, for a message sent once per thing (a merge), that thing. Its text
+    goes with the post (Slack's message metadata), so a retried post finds the first one."""
+
+    run_id: str
+    message: str
+    audience: str
+    about: str = ""
+
+    def __str__(self) -> str:
+        return f"oob:{self.run_id}:{self.message}:{self.audience}" + (
+            f":{self.about}" if self.about else ""
+        )
+
+    @classmethod
+    def parse(cls, text: str) -> MessageKey | None:
+        """The key a text is, or None for a text no `MessageKey` gives."""
+        parts = text.split(":", 4)
+        if len(parts) < 4 or parts[0] != "oob" or not all(parts[1:4]):
+            return None
+        return cls(parts[1], parts[2], parts[3], parts[4] if len(parts) == 5 else "")
+
+
 def slack_escape(text: str) -> str:
     """`text` shown as typed in Slack: its control characters `&`, `<` and `>` as entities."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

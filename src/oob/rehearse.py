@@ -425,6 +425,8 @@ def _requests_per_minute(state: dict[str, Any], sim_seconds: float) -> dict[str,
 def side_effects(ledger: list[dict[str, Any]]) -> dict[str, Any]:
     """Side effects counted from the sandbox's ledger: builds triggered per job, chat messages
     per audience (from the idempotency key each carries), statuses and pull requests."""
+    from oob.messages import MessageKey
+
     builds: Counter[str] = Counter()
     messages: Counter[str] = Counter()
     statuses = pulls = clicks = updates = 0
@@ -439,10 +441,9 @@ def side_effects(ledger: list[dict[str, Any]]) -> dict[str, Any]:
         if entry["service"] == "jenkins" and "parameters" in summary:
             builds[str(summary["job"])] += 1
         elif entry["service"] == "slack" and entry["path"].endswith("chat.postMessage"):
-            key = str((summary.get("event_payload") or {}).get("key", ""))
-            parts = key.split(":")
+            key = MessageKey.parse(str((summary.get("event_payload") or {}).get("key", "")))
             # One message may speak to several audiences sharing a channel (`a+b`).
-            for audience in (parts[3] if len(parts) > 3 else "unknown").split("+"):
+            for audience in (key.audience if key else "unknown").split("+"):
                 messages[audience] += 1
         elif entry["service"] == "slack" and entry["path"] == "/interactions":
             clicks += 1

@@ -8,7 +8,7 @@ import pytest
 
 from oob.config import Config, parse
 from oob.errors import ConfigError
-from oob.messages import MESSAGES, Messages
+from oob.messages import MESSAGES, MessageKey, Messages
 
 
 def config_with(preset_text: str, tmp_path: Path, directory: str | None) -> Config:
@@ -100,3 +100,23 @@ def test_every_message_has_a_built_in_template(preset_text: str, tmp_path: Path)
     for name, audiences in MESSAGES.items():
         for audience in audiences:
             assert messages.render(name, audience, values)
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        MessageKey("20261206-101500-beef", "deploy_coming", "sitewide"),
+        MessageKey("20261206-101500-beef", "resume_merging", "engineers+operators"),
+        # A merge's message is keyed by the commit, and a thing may hold a colon.
+        MessageKey("20261206-101500-beef", "merge_detected", "engineers", "abc123:main"),
+    ],
+)
+def test_a_message_key_reads_back_as_written(key: MessageKey) -> None:
+    assert MessageKey.parse(str(key)) == key
+
+
+@pytest.mark.parametrize(
+    "text", ["", "oob", "oob:run:message", "slack:run:message:ops", "oob::m:a"]
+)
+def test_a_text_no_message_key_gives_is_none(text: str) -> None:
+    assert MessageKey.parse(text) is None

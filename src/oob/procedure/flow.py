@@ -208,7 +208,9 @@ class Flow:
     def key(self, message: str, audience: str, about: str = "") -> str:
         """The idempotency key of a message: the run, the message, the audience, and for a
         message sent once per thing (a merge), that thing."""
-        return f"oob:{self.run_id}:{message}:{audience}" + (f":{about}" if about else "")
+        from oob.messages import MessageKey
+
+        return str(MessageKey(self.run_id, message, audience, about))
 
     # --- people and the passing of time ---
 
