@@ -12,6 +12,7 @@ from typing import Any
 
 from oob.events import Ended, HoldLifted, HoldNotLifted, HoldReleased, MessageUndelivered
 from oob.messages import BUTTONS
+from oob.policy import Topic
 from oob.procedure.delivery import deliver, first_line, over_outage, withhold
 from oob.procedure.flow import Flow, Phase
 from oob.states import RunState
@@ -30,13 +31,13 @@ def close(flow: Flow, outcome: RunState, reason: str) -> None:
             flow, "called_off", tuple(flow.announced), outcome_text=reason, deployed=flow.deployed
         )
     elif flow.cancelled:
-        taken = flow.fx.decisions(flow.run_id).get("cancel", {})
+        taken = flow.fx.decisions(flow.run_id).get(Topic.CANCEL)
         deliver(
             flow,
             "request_withdrawn",
             ("product_owner",),
-            actor=taken.get("actor", "?"),
-            reason=taken.get("text", ""),
+            actor=taken.actor if taken else "?",
+            reason=taken.text if taken else "",
         )
     if flow.holding:
         resume: dict[str, Any] = {"outcome": outcome.value, "outcome_text": outcome_text}

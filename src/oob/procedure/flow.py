@@ -21,7 +21,7 @@ from oob.events import (
     StepFinished,
     StepStarted,
 )
-from oob.policy import Action, Topic
+from oob.policy import Action, Taken, Topic
 from oob.procedure.runtime import Tuning
 from oob.states import CANCELLABLE, RunState, Source
 
@@ -218,27 +218,26 @@ class Flow:
         """Real seconds to wait for `deadline` of the run's clock (faster in a rehearsal)."""
         return (deadline - self.fx.now()).total_seconds() / self.tuning.time_scale
 
-    def wait(self, seconds: float) -> dict[str, dict[str, str]]:
+    def wait(self, seconds: float) -> dict[Topic, Taken]:
         """Wait up to `seconds` for a command, then act on the decisions taken: a cancel or a
         rejected fix ends the run; the rest are returned to the phase that waits for them."""
         self.fx.wait(seconds)
         return self.check_decisions()
 
-    def check_decisions(self) -> dict[str, dict[str, str]]:
+    def check_decisions(self) -> dict[Topic, Taken]:
         taken = self.fx.decisions(self.run_id)
-        cancel = taken.get(Topic.CANCEL.value)
+        cancel = taken.get(Topic.CANCEL)
         if cancel is not None and not self.cancelled:
             self.cancelled = True
-            raise End(RunState.CANCELLED, f"cancelled by {cancel['actor']}: {cancel['text']}")
-        verdict = taken.get(Topic.VERIFICATION.value)
-        if verdict is not None and verdict["action"] == Action.CONFIRM_FIX.value:
+            raise End(RunState.CANCELLED, f"cancelled by {cancel.actor}: {cancel.text}")
+        verdict = taken.get(Topic.VERIFICATION)
+        if verdict is not None and verdict.action is Action.CONFIRM_FIX:
             self.confirmed = True
-        elif verdict is not None and verdict["action"] == Action.REJECT_FIX.value:
-            who = "nobody confirmed it" if verdict["actor"] == ACTOR else f"{verdict['actor']}"
+        elif verdict is not None and verdict.action is Action.REJECT_FIX:
             detail = (
-                verdict["text"]
-                if verdict["actor"] == ACTOR
-                else f"{who} found it does not work ({verdict['text']})"
+                verdict.text
+                if verdict.actor == ACTOR
+                else f"{verdict.actor} found it does not work ({verdict.text})"
             )
             self.post("fix_not_verified", ("operators", "helpdesk"), detail=detail)
             raise End(RunState.FIX_NOT_VERIFIED, detail)

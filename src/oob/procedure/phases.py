@@ -55,14 +55,14 @@ def approval(flow: Flow) -> None:
             if left <= 0:
                 fx.decide(flow.run_id, Action.DENY.value, f"no decision within {timeout:g} min")
                 left = 0
-        taken = flow.wait(left).get(Topic.APPROVAL.value)
+        taken = flow.wait(left).get(Topic.APPROVAL)
         if taken is None:
             continue
         flow.settle("approval_request", "")
-        if taken["action"] == Action.APPROVE.value:
+        if taken.action is Action.APPROVE:
             return
-        by = "" if taken["actor"] == "oob" else f"denied by {taken['actor']}: "
-        raise End(RunState.DENIED, by + taken["text"])
+        by = "" if taken.actor == "oob" else f"denied by {taken.actor}: "
+        raise End(RunState.DENIED, by + taken.text)
 
 
 def preflight(flow: Flow) -> None:

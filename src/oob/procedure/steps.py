@@ -24,7 +24,7 @@ from dbos import DBOS
 from oob.errors import IntegrationError
 from oob.events import MessagePosted, PostmortemWritten
 from oob.messages import BUTTONS, buttons, decided
-from oob.policy import RULES, Action
+from oob.policy import RULES, Action, Taken, Topic
 from oob.ports import Build, PostedMessage
 from oob.procedure.hold import Hold
 from oob.procedure.runtime import Readiness, rt
@@ -89,12 +89,10 @@ def transition(run_id: str, state: RunState) -> bool:
 
 
 @_step("oob.decisions")
-def decisions(run_id: str) -> dict[str, dict[str, str]]:
-    """The decisions people (or the workflow) took on the run, by topic."""
-    return {
-        topic.value: {"action": t.action.value, "actor": t.actor, "text": t.text}
-        for topic, t in rt().store.taken(run_id).items()
-    }
+def decisions(run_id: str) -> dict[Topic, Taken]:
+    """The decisions people (or the workflow) took on the run, by topic: who decided what,
+    when, and the text they gave (one typed value each, `oob.policy.Taken`)."""
+    return dict(rt().store.taken(run_id))
 
 
 @_step("oob.decide")
