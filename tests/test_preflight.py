@@ -282,3 +282,24 @@ def test_an_unstable_gate_with_a_failing_status_is_a_problem(config: Config, wor
     report = check(config, world)
     assert len(report.problems) == 2
     assert "ended UNSTABLE" in report.problems[0].what
+
+
+def test_the_worker_tells_the_workflow_when_the_running_gate_should_finish(
+    config: Config, world: World, tmp_path: Path
+) -> None:
+    # The workflow paces its looks by this time; the worker used to drop it.
+    from types import SimpleNamespace
+
+    from oob.store import Store
+    from oob.worker import make_runtime
+
+    world.builds[GATE] = [build(14, FIX, None, started_at=NOW - timedelta(minutes=30))]
+    services = SimpleNamespace(build_server=Builds(world), code_host=world, chat=None, probe=None)
+    store = Store(f"sqlite:///{tmp_path / 'oob.sqlite'}")
+    try:
+        runtime = make_runtime(store, services, drafts=tmp_path, clock=Clock())  # type: ignore[arg-type]
+        readiness = runtime.readiness(config, FIX[:7])
+    finally:
+        store.close()
+    assert (readiness.ready, readiness.stage) == (False, GATE)
+    assert readiness.expected == NOW + timedelta(minutes=25)

@@ -75,7 +75,7 @@ def make_runtime(
             code_host=services.code_host,
             clock=clock,
         )
-        return Readiness(report.ready, report.reasons, report.stage)
+        return Readiness(report.ready, report.reasons, report.stage, report.gate.expected_finish)
 
     def postmortem(config: Config, run_id: str) -> tuple[str | None, str | None]:
         result = write_draft(store, config, run_id, services.code_host, directory=drafts)

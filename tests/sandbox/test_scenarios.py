@@ -208,3 +208,18 @@ def test_same_seed_same_world(start_sandbox: StartSandbox, connect: Connect) -> 
         {k: v for k, v in c.sandbox.state().items() if k not in strip} for c in (first, second)
     ]
     assert states[0] == states[1]
+
+
+def test_quick_jobs_take_the_scenario_s_minutes_on_the_wire(
+    start_sandbox: StartSandbox, connect: Connect
+) -> None:
+    # A build's estimatedDuration is what oob paces its looks by: the scenario's, not the
+    # pipeline's usual minutes (a world reset from another scenario included).
+    sandbox = start_sandbox("happy")
+    sandbox.world.reset(scenario="quick", seed=0)
+    server = connect(sandbox).jenkins
+    estimates = {}
+    for path in ("deploys/cms-auto-deploy", PROD):
+        last = server.get_job_info(path)["lastBuild"]["number"]
+        estimates[path] = server.get_build_info(path, last)["estimatedDuration"]
+    assert estimates == {"deploys/cms-auto-deploy": 120_000, PROD: 60_000}

@@ -52,7 +52,6 @@ class World(Builds):
 
     def __init__(self, options: Options | None = None) -> None:
         self.options = options or Options()
-        self.pipeline = load_pipeline()
         self.history = load_history()
         self.lock = threading.RLock()
         self._build(self.options)
@@ -62,6 +61,7 @@ class World(Builds):
     def _build(self, options: Options) -> None:
         self.options = options
         self.scenario = load_scenario(options.scenario)
+        self.pipeline = self.scenario.paced(load_pipeline())
         start = options.start if options.start is not None else float(math.floor(time.time()))
         earliest = min(c.minutes for c in self.history.commits) * 60 + start
         self._begin(SimClock(start, options.time_scale), earliest, options.seed)
