@@ -452,6 +452,7 @@ def test_openapi_describes_the_api(dashboard: Dashboard) -> None:
         spec = client.get("/api/openapi.json").json()
     assert {
         "/api/me",
+        "/api/overrides",
         "/api/runs",
         "/api/runs/{run_id}",
         "/api/runs/{run_id}/events",
