@@ -277,7 +277,7 @@ def lift_hold(
     except IntegrationError as exc:
         error = str(exc).splitlines()[0]
         summary = f"the merge hold could not be lifted: {error}"
-        not_lifted = HoldNotLifted(mode, error, command)
+        not_lifted = HoldNotLifted(mode, command, error)
         store.record(run_id, not_lifted, summary, actor=actor, source=source)
         raise IntegrationError(
             f"run {run_id}: the merge hold could not be lifted: {error}",

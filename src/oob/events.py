@@ -172,8 +172,8 @@ class HoldNotLifted(Payload, kind=KIND_HOLD_NOT_LIFTED):
     """An enforced hold still in place at the end, and the `command` that lifts it."""
 
     mode: str
-    error: str
     command: str
+    error: str = ""
 
 
 class MergeDetected(Payload, kind=KIND_MERGE_DETECTED):
@@ -217,7 +217,7 @@ class CheckResult(Payload, kind=KIND_CHECK):
     """One verification check's latest result."""
 
     name: str
-    ok: bool
+    ok: bool = False
     detail: str = ""
 
 

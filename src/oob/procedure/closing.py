@@ -82,7 +82,7 @@ def lift_hold(flow: Flow) -> bool:
         over_outage(flow, lambda: lifted.append(flow.fx.lift_hold(flow.run_id)))
     except Exception as exc:
         flow.record(
-            HoldNotLifted(mode, first_line(exc), f"oob hold release {flow.run_id}"),
+            HoldNotLifted(mode, f"oob hold release {flow.run_id}", first_line(exc)),
             f"the merge hold could not be lifted: {first_line(exc)}",
         )
         return False
