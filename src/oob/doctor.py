@@ -45,7 +45,34 @@ def diagnose(config: Config, *, policy: RetryPolicy = DOCTOR_POLICY) -> list[Che
         *_token_first(config, "Jenkins", services.jenkins, _jenkins(config, policy)),
         *_token_first(config, "GitHub", services.github, _github(config, policy)),
         *_chat(config, policy),
+        *_dashboard(config),
     ]
+
+
+def _dashboard(config: Config) -> Iterator[Check]:
+    """Sign-ins that every `oob serve` shares: the session key's variable is set and long enough;
+    none named is fine for one process, and said."""
+    if config.web is None:
+        return
+    from oob.web.auth import session_key
+
+    variable = config.web.session_key_env
+    if variable is None:
+        yield Check(
+            "Dashboard",
+            "session key",
+            True,
+            "none: sign-ins last as long as one `oob serve` process and do not cross to another",
+        )
+        return
+    try:
+        session_key(config.web)
+    except OobError as exc:
+        yield Check("Dashboard", "session key", False, exc.message, exc.hint)
+        return
+    yield Check(
+        "Dashboard", "session key", True, f"{variable} is set: every `oob serve` shares sign-ins"
+    )
 
 
 def _attempt(service: str, name: str, probe: Callable[[], str]) -> Check:

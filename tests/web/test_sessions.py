@@ -148,3 +148,23 @@ def test_cookies_are_secure_unless_the_server_listens_on_loopback(
         assert ("; secure" in cookie.lower()) is secure, cookie
         assert "HttpOnly" in cookie
         assert "SameSite=strict" in cookie
+
+
+def test_doctor_says_whether_every_oob_serve_shares_sign_ins(
+    shared_config: Config, preset_text: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from oob.doctor import _dashboard
+
+    [shared] = _dashboard(shared_config)
+    assert (shared.ok, shared.detail) == (
+        True,
+        f"{KEY_ENV} is set: every `oob serve` shares sign-ins",
+    )
+    monkeypatch.setenv(KEY_ENV, "tiny-secret")
+    [short] = _dashboard(shared_config)
+    assert not short.ok
+    assert "shorter than" in short.detail
+    assert "tiny-secret" not in f"{short.detail} {short.fix}"  # the value is never shown
+    [alone] = _dashboard(parse(preset_text + TOKENS_WEB, tmp_path / "alone.toml"))
+    assert alone.ok
+    assert "do not cross to another" in alone.detail
