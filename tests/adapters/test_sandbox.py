@@ -42,6 +42,7 @@ EXPECTED = {
     "release-disabled": (0, ""),
     "slack-not-invited": (0, ""),
     "slack-missing-scope": (0, ""),
+    "quick": (0, ""),
 }
 # Faults slower than the timeout the test config gives oob (0.5 s), but not by much.
 FAULTS = FaultPlan(rate=0.2, seed=7, slow_seconds=0.8, retry_after_seconds=1)
