@@ -12,7 +12,7 @@ and the simulated people of a rehearsal all call this module.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from oob.errors import EXIT_USAGE, OobError, PermissionDenied, ProcedureError
@@ -59,7 +59,7 @@ def refuse_outside_runs(
 
 
 def checked_request(  # noqa: PLR0917 - who asks, for what, where
-    store: Store,
+    store: Callable[[], Store],
     config: Config,
     actor: str,
     fix: str,
@@ -71,12 +71,14 @@ def checked_request(  # noqa: PLR0917 - who asks, for what, where
     their role (a refusal recorded), the texts (`texts` by their `oob deploy` option, e.g.
     `--symptoms`), a free pipeline, and the fix commit, resolved (and so found) by the code
     host (every service's token is needed for that). `oob deploy` and the dashboard's
-    `POST /api/runs` both ask this."""
+    `POST /api/runs` both ask this. `store` opens the run store: only once the texts are
+    good, or to record a refusal, so that a mistyped deploy leaves nothing behind."""
     from oob.adapters import connect
     from oob.limits import check_text
     from oob.preflight import resolve_fix
 
-    refuse_outside_runs(store, config, Action.DEPLOY, actor, source)
+    if role_refusal(config.roles, Action.DEPLOY, actor):  # recorded, then raised
+        refuse_outside_runs(store(), config, Action.DEPLOY, actor, source)
     required = ("--symptoms", "--cause", "--fix-summary")
     checked = {
         option.removeprefix("--").replace("-", "_"): check_text(
@@ -84,7 +86,7 @@ def checked_request(  # noqa: PLR0917 - who asks, for what, where
         )
         for option, text in texts.items()
     }
-    _refuse_busy_pipeline(store, config.pipeline.name)
+    _refuse_busy_pipeline(store(), config.pipeline.name)
     with connect(config) as services:
         fix_sha = resolve_fix(services.code_host, fix)
     wait = config.pipeline.release_wait if release_wait_minutes is None else release_wait_minutes

@@ -247,10 +247,8 @@ def test_oob_deploy_s_minutes_are_finite_and_bounded_or_refused_in_one_line(
     finite number within 0..MAX_MINUTES, or are refused (exit 2) in one line naming the option,
     never a traceback. The deploy goes no further than its first check after the options (an
     empty `--cause`): no network, no store, no run."""
-    import sys
-
-    import oob.limits
     from oob.cli import main
+    from oob.cli.reach import DeployAsk, Local
 
     assume("\x00" not in value)  # no terminal passes a NUL in an argument
     home = tmp_path / "home"
@@ -258,15 +256,14 @@ def test_oob_deploy_s_minutes_are_finite_and_bounded_or_refused_in_one_line(
     monkeypatch.setenv("OOB_USER", "cms-oncall")  # a deployer of the preset
     monkeypatch.delenv("OOB_DATABASE_URL", raising=False)
     reached: list[dict[str, Any]] = []
-    check_text = oob.limits.check_text
+    start = Local.start
 
-    def watched(option: str, value: str, *, required: bool = False) -> str:
-        # The deploy's first text check: record the minutes the command was given.
-        caller = sys._getframe(1).f_locals
-        reached.append({k: caller.get(k) for k in ("release_wait", "approval_timeout")})
-        return check_text(option, value, required=required)
+    def watched(runs: Local, ask: DeployAsk) -> tuple[str, list[str]]:
+        # What the command asks the runs for: record the minutes it was given.
+        reached.append({"release_wait": ask.release_wait, "approval_timeout": ask.approval_timeout})
+        return start(runs, ask)
 
-    monkeypatch.setattr(oob.limits, "check_text", watched)
+    monkeypatch.setattr(Local, "start", watched)
     args = ["--config", str(preset_file), "deploy", "--fix", "abc1234", "--symptoms", "s",
             "--cause", "   ", "--fix-summary", "f", f"{option}={value}"]  # fmt: skip
     out, err = io.StringIO(), io.StringIO()

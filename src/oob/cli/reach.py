@@ -125,7 +125,7 @@ class Local:
         config = self.obj.config
         actor = self.actor()
         request = checked_request(
-            self.store, config, actor, ask.fix, ask.texts, ask.release_wait, Source.CLI
+            lambda: self.store, config, actor, ask.fix, ask.texts, ask.release_wait, Source.CLI
         )
         # Everything is checked: a worker is needed now (it also creates DBOS's tables).
         assert config.source is not None  # a loaded config knows its file

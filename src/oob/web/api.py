@@ -177,7 +177,7 @@ def _command_routes(app: FastAPI, d: Dashboard) -> None:
 
         def start() -> Any:
             ask = checked_request(
-                d.store,
+                lambda: d.store,
                 d.config,
                 identity.name,
                 body.fix,
