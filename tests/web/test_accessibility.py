@@ -94,7 +94,7 @@ def held_stream(page: Page) -> Iterator[Callable[[], None]]:
     def hold(route: Route) -> None:
         held.append(route)
 
-    page.route("**/stream", hold)
+    page.route("**/runs/*/stream", hold)
 
     def release() -> None:
         page.wait_for_function("() => true")  # lets Playwright deliver the held request
