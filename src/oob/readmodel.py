@@ -1,14 +1,16 @@
 """What people see of a run: one fold of its events into the state the views show.
 
-`snapshot` is what `oob status`, the live view, the dashboard and the rehearsal's summary read:
-the phases with their times, the stages with estimate and actual, the ETA, whom the run waits
-for (with the command that unblocks it), what it could not deliver, and the latest events.
-A run is read against its own plan, not the caller's config.
+`fold` (and `snapshot`, the fold over the store) is what `oob status`, the live view, the
+dashboard, the rehearsal's summary and the postmortem read: the phases with their times, the
+builds, the stages with estimate and actual, the ETA, whom the run waits for (with the command
+that unblocks it), what it could not deliver, and the latest events. A run is read against its
+own plan, not the caller's config.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +19,7 @@ from oob.store import Event, Run, Store
 
 if TYPE_CHECKING:
     from oob.config import Config
+    from oob.events import BuildRecord
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,7 @@ class Snapshot:
     plan: str = ""  # the fingerprint of the plan the run follows
     waiting: Waiting | None = None
     undelivered: tuple[Undelivered, ...] = ()
+    builds: tuple[BuildRecord, ...] = ()  # every build the run started or followed, by start
 
     def to_json(self) -> dict[str, Any]:
         """The object `oob status --json` prints."""
@@ -153,12 +157,24 @@ def snapshot(
     """The state of run `run_id` at `now` of the run's clock, read against its own plan."""
     from oob.plan import digest, thaw
 
-    run = store.run(run_id)
-    events = store.events(run_id)
+    run = store.run(run_id)  # an unknown run is said as such, before its plan is looked for
     frozen = store.plan(run_id)
-    config = thaw(frozen)
+    shot = fold(run, store.events(run_id), thaw(frozen), now, latest=latest)
+    return replace(shot, plan=digest(frozen))
+
+
+def fold(
+    run: Run, events: Sequence[Event], config: Config, now: datetime, *, latest: int = 8
+) -> Snapshot:
+    """The one fold of a run's events (in the store's order) into its state at `now`, read
+    against `config`, its plan: `oob status`, the live view, the dashboard, the rehearsal and
+    the postmortem all read a run through it."""
+    from oob.events import builds
+
+    events = list(events)
+    followed = tuple(builds(events))
     steps, current = _steps(run, events)
-    stages = _stages(config, run, events, now)
+    stages = _stages(config, run, followed, now)
     return Snapshot(
         run=run,
         steps=steps,
@@ -166,9 +182,9 @@ def snapshot(
         current_step=current,
         eta_minutes=_eta(config, run, stages),
         events=tuple(events[-latest:]),
-        plan=digest(frozen),
         waiting=waiting_for(config, run, events) if run.active else None,
         undelivered=_undelivered(events),
+        builds=followed,
     )
 
 
@@ -198,12 +214,12 @@ def _steps(run: Run, events: list[Event]) -> tuple[tuple[StepView, ...], str | N
     return tuple(steps), current
 
 
-def _stages(config: Config, run: Run, events: list[Event], now: datetime) -> list[StageView]:
+def _stages(
+    config: Config, run: Run, followed: Sequence[BuildRecord], now: datetime
+) -> list[StageView]:
     """The stages from the release trigger on, each with its estimate and its job's latest
     build (how long it took, or has run until `now`)."""
-    from oob.events import builds
-
-    by_job = {b.job: b for b in builds(events)}
+    by_job = {b.job: b for b in followed}
     stages = []
     trigger_index = config.pipeline.index(config.pipeline.release_trigger)
     for stage in config.pipeline.stages[trigger_index:]:

@@ -31,6 +31,7 @@ from oob.events import (
     KIND_STEP_STARTED,
     RELEASE_TAG_PARAMETER,
     ApprovalRequested,
+    BuildRecord,
     Cancelled,
     CheckResult,
     Ended,
@@ -41,7 +42,6 @@ from oob.events import (
     PullRequestOpened,
     ReleasePicked,
     StatusOverridden,
-    builds,
 )
 from oob.payload import Payload
 from oob.postmortem.facts import (
@@ -62,6 +62,7 @@ from oob.postmortem.facts import (
     title_of,
 )
 from oob.postmortem.lessons import with_lessons
+from oob.readmodel import fold
 from oob.store import Event, Run, RunState
 
 P = TypeVar("P", bound=Payload)
@@ -112,7 +113,11 @@ def extract_facts(run: Run, events: Sequence[Event], config: Config) -> Postmort
     decision = _decision(ev.last(KIND_APPROVED), ev.last(KIND_DENIED))
     requested = ev.first(KIND_APPROVAL_REQUESTED)
     asked = ApprovalRequested.of(requested)
-    builds = _builds(events)
+    # The run as every view reads it (`oob.readmodel.fold`), as of its last event.
+    shot = fold(
+        run, events, config, ended_at or max((e.at for e in events), default=run.created_at)
+    )
+    builds = _builds(shot.builds)
     checks = _checks(ev)
     waiting = ev.of(KIND_PREFLIGHT_WAITING)
     facts = PostmortemFacts(
@@ -128,7 +133,7 @@ def extract_facts(run: Run, events: Sequence[Event], config: Config) -> Postmort
         cancellation=_cancellation(ev),
         builds=builds,
         stages=_stages(config.pipeline, run.release_wait_minutes, builds),
-        release=_release(ev, run.fix_sha, web, _passed_tag(events)),
+        release=_release(ev, run.fix_sha, web, _passed_tag(shot.builds)),
         hold=_window(ev.first(KIND_HOLD_STARTED), ev.last(KIND_HOLD_RELEASED)),
         shield=_window(ev.first(KIND_SHIELD_UP), ev.last(KIND_SHIELD_DOWN)),
         checks=checks,
@@ -277,11 +282,9 @@ def _decision(approved: Event | None, denied: Event | None) -> Decision | None:
     return Decision(event.kind == KIND_APPROVED, event.actor, event.at, text)
 
 
-def _builds(events: Iterable[Event]) -> tuple[BuildFact, ...]:
-    """The builds of the timeline (`oob.events.builds`, the one reader of build events)."""
+def _builds(followed: Iterable[BuildRecord]) -> tuple[BuildFact, ...]:
     return tuple(
-        BuildFact(b.job, b.number, b.url, b.result, b.started_at, b.ended_at)
-        for b in builds(events)
+        BuildFact(b.job, b.number, b.url, b.result, b.started_at, b.ended_at) for b in followed
     )
 
 
@@ -313,9 +316,9 @@ def _stages(
     return tuple(stages)
 
 
-def _passed_tag(events: Iterable[Event]) -> str | None:
+def _passed_tag(followed: Iterable[BuildRecord]) -> str | None:
     """The release tag the release job handed to the stages after it (`release_tag`)."""
-    for build in builds(events):
+    for build in followed:
         if tag := build.parameters.get(RELEASE_TAG_PARAMETER):
             return tag
     return None

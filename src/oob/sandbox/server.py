@@ -142,9 +142,10 @@ class SandboxServer:
         self._server = None
 
     def serve_forever(self) -> None:
-        """Block until the server stops (Ctrl-C in `oob sandbox`)."""
-        if self._thread is not None:
-            self._thread.join()
+        """Block until the server stops (Ctrl-C in `oob sandbox`): in short joins, so that the
+        main thread is never deaf to a signal however busy the machine is."""
+        while self._thread is not None and self._thread.is_alive():
+            self._thread.join(0.25)
 
     def __enter__(self) -> SandboxServer:
         return self.start()

@@ -32,7 +32,6 @@ from oob.events import (
     KIND_RELEASE_PICKED,
     KIND_STATUS_OVERRIDDEN,
     MessagePosted,
-    builds,
 )
 from oob.readmodel import Snapshot, snapshot
 from oob.store import Event, Run, RunState, Store
@@ -135,9 +134,9 @@ class RunView:
         return max([*lengths, 1.0])
 
 
-def builds_of(events: Sequence[Event]) -> list[BuildRow]:
+def builds_of(shot: Snapshot) -> list[BuildRow]:
     """The builds the run started or followed, in the order they started, with their result."""
-    return [BuildRow(b.job, b.number, b.url, b.result, b.started_at) for b in builds(events)]
+    return [BuildRow(b.job, b.number, b.url, b.result, b.started_at) for b in shot.builds]
 
 
 def messages_of(events: Sequence[Event]) -> list[MessageRow]:
@@ -161,7 +160,7 @@ def run_view(store: Store, config: Config, run_id: str, now: datetime) -> RunVie
         snapshot=shot,
         state_label=STATE_LABELS[run.state],
         lead_time_minutes=lead,
-        builds=tuple(builds_of(shot.events)),
+        builds=tuple(builds_of(shot)),
         messages=tuple(messages_of(shot.events)),
     )
 

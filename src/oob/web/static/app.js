@@ -47,7 +47,12 @@ function swap(el, html) {
       describedby: field.getAttribute("aria-describedby"),
     }));
   const focused = el.contains(document.activeElement) ? keyOf(document.activeElement) : "";
+  // A region scrolled by its reader (the history table on a phone) stays where it was.
+  const scrolled = [...el.querySelectorAll(".scroll")].map((r) => [r.scrollLeft, r.scrollTop]);
   el.innerHTML = html;
+  [...el.querySelectorAll(".scroll")].forEach((region, i) => {
+    if (scrolled[i]) [region.scrollLeft, region.scrollTop] = scrolled[i];
+  });
   for (const details of el.querySelectorAll("details[data-action]")) {
     if (opened.has(details.dataset.action)) details.open = true;
   }
