@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import httpx
+import pytest
 
 from oob.config import load
 from oob.sandbox.configfile import render_config
@@ -66,5 +69,26 @@ def test_oob_sandbox_serves_and_writes_its_config(tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+        if process.stdout:
+            process.stdout.close()
+
+
+@pytest.mark.parametrize("sent", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "kill"])
+def test_oob_sandbox_stops_even_started_with_ctrl_c_ignored(sent: signal.Signals) -> None:
+    # A script's background job inherits SIGINT ignored; Python then leaves it so, and the
+    # sandbox used to go on serving through Ctrl-C.
+    command = [sys.executable, "-m", "oob", "sandbox", "--port", "0", "--time-scale", "0"]
+    ignoring = partial(signal.signal, signal.SIGINT, signal.SIG_IGN)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, preexec_fn=ignoring)  # noqa: PLW1509 - the test is that inheritance
+    try:
+        assert process.stdout is not None
+        while not process.stdout.readline().startswith("Ctrl-C stops"):
+            assert process.poll() is None, "the sandbox ended before it served"
+        process.send_signal(sent)
+        assert process.wait(timeout=20) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
         if process.stdout:
             process.stdout.close()

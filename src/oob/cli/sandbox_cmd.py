@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import sys
+import signal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -83,6 +82,7 @@ def sandbox(
     _refuse_bad_input(scenario, write_config, force=force)
     options = Options(scenario=scenario, seed=seed, time_scale=time_scale, token=token)
     server = SandboxServer(options, faults=FaultPlan(rate=faults, seed=seed), host=host, port=port)
+    _stop_on_signals()
     server.start()
     try:
         state = server.state()
@@ -94,16 +94,18 @@ def sandbox(
         pass
     finally:
         server.stop()
-    _exit_stopped()
 
 
-def _exit_stopped() -> None:
-    """End the process now the sandbox has stopped: its world lives in memory and has nothing
-    to save, so it does not wait at exit for a request thread still finishing (seen under load:
-    Ctrl-C then took over a minute)."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
+def _stop_on_signals() -> None:
+    """Ctrl-C (SIGINT) and `kill` (SIGTERM) stop the sandbox cleanly, as they stop `oob serve`,
+    also where the shell that started it ignores SIGINT (a script's background job: Python then
+    leaves SIGINT ignored, and Ctrl-C did nothing)."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
 
 
 def _refuse_bad_input(scenario: str, write_config: Path | None, *, force: bool) -> None:
