@@ -58,6 +58,9 @@ def serve_dashboard(
             thread.join()
 
 
+GRACE = 30  # seconds `serving` waits at its end for requests under way
+
+
 @contextmanager
 def serving(app: ASGIApp, host: str = "127.0.0.1") -> Iterator[str]:
     """Serve `app` on a free port of `host` in a thread while the block runs; yields its URL."""
@@ -68,8 +71,10 @@ def serving(app: ASGIApp, host: str = "127.0.0.1") -> Iterator[str]:
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind((host, 0))
+    # On leaving, what is under way finishes first (a Slack click's decision and the update of
+    # its message, retried over faults), up to `GRACE` seconds: nothing is cut off half done.
     config = uvicorn.Config(
-        app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=1
+        app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=GRACE
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(
@@ -85,5 +90,5 @@ def serving(app: ASGIApp, host: str = "127.0.0.1") -> Iterator[str]:
         yield f"http://{host}:{sock.getsockname()[1]}"
     finally:
         server.should_exit = True
-        thread.join(10)
+        thread.join(GRACE + 10)
         sock.close()
