@@ -82,6 +82,9 @@ def main() -> None:
         run_id = fill(Path(home), args.store_runs)
         env = {**os.environ, "OOB_HOME": home}
         env.pop("OOB_DATABASE_URL", None)
+        # As an installed oob runs: from bytecode, written by the warm-up run if missing (with
+        # PYTHONDONTWRITEBYTECODE set, every run compiled oob's modules again, about 50 ms).
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         # The real day's config (a sandbox config would ask the sandbox for its clock).
         config = Path(home) / "oob.toml"
         config.write_text((resources.files("oob") / "presets" / "va-cms.toml").read_text("utf-8"))

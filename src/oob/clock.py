@@ -50,6 +50,20 @@ class EpochClock:
         return datetime.fromtimestamp(self._epoch(), UTC)
 
 
+class Deferred:
+    """The clock `make()` gives, made when first read: a command that never asks the time
+    (`oob runs`) neither reads the config for it nor asks a sandbox."""
+
+    def __init__(self, make: Callable[[], Clock]) -> None:
+        self._make = make
+        self._clock: Clock | None = None
+
+    def now(self) -> datetime:
+        if self._clock is None:
+            self._clock = self._make()
+        return self._clock.now()
+
+
 def clock_for(sandbox_url: str | None) -> Clock:
     """The clock of runs against the services of a config: the real one, or, for a sandbox
     (`sandbox_url`, where its control API answers), a clock in step with its simulated time."""

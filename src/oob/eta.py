@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from oob.config import Pipeline, Stage
 from oob.errors import UsageError
+
+if TYPE_CHECKING:  # the config's models are not needed to list runs (`oob runs`)
+    from oob.config import Pipeline, Stage
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,52 @@ def test_status_and_runs_load_no_workflow_engine_nor_http_client(
     assert out.strip().splitlines()[-1] == "[]"
 
 
+def test_runs_reads_no_config() -> None:
+    """`oob runs` asks no time of the runs' clock, so it reads no config (pydantic's models,
+    40 ms of its start) and asks no sandbox."""
+    code = (
+        "import sys\n"
+        "from oob.cli import main\n"
+        "try:\n    main(['runs'])\nexcept SystemExit:\n    pass\n"
+        "print('oob.config' in sys.modules)\n"
+    )
+    env = {**os.environ, "OOB_CONFIG": "/nonexistent/oob.toml"}
+    env.pop("OOB_SERVER", None)
+    env["OOB_DATABASE_URL"] = "sqlite:///:memory:"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    ).stdout
+    assert out.strip().splitlines()[-1] == "False"
+
+
+def test_runs_lists_the_runs_of_a_sandbox_that_stopped(
+    run_cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Seen: `oob runs` with a sandbox config failed with "the sandbox ... does not answer"
+    once the sandbox had stopped, asking it for a time the list does not show."""
+    from oob.config import parse
+    from oob.plan import freeze
+    from oob.sandbox.configfile import render_config
+    from oob.store import RunRequest, Store
+
+    url = f"sqlite:///{tmp_path / 'oob.sqlite'}"
+    monkeypatch.setenv("OOB_DATABASE_URL", url)
+    monkeypatch.delenv("OOB_SERVER", raising=False)
+    config = tmp_path / "oob.toml"
+    config.write_text(render_config("http://127.0.0.1:9", "sandbox-token"), encoding="utf-8")
+    request = RunRequest("cms", "alice", "a" * 40, "cannot publish", "a migration", "revert it")
+    store = Store(url)
+    store.create_run(request, freeze(parse(config.read_text("utf-8"), config)), run_id="run-1")
+    store.close()
+    listed = run_cli("--config", str(config), "runs", "--json")
+    assert listed.code == 0, listed.err
+    assert [r["run_id"] for r in json.loads(listed.out)] == ["run-1"]
+    # What shows a run's time still asks the sandbox, and says it does not answer.
+    shown = run_cli("--config", str(config), "status", "run-1")
+    assert shown.code == 2
+    assert "does not answer" in shown.err
+
+
 def test_init_then_validate(run_cli: RunCli, tmp_path: Path) -> None:
     path = tmp_path / "oob.toml"
     assert run_cli("init", "--preset", "va-cms", "--path", str(path)).code == 0

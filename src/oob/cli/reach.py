@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from oob.cli.context import AppContext
     from oob.client import Client
+    from oob.clock import Clock
     from oob.readmodel import Snapshot
     from oob.store import Event, Run, Store
 
@@ -91,10 +92,16 @@ def runs_for(obj: AppContext, asserted: str | None = None) -> Runs:
 
 def local_store(obj: AppContext) -> Store:
     """The run store, on the runs' one clock: the sandbox's simulated one for a sandbox config."""
-    from oob.clock import clock_for
     from oob.store import open_store
 
-    return open_store(clock=clock_for(obj.config.sandbox_base()))
+    return open_store(clock=runs_clock(obj))
+
+
+def runs_clock(obj: AppContext) -> Clock:
+    """The runs' one clock for the config: the sandbox's simulated one for a sandbox config."""
+    from oob.clock import clock_for
+
+    return clock_for(obj.config.sandbox_base())
 
 
 class Local:
@@ -108,7 +115,11 @@ class Local:
     @property
     def store(self) -> Store:
         if self._opened is None:
-            self._opened = local_store(self.obj)
+            from oob.clock import Deferred
+            from oob.store import open_store
+
+            # The clock is made when first read: listing runs reads no config.
+            self._opened = open_store(clock=Deferred(lambda: runs_clock(self.obj)))
         return self._opened
 
     def actor(self) -> str:
