@@ -191,7 +191,7 @@ def fold(
 def _steps(run: Run, events: list[Event]) -> tuple[tuple[StepView, ...], str | None]:
     """The runbook's steps with their times and status, and the one running now."""
     from oob.events import StepFinished, StepStarted
-    from oob.procedure import STEPS
+    from oob.states import STEPS
 
     started: dict[str, datetime] = {}
     finished: dict[str, tuple[datetime, str]] = {}

@@ -1,4 +1,5 @@
-"""A run's life: its states, the transitions between them, and where its events come from.
+"""A run's life: its states, the transitions between them, the runbook's phases, and where its
+events come from.
 
 Light enough to import anywhere (the policy, the store, the views).
 """
@@ -74,3 +75,24 @@ class Source(StrEnum):
 CANCELLABLE: frozenset[RunState] = frozenset(
     {RunState.AWAITING_APPROVAL, RunState.PREFLIGHT, RunState.NOTIFYING, RunState.RELEASE_WAIT}
 )
+
+
+class Phase(StrEnum):
+    """The runbook's phases, in order, as people see them."""
+
+    APPROVAL = "approval"
+    PREFLIGHT = "preflight"
+    NOTIFY = "notify"
+    TRIGGER = "trigger"
+    RELEASE_WAIT = "release_wait"
+    RELEASE_CHECK = "release_check"
+    DEPLOY = "deploy"
+    SHIELD = "shield"
+    VERIFY = "verify"
+    RESOLVE = "resolve"
+    POSTMORTEM = "postmortem"
+
+
+# The steps `oob status` shows, in order: the phases (here, so that a view of a run loads none
+# of the workflow's modules).
+STEPS = tuple(p.value for p in Phase)

@@ -16,13 +16,11 @@ woken by a message and reads the decisions taken from the store.
 from __future__ import annotations
 
 from oob.events import KIND_ENDED, KIND_RELEASE_INTENT, StepFinished
-from oob.procedure.flow import Phase
 from oob.procedure.runtime import Readiness, Runtime, Tuning, bind
-from oob.states import CANCELLABLE
+from oob.states import CANCELLABLE, STEPS, Phase
 from oob.store import Event
 
 WORKFLOW_NAME = "oob.run"
-STEPS = tuple(p.value for p in Phase)
 
 __all__ = [
     "CANCELLABLE",

@@ -14,8 +14,8 @@ from oob.events import Ended, HoldLifted, HoldNotLifted, HoldReleased, MessageUn
 from oob.messages import BUTTONS
 from oob.policy import Topic
 from oob.procedure.delivery import deliver, first_line, over_outage, withhold
-from oob.procedure.flow import Flow, Phase
-from oob.states import RunState
+from oob.procedure.flow import Flow
+from oob.states import Phase, RunState
 
 
 def close(flow: Flow, outcome: RunState, reason: str) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from oob.events import (
@@ -23,7 +22,7 @@ from oob.events import (
 )
 from oob.policy import Action, Taken, Topic
 from oob.procedure.runtime import Tuning
-from oob.states import CANCELLABLE, RunState, Source
+from oob.states import CANCELLABLE, Phase, RunState, Source
 
 if TYPE_CHECKING:
     from oob.config import Config
@@ -32,22 +31,6 @@ if TYPE_CHECKING:
     from oob.procedure.effects import Effects
 
 ACTOR = "oob"
-
-
-class Phase(StrEnum):
-    """The runbook's phases, in order, as people see them."""
-
-    APPROVAL = "approval"
-    PREFLIGHT = "preflight"
-    NOTIFY = "notify"
-    TRIGGER = "trigger"
-    RELEASE_WAIT = "release_wait"
-    RELEASE_CHECK = "release_check"
-    DEPLOY = "deploy"
-    SHIELD = "shield"
-    VERIFY = "verify"
-    RESOLVE = "resolve"
-    POSTMORTEM = "postmortem"
 
 
 class End(Exception):

@@ -26,10 +26,10 @@ from oob.events import (
 from oob.policy import Action, Topic
 from oob.ports import Build
 from oob.procedure.builds import record_finished, record_started
-from oob.procedure.flow import End, Flow, Phase
+from oob.procedure.flow import End, Flow
 from oob.procedure.hold import CONTEXT as HOLD_CONTEXT
 from oob.procedure.pacing import Due, build_end, pause, start_after
-from oob.states import RunState
+from oob.states import Phase, RunState
 
 SHIELD_DOWN = "the deploy shield is lowered: the CMS serves editors again"
 
