@@ -9,11 +9,9 @@ names the environment variable that holds its token. The one exception is a sand
 from __future__ import annotations
 
 import os
-import re
 import tomllib
-from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, TypeVar, cast
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -21,11 +19,12 @@ from pydantic import (
     IPvAnyNetwork,
     StrictBool,
     ValidationError,
-    field_validator,
+    ValidatorFunctionWrapHandler,
     model_validator,
 )
 
 from oob.config_errors import problems
+from oob.config_pipelines import SHARED, fold_folder, invalid, missing, resolve
 from oob.config_services import (
     GitHubService,
     JenkinsService,
@@ -34,7 +33,8 @@ from oob.config_services import (
     Services,
     SlackService,
 )
-from oob.config_types import ENV_NAME, JobPath, Limit, Minutes, Model, OneOf
+from oob.config_stages import Pipeline, Stage, StageKind
+from oob.config_types import ENV_NAME, Limit, Model, OneOf
 from oob.errors import ConfigError
 
 __all__ = [  # the [services] and [sandbox] sections are re-exported: a Config holds them
@@ -66,106 +66,7 @@ __all__ = [  # the [services] and [sandbox] sections are re-exported: a Config h
 ]
 
 DEFAULT_CONFIG = Path("oob.toml")
-
-
-class StageKind(StrEnum):
-    MANUAL = "manual"
-    GITHUB = "github"
-    JENKINS = "jenkins"
-
-
-class Stage(Model):
-    """One step of the lead time from a fix to production."""
-
-    name: str = Field(min_length=1)
-    kind: StageKind
-    job: JobPath | None = None
-    estimate_minutes: Minutes
-
-    @model_validator(mode="after")
-    def _job_matches_kind(self) -> Stage:
-        if self.kind is StageKind.JENKINS and not self.job:
-            raise ValueError(f"stage {self.name!r} is a jenkins stage and needs a `job` path")
-        if self.kind is not StageKind.JENKINS and self.job:
-            raise ValueError(f"stage {self.name!r} has a `job` but is of kind {self.kind.value!r}")
-        return self
-
-
-class Pipeline(Model):
-    """The stages in order, and the roles three of them play in the procedure."""
-
-    name: str = Field(min_length=1)
-    stages: list[Stage] = Field(min_length=1)
-    test_gate: str = Field(description="The Jenkins stage whose success on the fix is required.")
-    release_trigger: str = Field(description="The Jenkins stage an out-of-band deploy triggers.")
-    release_wait: Minutes = Field(description="Minutes the release job waits before it picks.")
-    release_wait_parameter: str = "release_wait"
-    merge_hold: Literal["ask", "status", "lock"] = Field(
-        default="ask",
-        description="How merges into the release branch are held during a deploy: `ask` "
-        "engineers in chat; `status` also sets a pending `oob/merge-hold` commit status on every "
-        "open pull request into it (refused by GitHub when that context is required); `lock` "
-        "sets the branch protection's `lock_branch` (needs an admin token).",
-    )
-    release_log_pattern: str = Field(
-        description="Regex with groups `state` and `sha` matching the release job's log line "
-        "that names the commit it released."
-    )
-
-    @field_validator("release_log_pattern")
-    @classmethod
-    def _pattern_has_groups(cls, value: str) -> str:
-        try:
-            groups = re.compile(value).groupindex
-        except re.error as exc:
-            raise ValueError(f"not a valid regular expression: {exc}") from exc
-        if not {"state", "sha"} <= set(groups):
-            raise ValueError("needs the named groups (?P<state>...) and (?P<sha>...)")
-        return value
-
-    @model_validator(mode="after")
-    def _roles_name_jenkins_stages(self) -> Pipeline:
-        names = [s.name for s in self.stages]
-        if len(set(names)) != len(names):
-            raise ValueError("stage names must be unique")
-        for role in ("test_gate", "release_trigger"):
-            stage = self.find(getattr(self, role))
-            if stage is None:
-                raise ValueError(f"{role} {getattr(self, role)!r} is not a stage of the pipeline")
-            if stage.kind is not StageKind.JENKINS:
-                raise ValueError(f"{role} {stage.name!r} must be a jenkins stage")
-        if self.index(self.test_gate) >= self.index(self.release_trigger):
-            raise ValueError("the test_gate must come before the release_trigger")
-        if any(s.kind is not StageKind.JENKINS for s in self.to_production):
-            raise ValueError("every stage after the release_trigger must be a jenkins stage")
-        return self
-
-    def find(self, key: str) -> Stage | None:
-        """The stage named `key`, or whose job path is `key` (case-insensitive)."""
-        key = key.strip().lower()
-        for stage in self.stages:
-            if key in (stage.name.lower(), (stage.job or "").lower()):
-                return stage
-        return None
-
-    def index(self, key: str) -> int:
-        stage = self.find(key)
-        if stage is None:
-            raise KeyError(key)
-        return self.stages.index(stage)
-
-    @property
-    def gate(self) -> Stage:
-        return self.stages[self.index(self.test_gate)]
-
-    @property
-    def trigger(self) -> Stage:
-        return self.stages[self.index(self.release_trigger)]
-
-    @property
-    def to_production(self) -> list[Stage]:
-        """The Jenkins stages the release job hands on to, in order, ending in production."""
-        return self.stages[self.index(self.release_trigger) + 1 :]
+T = TypeVar("T")
 
 
 class Channel(OneOf):
@@ -326,22 +227,61 @@ class Web(Model):
         return self
 
 
+REQUIRED = ("pipeline", "services", "audiences", "channels", "roles", "verify", "postmortem")
+
+
 class Config(Model):
-    pipeline: Pipeline
-    services: Services
-    audiences: Audiences
-    channels: dict[str, Channel]
-    roles: Roles
-    verify: Verify
-    postmortem: Postmortem
+    """A config: one pipeline (`[pipeline]`), or several (`[pipelines.NAME]`, resolved when read
+    into the single-pipeline config of each, `for_pipeline`), with the services and people
+    around it.
+
+    A run follows one pipeline's config (its plan). The pipeline's own tables (`pipeline`,
+    `services`, `audiences`, `channels`, `roles`, `verify`, `postmortem`) are read through
+    properties that, on a config of several pipelines, refuse a caller that did not choose one.
+    """
+
+    pipeline_: Pipeline | None = Field(default=None, alias="pipeline")
+    services_: Services | None = Field(default=None, alias="services")
+    audiences_: Audiences | None = Field(default=None, alias="audiences")
+    channels_: dict[str, Channel] | None = Field(default=None, alias="channels")
+    roles_: Roles | None = Field(default=None, alias="roles")
+    verify_: Verify | None = Field(default=None, alias="verify")
+    postmortem_: Postmortem | None = Field(default=None, alias="postmortem")
+    pipelines_: dict[str, Config] | None = Field(
+        default=None, alias="pipelines", exclude_if=lambda value: value is None
+    )
     templates: Templates = Templates()
     sandbox: Sandbox | None = None
     web: Web | None = None
 
     source: Path | None = Field(default=None, exclude=True)
 
+    @model_validator(mode="wrap")
+    @classmethod
+    def _one_form(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Config:
+        """Several pipelines resolve each into its own config; one needs every table."""
+        if not isinstance(data, dict):
+            return cast("Config", handler(data))
+        if "pipelines" in data:
+            pipelines = resolve(data, cls.model_validate)
+            return cast(
+                "Config",
+                handler({k: data[k] for k in SHARED if k in data} | {"pipelines": pipelines}),
+            )
+        data = fold_folder(data)
+        lacks = missing(data, REQUIRED)
+        try:
+            config = handler(data)
+        except ValidationError as exc:
+            raise invalid([*exc.errors(), *lacks]) from None
+        if lacks:
+            raise invalid(lacks)
+        return cast("Config", config)
+
     @model_validator(mode="after")
     def _references_resolve(self) -> Config:
+        if self.pipelines_ is not None or None in (self.audiences_, self.channels_, self.services_):
+            return self  # several pipelines: each checked on its own; a table missing: told so
         for name, audience in self.audiences:
             if audience is None:
                 continue
@@ -360,6 +300,65 @@ class Config(Model):
                     "is not on this machine"
                 )
         return self
+
+    @property
+    def pipeline_names(self) -> list[str]:
+        """The names of the config's pipelines, in the file's order."""
+        if self.pipelines_ is None:
+            return [self.pipeline.name]
+        return list(self.pipelines_)
+
+    def for_pipeline(self, name: str) -> Config:
+        """The single-pipeline config a run of pipeline `name` follows."""
+        if self.pipelines_ is None:
+            if name == self.pipeline.name:
+                return self
+        elif name in self.pipelines_:
+            return self.pipelines_[name].model_copy(update={"source": self.source})
+        raise ConfigError(
+            f"no pipeline {name!r} in {self.source or 'the config'}",
+            hint=f"its pipelines: {listed(self.pipeline_names)}",
+        )
+
+    def _one(self) -> Config:
+        """The config of the one pipeline; an error when there are several."""
+        if self.pipelines_ is None:
+            return self
+        if len(self.pipelines_) == 1:
+            return self.for_pipeline(next(iter(self.pipelines_)))
+        raise ConfigError(
+            f"{self.source or 'the config'} has {len(self.pipelines_)} pipelines: "
+            "say which one with --pipeline NAME",
+            hint=f"its pipelines: {listed(self.pipeline_names)}",
+        )
+
+    @property
+    def pipeline(self) -> Pipeline:
+        return _present(self._one().pipeline_)
+
+    @property
+    def services(self) -> Services:
+        return _present(self._one().services_)
+
+    @property
+    def audiences(self) -> Audiences:
+        return _present(self._one().audiences_)
+
+    @property
+    def channels(self) -> dict[str, Channel]:
+        return _present(self._one().channels_)
+
+    @property
+    def roles(self) -> Roles:
+        return _present(self._one().roles_)
+
+    @property
+    def verify(self) -> Verify:
+        return _present(self._one().verify_)
+
+    @property
+    def postmortem(self) -> Postmortem:
+        return _present(self._one().postmortem_)
 
     def _service_urls(self) -> list[str]:
         urls = [self.services.jenkins.url, self.services.github.api_url]
@@ -397,7 +396,8 @@ class Config(Model):
         services."""
         if self.sandbox is None:
             return None
-        return self.services.jenkins.url.rstrip("/").removesuffix("/jenkins")
+        first = self.for_pipeline(self.pipeline_names[0])  # a sandbox serves every pipeline
+        return first.services.jenkins.url.rstrip("/").removesuffix("/jenkins")
 
     def secret_is_set(self, service: Secret) -> bool:
         return bool(os.environ.get(service.token_env)) or self.sandbox is not None
@@ -407,6 +407,19 @@ class Config(Model):
         if self.sandbox is None:
             return False
         return self.sandbox.sealed or not os.environ.get(service.token_env)
+
+
+def _present(value: T | None) -> T:
+    """A table of a single-pipeline config (validation made sure it is there)."""
+    if value is None:
+        raise ConfigError("the config lacks a table it needs", hint="a bug: report it")
+    return value
+
+
+def listed(names: list[str], most: int = 8) -> str:
+    """`names` for a one-line message: the first `most`, then how many more."""
+    shown = ", ".join(names[:most])
+    return shown if len(names) <= most else f"{shown} and {len(names) - most} more"
 
 
 def _is_loopback(url: str) -> bool:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, StrictBool, StringConstraints
+from pydantic import Field, StrictBool, StrictInt, StringConstraints
 
-from oob.config_types import ENV_NAME, Model
+from oob.config_types import ENV_NAME, JobPath, Model
 
 
 class Secret(Model):
@@ -24,6 +24,18 @@ class JenkinsService(Secret):
     url: str
     user: str = Field(min_length=1)
     timeout_seconds: float = Field(default=30, gt=0)
+    folder: JobPath | None = Field(
+        default=None,
+        description="The Jenkins folder holding the pipeline's jobs: it prefixes every stage's "
+        "`job` path (`team-x` makes `deploys/cms` `team-x/deploys/cms`). A run's plan holds the "
+        "prefixed paths.",
+    )
+    max_releases: StrictInt | None = Field(
+        default=None,
+        ge=1,
+        description="At most this many release runs at once on this controller, across all "
+        "workers; the others wait their turn in a queue.",
+    )
 
 
 class GitHubService(Secret):

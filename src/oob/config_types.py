@@ -15,7 +15,8 @@ from oob.limits import MAX_MINUTES
 Minutes = Annotated[float, Field(ge=0, le=MAX_MINUTES, allow_inf_nan=False)]
 # A time limit may be long (a drill that must not time out), but not infinite.
 Limit = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-JobPath = Annotated[str, Field(pattern=r"^[^/\s]+(/[^/\s]+)*$")]
+JOB_PATH = r"^[^/\s]+(/[^/\s]+)*$"
+JobPath = Annotated[str, Field(pattern=JOB_PATH)]
 # The name of an environment variable (that holds a secret: the file never does).
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 

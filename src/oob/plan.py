@@ -19,8 +19,9 @@ WITHHELD = "(withheld)"
 
 def freeze(config: Config) -> dict[str, Any]:
     """The plan of a run that starts now under `config` (JSON; never a secret, only the names
-    of the variables that hold them)."""
-    plan = config.model_dump(mode="json")
+    of the variables that hold them). A plan is one pipeline's: `config.for_pipeline(NAME)`."""
+    config = config.for_pipeline(config.pipeline.name)  # refused when several: a bug
+    plan = config.model_dump(mode="json", by_alias=True)
     plan["_source"] = str(config.source) if config.source else None
     if plan.get("sandbox"):
         # The one credential a config may hold: the worker connects with its own config's,

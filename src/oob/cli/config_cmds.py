@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from oob.cli import app
 from oob.cli.context import AppContext
 from oob.errors import UsageError
+
+if TYPE_CHECKING:
+    from oob.config import Config
 
 config_app = typer.Typer(help="Check and show the configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
@@ -42,22 +45,38 @@ def init(
 @config_app.command()
 def validate(ctx: typer.Context) -> None:
     """Check the config file; exit 0 when valid, 2 with the first problem otherwise."""
+    from oob.config import listed
+
     obj: AppContext = ctx.obj
     config = obj.config
-    stages = len(config.pipeline.stages)
-    typer.echo(f"{config.source}: valid ({config.pipeline.name}, {stages} stages)")
+    names = config.pipeline_names
+    if len(names) == 1:
+        stages = len(config.pipeline.stages)
+        typer.echo(f"{config.source}: valid ({config.pipeline.name}, {stages} stages)")
+    else:
+        typer.echo(f"{config.source}: valid ({len(names)} pipelines: {listed(names)})")
 
 
 @config_app.command()
 def show(ctx: typer.Context) -> None:
-    """Print the resolved config as JSON; secrets appear only as set or unset."""
+    """Print the resolved config as JSON (each pipeline's, when there are several); secrets
+    appear only as set or unset."""
     obj: AppContext = ctx.obj
     config = obj.config
-    data: dict[str, Any] = config.model_dump(mode="json")
+    if config.pipelines_ is None:
+        data = _shown(config)
+    else:
+        data = {"pipelines": {n: _shown(config.for_pipeline(n)) for n in config.pipeline_names}}
+    data["source"] = str(config.source)
+    obj.print_json(data)
+
+
+def _shown(config: Config) -> dict[str, Any]:
+    """One pipeline's config as `show` prints it."""
+    data: dict[str, Any] = config.model_dump(mode="json", by_alias=True)
     for name, service in config.services:
         if service is not None:
             data["services"][name]["token"] = "set" if config.secret_is_set(service) else "unset"
     if config.sandbox is not None:
         data["sandbox"] = {"token": "set (sandbox only)"}
-    data["source"] = str(config.source)
-    obj.print_json(data)
+    return data
