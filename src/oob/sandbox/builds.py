@@ -299,18 +299,19 @@ class Builds(Simulation):
 
     # -- the release job ----------------------------------------------------------------------
 
+    def _release_begins(self) -> None:
+        """The scenario's first release starts: what is due after it is scheduled."""
+        for delay, action in self.after_release:
+            self._schedule(self._at + delay, action)
+        self.after_release = []
+
     def _start_release(self, build: Build) -> None:
         if build.during_scenario:
-            for delay, action in self.after_release:
-                self._schedule(self._at + delay, action)
-            self.after_release = []
+            self._release_begins()
         raw = build.parameters.get("release_wait", "")
         build.write(self._at, "[Pipeline] stage", "[Pipeline] { (Wait)")
-        try:
-            wait = float(raw)
-        except ValueError:
-            wait = -1.0
-        if wait < 0 or math.isnan(wait):
+        wait = wait_minutes(raw)
+        if wait is None:
             build.write(
                 self._at,
                 f"ERROR: release_wait must be a number of minutes, not {raw!r}",
@@ -323,6 +324,22 @@ class Builds(Simulation):
         build.write(self._at, "[Pipeline] sleep", f"Sleeping for {raw} min")
         self._schedule(self._at + wait * 60, lambda: self._pick(build, wait))
 
+    def _release_candidate(self) -> tuple[str | None, int]:
+        """The newest commit of main whose combined status is success, among those a release
+        looks at; and how many it looked at."""
+        head = self.repo.branches[self.pipeline.branch]
+        candidates = self.repo.ancestors(head)[: self.pipeline.search_depth]
+        sha = next((s for s in candidates if self.repo.combined_state(s) == "success"), None)
+        return sha, len(candidates)
+
+    def _tag_release(self, sha: str) -> str:
+        """Tag `sha` with the next release tag; the tag."""
+        tag = f"{self.pipeline.tag_prefix}{self.next_tag}"
+        self.next_tag += 1
+        self.repo.tags[tag] = sha
+        self.releases.append((tag, sha))
+        return tag
+
     def _pick(self, build: Build, wait: float) -> None:
         """After the wait: take the newest commit of main whose combined status is success."""
         if not build.building:
@@ -330,23 +347,18 @@ class Builds(Simulation):
         build.write(
             self._at, "[Pipeline] }", "[Pipeline] stage", "[Pipeline] { (Pick release commit)"
         )
-        head = self.repo.branches[self.pipeline.branch]
-        candidates = self.repo.ancestors(head)[: self.pipeline.search_depth]
-        sha = next((s for s in candidates if self.repo.combined_state(s) == "success"), None)
+        sha, looked = self._release_candidate()
         if sha is None:
             build.write(
                 self._at,
-                f"No commit among the last {len(candidates)} of main has combined status success",
+                f"No commit among the last {looked} of main has combined status success",
                 "[Pipeline] }",
                 "[Pipeline] End of Pipeline",
                 "Finished: FAILURE",
             )
             self._close(build, "FAILURE")
             return
-        tag = f"{self.pipeline.tag_prefix}{self.next_tag}"
-        self.next_tag += 1
-        self.repo.tags[tag] = sha
-        self.releases.append((tag, sha))
+        tag = self._tag_release(sha)
         build.released_sha = sha
         build.release_tag = tag
         build.write(
@@ -367,3 +379,13 @@ class Builds(Simulation):
         ).uniform(0.92, 1.08)
         build.planned_end = self._at + tail
         self._schedule(build.planned_end, lambda: self._finish(build))
+
+
+def wait_minutes(raw: str) -> float | None:
+    """A release wait as the release job reads its parameter: minutes, or None if not a
+    number of them."""
+    try:
+        wait = float(raw)
+    except ValueError:
+        return None
+    return None if wait < 0 or math.isnan(wait) else wait

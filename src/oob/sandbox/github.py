@@ -4,7 +4,8 @@ Mounted at `/github/`, which is the API base URL (as with GitHub Enterprise). Sh
 GitHub's official REST description for the fields clients read (`github_shapes`); answers,
 errors and the rate-limit headers are `github_wire`'s. The endpoints of a repository are grouped
 by resource: commits and statuses (`github_commits`), branches and refs (`github_branches`),
-contents (`github_contents`) and pull requests (`github_pulls`).
+contents (`github_contents`), pull requests (`github_pulls`), Actions (`github_actions`) and
+deployments (`github_deployments`).
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from oob.sandbox.github_actions import ActionsEndpoints
 from oob.sandbox.github_branches import BranchEndpoints
 from oob.sandbox.github_commits import CommitEndpoints
 from oob.sandbox.github_contents import ContentEndpoints
+from oob.sandbox.github_deployments import DeploymentEndpoints
 from oob.sandbox.github_pulls import PullEndpoints
 from oob.sandbox.github_shapes import when
 from oob.sandbox.github_wire import (
@@ -37,7 +40,14 @@ from oob.sandbox.world import World
 Handler = Callable[[Request, World, Repo], Awaitable[Response]]
 
 
-class GitHubApi(CommitEndpoints, BranchEndpoints, ContentEndpoints, PullEndpoints):
+class GitHubApi(
+    CommitEndpoints,
+    BranchEndpoints,
+    ContentEndpoints,
+    PullEndpoints,
+    ActionsEndpoints,
+    DeploymentEndpoints,
+):
     """The GitHub endpoints over one world's repositories."""
 
     def __init__(self, world: World) -> None:
@@ -66,6 +76,7 @@ class GitHubApi(CommitEndpoints, BranchEndpoints, ContentEndpoints, PullEndpoint
             ("POST", "/pulls", self.create_pull),
             ("GET", "/pulls/{number:int}", self.get_pull),
             ("PUT", "/pulls/{number:int}/merge", self.merge_pull),
+            *self._actions_table(),
         ]
         # GitHub's `Link` headers name repositories by id (`/repositories/3544490/compare/...`).
         routes = [
@@ -77,8 +88,33 @@ class GitHubApi(CommitEndpoints, BranchEndpoints, ContentEndpoints, PullEndpoint
             Route("/user", self._endpoint(self.get_user), methods=["GET"]),
             # "Accessing this endpoint does not count against your REST API rate limit."
             Route("/rate_limit", self._endpoint(self.rate_limit, costs=False), methods=["GET"]),
+            # Where a log link leads: signed, no token asked (another host on GitHub).
+            Route("/_logs/{kind}/{key:int}", self.log_blob, methods=["GET"]),
         ]
         return routes
+
+    def _actions_table(self) -> list[tuple[str, str, Handler]]:
+        """Actions' workflows, runs, jobs and logs; deployments and their statuses."""
+        runs, jobs = "/actions/runs/{run_id:int}", "/actions/jobs/{job_id:int}"
+        deployment = "/deployments/{deployment_id:int}"
+        return [
+            ("GET", "/actions/workflows", self.list_workflows),
+            ("GET", "/actions/workflows/{workflow_id}", self.get_workflow),
+            ("POST", "/actions/workflows/{workflow_id}/dispatches", self.dispatch),
+            ("GET", "/actions/workflows/{workflow_id}/runs", self.list_runs),
+            ("GET", "/actions/runs", self.list_runs),
+            ("GET", runs, self.get_run),
+            ("GET", f"{runs}/jobs", self.list_jobs),
+            ("GET", f"{runs}/logs", self.run_logs),
+            ("POST", f"{runs}/cancel", self.cancel),
+            ("GET", jobs, self.get_job),
+            ("GET", f"{jobs}/logs", self.job_logs),
+            ("GET", "/deployments", self.list_deployments),
+            ("POST", "/deployments", self.create_deployment),
+            ("GET", deployment, self.get_deployment),
+            ("GET", f"{deployment}/statuses", self.list_deployment_statuses),
+            ("POST", f"{deployment}/statuses", self.create_deployment_status),
+        ]
 
     # -- plumbing -----------------------------------------------------------------------------
 

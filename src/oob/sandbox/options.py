@@ -24,6 +24,10 @@ class Options:
     """The token's user administers the repository (may read and change branch protection)."""
     hold_required: bool = False
     """The branch protection of main requires `oob/merge-hold` besides the CI contexts."""
+    actions_dispatch: str = "details"
+    """How a `workflow_dispatch` answers: `details` (200 with the run when asked, as GitHub
+    since February 2026), `no-content` (always 204, as older GitHub Enterprise Servers), or
+    `refuse` (422 to `return_run_details`, as servers that validate the body strictly)."""
 
     @property
     def signing_secret(self) -> str:

@@ -22,6 +22,7 @@ from dataclasses import replace
 from importlib import resources
 from typing import Any
 
+from oob.sandbox.actions import Actions
 from oob.sandbox.builds import CI_BOT, Builds
 from oob.sandbox.clock import SimClock
 from oob.sandbox.errors import SandboxError
@@ -47,7 +48,7 @@ __all__ = ["Options", "World"]
 HOLD_CONTEXT = "oob/merge-hold"
 
 
-class World(Builds):
+class World(Builds, Actions):
     """All state of the sandbox; use it inside `session()`, which locks it and brings it to now."""
 
     def __init__(self, options: Options | None = None) -> None:
@@ -83,6 +84,7 @@ class World(Builds):
             contexts.append(HOLD_CONTEXT)
         self.repo.protection[self.pipeline.branch] = protection_settings(contexts)
         self._open_jenkins(self.history.first_tag + 1)
+        self._open_actions(earliest)
         self.merge_attempts: list[dict[str, Any]] = []
         self.fix_sha = ""
         self.bug_sha = ""
