@@ -4,7 +4,11 @@
 holding `--store-runs` ended runs (each with a plan and a dozen events), made once in a
 temporary `OOB_HOME` before timing. Prints the median and the max of `--runs` runs of each.
 
-Run: .venv/bin/python bench/startup.py [--runs 20] [--store-runs 1000]
+With `--before SRC`, the same commands of the oob whose sources are at SRC too (say, main's:
+`git archive main src | tar -x -C /tmp/before`, then `--before /tmp/before/src`), run in turn
+with this one, so that a machine whose speed drifts (shared cores) slows both alike.
+
+Run: .venv/bin/python bench/startup.py [--runs 20] [--store-runs 1000] [--before SRC]
 """
 
 from __future__ import annotations
@@ -20,14 +24,16 @@ from importlib import resources
 from pathlib import Path
 
 
-def measure(argv: list[str], runs: int, env: dict[str, str]) -> list[float]:
-    timings = []
+def measure(argv: list[str], runs: int, envs: dict[str, dict[str, str]]) -> dict[str, list[float]]:
+    """Milliseconds of `runs` runs of `argv` in each environment, taking them in turn."""
+    timings: dict[str, list[float]] = {name: [] for name in envs}
     for _ in range(runs):
-        start = time.perf_counter()
-        done = subprocess.run(argv, check=False, capture_output=True, env=env)
-        if done.returncode != 0:
-            raise SystemExit(f"{' '.join(argv)} failed: {done.stderr.decode()[-500:]}")
-        timings.append((time.perf_counter() - start) * 1000)
+        for name, env in envs.items():
+            start = time.perf_counter()
+            done = subprocess.run(argv, check=False, capture_output=True, env=env)
+            if done.returncode != 0:
+                raise SystemExit(f"{' '.join(argv)} failed: {done.stderr.decode()[-500:]}")
+            timings[name].append((time.perf_counter() - start) * 1000)
     return timings
 
 
@@ -75,6 +81,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--store-runs", type=int, default=1000)
+    parser.add_argument("--before", type=Path, help="sources of an oob to compare with")
     args = parser.parse_args()
     # The oob installed beside this Python (the venv running the benchmark).
     oob = str(Path(sys.executable).with_name("oob"))
@@ -89,15 +96,18 @@ def main() -> None:
         config = Path(home) / "oob.toml"
         config.write_text((resources.files("oob") / "presets" / "va-cms.toml").read_text("utf-8"))
         env["OOB_CONFIG"] = str(config)
+        envs = {"": env}
+        if args.before:
+            envs = {"before": {**env, "PYTHONPATH": str(args.before)}, "after": env}
         commands = [["--version"], ["--help"], ["status", run_id], ["runs"]]
         for command in commands:
-            subprocess.run([oob, *command], check=False, capture_output=True, env=env)  # warm
-            timings = measure([oob, *command], args.runs, env)
+            measure([oob, *command], 1, envs)  # warm
             label = " ".join(command).replace(run_id, "RUN")
-            print(
-                f"oob {label:<12} median {statistics.median(timings):6.1f} ms   "
-                f"max {max(timings):6.1f} ms   ({args.runs} runs, {args.store_runs} runs stored)"
-            )
+            for name, timings in measure([oob, *command], args.runs, envs).items():
+                print(
+                    f"oob {label:<12} {name:<6} median {statistics.median(timings):6.1f} ms   "
+                    f"max {max(timings):6.1f} ms   ({args.runs} runs, {args.store_runs} stored)"
+                )
 
 
 if __name__ == "__main__":
