@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from oob.adapters import jenkins as module
+from oob.adapters import streams
 from oob.adapters.jenkins import JenkinsBuildServer
 from tests.adapters.conftest import POLICY, Script
 
@@ -88,18 +89,18 @@ def test_scan_is_line_by_line_for_anchors_and_patterns_across_lines() -> None:
 
 
 def test_blocks_stay_bounded_for_a_line_without_end(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(module, "_MAX_LINE_BYTES", 16)
+    monkeypatch.setattr(streams, "MAX_LINE_BYTES", 16)
     chunks = [b"y" * 10] * 10 + [b"\nshort\n"]
-    blocks = list(module._blocks(iter(chunks)))
+    blocks = list(streams.blocks(iter(chunks)))
     assert b"".join(blocks) == b"".join(chunks)
     assert max(len(b) for b in blocks) <= 16 + 10
-    lines = list(module._lines(iter(chunks)))
+    lines = list(streams.lines(iter(chunks)))
     assert max(len(line) for line in lines) <= 16
     assert b"".join(lines) == b"y" * 100 + b"short"
 
 
 def test_lines_keep_a_lone_carriage_return_inside_a_line() -> None:
-    assert list(module._lines(iter([b"50%\r100%\nok\n"]))) == [b"50%\r100%", b"ok"]
+    assert list(streams.lines(iter([b"50%\r100%\nok\n"]))) == [b"50%\r100%", b"ok"]
 
 
 @pytest.mark.parametrize(

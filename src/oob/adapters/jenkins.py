@@ -21,6 +21,7 @@ from urllib.parse import quote
 import httpx
 
 from oob.adapters.retry import RetryingClient, RetryPolicy, default_classifier
+from oob.adapters.streams import blocks, counted, lines
 from oob.clock import Clock, SystemClock
 from oob.errors import JenkinsError
 from oob.ports import Build, JobInfo, LogChunk, LogScan, QueuedBuild
@@ -31,9 +32,6 @@ _BUILD_FIELDS = (
     "actions[parameters[name,value],causes[shortDescription,userId],"
     "lastBuiltRevision[SHA1],remoteUrls]"
 )
-# A line longer than this is handed out in pieces, so that following a log stays in constant
-# memory even when a build writes megabytes without a newline.
-_MAX_LINE_BYTES = 1 << 20
 
 
 class JenkinsBuildServer:
@@ -222,7 +220,7 @@ class JenkinsBuildServer:
                     self._raise_for_status(response, what=what)
                     more = "x-more-data" in response.headers
                     received = [0]
-                    for index, line in enumerate(_lines(_counted(response.iter_bytes(), received))):
+                    for index, line in enumerate(lines(counted(response.iter_bytes(), received))):
                         if index >= given:
                             given += 1
                             yield line.decode("utf-8", errors="replace").rstrip("\r")
@@ -258,7 +256,7 @@ class JenkinsBuildServer:
                 more = "x-more-data" in response.headers
                 size = response.headers.get("x-text-size", "").strip()
                 received = [0]
-                for line in _matching_lines(_counted(response.iter_bytes(), received), regex):
+                for line in _matching_lines(counted(response.iter_bytes(), received), regex):
                     if line is not None:
                         end = int(size) if size.isdigit() else start
                         return LogScan(line=line, next_start=end, more=more)
@@ -405,47 +403,6 @@ def _text_size(response: httpx.Response, fallback: int) -> int:
     return int(value) if value.strip().isdigit() else fallback
 
 
-def _lines(chunks: Iterator[bytes]) -> Iterator[bytes]:
-    """Split a byte stream into lines (without their newline), in bounded memory: a line longer
-    than `_MAX_LINE_BYTES` comes in pieces of that size."""
-    for block in _blocks(chunks):
-        lines = block.split(b"\n")
-        if not lines[-1]:
-            lines.pop()
-        for line in lines:
-            if len(line) <= _MAX_LINE_BYTES:
-                yield line
-            else:
-                yield from (
-                    line[i : i + _MAX_LINE_BYTES] for i in range(0, len(line), _MAX_LINE_BYTES)
-                )
-
-
-def _counted(chunks: Iterator[bytes], total: list[int]) -> Iterator[bytes]:
-    """`chunks`, adding their sizes to `total[0]` (for a server that sends no `X-Text-Size`)."""
-    for chunk in chunks:
-        total[0] += len(chunk)
-        yield chunk
-
-
-def _blocks(chunks: Iterator[bytes]) -> Iterator[bytes]:
-    """Regroup a byte stream into blocks that end where a line ends, each at most one chunk
-    plus `_MAX_LINE_BYTES` long; a line without end that outgrows `_MAX_LINE_BYTES` is handed
-    out in pieces of that size, so memory stays bounded whatever the stream holds."""
-    pending = b""
-    for chunk in chunks:
-        block = pending + chunk if pending else chunk
-        cut = block.rfind(b"\n") + 1
-        if cut:
-            yield block[:cut] if cut < len(block) else block
-        pending = block[cut:]
-        while len(pending) >= _MAX_LINE_BYTES:
-            yield pending[:_MAX_LINE_BYTES]
-            pending = pending[_MAX_LINE_BYTES:]
-    if pending:
-        yield pending
-
-
 def _as_bytes(regex: re.Pattern[str]) -> re.Pattern[bytes] | None:
     """`regex` for ASCII bytes: on ASCII text, classes (`\\w`, `\\d`, `\\s`, `.`) and case
     folding match what they match in `str`. None when the pattern does not compile as bytes
@@ -466,7 +423,7 @@ def _matching_lines(chunks: Iterator[bytes], regex: re.Pattern[str]) -> Iterator
     a console log) is searched as bytes, where the pattern means the same, and decoded only if
     it holds a hit."""
     ascii_regex = _as_bytes(regex)
-    for block in _blocks(chunks):
+    for block in blocks(chunks):
         if ascii_regex is not None and block.isascii() and ascii_regex.search(block) is None:
             yield None
             continue
