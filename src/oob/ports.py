@@ -248,6 +248,46 @@ class CodeHost(Protocol):
         ...
 
 
+# --- deployments record (GitHub's Deployments, for every build server) ----------------------
+
+
+class DeploymentState(StrEnum):
+    """The states of a deployment status oob posts, as GitHub names them."""
+
+    QUEUED = "queued"
+    IN_PROGRESS = "in_progress"
+    SUCCESS = "success"
+    FAILURE = "failure"
+    INACTIVE = "inactive"
+
+
+@dataclass(frozen=True)
+class DeploymentRecord:
+    """A deployment of a commit to an environment, as the code host keeps it."""
+
+    id: int
+    sha: str
+    environment: str
+    state: str | None  # its newest status's; None before any
+
+
+class Deployments(Protocol):
+    def record(self, sha: str, environment: str, key: str, description: str) -> DeploymentRecord:
+        """The deployment of `sha` to `environment` marked with `key` (an oob run's id):
+        the one already made with that key, else a new one. Never two for one key."""
+        ...
+
+    def set_state(
+        self,
+        deployment: DeploymentRecord,
+        state: DeploymentState,
+        target_url: str,
+        description: str,
+    ) -> DeploymentRecord:
+        """Post `state` (with a link to `target_url`), unless it is the newest already."""
+        ...
+
+
 # --- chat (Slack and apprise channels) --------------------------------------------------------
 
 

@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 import httpx
 
+from oob.adapters.deployments import GitHubDeployments
 from oob.adapters.github_api import GitHubApi, all_messages
 from oob.adapters.github_protection import protection_settings
 from oob.adapters.retry import RetryPolicy, json_message
@@ -72,6 +73,10 @@ class GitHubCodeHost:
 
     def __repr__(self) -> str:
         return f"GitHubCodeHost({self.api_url!r}, {self.repository!r})"
+
+    def deployments(self) -> GitHubDeployments:
+        """The repository's deployments record, through this client (its pool, its ETags)."""
+        return GitHubDeployments(self._api, self.repository)
 
     # --- the port -------------------------------------------------------------------------
 
