@@ -45,7 +45,7 @@ def test_the_release_run_picks_logs_tags_and_deploys_to_production(clients: Clie
     assert all(line[:4] == iso(START)[:4] and line[27:29] == "Z " for line in log.splitlines())
     archive = clients.http.get(f"{CMS}/actions/runs/{run_id}/logs", headers=HEADERS)
     zipped = zipfile.ZipFile(io.BytesIO(httpx.get(archive.headers["location"]).content))
-    assert {"0_release.txt", "1_deploy.txt", "release/4_Pick release commit.txt"} <= set(
+    assert {"0_release.txt", "2_deploy.txt", "release/4_Pick release commit.txt"} <= set(
         zipped.namelist()
     )
     assert zipped.read("0_release.txt").decode() == log
@@ -91,7 +91,7 @@ def test_the_runs_list_filters_as_github_does(clients: Clients) -> None:
 
 def test_cancel_ends_a_deploy_and_lowers_the_shield(clients: Clients) -> None:
     run_id = dispatch(clients, return_run_details=True).json()["workflow_run_id"]
-    clients.sandbox.advance(3 * 60)
+    clients.sandbox.advance(12 * 60)
     assert clients.sandbox.state()["cms"]["shield_up"]
     cancel = clients.http.post(f"{CMS}/actions/runs/{run_id}/cancel", headers=HEADERS)
     assert cancel.status_code == 202
@@ -100,7 +100,7 @@ def test_cancel_ends_a_deploy_and_lowers_the_shield(clients: Clients) -> None:
     clients.sandbox.advance(5)
     run = get(clients, f"{CMS}/actions/runs/{run_id}")
     assert (run["status"], run["conclusion"]) == ("completed", "cancelled")
-    deploy = get(clients, f"{CMS}/actions/runs/{run_id}/jobs")["jobs"][1]
+    deploy = get(clients, f"{CMS}/actions/runs/{run_id}/jobs")["jobs"][2]
     assert deploy["conclusion"] == "cancelled"
     assert [s["conclusion"] for s in deploy["steps"]][-2:] == ["cancelled", "success"]
     assert not clients.sandbox.state()["cms"]["shield_up"]

@@ -55,7 +55,7 @@ def test_workflows_runs_and_jobs_match_githubs_schemas(clients: Clients) -> None
     finished = valid(
         clients, m.ReposOwnerRepoActionsRunsRunIdJobsGetResponse200, "GET", f"{run}/jobs", 200
     )
-    assert [j["name"] for j in finished["jobs"]] == ["release", "deploy"]
+    assert [j["name"] for j in finished["jobs"]] == ["release", "build", "deploy"]
 
 
 def test_deployments_match_githubs_schemas(clients: Clients) -> None:

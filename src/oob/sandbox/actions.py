@@ -2,8 +2,8 @@
 
 The repository has one `workflow_dispatch` workflow, `release.yml`, the Actions twin of the
 Jenkins release job: its `release` job waits `release_wait` minutes, picks the newest commit of
-main whose combined status is success, logs it and tags it; its `deploy` job then deploys that
-release to the `production` environment (raising the CMS's deploy shield while it runs), which
+main whose combined status is success, logs it and tags it; its `build` job builds it, and its
+`deploy` job then deploys that release to the `production` environment (raising the CMS's deploy shield while it runs), which
 makes GitHub record a deployment with its statuses, as an environment does. A dispatch creates
 a run queued for a runner; a cancel ends what runs a few seconds later, `cancelled`.
 """
@@ -37,6 +37,7 @@ RELEASE_STEPS = (
     "Tag release",
     "Complete job",
 )
+BUILD_STEPS = ("Set up job", "Run actions/checkout@v4", "Build the release", "Complete job")
 DEPLOY_STEPS = ("Set up job", "Run actions/checkout@v4", "Deploy to production", "Complete job")
 
 
@@ -208,6 +209,26 @@ class Actions(Simulation):
         step.completed, step.conclusion = self._at + tail, "success"
         self._schedule(self._at + tail, lambda: self._end_job(run, job, "success"))
 
+    # -- the build job ------------------------------------------------------------------------
+
+    def _start_build_job(self, run: Run, job: Job) -> None:
+        """Build the tagged release, for as long as the Jenkins pipeline's build after the
+        release job takes."""
+        step = job.step("Build the release")
+        step.started = self._at
+        job.write(self._at, 3, f"Building {run.release_tag} ({run.released_sha})")
+        spec = self.pipeline.job(self.pipeline.release_job.downstream or "")
+        minutes = (spec.estimate_minutes if spec else 5.0) * self._rng("build", run.id).uniform(
+            0.92, 1.08
+        )
+
+        def built() -> None:
+            if job.completed is None:
+                job.write(self._at, 3, f"Built {run.release_tag}")
+                self._end_job(run, job, "success")
+
+        self._schedule(self._at + minutes * 60, built)
+
     # -- the deploy job -----------------------------------------------------------------------
 
     def _start_deploy_job(self, run: Run, job: Job) -> None:
@@ -270,6 +291,9 @@ class Actions(Simulation):
         job.completed, job.conclusion = self._at, conclusion
         run.updated = self._at
         if conclusion == "success" and job.name == "release":
+            self._queue_job(run, "build", BUILD_STEPS, self._start_build_job)
+            return
+        if conclusion == "success" and job.name == "build":
             self._queue_job(run, "deploy", DEPLOY_STEPS, self._start_deploy_job)
             return
         run.completed, run.conclusion = self._at, conclusion
