@@ -95,6 +95,11 @@ class BuildServer(Protocol):
         """Recent builds, newest first."""
         ...
 
+    def find(self, path: str, parameters: dict[str, str], since: datetime) -> Build | None:
+        """The build a trigger of `path` with `parameters` by us started at or after `since`,
+        if the build server shows it yet: how a trigger whose answer was lost is found."""
+        ...
+
     def log(self, path: str, number: int, start: int = 0) -> LogChunk: ...
 
     def follow_log(self, path: str, number: int, start: int = 0) -> Iterator[str]:

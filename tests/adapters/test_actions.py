@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -193,3 +193,30 @@ def test_stop_cancels_the_run_and_a_completed_one_is_left_alone(
     cancels = [e for e in server.ledger() if e["path"].endswith("/cancel")]
     assert len(cancels) == 1
     assert stopped.started_at.timestamp() > START
+
+
+def test_a_job_path_follows_one_job_of_the_run_as_its_own_build(
+    actions: tuple[SandboxServer, ActionsBuildServer],
+) -> None:
+    server, build_server = actions
+    release = f"{RELEASE}#release"
+    number = build_server.trigger(release, MINE).queue_id
+    server.advance(30)
+    assert build_server.build(release, number).building
+    assert build_server.builds(f"{RELEASE}#deploy") == []
+    server.advance(3 * 60)
+    done = build_server.build(release, number)
+    assert (done.building, done.result) == (False, "SUCCESS")
+    assert build_server.build(RELEASE, number).building  # the run goes on: build, deploy
+    found = build_server.scan_log(release, number, PATTERN)
+    assert found.line is not None
+    assert (found.next_start, found.more) == (1, False)
+    server.advance(30 * 60)
+    [deploy] = build_server.builds(f"{RELEASE}#deploy")
+    assert (deploy.number, deploy.result) == (number, "SUCCESS")
+    marker = re.compile(rf"{re.escape(f'{RELEASE}#build')}\D+{number}\b")
+    assert any(marker.search(cause) for cause in deploy.causes)
+    assert deploy.started_at > done.started_at + timedelta(seconds=done.duration_seconds)
+    text = "\n".join(build_server.follow_log(f"{RELEASE}#deploy", number))
+    assert "Commit status" not in text
+    assert "Deploy shield lowered" in text

@@ -11,6 +11,7 @@ import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 from oob.clock import Clock, SystemClock
 from oob.errors import ChatError, GitHubError, JenkinsError
@@ -97,6 +98,12 @@ class Builds:
 
     def queued(self, path: str, queue_id: int) -> QueuedBuild:
         return QueuedBuild(path, queue_id, build_number=queue_id)
+
+    def find(self, path: str, parameters: dict[str, str], since: datetime) -> Build | None:
+        return next(
+            (b for b in self.builds(path) if b.started_at >= since and b.parameters == parameters),
+            None,
+        )
 
     def build(self, path: str, number: int) -> Build:
         build = self.made[path][number - 1]

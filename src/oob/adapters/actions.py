@@ -1,5 +1,7 @@
 """The build server port on GitHub Actions' REST API: a workflow file is the "job", a workflow
-run the "build", numbered by its id.
+run the "build", numbered by its id. A path `workflow#job` names one job of the workflow's runs:
+its build is that job of a run, numbered by the run's id, and its log that job's; a stage after
+the release job in the same run is followed so.
 
 `trigger` dispatches the workflow (`workflow_dispatch`) with its inputs, the correlation input
 among them, and learns the run from the answer (200 with `return_run_details`, GitHub since
@@ -25,7 +27,14 @@ from urllib.parse import quote
 
 import httpx
 
-from oob.adapters.actions_runs import build_of, carries, ordered, step_names, unstamped
+from oob.adapters.actions_runs import (
+    build_of,
+    carries,
+    job_build,
+    ordered,
+    step_names,
+    unstamped,
+)
 from oob.adapters.github_api import GitHubApi
 from oob.adapters.retry import RetryingClient, RetryPolicy, default_classifier, json_message
 from oob.adapters.streams import lines
@@ -35,6 +44,17 @@ from oob.ports import Build, JobInfo, LogChunk, LogScan, QueuedBuild
 
 # How far before a dispatch its run is looked for: clocks of oob and GitHub may differ.
 CLOCK_SKEW = timedelta(minutes=2)
+# How many of a workflow's newest runs `builds` reads the jobs of, for a job's builds.
+JOB_RUNS = 5
+
+
+def _names(jobs: list[dict[str, Any]]) -> set[str]:
+    return {str(job.get("name")) for job in jobs}
+
+
+def workflow_of(path: str) -> str:
+    """The workflow file of a path: `release.yml` of `release.yml#deploy`."""
+    return path.partition("#")[0]
 
 
 class ActionsBuildServer:
@@ -100,7 +120,7 @@ class ActionsBuildServer:
 
     def job(self, path: str) -> JobInfo:
         """The workflow file `path` (e.g. `release.yml`): its page, whether it is active."""
-        data = self._api.json("GET", self._workflow(path), what=f"workflow {path}")
+        data = self._api.json("GET", self._workflow(path), what=f"workflow {workflow_of(path)}")
         return JobInfo(
             path=path,
             url=str(data.get("html_url") or ""),
@@ -127,14 +147,24 @@ class ActionsBuildServer:
         return QueuedBuild(job=path, queue_id=queue_id, build_number=queue_id, cancelled=cancelled)
 
     def build(self, path: str, number: int) -> Build:
-        """The run with id `number`."""
-        return build_of(path, self._run(number))
+        """The run with id `number`, or its job `path` names (`workflow#job`)."""
+        return self._build_of(path, self._run(number))
 
     def builds(self, path: str, limit: int = 20) -> list[Build]:
-        """Recent runs of the workflow, newest first."""
-        params = {"per_page": min(100, max(1, limit))}
-        runs = self._runs(path, params)
-        return [build_of(path, run) for run in runs[:limit]]
+        """Recent runs of the workflow (or their job `path` names), newest first; for a job,
+        the runs' jobs are read too, so only the newest `JOB_RUNS` runs are looked at."""
+        workflow, _, name = path.partition("#")
+        count = min(limit, JOB_RUNS) if name else limit
+        runs = self._runs(workflow, {"per_page": min(100, max(1, count))})[:count]
+        if not name:
+            return [build_of(path, run) for run in runs]
+        listed = ((run, self._jobs(int(run["id"]))) for run in runs)
+        return [job_build(path, r, jobs) for r, jobs in listed if name in _names(jobs)]
+
+    def _build_of(self, path: str, run: dict[str, Any]) -> Build:
+        if "#" not in path:
+            return build_of(path, run)
+        return job_build(path, run, self._jobs(int(run["id"])))
 
     def find(self, path: str, parameters: dict[str, str], since: datetime) -> Build | None:
         """The run a dispatch of `path` with `parameters` started at or after `since`, if it
@@ -150,15 +180,15 @@ class ActionsBuildServer:
         runs = self._runs(path, params)
         for run in runs:
             if carries(run.get("display_title"), correlation):
-                return build_of(path, run)
+                return self._build_of(path, run)
         for run in runs:  # the name does not show it: a step's may
             if any(carries(name, correlation) for name in step_names(self._jobs(run["id"]))):
-                return build_of(path, run)
+                return self._build_of(path, run)
         return None
 
     def log(self, path: str, number: int, start: int = 0) -> LogChunk:
         """The logs of the run's completed jobs from job `start` on, in order."""
-        jobs, done = self._progress(number)
+        jobs, done = self._progress(path, number)
         text, index = [], start
         for job in jobs[start:]:
             body = self._job_log(job) if job.get("status") == "completed" else None
@@ -183,7 +213,7 @@ class ActionsBuildServer:
         """The first line `pattern` matches in the logs of the run's completed jobs from job
         `start` on, each read as it streams, without the time GitHub writes before a line."""
         regex = re.compile(pattern)
-        jobs, done = self._progress(number)
+        jobs, done = self._progress(path, number)
         index = start
         for job in jobs[start:]:
             body = self._job_log(job) if job.get("status") == "completed" else None
@@ -216,7 +246,7 @@ class ActionsBuildServer:
         return f"repos/{self.repository}"
 
     def _workflow(self, path: str) -> str:
-        return f"{self._repo()}/actions/workflows/{quote(path, safe='')}"
+        return f"{self._repo()}/actions/workflows/{quote(workflow_of(path), safe='')}"
 
     def _me(self) -> str:
         if self._login is None:
@@ -241,11 +271,16 @@ class ActionsBuildServer:
         jobs = data.get("jobs")
         return ordered([j for j in jobs if isinstance(j, dict)] if isinstance(jobs, list) else [])
 
-    def _progress(self, run_id: int) -> tuple[list[dict[str, Any]], bool]:
-        """The run's jobs (in order), and whether the run has completed. The run is read first:
-        a run completed then has all its jobs listed after."""
+    def _progress(self, path: str, run_id: int) -> tuple[list[dict[str, Any]], bool]:
+        """The run's jobs in order (or the one `path` names), and whether they are all there
+        and done. The run is read first: a run completed then has all its jobs listed after."""
         done = self._run(run_id).get("status") == "completed"
-        return self._jobs(run_id), done
+        jobs = self._jobs(run_id)
+        name = path.partition("#")[2]
+        if name:
+            jobs = [j for j in jobs if j.get("name") == name]
+            done = done or any(j.get("status") == "completed" for j in jobs)
+        return jobs, done
 
     def _job_log(self, job: dict[str, Any]) -> Iterator[bytes] | None:
         """The lines of a completed job's log as they stream; None while GitHub has none yet."""

@@ -62,6 +62,36 @@ def build_of(path: str, run: dict[str, Any]) -> Build:
     )
 
 
+def job_build(path: str, run: dict[str, Any], jobs: list[dict[str, Any]]) -> Build:
+    """The job `path` names (`workflow#job`) of a run as the port's `Build`, numbered by the
+    run's id; a job not listed yet is one still to start. Its causes name the run's earlier
+    jobs as its upstream builds (`release.yml#release run 42`)."""
+    workflow, _, name = path.partition("#")
+    whole = build_of(path, run)
+    index = next((i for i, j in enumerate(jobs) if j.get("name") == name), None)
+    if index is None:
+        return Build(path, whole.number, whole.url, True, None, whole.started_at, 0.0, None,
+                     whole.sha, causes=whole.causes, queue_id=whole.number)  # fmt: skip
+    job = jobs[index]
+    started = moment(job.get("started_at")) or whole.started_at
+    ended = moment(job.get("completed_at"))
+    building = job.get("status") != "completed"
+    upstream = tuple(f"{workflow}#{j.get('name')} run {whole.number}" for j in jobs[:index])
+    return Build(
+        job=path,
+        number=whole.number,
+        url=str(job.get("html_url") or whole.url),
+        building=building,
+        result=None if building else RESULTS.get(str(job.get("conclusion")), "FAILURE"),
+        started_at=started,
+        duration_seconds=0.0 if building or ended is None else (ended - started).total_seconds(),
+        estimated_seconds=None,
+        sha=whole.sha,
+        causes=whole.causes + upstream,
+        queue_id=whole.number,
+    )
+
+
 def carries(text: object, correlation: str) -> bool:
     """True when `correlation` stands in `text` as a word of its own."""
     if not isinstance(text, str) or not correlation:

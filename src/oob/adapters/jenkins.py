@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -26,6 +26,8 @@ from oob.clock import Clock, SystemClock
 from oob.errors import JenkinsError
 from oob.ports import Build, JobInfo, LogChunk, LogScan, QueuedBuild
 
+# How much earlier than oob's clock says a build found for a lost trigger may have started.
+_SKEW = timedelta(seconds=5)
 _QUEUE_LOCATION = re.compile(r"/queue/item/(\d+)/?$")
 _BUILD_FIELDS = (
     "number,url,building,result,timestamp,duration,estimatedDuration,queueId,"
@@ -184,6 +186,17 @@ class JenkinsBuildServer:
         )
         builds = [b for b in data.get("builds") or [] if isinstance(b, dict)]
         return [self._build_of(path, b) for b in builds[:limit]]
+
+    def find(self, path: str, parameters: dict[str, str], since: datetime) -> Build | None:
+        """A recent build of `path` with `parameters` that our user started at or after `since`
+        (a few seconds of clock skew allowed)."""
+        for build in self.builds(path, limit=20):
+            if build.started_at < since - _SKEW:
+                continue
+            ours = all(build.parameters.get(k) == v for k, v in parameters.items())
+            if ours and (not build.causes or self.user in build.causes):
+                return build
+        return None
 
     def log(self, path: str, number: int, start: int = 0) -> LogChunk:
         """The log from byte `start`: the text, where to start next, whether more may come."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from dbos import DBOS
@@ -203,7 +203,7 @@ def trigger(run_id: str, job: str, parameters: dict[str, str], intent_at: dateti
     if "queue_id" in facts:
         return int(facts["queue_id"])
     if facts.get("trigger_sent"):
-        found = _settle(run_id, job, parameters, intent_at)
+        found = _settle(job, parameters, intent_at)
         if found is not None:
             return -found.number
     r.store.record_facts(run_id, trigger_sent=True)
@@ -212,7 +212,7 @@ def trigger(run_id: str, job: str, parameters: dict[str, str], intent_at: dateti
             queued = r.build_server.trigger(job, parameters)
         except IntegrationError as error:
             # The trigger may have taken effect although its answer was lost: look first.
-            found = _settle(run_id, job, parameters, intent_at)
+            found = _settle(job, parameters, intent_at)
             if found is not None:
                 return -found.number
             if attempt == TRIGGER_ATTEMPTS or not error.transient:
@@ -223,14 +223,14 @@ def trigger(run_id: str, job: str, parameters: dict[str, str], intent_at: dateti
     raise AssertionError("unreachable")
 
 
-def _settle(run_id: str, job: str, parameters: dict[str, str], intent_at: datetime) -> Build | None:
+def _settle(job: str, parameters: dict[str, str], intent_at: datetime) -> Build | None:
     """Our build of `job`, if it appears within the queue's quiet period."""
     import time
 
     # Real seconds: how long Jenkins may take to show a build it queued.
     deadline = time.monotonic() + rt().tuning.trigger_settle_seconds
     while True:
-        found = _our_build(run_id, job, parameters, intent_at)
+        found = rt().build_server.find(job, parameters, intent_at)
         if found is not None or time.monotonic() >= deadline:
             return found
         _pause()
@@ -241,20 +241,6 @@ def _pause() -> None:
     import time
 
     time.sleep(min(rt().tuning.poll_seconds, 1.0))
-
-
-def _our_build(
-    run_id: str, job: str, parameters: dict[str, str], intent_at: datetime
-) -> Build | None:
-    r = rt()
-    user = r.plan(run_id).services.jenkins.user
-    for build in r.build_server.builds(job, limit=20):
-        if build.started_at < intent_at - timedelta(seconds=5):
-            continue
-        ours = all(build.parameters.get(k) == v for k, v in parameters.items())
-        if ours and (not build.causes or user in build.causes):
-            return build
-    return None
 
 
 @_step("oob.queued")

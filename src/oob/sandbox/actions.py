@@ -3,9 +3,10 @@
 The repository has one `workflow_dispatch` workflow, `release.yml`, the Actions twin of the
 Jenkins release job: its `release` job waits `release_wait` minutes, picks the newest commit of
 main whose combined status is success, logs it and tags it; its `build` job builds it, and its
-`deploy` job then deploys that release to the `production` environment (raising the CMS's deploy shield while it runs), which
-makes GitHub record a deployment with its statuses, as an environment does. A dispatch creates
-a run queued for a runner; a cancel ends what runs a few seconds later, `cancelled`.
+`deploy` job then deploys that release to the `production` environment (raising the CMS's deploy
+shield while it runs), which makes GitHub record a deployment with its statuses, as an
+environment does. A dispatch creates a run queued for a runner; a cancel ends what runs a few
+seconds later, `cancelled`.
 """
 
 from __future__ import annotations
