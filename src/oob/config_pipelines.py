@@ -107,7 +107,7 @@ def fold_folder(data: dict[str, Any]) -> dict[str, Any]:
     folder, stages = jenkins.get("folder"), pipeline.get("stages")
     if not (isinstance(folder, str) and re.match(JOB_PATH, folder) and isinstance(stages, list)):
         return data
-    named = [s for s in stages if isinstance(s, dict)]
+    named = [s for s in stages if isinstance(s, dict) and s.get("kind") == "jenkins"]
     jobs = {str(s.get("job")).lower() for s in named} - {str(s.get("name")).lower() for s in named}
     folded = {**pipeline, "stages": [_in_folder(folder, stage) for stage in stages]}
     for role in ROLES:  # a stage named by its job path alone: by its new path
@@ -124,7 +124,11 @@ def _table(data: dict[str, Any], key: str) -> dict[str, Any]:
 
 
 def _in_folder(folder: str, stage: Any) -> Any:
-    if isinstance(stage, dict) and isinstance(stage.get("job"), str):
+    if (
+        isinstance(stage, dict)
+        and stage.get("kind") == "jenkins"
+        and isinstance(stage.get("job"), str)
+    ):
         return {**stage, "job": f"{folder}/{stage['job']}"}
     return stage
 

@@ -10,13 +10,19 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from oob.config_types import JobPath, Minutes, Model
+from oob.config_types import WORKFLOW_PATH, JobPath, Minutes, Model
 
 
 class StageKind(StrEnum):
     MANUAL = "manual"
     GITHUB = "github"
     JENKINS = "jenkins"
+    GITHUB_ACTIONS = "github-actions"
+
+    @property
+    def builds(self) -> bool:
+        """True for the kinds a build server runs (their stages name a `job`)."""
+        return self in (StageKind.JENKINS, StageKind.GITHUB_ACTIONS)
 
 
 class Stage(Model):
@@ -29,10 +35,23 @@ class Stage(Model):
 
     @model_validator(mode="after")
     def _job_matches_kind(self) -> Stage:
-        if self.kind is StageKind.JENKINS and not self.job:
-            raise ValueError(f"stage {self.name!r} is a jenkins stage and needs a `job` path")
-        if self.kind is not StageKind.JENKINS and self.job:
+        if self.kind.builds and not self.job:
+            what = "path" if self.kind is StageKind.JENKINS else "(`release.yml#deploy`)"
+            raise ValueError(
+                f"stage {self.name!r} is a {self.kind.value} stage and needs a `job` {what}"
+            )
+        if not self.kind.builds and self.job:
             raise ValueError(f"stage {self.name!r} has a `job` but is of kind {self.kind.value!r}")
+        if self.kind is StageKind.GITHUB_ACTIONS and not re.match(WORKFLOW_PATH, self.job or ""):
+            raise ValueError(
+                f"stage {self.name!r}: `job` names a workflow file and, after #, one of its jobs "
+                f"(`release.yml#deploy`), not {self.job!r}"
+            )
+        if self.kind is StageKind.JENKINS and re.match(WORKFLOW_PATH, self.job or ""):
+            raise ValueError(
+                f"stage {self.name!r}: {self.job!r} names a workflow file: its kind is "
+                '"github-actions"'
+            )
         return self
 
 
@@ -41,8 +60,8 @@ class Pipeline(Model):
 
     name: str = Field(min_length=1)
     stages: list[Stage] = Field(min_length=1)
-    test_gate: str = Field(description="The Jenkins stage whose success on the fix is required.")
-    release_trigger: str = Field(description="The Jenkins stage an out-of-band deploy triggers.")
+    test_gate: str = Field(description="The build stage whose success on the fix is required.")
+    release_trigger: str = Field(description="The build stage an out-of-band deploy triggers.")
     release_wait: Minutes = Field(description="Minutes the release job waits before it picks.")
     release_wait_parameter: str = "release_wait"
     merge_hold: Literal["ask", "status", "lock"] = Field(
@@ -51,6 +70,12 @@ class Pipeline(Model):
         "engineers in chat; `status` also sets a pending `oob/merge-hold` commit status on every "
         "open pull request into it (refused by GitHub when that context is required); `lock` "
         "sets the branch protection's `lock_branch` (needs an admin token).",
+    )
+    correlation_input: str = Field(
+        default="oob_run",
+        pattern=r"^[A-Za-z_][\w-]*$",
+        description="A github-actions release_trigger's input that carries the run's id: the "
+        "workflow shows it in its run-name (or a step's name), so oob finds its own run.",
     )
     release_log_pattern: str = Field(
         description="Regex with groups `state` and `sha` matching the release job's log line "
@@ -77,12 +102,14 @@ class Pipeline(Model):
             stage = self.find(getattr(self, role))
             if stage is None:
                 raise ValueError(f"{role} {getattr(self, role)!r} is not a stage of the pipeline")
-            if stage.kind is not StageKind.JENKINS:
-                raise ValueError(f"{role} {stage.name!r} must be a jenkins stage")
+            if not stage.kind.builds:
+                raise ValueError(f"{role} {stage.name!r} must be a jenkins or github-actions stage")
         if self.index(self.test_gate) >= self.index(self.release_trigger):
             raise ValueError("the test_gate must come before the release_trigger")
-        if any(s.kind is not StageKind.JENKINS for s in self.to_production):
-            raise ValueError("every stage after the release_trigger must be a jenkins stage")
+        if any(not s.kind.builds for s in self.to_production):
+            raise ValueError(
+                "every stage after the release_trigger must be a jenkins or github-actions stage"
+            )
         return self
 
     def find(self, key: str) -> Stage | None:
@@ -109,5 +136,5 @@ class Pipeline(Model):
 
     @property
     def to_production(self) -> list[Stage]:
-        """The Jenkins stages the release job hands on to, in order, ending in production."""
+        """The build stages the release job hands on to, in order, ending in production."""
         return self.stages[self.index(self.release_trigger) + 1 :]

@@ -17,6 +17,8 @@ Minutes = Annotated[float, Field(ge=0, le=MAX_MINUTES, allow_inf_nan=False)]
 Limit = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 JOB_PATH = r"^[^/\s]+(/[^/\s]+)*$"
 JobPath = Annotated[str, Field(pattern=JOB_PATH)]
+# A GitHub Actions stage's path: a workflow file, or one job of its runs (`release.yml#deploy`).
+WORKFLOW_PATH = r"^[^#/\s]+\.ya?ml(#[^#\s]+)?$"
 # The name of an environment variable (that holds a secret: the file never does).
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 

@@ -20,7 +20,7 @@ from oob.errors import IntegrationError, OobError
 if TYPE_CHECKING:
     from oob.adapters.chat import SlackChat
     from oob.adapters.github import GitHubCodeHost
-    from oob.adapters.jenkins import JenkinsBuildServer
+    from oob.ports import BuildServer
 
 # Doctor is interactive: a service that does not answer is reported after a short while.
 DOCTOR_POLICY = RetryPolicy(attempts=2, total_seconds=20.0, wait_initial=0.5, wait_max=2.0)
@@ -145,11 +145,11 @@ def _jenkins(config: Config, policy: RetryPolicy) -> Iterator[Check]:
         server.close()
 
 
-def _job_exists(server: JenkinsBuildServer, job: str) -> str:
+def _job_exists(server: BuildServer, job: str) -> str:
     return "exists" if server.job(job).buildable else "exists (not buildable)"
 
 
-def _release_job(server: JenkinsBuildServer, job: str, config: Config) -> str:
+def _release_job(server: BuildServer, job: str, config: Config) -> str:
     from oob.errors import JenkinsError
 
     info = server.job(job)

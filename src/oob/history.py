@@ -11,7 +11,7 @@ import math
 import statistics
 from dataclasses import dataclass
 
-from oob.config import Pipeline, StageKind
+from oob.config import Pipeline
 from oob.ports import BuildServer
 
 # Recent builds looked at per stage; Jenkins lists at most 100.
@@ -29,10 +29,10 @@ class Learned:
 def learn(
     pipeline: Pipeline, build_server: BuildServer, *, limit: int = RECENT_BUILDS
 ) -> dict[str, Learned]:
-    """Per Jenkins stage with successful builds among its `limit` most recent: its durations."""
+    """Per build stage with successful builds among its `limit` most recent: its durations."""
     learned = {}
     for stage in pipeline.stages:
-        if stage.kind is not StageKind.JENKINS or stage.job is None:
+        if not stage.kind.builds or stage.job is None:
             continue
         minutes = sorted(
             b.duration_seconds / 60

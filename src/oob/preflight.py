@@ -22,7 +22,7 @@ from enum import StrEnum
 from typing import Any
 
 from oob.clock import Clock
-from oob.config import Config, Stage, StageKind
+from oob.config import Config, Stage
 from oob.errors import UsageError
 from oob.ports import Build, BuildServer, CodeHost, Commit, StatusState
 
@@ -325,14 +325,14 @@ def _stage(
     if gate.state is GateState.RUNNING:
         return pipeline.gate.name
     before = pipeline.stages[: pipeline.index(pipeline.test_gate)]
-    jenkins = [s for s in before if s.kind is StageKind.JENKINS]
-    for stage in reversed(jenkins):
+    built = [s for s in before if s.kind.builds]
+    for stage in reversed(built):
         passed, running, _ = _search(stage, build_server, contains)
         if running is not None:
             return stage.name
         if passed is not None:
             return pipeline.stages[pipeline.stages.index(stage) + 1].name
-    return jenkins[0].name if jenkins else pipeline.gate.name
+    return built[0].name if built else pipeline.gate.name
 
 
 def _status(code_host: CodeHost, sha: str, required: list[str]) -> StatusFinding:

@@ -98,6 +98,7 @@ def rehearse(
     incident: Incident | None = None,
     merge_hold: str = "ask",
     crash: Crash | None = None,
+    preset: str = "va-cms",
 ) -> Rehearsal:
     """Play `scenario` end to end; `show(store, config, run_id, time_scale)` is the live view.
 
@@ -109,6 +110,7 @@ def rehearse(
     pipeline's `merge_hold`: "status" also makes main's protection require `oob/merge-hold`,
     "lock" gives the token admin rights, as an operator sets them up. With `crash`, the run is
     executed by `oob worker` processes instead of a thread, and one is killed with SIGKILL.
+    `preset` "gha" releases with the sandbox's GitHub Actions workflow instead of Jenkins.
     """
     from oob.sandbox.server import SandboxServer
     from oob.sandbox.world import Options
@@ -140,6 +142,7 @@ def rehearse(
             incident=incident or Incident(),
             merge_hold=merge_hold,
             crash=crash,
+            preset=preset,
         )
 
 
@@ -155,11 +158,12 @@ def _play(
     incident: Incident,
     merge_hold: str = "ask",
     crash: Crash | None = None,
+    preset: str = "va-cms",
 ) -> Rehearsal:
     from oob.adapters import connect
     from oob.adapters.retry import RetryPolicy
 
-    config = _sandbox_config(sandbox, home, merge_hold)
+    config = _sandbox_config(sandbox, home, merge_hold, preset)
     url = f"sqlite:///{home / 'oob.sqlite'}"
     # One clock: the run records, computes and shows everything in the sandbox's simulated time.
     store = Store(url, clock=EpochClock(sandbox.world.clock.now))
@@ -310,7 +314,9 @@ def _slack_app(
         yield
 
 
-def _sandbox_config(sandbox: SandboxServer, home: Path, merge_hold: str = "ask") -> Config:
+def _sandbox_config(
+    sandbox: SandboxServer, home: Path, merge_hold: str = "ask", preset: str = "va-cms"
+) -> Config:
     """The config of the sandbox, sealed: an operator's shell exports the real services'
     tokens; they must never reach the sandbox (which would refuse them: the rehearsal would
     end cancelled)."""
@@ -318,7 +324,8 @@ def _sandbox_config(sandbox: SandboxServer, home: Path, merge_hold: str = "ask")
     from oob.sandbox.configfile import render_config
 
     path = home / "oob.toml"
-    text = render_config(sandbox.url, sandbox.options.token, sealed=True, merge_hold=merge_hold)
+    token = sandbox.options.token
+    text = render_config(sandbox.url, token, sealed=True, merge_hold=merge_hold, preset=preset)
     path.write_text(text, "utf-8")
     return parse(path.read_text(encoding="utf-8"), path)
 
@@ -423,11 +430,13 @@ def _requests_per_minute(state: dict[str, Any], sim_seconds: float) -> dict[str,
 
 
 def side_effects(ledger: list[dict[str, Any]]) -> dict[str, Any]:
-    """Side effects counted from the sandbox's ledger: builds triggered per job, chat messages
+    """Side effects counted from the sandbox's ledger: builds triggered per job (workflows
+    dispatched per workflow file), chat messages
     per audience (from the idempotency key each carries), statuses and pull requests."""
     from oob.messages import MessageKey
 
     builds: Counter[str] = Counter()
+    dispatched: Counter[str] = Counter()
     messages: Counter[str] = Counter()
     statuses = pulls = clicks = updates = 0
     merges: list[dict[str, Any]] = []
@@ -440,6 +449,8 @@ def side_effects(ledger: list[dict[str, Any]]) -> dict[str, Any]:
             held.setdefault(str(summary["sha"]), []).append(str(summary["state"]))
         if entry["service"] == "jenkins" and "parameters" in summary:
             builds[str(summary["job"])] += 1
+        elif entry["service"] == "github" and entry["path"].endswith("/dispatches"):
+            dispatched[str(summary["workflow"])] += 1
         elif entry["service"] == "slack" and entry["path"].endswith("chat.postMessage"):
             key = MessageKey.parse(str((summary.get("event_payload") or {}).get("key", "")))
             # One message may speak to several audiences sharing a channel (`a+b`).
@@ -455,6 +466,7 @@ def side_effects(ledger: list[dict[str, Any]]) -> dict[str, Any]:
             pulls += 1
     return {
         "jenkins_builds_triggered": dict(builds),
+        "workflows_dispatched": dict(dispatched),
         "chat_messages": dict(messages),
         # People's clicks and form submissions in Slack, and messages oob changed after them.
         "slack_interactions": clicks,

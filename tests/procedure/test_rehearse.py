@@ -100,6 +100,7 @@ def check_json(result: dict[str, Any]) -> None:
     assert all(v["requests"] > 0 for v in per_minute.values())
     assert set(result["side_effects"]) == {
         "jenkins_builds_triggered",
+        "workflows_dispatched",
         "chat_messages",
         "slack_interactions",
         "chat_messages_updated",

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, TypedDict, Unpack
 if TYPE_CHECKING:
     import httpx
 
+    from oob.adapters.build_servers import BuildServers
     from oob.adapters.chat import SlackChat
     from oob.adapters.github import GitHubCodeHost
-    from oob.adapters.jenkins import JenkinsBuildServer
     from oob.adapters.probe import HttpProbe
     from oob.adapters.retry import RetryPolicy
     from oob.clock import Clock
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 class Services:
     """The connected adapters of one config. Close it (or use `with`) to free connections."""
 
-    build_server: JenkinsBuildServer
+    build_server: BuildServers
     code_host: GitHubCodeHost
     chat: SlackChat
     probe: HttpProbe
@@ -98,13 +98,30 @@ def login(config: Config, service: JenkinsService | GitHubService) -> Login:
     )
 
 
-def make_build_server(config: Config, **reach: Unpack[Reach]) -> JenkinsBuildServer:
-    """The build server of `config.services.jenkins`."""
+def make_build_server(config: Config, **reach: Unpack[Reach]) -> BuildServers:
+    """The build servers of `config`: Jenkins (`services.jenkins`), and GitHub Actions on the
+    repository of `services.github`, each stage going to the one its path names."""
+    from oob.adapters.actions import ActionsBuildServer
+    from oob.adapters.build_servers import BuildServers
     from oob.adapters.jenkins import JenkinsBuildServer
 
-    jenkins, repository = config.services.jenkins, config.services.github.repository
-    return JenkinsBuildServer(
-        jenkins.url, jenkins.user, repository=repository, **login(config, jenkins), **reach
+    jenkins, github = config.services.jenkins, config.services.github
+    return BuildServers(
+        JenkinsBuildServer(
+            jenkins.url,
+            jenkins.user,
+            repository=github.repository,
+            **login(config, jenkins),
+            **reach,
+        ),
+        ActionsBuildServer(
+            github.api_url,
+            github.repository,
+            branch=github.branch,
+            correlation_input=config.pipeline.correlation_input,
+            **login(config, github),
+            **reach,
+        ),
     )
 
 

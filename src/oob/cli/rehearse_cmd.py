@@ -19,6 +19,23 @@ if TYPE_CHECKING:
     from oob.store import Store
 
 
+class Preset(StrEnum):
+    """The sandbox pipeline a rehearsal plays: Jenkins releases it, or GitHub Actions."""
+
+    VA_CMS = "va-cms"
+    GHA = "gha"
+
+
+PresetOption = Annotated[
+    Preset,
+    typer.Option(
+        "--preset",
+        help="va-cms: Jenkins' jobs release; gha: a GitHub Actions workflow releases "
+        "(dispatched, followed job by job, deploying to the production environment).",
+    ),
+]
+
+
 class MergeHold(StrEnum):
     """`[pipeline] merge_hold`, as the rehearsal's sandbox pipeline sets it."""
 
@@ -50,6 +67,7 @@ def rehearse(
             "on their pull requests, or GitHub's branch lock.",
         ),
     ] = MergeHold.ASK,
+    preset: PresetOption = Preset.VA_CMS,
     as_json: Annotated[bool, typer.Option("--json", help="Print only the result as JSON.")] = False,
     verbose: Annotated[
         bool,
@@ -83,6 +101,7 @@ def rehearse(
         show=None if as_json else show,
         verbose=verbose,
         merge_hold=merge_hold.value,
+        preset=preset.value,
     )
     obj.answer(as_json, result.to_json, lambda console: _summary(console, result))
     fail_unless(result.resolved)
@@ -114,7 +133,8 @@ def _summary(console: Console, result: Rehearsal) -> None:
             f"  reaction latency p50 {latency['p50']} ms, p95 {latency['p95']} ms, "
             f"max {latency['max']} ms"
         )
-    builds = ", ".join(f"{job} x{n}" for job, n in effects["jenkins_builds_triggered"].items())
+    triggered = {**effects["jenkins_builds_triggered"], **effects["workflows_dispatched"]}
+    builds = ", ".join(f"{job} x{n}" for job, n in triggered.items())
     messages = ", ".join(f"{who} x{n}" for who, n in effects["chat_messages"].items())
     console.print(f"  builds triggered: {builds or 'none'}")
     console.print(f"  messages: {messages or 'none'}")

@@ -10,7 +10,7 @@ import re
 from datetime import datetime, timedelta
 from typing import NoReturn
 
-from oob.config import Stage
+from oob.config import Stage, StageKind
 from oob.eta import format_minutes, lead_time
 from oob.events import (
     ApprovalRequested,
@@ -116,6 +116,9 @@ def trigger(flow: Flow) -> None:
     job = _job(pipeline.trigger)
     wait = flow.request["release_wait_minutes"]
     parameters = {pipeline.release_wait_parameter: f"{wait:g}"}
+    if pipeline.trigger.kind is StageKind.GITHUB_ACTIONS:
+        # The run's id in an input the workflow shows: how oob knows its run among others.
+        parameters[pipeline.correlation_input] = flow.run_id
     intent_at = flow.fx.now()
     flow.record(
         ReleaseIntent(job, parameters),

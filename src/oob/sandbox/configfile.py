@@ -15,7 +15,15 @@ from oob.sandbox.slack import USERGROUPS
 from oob.sandbox.workspace import SLACK_USERS, signing_secret
 
 # The va-cms stages before Jenkins, with the runbook's estimates: part of the lead time oob shows.
-MANUAL_STAGES = (("Create a PR", "manual", 5), ("Pull Request CI Tests", "github", 50))
+MANUAL_STAGES = (("Create a PR", "manual", 5.0), ("Pull Request CI Tests", "github", 50.0))
+# The `gha` preset's stages after the test gate: the sandbox's release workflow, job by job.
+ACTIONS_STAGES = (
+    ("release", "release.yml#release", 16.0),
+    ("build", "release.yml#build", 7.0),
+    ("deploy to production", "release.yml#deploy", 7.0),
+)
+# The sandbox configs `render_config` writes.
+PRESETS = ("va-cms", "gha")
 PRESET_CHANNELS = ("sitewide-program", "cms-helpdesk", "cms-editors", "cms-product")
 # The variables a config names for the services' tokens (`token_env`).
 SERVICE_TOKEN_VARIABLES = ("OOB_JENKINS_TOKEN", "OOB_GITHUB_TOKEN", "OOB_SLACK_TOKEN")
@@ -47,8 +55,10 @@ def render_config(
     sealed: bool = False,
     web: bool = False,
     merge_hold: str = "ask",
+    preset: str = "va-cms",
 ) -> str:
-    """An oob.toml for the sandbox at `base_url` that accepts `user` with `token`.
+    """An oob.toml for the sandbox at `base_url` that accepts `user` with `token`; `preset`
+    `gha` releases with the repository's GitHub Actions workflow instead of Jenkins' jobs.
 
     `sealed`: the sandbox's token is used even when the services' token variables are set (an
     operator's shell often has the real ones). `web`: a [web] table where the simulated people
@@ -59,7 +69,7 @@ def render_config(
     lines = [
         "# oob.toml for the oob sandbox at " + base,
         "# Written by `oob sandbox --write-config`: every service points at the sandbox.",
-        *_pipeline(pipeline, merge_hold),
+        *_pipeline(pipeline, merge_hold, preset),
         *_services(base, user, pipeline),
         *_audiences(),
         *_people(base, pipeline, require_confirmation=require_confirmation),
@@ -79,14 +89,21 @@ def render_config(
     return "\n".join(lines)
 
 
-def _pipeline(pipeline: Pipeline, merge_hold: str = "ask") -> list[str]:
+def _pipeline(pipeline: Pipeline, merge_hold: str = "ask", preset: str = "va-cms") -> list[str]:
     gate = next(j for j in pipeline.jobs if j.kind == "tests")
+    jobs = [(job.path, "jenkins", job.path, job.estimate_minutes) for job in pipeline.jobs]
+    trigger = pipeline.release_job.path
+    if preset == "gha":  # Jenkins tests the fix; the Actions workflow releases it
+        jobs = jobs[: pipeline.jobs.index(gate) + 1] + [
+            (name, "github-actions", path, minutes) for name, path, minutes in ACTIONS_STAGES
+        ]
+        trigger = ACTIONS_STAGES[0][1]
     lines = [
         "",
         "[pipeline]",
-        'name = "va-cms (sandbox)"',
+        f"name = {_q('va-cms-gha (sandbox)' if preset == 'gha' else 'va-cms (sandbox)')}",
         f"test_gate = {_q(gate.path)}",
-        f"release_trigger = {_q(pipeline.release_job.path)}",
+        f"release_trigger = {_q(trigger)}",
         "release_wait = 15",
         'release_wait_parameter = "release_wait"',
         r"release_log_pattern = 'Commit status: (?P<state>\w+) : (?P<sha>[0-9a-f]{7,40})'",
@@ -95,10 +112,10 @@ def _pipeline(pipeline: Pipeline, merge_hold: str = "ask") -> list[str]:
         lines.append(f"merge_hold = {_q(merge_hold)}")
     for name, kind, minutes in MANUAL_STAGES:
         lines += ["", "[[pipeline.stages]]", f"name = {_q(name)}", f'kind = "{kind}"']
-        lines.append(f"estimate_minutes = {minutes}")
-    for job in pipeline.jobs:
-        lines += ["", "[[pipeline.stages]]", f"name = {_q(job.path)}", 'kind = "jenkins"']
-        lines += [f"job = {_q(job.path)}", f"estimate_minutes = {job.estimate_minutes:g}"]
+        lines.append(f"estimate_minutes = {minutes:g}")
+    for name, kind, path, minutes in jobs:
+        lines += ["", "[[pipeline.stages]]", f"name = {_q(name)}", f"kind = {_q(kind)}"]
+        lines += [f"job = {_q(path)}", f"estimate_minutes = {minutes:g}"]
     return lines
 
 

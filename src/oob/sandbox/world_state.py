@@ -20,7 +20,8 @@ def world_state(world: World) -> dict[str, Any]:
         "jobs": [
             {"path": job.spec.path, "builds": [_build_state(b) for b in reversed(job.builds)]}
             for job in world.jobs.values()
-        ],
+        ]
+        + _actions_jobs(world),
         "releases": [{"tag": tag, "sha": sha} for tag, sha in world.releases],
         "cms": _cms(world),
         "postmortem_repo": _postmortem_repo(world),
@@ -55,6 +56,32 @@ def _build_state(build: Build) -> dict[str, Any]:
         data["released_sha"] = build.released_sha
         data["release_tag"] = build.release_tag
     return data
+
+
+def _actions_jobs(world: World) -> list[dict[str, Any]]:
+    """The Actions runs' jobs as builds of `workflow#job` (numbered by the run's id), as oob's
+    Actions adapter names them; only jobs that ran."""
+    paths: dict[str, list[dict[str, Any]]] = {}
+    for run in reversed(world.runs):
+        for job in run.jobs:
+            if job.started is None:
+                continue
+            data: dict[str, Any] = {
+                "number": run.id,
+                "result": job.conclusion,
+                "building": job.completed is None,
+                "sha": run.sha,
+                "parameters": dict(run.inputs),
+                "cause": f"{run.event} by {run.actor}",
+                "started": iso(job.started),
+                "ended": iso(job.completed) if job.completed is not None else None,
+                "during_scenario": True,
+            }
+            if job.name == "release":
+                data["released_sha"] = run.released_sha
+                data["release_tag"] = run.release_tag
+            paths.setdefault(f"{run.workflow.file}#{job.name}", []).append(data)
+    return [{"path": path, "builds": builds} for path, builds in paths.items()]
 
 
 def _time(world: World) -> dict[str, Any]:

@@ -1,0 +1,25 @@
+"""The sandbox's scenarios under `oob rehearse --preset gha`: GitHub Actions releases, each
+scenario ends in the same outcome as on Jenkins, with one workflow dispatched and no release
+build triggered on Jenkins."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from oob.rehearse import rehearse
+
+from .test_rehearse import EXPECTED, TIME_SCALE, check_json
+
+
+@pytest.mark.parametrize("scenario", sorted(EXPECTED))
+def test_scenario_ends_in_its_outcome_on_actions(scenario: str, tmp_path: Path) -> None:
+    result = rehearse(scenario, time_scale=TIME_SCALE, drafts=tmp_path, preset="gha")
+    assert result.outcome == EXPECTED[scenario], result.reason
+    effects = result.side_effects
+    assert effects["workflows_dispatched"] == {"release.yml": 1}
+    assert effects["jenkins_builds_triggered"] == {}
+    assert effects["pull_requests_opened"] == 1
+    assert result.postmortem_path is not None
+    check_json(result.to_json())
