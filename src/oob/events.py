@@ -24,6 +24,9 @@ KIND_APPROVED = "approval.approved"  # actor = approver
 KIND_DENIED = "approval.denied"  # actor = approver
 KIND_PREFLIGHT_WAITING = "preflight.waiting"
 KIND_PREFLIGHT_PASSED = "preflight.passed"
+KIND_QUEUED = "capacity.queued"  # waiting for a release slot on its build server
+KIND_SLOT_TAKEN = "capacity.taken"
+KIND_SLOT_FREED = "capacity.freed"
 # `oob override-status` writes this, outside any run when none is active.
 KIND_STATUS_OVERRIDDEN = "status.overridden"
 KIND_MESSAGE_POSTED = "message.posted"
@@ -123,6 +126,23 @@ class PreflightWaiting(Payload, kind=KIND_PREFLIGHT_WAITING):
 
 class PreflightPassed(Payload, kind=KIND_PREFLIGHT_PASSED):
     eta_minutes: float | None = None
+
+
+class Queued(Payload, kind=KIND_QUEUED):
+    """Waiting for one of `limit` release slots on `server`, with `ahead` runs before it."""
+
+    server: str
+    limit: int
+    ahead: int
+    eta_minutes: float | None = None
+
+
+class SlotTaken(Payload, kind=KIND_SLOT_TAKEN):
+    server: str
+
+
+class SlotFreed(Payload, kind=KIND_SLOT_FREED):
+    server: str
 
 
 class StatusOverridden(Payload, kind=KIND_STATUS_OVERRIDDEN):

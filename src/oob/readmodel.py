@@ -191,7 +191,7 @@ def fold(
 def _steps(run: Run, events: list[Event]) -> tuple[tuple[StepView, ...], str | None]:
     """The runbook's steps with their times and status, and the one running now."""
     from oob.events import StepFinished, StepStarted
-    from oob.states import STEPS
+    from oob.states import OPTIONAL_STEPS, STEPS
 
     started: dict[str, datetime] = {}
     finished: dict[str, tuple[datetime, str]] = {}
@@ -203,6 +203,8 @@ def _steps(run: Run, events: list[Event]) -> tuple[tuple[StepView, ...], str | N
     current = next((s for s in started if s not in finished), None)
     steps = []
     for name in STEPS:
+        if name in OPTIONAL_STEPS and name not in started:
+            continue
         end = finished.get(name)
         if end:
             status = end[1]

@@ -15,6 +15,7 @@ class RunState(StrEnum):
 
     AWAITING_APPROVAL = "awaiting_approval"
     PREFLIGHT = "preflight"
+    QUEUED = "queued"  # ready, waiting for a release slot on its build server (`max_releases`)
     NOTIFYING = "notifying"
     RELEASE_WAIT = "release_wait"  # the release job is triggered and waiting: `oob cancel` works
     RELEASING = "releasing"  # the release job picked a commit; checking it contains the fix
@@ -50,7 +51,8 @@ OUTCOMES: frozenset[RunState] = frozenset(
 # outcome. Nothing leaves an outcome.
 TRANSITIONS: Mapping[RunState, frozenset[RunState]] = {
     RunState.AWAITING_APPROVAL: frozenset({RunState.PREFLIGHT, RunState.CLOSING}),
-    RunState.PREFLIGHT: frozenset({RunState.NOTIFYING, RunState.CLOSING}),
+    RunState.PREFLIGHT: frozenset({RunState.QUEUED, RunState.NOTIFYING, RunState.CLOSING}),
+    RunState.QUEUED: frozenset({RunState.NOTIFYING, RunState.CLOSING}),
     RunState.NOTIFYING: frozenset({RunState.RELEASE_WAIT, RunState.CLOSING}),
     RunState.RELEASE_WAIT: frozenset({RunState.RELEASING, RunState.CLOSING}),
     RunState.RELEASING: frozenset({RunState.DEPLOYING, RunState.CLOSING}),
@@ -73,7 +75,13 @@ class Source(StrEnum):
 
 # Until the release job picks its commit, a run can be cancelled (the job is stopped).
 CANCELLABLE: frozenset[RunState] = frozenset(
-    {RunState.AWAITING_APPROVAL, RunState.PREFLIGHT, RunState.NOTIFYING, RunState.RELEASE_WAIT}
+    {
+        RunState.AWAITING_APPROVAL,
+        RunState.PREFLIGHT,
+        RunState.QUEUED,
+        RunState.NOTIFYING,
+        RunState.RELEASE_WAIT,
+    }
 )
 
 
@@ -82,6 +90,7 @@ class Phase(StrEnum):
 
     APPROVAL = "approval"
     PREFLIGHT = "preflight"
+    QUEUE = "queue"
     NOTIFY = "notify"
     TRIGGER = "trigger"
     RELEASE_WAIT = "release_wait"
@@ -96,3 +105,5 @@ class Phase(StrEnum):
 # The steps `oob status` shows, in order: the phases (here, so that a view of a run loads none
 # of the workflow's modules).
 STEPS = tuple(p.value for p in Phase)
+# Steps only some runs take: the wait for a release slot, where the plan limits releases.
+OPTIONAL_STEPS = frozenset({Phase.QUEUE.value})

@@ -94,16 +94,23 @@ def merge_check_every() -> int:
 
 
 @pytest.fixture
+def harness_database(tmp_path: Path) -> str:
+    """The database the harness's store and DBOS use: SQLite, unless a test module says."""
+    return f"sqlite:///{tmp_path / 'oob.sqlite'}"
+
+
+@pytest.fixture
 def harness(
     preset_text: str,
     tmp_path: Path,
+    harness_database: str,
     script: Script,
     readiness: list[Readiness],
     chat: Chat,
     merge_check_every: int,
 ) -> Iterator[Harness]:
     config = make_config(preset_text, tmp_path)
-    url = f"sqlite:///{tmp_path / 'oob.sqlite'}"
+    url = harness_database
     # One clock for the run, 3,600 times real time, as the tuning's time scale says.
     clock = ScaledClock(datetime.now(UTC), 3600)
     store = Store(url, clock=clock)

@@ -41,9 +41,11 @@ class Harness:
     probe: Probe
     postmortems: list[str]
 
-    def start(self, **kwargs: object) -> Run:
+    def start(self, config: Config | None = None, **kwargs: object) -> Run:
+        """Start a run of `config` (the harness's own by default)."""
+        config = config or self.config
         request = RunRequest(
-            pipeline="va-cms",
+            pipeline=config.pipeline.name,
             requester="operator",
             fix_sha=FIX,
             symptoms="editors cannot log in",
@@ -52,7 +54,7 @@ class Harness:
             affects="all editors",
             release_wait_minutes=15,
         )
-        return self.control.start(self.config, request, **kwargs)  # type: ignore[arg-type]
+        return self.control.start(config, request, **kwargs)  # type: ignore[arg-type]
 
     def wait_for(self, run_id: str, predicate: Callable[[Run], bool]) -> Run:
         deadline = time.monotonic() + 60

@@ -29,7 +29,14 @@ def test_the_runs_page_counts_each_pipelines_runs_by_where_they_are(
     store.transition(other.id, RunState.PREFLIGHT)
     with signed_in(dashboard, VIEWER_TOKEN) as client:
         page = client.get("/").text
-    now = {"awaiting_approval": 0, "preflight": 0, "releasing": 0, "verifying": 0, "closing": 0}
+    now = {
+        "awaiting_approval": 0,
+        "preflight": 0,
+        "queued": 0,
+        "releasing": 0,
+        "verifying": 0,
+        "closing": 0,
+    }
     assert counted(page, "va-cms") == {**now, "releasing": 1, "resolved": 2, "denied": 1}
     assert counted(page, "va-gov") == {**now, "preflight": 1}
     # Each active run is listed under its pipeline, before the history.

@@ -15,6 +15,7 @@ from oob.messages import BUTTONS
 from oob.policy import Topic
 from oob.procedure.delivery import deliver, first_line, over_outage, withhold
 from oob.procedure.flow import Flow
+from oob.procedure.phases import free_slot
 from oob.states import Phase, RunState
 
 
@@ -22,6 +23,7 @@ def close(flow: Flow, outcome: RunState, reason: str) -> None:
     """Tell those who were told, release the hold, reach the outcome, write the postmortem."""
     flow.end_phase("done" if outcome is RunState.RESOLVED else outcome.value)
     flow.move(RunState.CLOSING)
+    free_slot(flow)
     outcome_text = outcome.value.replace("_", " ")
     if outcome is RunState.RESOLVED:
         flow.begin(Phase.RESOLVE)

@@ -57,6 +57,12 @@ class Effects(Protocol):
     def shield_up(self) -> bool: ...
     def probe(self, name: str) -> tuple[bool, str]: ...
     def postmortem(self, run_id: str) -> None: ...
+    def take_slot(self, run_id: str, controller_url: str, limit: int, polling: float) -> str: ...
+    def slot_position(self, slot: str, controller_url: str) -> int | None:
+        """None once the slot is held, else how many runs are queued before it."""
+        ...
+
+    def free_slot(self, slot: str) -> None: ...
     def wait(self, seconds: float) -> bool:
         """Wait up to `seconds` for a command to arrive; True when one did."""
         ...
@@ -91,6 +97,24 @@ class Durable:
     shield_up = staticmethod(steps.shield_up)
     probe = staticmethod(steps.probe)
     postmortem = staticmethod(steps.postmortem)
+
+    @staticmethod
+    def take_slot(run_id: str, controller_url: str, limit: int, polling: float) -> str:
+        from oob.procedure import capacity
+
+        return capacity.take(run_id, controller_url, limit, polling)
+
+    @staticmethod
+    def slot_position(slot: str, controller_url: str) -> int | None:
+        from oob.procedure import capacity
+
+        return capacity.position(slot, controller_url)
+
+    @staticmethod
+    def free_slot(slot: str) -> None:
+        from oob.procedure import capacity
+
+        capacity.free(slot)
 
     @staticmethod
     def wait(seconds: float) -> bool:

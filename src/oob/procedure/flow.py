@@ -70,6 +70,7 @@ class Flow:
     cancelled: bool = False
     production_ended: datetime | None = None  # when the production job ended, by its record
     eta_minutes: float = 0.0
+    slot: str | None = None  # the release slot held (or asked for) on the build server
 
     # --- the timeline ---
 

@@ -18,14 +18,18 @@ from oob.events import (
     HoldStarted,
     PreflightPassed,
     PreflightWaiting,
+    Queued,
     ReleaseIntent,
     ReleasePicked,
     ShieldDown,
     ShieldUp,
+    SlotFreed,
+    SlotTaken,
 )
 from oob.policy import Action, Topic
 from oob.ports import Build
 from oob.procedure.builds import record_finished, record_started
+from oob.procedure.capacity import server_name
 from oob.procedure.flow import End, Flow
 from oob.procedure.hold import CONTEXT as HOLD_CONTEXT
 from oob.procedure.pacing import Due, build_end, pause, start_after
@@ -83,6 +87,44 @@ def preflight(flow: Flow) -> None:
             flow.record(PreflightWaiting(said), "waiting: " + "; ".join(said))
         ends = Due(readiness.expected, flow.tuning.pace.widest) if readiness.expected else None
         look(flow, ends)
+
+
+def queue(flow: Flow) -> None:
+    """Take a release slot on the build server when the plan limits how many releases it runs
+    at once (`oob.procedure.capacity`); wait for one, saying where the run is in the queue,
+    before anyone is told a deploy is coming. A cancel is honoured while it waits."""
+    jenkins = flow.plan.services.jenkins
+    limit = jenkins.max_releases
+    if limit is None:
+        return
+    server = server_name(jenkins.url)
+    flow.slot = flow.fx.take_slot(flow.run_id, jenkins.url, limit, flow.tuning.poll_seconds)
+    said: int | None = None
+    while (ahead := flow.fx.slot_position(flow.slot, jenkins.url)) is not None:
+        if said is None:
+            flow.move(RunState.QUEUED)
+            flow.begin(Phase.QUEUE)
+        if ahead != said:
+            said = ahead
+            release = eta_from(flow, flow.plan.pipeline.release_trigger)
+            flow.eta_minutes = release * (ahead // limit + 2)
+            flow.record(
+                Queued(server, limit, ahead, flow.eta_minutes),
+                f"queued: {ahead} ahead on {server} (at most {limit} releases at once; "
+                f"ETA {format_minutes(flow.eta_minutes)})",
+            )
+        flow.wait(flow.tuning.poll_seconds)  # the slot wakes the run as soon as it starts
+    flow.record(SlotTaken(server), f"release slot taken on {server}")
+
+
+def free_slot(flow: Flow) -> None:
+    """Give the release slot back (the release reached production, or the run ended)."""
+    if flow.slot is None:
+        return
+    slot, flow.slot = flow.slot, None
+    flow.fx.free_slot(slot)
+    server = server_name(flow.plan.services.jenkins.url)
+    flow.record(SlotFreed(server), f"release slot freed on {server}")
 
 
 def notify(flow: Flow) -> None:

@@ -27,11 +27,13 @@ def execute(flow: Flow) -> RunState:
     try:
         phases.approval(flow)
         phases.preflight(flow)
+        phases.queue(flow)
         phases.notify(flow)
         phases.trigger(flow)
         sha, state, line = phases.release_wait(flow)
         phases.release_check(flow, sha, state, line)
         phases.deploy(flow)
+        phases.free_slot(flow)
         phases.shield(flow)
         phases.verify(flow)
         outcome, reason = RunState.RESOLVED, "the fix is verified in production"

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 GROUPS: tuple[tuple[str, str, frozenset[RunState]], ...] = (
     ("awaiting_approval", "Awaiting approval", frozenset({RunState.AWAITING_APPROVAL})),
     ("preflight", "Pre-flight", frozenset({RunState.PREFLIGHT})),
+    ("queued", "Queued", frozenset({RunState.QUEUED})),
     (
         "releasing",
         "Releasing",  # notify, trigger, the release wait, its check, the deploy and its shield

@@ -40,6 +40,7 @@ from oob.web.auth import Action, Identity
 STATE_LABELS = {
     RunState.AWAITING_APPROVAL: "Awaiting approval",
     RunState.PREFLIGHT: "Pre-flight checks",
+    RunState.QUEUED: "Queued for a release slot",
     RunState.NOTIFYING: "Notifying people",
     RunState.RELEASE_WAIT: "Release job waiting (cancel window)",
     RunState.RELEASING: "Checking the released commit",
