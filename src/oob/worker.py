@@ -91,6 +91,7 @@ def make_runtime(
         readiness=readiness,
         postmortem=postmortem,
         tuning=tuning or Tuning(),
+        deployments=services.code_host.deployments(),
     )
 
 

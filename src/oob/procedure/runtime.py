@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from oob.clock import Clock
     from oob.config import Config
     from oob.messages import Messages
-    from oob.ports import BuildServer, Chat, CodeHost, Probe
+    from oob.ports import BuildServer, Chat, CodeHost, Deployments, Probe
     from oob.store import Store
 
 
@@ -82,6 +82,7 @@ class Runtime:
     readiness: Callable[[Config, str], Readiness]
     postmortem: Callable[[Config, str], tuple[str | None, str | None]]
     tuning: Tuning = field(default_factory=Tuning)
+    deployments: Deployments | None = None
     _plans: dict[str, Config] = field(default_factory=dict, init=False, repr=False)
     _messages: dict[str, Messages] = field(default_factory=dict, init=False, repr=False)
 
