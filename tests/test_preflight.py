@@ -294,7 +294,9 @@ def test_the_worker_tells_the_workflow_when_the_running_gate_should_finish(
     from oob.worker import make_runtime
 
     world.builds[GATE] = [build(14, FIX, None, started_at=NOW - timedelta(minutes=30))]
-    services = SimpleNamespace(build_server=Builds(world), code_host=world, chat=None, probe=None)
+    services = SimpleNamespace(
+        build_server=lambda _plan: Builds(world), code_host=lambda _plan: world
+    )
     store = Store(f"sqlite:///{tmp_path / 'oob.sqlite'}")
     try:
         runtime = make_runtime(store, services, drafts=tmp_path, clock=Clock())  # type: ignore[arg-type]

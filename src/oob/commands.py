@@ -133,6 +133,7 @@ class Control:
         from oob.events import Requested
         from oob.plan import freeze
 
+        config = config.for_pipeline(request.pipeline)  # the run follows its pipeline's
         refuse_outside_runs(self.store, config, Action.DEPLOY, request.requester, source)
         run = self.store.create_run(request, freeze(config))
         if approval_timeout_minutes:

@@ -273,6 +273,8 @@ class Config(Model):
         try:
             config = handler(data)
         except ValidationError as exc:
+            if not lacks:
+                raise
             raise invalid([*exc.errors(), *lacks]) from None
         if lacks:
             raise invalid(lacks)
@@ -316,49 +318,56 @@ class Config(Model):
         elif name in self.pipelines_:
             return self.pipelines_[name].model_copy(update={"source": self.source})
         raise ConfigError(
-            f"no pipeline {name!r} in {self.source or 'the config'}",
-            hint=f"its pipelines: {listed(self.pipeline_names)}",
+            f"no pipeline {name!r} in {self.source or 'the config'}; "
+            f"its pipelines: {listed(self.pipeline_names)}"
         )
 
-    def _one(self) -> Config:
-        """The config of the one pipeline; an error when there are several."""
+    def pick(self, name: str | None = None) -> Config:
+        """The config of pipeline `name`, or of the one pipeline when no name is given (an
+        error naming the choices when there are several)."""
+        if name is not None:
+            return self.for_pipeline(name)
         if self.pipelines_ is None:
             return self
         if len(self.pipelines_) == 1:
             return self.for_pipeline(next(iter(self.pipelines_)))
         raise ConfigError(
-            f"{self.source or 'the config'} has {len(self.pipelines_)} pipelines: "
-            "say which one with --pipeline NAME",
-            hint=f"its pipelines: {listed(self.pipeline_names)}",
+            f"{self.source or 'the config'} has {len(self.pipelines_)} pipelines "
+            f"({listed(self.pipeline_names)}): say which one with --pipeline NAME"
         )
+
+    def every_roles(self) -> list[Roles]:
+        """The roles of every pipeline (a person may do what one of them lets them, outside a
+        pipeline: a run's own plan then decides)."""
+        return [self.for_pipeline(name).roles for name in self.pipeline_names]
 
     @property
     def pipeline(self) -> Pipeline:
-        return _present(self._one().pipeline_)
+        return _present(self.pick().pipeline_)
 
     @property
     def services(self) -> Services:
-        return _present(self._one().services_)
+        return _present(self.pick().services_)
 
     @property
     def audiences(self) -> Audiences:
-        return _present(self._one().audiences_)
+        return _present(self.pick().audiences_)
 
     @property
     def channels(self) -> dict[str, Channel]:
-        return _present(self._one().channels_)
+        return _present(self.pick().channels_)
 
     @property
     def roles(self) -> Roles:
-        return _present(self._one().roles_)
+        return _present(self.pick().roles_)
 
     @property
     def verify(self) -> Verify:
-        return _present(self._one().verify_)
+        return _present(self.pick().verify_)
 
     @property
     def postmortem(self) -> Postmortem:
-        return _present(self._one().postmortem_)
+        return _present(self.pick().postmortem_)
 
     def _service_urls(self) -> list[str]:
         urls = [self.services.jenkins.url, self.services.github.api_url]

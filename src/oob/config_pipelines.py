@@ -60,8 +60,20 @@ def resolve(data: dict[str, Any], validate: Callable[[dict[str, Any]], T]) -> di
 
 
 def invalid(errors: list[Any]) -> ValidationError:
-    """One ValidationError of a config holding `errors` (pydantic's, or made here)."""
-    return ValidationError.from_exception_data("Config", errors)
+    """One ValidationError of a config holding `errors` (pydantic's, each as it was said, or
+    made here)."""
+    return ValidationError.from_exception_data("Config", [_again(e) for e in errors])
+
+
+def _again(error: Any) -> Any:
+    """A pydantic error as it can be raised again, saying what it said (an unknown or missing
+    key as such: `oob.config_errors` tells those apart)."""
+    if "msg" not in error:
+        return error  # made here
+    if error["type"] in ("missing", "extra_forbidden"):
+        return {"type": error["type"], "loc": error["loc"], "input": error.get("input")}
+    said = str(error["msg"]).removeprefix("Value error, ")
+    return {"type": "value_error", "loc": error["loc"], "input": None, "ctx": {"error": said}}
 
 
 def missing(data: dict[str, Any], keys: tuple[str, ...]) -> list[Any]:

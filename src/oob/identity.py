@@ -19,7 +19,7 @@ def cli_actor(config: Config, asserted: str | None = None) -> str:
     """The actor of a CLI action: `asserted` (--as) if allowed, else OOB_USER or the login."""
     if asserted is not None:
         name = asserted.strip()
-        if not config.roles.allow_asserted_identity:
+        if not any(roles.allow_asserted_identity for roles in config.every_roles()):
             raise UsageError(
                 "--as is not allowed by this config",
                 hint="set OOB_USER, or roles.allow_asserted_identity = true for a sandbox",

@@ -13,7 +13,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from oob.config import Config
 
 # --- build server (Jenkins) -------------------------------------------------------------------
 
@@ -347,3 +350,19 @@ class Probe(Protocol):
     def shield_up(self) -> bool:
         """True while the CMS answers editors with the deploy shield (HTTP 503)."""
         ...
+
+
+# --- the services of a plan -------------------------------------------------------------------
+
+
+class Connections(Protocol):
+    """The services a run's plan names: its pipeline's build server (controller, job folder),
+    code host (repository), channels and checks (`oob.adapters.pool.Pool`)."""
+
+    def build_server(self, plan: Config) -> BuildServer: ...
+
+    def code_host(self, plan: Config) -> CodeHost: ...
+
+    def chat(self, plan: Config) -> Chat: ...
+
+    def probe(self, plan: Config) -> Probe: ...

@@ -25,7 +25,7 @@ from oob.simulated import OPERATOR, Crash, Killer, People
 from oob.store import RunRequest, RunState, Store
 
 if TYPE_CHECKING:
-    from oob.adapters import Services
+    from oob.adapters.pool import Pool
     from oob.commands import Control
     from oob.config import Config
     from oob.sandbox.faults import FaultPlan
@@ -160,7 +160,7 @@ def _play(
     crash: Crash | None = None,
     preset: str = "va-cms",
 ) -> Rehearsal:
-    from oob.adapters import connect
+    from oob.adapters.pool import Pool
     from oob.adapters.retry import RetryPolicy
 
     config = _sandbox_config(sandbox, home, merge_hold, preset)
@@ -172,7 +172,7 @@ def _play(
     # the services' clients and the store (the worker, the people) stops before they close:
     # the stack unwinds last to first.
     with (
-        connect(config, policy=RetryPolicy(time_scale=time_scale)) as services,
+        Pool(config, policy=RetryPolicy(time_scale=time_scale)) as services,
         ExitStack() as stack,
     ):
         stack.callback(store.close)  # last, once the worker and the people have stopped
@@ -195,7 +195,7 @@ def _run(  # noqa: PLR0917 - the rehearsal's parts
     sandbox: SandboxServer,
     config: Config,
     store: Store,
-    services: Services,
+    services: Pool,
     stack: ExitStack,
     stop: threading.Event,
     incident: Incident,
@@ -218,7 +218,11 @@ def _run(  # noqa: PLR0917 - the rehearsal's parts
     if killer is not None:
         killer.watch(run.id, stop)
     people = People(
-        store=store, config=config, code_host=services.code_host, sandbox=sandbox, run_id=run.id
+        store=store,
+        config=config,
+        code_host=services.code_host(config),
+        sandbox=sandbox,
+        run_id=run.id,
     )
     stack.callback(people.join)
     stack.callback(stop.set)
@@ -246,7 +250,7 @@ def _run(  # noqa: PLR0917 - the rehearsal's parts
 def _start_worker(
     stack: ExitStack,
     store: Store,
-    services: Services,
+    services: Pool,
     url: str,
     stop: threading.Event,
     *,
@@ -467,8 +471,6 @@ def side_effects(ledger: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "jenkins_builds_triggered": dict(builds),
         "workflows_dispatched": dict(dispatched),
-        # Each deployment made on GitHub (by oob, or by an Actions environment) and its states.
-        "deployments": deployments_of(ledger),
         "chat_messages": dict(messages),
         # People's clicks and form submissions in Slack, and messages oob changed after them.
         "slack_interactions": clicks,
@@ -480,14 +482,3 @@ def side_effects(ledger: list[dict[str, Any]]) -> dict[str, Any]:
         "merges": merges,
         "merge_hold_statuses": held,
     }
-
-
-def deployments_of(ledger: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The deployments made on GitHub, in order, each with the states of its statuses."""
-    made: dict[Any, dict[str, Any]] = {}
-    for entry in (e for e in ledger if e["service"] == "github"):
-        if entry["path"].endswith("/deployments"):
-            made[entry["summary"]["id"]] = {**entry["summary"], "states": []}
-        elif entry["path"].endswith("/statuses") and "/deployments/" in entry["path"]:
-            made[entry["summary"]["deployment"]]["states"].append(entry["summary"]["state"])
-    return list(made.values())

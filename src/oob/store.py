@@ -159,9 +159,15 @@ class Store:
         with self.engine.connect() as conn:
             return self._run(self._row(conn, run_id))
 
-    def runs(self, limit: int = 50) -> list[Run]:
-        """The most recent runs, newest first."""
+    def runs(
+        self, limit: int = 50, *, pipeline: str | None = None, active: bool = False
+    ) -> list[Run]:
+        """The most recent runs, newest first: of `pipeline` only, the active ones only."""
         query = self._runs.select().order_by(self._runs.c.created_at.desc()).limit(limit)
+        if pipeline is not None:
+            query = query.where(self._runs.c.pipeline == pipeline)
+        if active:
+            query = query.where(self._runs.c.active_pipeline.is_not(None))
         with self.engine.connect() as conn:
             return [self._run(r._mapping) for r in conn.execute(query)]
 

@@ -31,8 +31,8 @@ from oob.procedure import WORKFLOW_NAME, Readiness, Runtime, Tuning, bind
 from oob.store import Store, Worker
 
 if TYPE_CHECKING:
-    from oob.adapters import Services
     from oob.config import Config
+    from oob.ports import Connections
 
 
 @dataclass(frozen=True)
@@ -53,15 +53,15 @@ class WorkerOptions:
 
 def make_runtime(
     store: Store,
-    services: Services,
+    services: Connections,
     *,
     drafts: Path,
     tuning: Tuning | None = None,
     clock: Clock | None = None,
 ) -> Runtime:
-    """The runtime of a worker: the connected services, pre-flight (`oob check`'s logic) as
-    the readiness test, and the postmortem draft written under `drafts`; each run's settings
-    come from its plan."""
+    """The runtime of a worker: the services of each run's plan (`oob.adapters.pool.Pool`),
+    pre-flight (`oob check`'s logic) as the readiness test, and the postmortem draft written
+    under `drafts`; each run's settings come from its plan."""
     from oob.postmortem import write_draft
     from oob.preflight import preflight
 
@@ -71,27 +71,24 @@ def make_runtime(
         report = preflight(
             config,
             sha,
-            build_server=services.build_server,
-            code_host=services.code_host,
+            build_server=services.build_server(config),
+            code_host=services.code_host(config),
             clock=clock,
         )
         return Readiness(report.ready, report.reasons, report.stage, report.gate.expected_finish)
 
     def postmortem(config: Config, run_id: str) -> tuple[str | None, str | None]:
-        result = write_draft(store, config, run_id, services.code_host, directory=drafts)
+        code_host = services.code_host(config)
+        result = write_draft(store, config, run_id, code_host, directory=drafts)
         return str(result.path), result.pr_url
 
     return Runtime(
-        build_server=services.build_server,
-        code_host=services.code_host,
-        chat=services.chat,
-        probe=services.probe,
+        services=services,
         store=store,
         clock=clock,
         readiness=readiness,
         postmortem=postmortem,
         tuning=tuning or Tuning(),
-        deployments=services.code_host.deployments(),
     )
 
 

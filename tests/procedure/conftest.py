@@ -17,7 +17,7 @@ from oob.config import Config
 from oob.procedure import Readiness, Runtime, Tuning
 from oob.store import Store
 from oob.worker import WorkerOptions, serve
-from tests.procedure.doubles import Builds, Chat, Code, Probe, Script
+from tests.procedure.doubles import Builds, Chat, Code, Probe, Same, Script
 from tests.procedure.harness import Harness, make_config
 from tests.support import unavailable
 
@@ -100,6 +100,12 @@ def harness_database(tmp_path: Path) -> str:
 
 
 @pytest.fixture
+def others() -> dict[str, str]:
+    """Pipelines besides the preset's, by name, with their own tables (`tests.many`)."""
+    return {}
+
+
+@pytest.fixture
 def harness(
     preset_text: str,
     tmp_path: Path,
@@ -108,8 +114,9 @@ def harness(
     readiness: list[Readiness],
     chat: Chat,
     merge_check_every: int,
+    others: dict[str, str],
 ) -> Iterator[Harness]:
-    config = make_config(preset_text, tmp_path)
+    config = make_config(preset_text, tmp_path, others)
     url = harness_database
     # One clock for the run, 3,600 times real time, as the tuning's time scale says.
     clock = ScaledClock(datetime.now(UTC), 3600)
@@ -130,10 +137,7 @@ def harness(
         return None, None
 
     runtime = Runtime(
-        build_server=builds,
-        code_host=code,
-        chat=chat,
-        probe=probe,
+        services=Same(builds, code, chat, probe),
         store=store,
         clock=clock,
         readiness=answer,

@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from oob.clock import Clock, SystemClock
 from oob.errors import ChatError, GitHubError, JenkinsError
@@ -33,6 +34,9 @@ from oob.ports import (
     QueuedBuild,
     StatusState,
 )
+
+if TYPE_CHECKING:
+    from oob.config import Config
 
 RELEASE = "deploys/cms-auto-deploy"
 CHAIN = (RELEASE, "cms/cms-full-pipeline", "releases/cms", "deploys/cms-vagov-prod")
@@ -264,3 +268,25 @@ class Probe:
     def shield_up(self) -> bool:
         self.shield_reads += 1
         return self.shield_reads <= self.script.shield_reads
+
+
+@dataclass
+class Same:
+    """`oob.ports.Connections` handing every plan the same doubles."""
+
+    builds: Builds
+    code: Code
+    messages: Chat
+    checks: Probe
+
+    def build_server(self, plan: Config) -> Builds:
+        return self.builds
+
+    def code_host(self, plan: Config) -> Code:
+        return self.code
+
+    def chat(self, plan: Config) -> Chat:
+        return self.messages
+
+    def probe(self, plan: Config) -> Probe:
+        return self.checks

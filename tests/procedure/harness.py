@@ -10,6 +10,7 @@ from pathlib import Path
 from oob.commands import Control
 from oob.config import Config, parse
 from oob.store import Run, RunRequest, Store
+from tests.many import many_pipelines
 from tests.procedure.doubles import FIX, Builds, Chat, Code, Probe
 
 ROLES = """[roles]
@@ -22,11 +23,14 @@ allow_asserted_identity = true
 """
 
 
-def make_config(preset_text: str, tmp_path: Path) -> Config:
+def make_config(preset_text: str, tmp_path: Path, others: dict[str, str] | None = None) -> Config:
+    """The preset with the harness's roles, and the pipelines `others` (`tests.many`) too."""
     start = preset_text.index("[roles]")
     end = preset_text.index("# How oob knows")
     text = preset_text[:start] + ROLES + "\n" + preset_text[end:]
     text = text.replace("require_confirmation = true", "require_confirmation = false")
+    if others:
+        text = many_pipelines(text, others)
     return parse(text, tmp_path / "oob.toml")
 
 
@@ -41,11 +45,14 @@ class Harness:
     probe: Probe
     postmortems: list[str]
 
-    def start(self, config: Config | None = None, **kwargs: object) -> Run:
-        """Start a run of `config` (the harness's own by default)."""
+    def start(
+        self, config: Config | None = None, *, pipeline: str | None = None, **kwargs: object
+    ) -> Run:
+        """Start a run of `config` (the harness's own by default), of its pipeline `pipeline`
+        (its one by default)."""
         config = config or self.config
         request = RunRequest(
-            pipeline=config.pipeline.name,
+            pipeline=pipeline or config.pipeline.name,
             requester="operator",
             fix_sha=FIX,
             symptoms="editors cannot log in",

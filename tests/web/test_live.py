@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from oob.adapters import connect
+from oob.adapters.pool import Pool
 from oob.clock import EpochClock
 from oob.commands import Control
 from oob.config import Config, parse
@@ -97,7 +97,7 @@ def live(
         url = f"sqlite:///{tmp_path / 'oob.sqlite'}"
         store = Store(url, clock=EpochClock(sandbox.world.clock.now))  # the run's one clock
         stack.callback(store.close)
-        services = stack.enter_context(connect(config))
+        services = stack.enter_context(Pool(config))
 
         runtime = make_runtime(
             store,
@@ -132,7 +132,7 @@ def live(
             store=store,
             commands=control,
             override_status=partial(
-                override_status, config, services.code_host, store, clock=store.clock
+                override_status, config, services.code_host(config), store, clock=store.clock
             ),
             authenticator=Authenticator(config.web, store.clock),  # type: ignore[arg-type]
             poll_seconds=0.1,

@@ -322,7 +322,7 @@ def _doctor(config: Config, **slack: Any) -> dict[str, tuple[bool, str]]:
     assert config.services.slack is not None
     changed = config.services.slack.model_copy(update=slack)
     services = config.services.model_copy(update={"slack": changed})
-    checks = diagnose(config.model_copy(update={"services": services}))
+    checks = diagnose(config.model_copy(update={"services_": services}))
     return {
         c.name: (c.ok, c.detail)
         for c in checks

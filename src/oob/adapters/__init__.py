@@ -11,6 +11,7 @@ instant.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypedDict, Unpack
 
@@ -23,8 +24,8 @@ if TYPE_CHECKING:
     from oob.adapters.probe import HttpProbe
     from oob.adapters.retry import RetryPolicy
     from oob.clock import Clock
-    from oob.config import Config
-    from oob.config_services import GitHubService, JenkinsService
+    from oob.config import Channel, Config
+    from oob.config_services import GitHubService, JenkinsService, SlackService
 
 
 @dataclass
@@ -137,13 +138,23 @@ def make_code_host(config: Config, **reach: Unpack[Reach]) -> GitHubCodeHost:
 
 def make_chat(config: Config, *, policy: RetryPolicy | None = None) -> SlackChat:
     """The configured channels: Slack ones through `config.services.slack`, others apprise."""
+    return slack_chat(config, config.services.slack, config.channels, policy=policy)
+
+
+def slack_chat(
+    config: Config,
+    service: SlackService | None,
+    channels: Mapping[str, Channel],
+    *,
+    policy: RetryPolicy | None = None,
+) -> SlackChat:
+    """`channels`: Slack ones through `service`, with the token `config` gives it."""
     from oob.adapters.chat import SlackChat, slack_client
     from oob.adapters.retry import RetryPolicy
 
     policy = policy or RetryPolicy()
-    service = config.services.slack
     return SlackChat(
-        config.channels,
+        channels,
         slack=(
             slack_client(config.secret(service), service.api_url, service.timeout_seconds, policy)
             if service is not None

@@ -18,6 +18,7 @@ Requests, conditional GETs, rate limits and errors are `oob.adapters.github_api`
 
 from __future__ import annotations
 
+import copy
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -112,6 +113,16 @@ class ActionsBuildServer:
         """Close the connection pools."""
         self._api.close()
         self._links.close()
+
+    def for_repository(
+        self, repository: str, branch: str, correlation_input: str
+    ) -> ActionsBuildServer:
+        """This API with this token, for the workflows of `repository` dispatched on `branch`:
+        the same clients (connection pools, rate-limit state); close only this one."""
+        bound = copy.copy(self)
+        bound.repository, bound.branch = repository, branch
+        bound.correlation_input = correlation_input
+        return bound
 
     def __repr__(self) -> str:
         return f"ActionsBuildServer({self.repository!r})"

@@ -8,6 +8,7 @@ Requests, their retries and GitHub's rate limits, and the errors its answers bec
 from __future__ import annotations
 
 import base64
+import copy
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -70,6 +71,13 @@ class GitHubCodeHost:
     def close(self) -> None:
         """Close the connection pool."""
         self._api.close()
+
+    def for_repository(self, repository: str, branch: str) -> GitHubCodeHost:
+        """This API with this token, for `repository` and its release `branch`: the same client
+        (its connection pool, rate-limit state and cached answers); close only this one."""
+        bound = copy.copy(self)
+        bound.repository, bound.branch = repository, branch
+        return bound
 
     def __repr__(self) -> str:
         return f"GitHubCodeHost({self.api_url!r}, {self.repository!r})"

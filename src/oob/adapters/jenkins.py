@@ -11,6 +11,7 @@ module speaks them directly, with oob's retries and errors.
 
 from __future__ import annotations
 
+import copy
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -80,6 +81,13 @@ class JenkinsBuildServer:
     def close(self) -> None:
         """Close the connection pool."""
         self._http.close()
+
+    def for_repository(self, repository: str | None) -> JenkinsBuildServer:
+        """This controller, for the builds of `repository`: the same client (its connection
+        pool and retry state); close only this one."""
+        bound = copy.copy(self)
+        bound._repository = repository.lower() if repository else None
+        return bound
 
     def __repr__(self) -> str:
         return f"JenkinsBuildServer({self.url!r}, user={self.user!r})"

@@ -8,6 +8,7 @@ while the shield is up, the CMS answers 503 with `Retry-After: 120`, and that is
 
 from __future__ import annotations
 
+import copy
 import re
 import subprocess
 import time
@@ -52,6 +53,13 @@ class HttpProbe:
     def close(self) -> None:
         """Close the connection pool."""
         self._client.close()
+
+    def for_checks(self, checks: Sequence[HttpCheck | CommandCheck], shield_url: str) -> HttpProbe:
+        """The same client, for other `checks` and `shield_url`; close only this one."""
+        bound = copy.copy(self)
+        bound._checks = {check.name: check for check in checks}
+        bound.shield_url = shield_url
+        return bound
 
     def run(self, check_name: str) -> ProbeResult:
         """Run the configured check of that name once."""

@@ -17,3 +17,11 @@ TimeScaleOption = Annotated[
     float,
     typer.Option("--time-scale", min=0.001, help="For a sandbox running N times real time."),
 ]
+PipelineOption = Annotated[
+    str | None,
+    typer.Option(
+        "--pipeline",
+        metavar="NAME",
+        help="The pipeline ([pipelines.NAME]); needed when the config has several.",
+    ),
+]

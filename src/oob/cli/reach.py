@@ -30,9 +30,11 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class DeployAsk:
-    """What `oob deploy` asks for: the fix, the texts by their options (`--symptoms`, ...), the
-    release wait and the approval's timeout (None: the config's)."""
+    """What `oob deploy` asks for: the pipeline (None: the config's one), the fix, the texts by
+    their options (`--symptoms`, ...), the release wait and the approval's timeout (None: the
+    config's)."""
 
+    pipeline: str | None
     fix: str
     texts: Mapping[str, str]
     release_wait: float | None
@@ -58,12 +60,13 @@ class Runs(Protocol):
         """Override a required status (`oob.override.Override` as a dict)."""
         ...
 
-    def snapshot(self, run_id: str | None, latest: int) -> Snapshot:
-        """Run `run_id` (default: the active or latest one) with its `latest` events."""
+    def snapshot(self, run_id: str | None, latest: int, pipeline: str | None = None) -> Snapshot:
+        """Run `run_id` (default: the active or latest one, of `pipeline` when given) with its
+        `latest` events."""
         ...
 
-    def runs(self) -> list[dict[str, Any]]:
-        """The recent runs, newest first, as `run_json`."""
+    def runs(self, pipeline: str | None = None, active: bool = False) -> list[dict[str, Any]]:
+        """The recent runs, newest first, as `run_json` (of `pipeline`, the active ones)."""
         ...
 
     def run(self, run_id: str) -> Run: ...
@@ -129,12 +132,13 @@ class Local:
 
     def start(self, ask: DeployAsk) -> tuple[str, list[str]]:
         from oob.commands import Control, checked_request
+        from oob.identity import cli_actor
         from oob.states import Source
         from oob.store import database_url, state_dir
         from oob.worker import ensure_worker
 
-        config = self.obj.config
-        actor = self.actor()
+        config = self.obj.config.pick(ask.pipeline)
+        actor = cli_actor(config, self.asserted)
         request = checked_request(
             lambda: self.store, config, actor, ask.fix, ask.texts, ask.release_wait, Source.CLI
         )
@@ -177,22 +181,22 @@ class Local:
             code_host.close()
         return asdict(done)
 
-    def snapshot(self, run_id: str | None, latest: int) -> Snapshot:
-        from oob.readmodel import snapshot
+    def snapshot(self, run_id: str | None, latest: int, pipeline: str | None = None) -> Snapshot:
+        from oob.readmodel import run_json, snapshot
 
         store = self.store
         if run_id is None:
-            run = store.active_run(self.obj.config.pipeline.name)
-            newest = store.runs(limit=1)
-            if run is None and not newest:
-                raise RunNotFound("no runs yet", hint="start one with `oob deploy`")
-            run_id = (run or newest[0]).id
+            run_id = default_run(
+                [run_json(r) for r in store.runs(pipeline=pipeline, active=True, limit=2)],
+                [run_json(r) for r in store.runs(pipeline=pipeline, limit=1)],
+                pipeline,
+            )
         return snapshot(store, run_id, store.clock.now(), latest=latest)
 
-    def runs(self) -> list[dict[str, Any]]:
+    def runs(self, pipeline: str | None = None, active: bool = False) -> list[dict[str, Any]]:
         from oob.readmodel import run_json
 
-        return [run_json(r) for r in self.store.runs()]
+        return [run_json(r) for r in self.store.runs(pipeline=pipeline, active=active)]
 
     def run(self, run_id: str) -> Run:
         return self.store.run(run_id)
@@ -219,6 +223,7 @@ class Remote:
         answer = self.client.post(
             "/api/runs",
             {
+                "pipeline": ask.pipeline,
                 "fix": ask.fix,
                 **texts,
                 "release_wait_minutes": ask.release_wait,
@@ -239,18 +244,18 @@ class Remote:
         )
         return done
 
-    def snapshot(self, run_id: str | None, latest: int) -> Snapshot:
+    def snapshot(self, run_id: str | None, latest: int, pipeline: str | None = None) -> Snapshot:
         if run_id is None:
-            found = self.client.get("/api/runs")["runs"]
-            if not found:
-                raise RunNotFound("no runs yet", hint="start one with `oob deploy`")
-            run_id = found[0]["run_id"]
+            run_id = default_run(
+                self.runs(pipeline, active=True), self.runs(pipeline)[:1], pipeline
+            )
         return snapshot_of(self.client.get(f"/api/runs/{run_id}", latest=latest)["status"])
 
-    def runs(self) -> list[dict[str, Any]]:
+    def runs(self, pipeline: str | None = None, active: bool = False) -> list[dict[str, Any]]:
         from oob.readmodel import run_json
 
-        return [run_json(run_of(r)) for r in self.client.get("/api/runs")["runs"]]
+        asked = self.client.get("/api/runs", **_filters(pipeline, active))["runs"]
+        return [run_json(run_of(r)) for r in asked]
 
     def run(self, run_id: str) -> Run:
         return self.snapshot(run_id, 1).run
@@ -291,6 +296,26 @@ class Remote:
 
     def close(self) -> None:
         self.client.close()
+
+
+def _filters(pipeline: str | None, active: bool) -> dict[str, Any]:
+    """The query of `GET /api/runs` for these filters."""
+    return ({"pipeline": pipeline} if pipeline else {}) | ({"active": "true"} if active else {})
+
+
+def default_run(
+    active: list[dict[str, Any]], newest: list[dict[str, Any]], pipeline: str | None
+) -> str:
+    """The run `oob status` shows when none is named: the one active run, else the newest."""
+    if len(active) > 1:
+        raise UsageError(
+            f"runs {active[0]['run_id']}, {active[1]['run_id']}, … are active: name one",
+            hint="see them with `oob runs --active`, or choose with --pipeline NAME",
+        )
+    if not active and not newest:
+        where = f" of {pipeline}" if pipeline else ""
+        raise RunNotFound(f"no runs{where} yet", hint="start one with `oob deploy`")
+    return str((active or newest)[0]["run_id"])
 
 
 def run_of(data: Mapping[str, Any]) -> Run:

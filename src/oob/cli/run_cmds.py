@@ -16,7 +16,7 @@ import typer
 
 from oob.cli import app
 from oob.cli.context import AppContext
-from oob.cli.options import AsOption, JsonOption, RunArgument, TimeScaleOption
+from oob.cli.options import AsOption, JsonOption, PipelineOption, RunArgument, TimeScaleOption
 from oob.cli.reach import DeployAsk, Runs, local_store, runs_for
 from oob.errors import EXIT_FAILED
 from oob.limits import MAX_MINUTES
@@ -112,6 +112,7 @@ def deploy(  # noqa: PLR0917 - typer passes every option by keyword
     detach: Annotated[
         bool, typer.Option("--detach", help="Print only the run id and return.")
     ] = False,
+    pipeline: PipelineOption = None,
     as_: AsOption = None,
 ) -> None:
     """Start an out-of-band deploy and follow it live (Ctrl-C detaches; the run goes on).
@@ -127,7 +128,8 @@ def deploy(  # noqa: PLR0917 - typer passes every option by keyword
         "--affects": affects,
     }
     with closing(runs_for(obj, as_)) as runs:
-        run_id, approvers = runs.start(DeployAsk(fix, texts, release_wait, approval_timeout))
+        ask = DeployAsk(pipeline, fix, texts, release_wait, approval_timeout)
+        run_id, approvers = runs.start(ask)
         if detach:
             typer.echo(run_id)
             return
@@ -268,6 +270,7 @@ def status(
     all_events: Annotated[
         bool, typer.Option("--events", help="Show the whole timeline and audit log.")
     ] = False,
+    pipeline: PipelineOption = None,
 ) -> None:
     """Where a run is: state, outcome, steps, stages, ETA, and whom it waits for."""
     from oob.live import render
@@ -275,30 +278,38 @@ def status(
     obj: AppContext = ctx.obj
     latest = 1_000_000 if all_events else 8
     with closing(runs_for(obj)) as runs:
-        view = runs.snapshot(run_id, latest)
+        view = runs.snapshot(run_id, latest, pipeline)
     obj.answer(as_json, view.to_json, lambda console: console.print(render(view)))
     _exit_for(view.run)
 
 
 @app.command()
-def runs(ctx: typer.Context, as_json: JsonOption = False) -> None:
+def runs(
+    ctx: typer.Context,
+    as_json: JsonOption = False,
+    pipeline: Annotated[
+        str | None, typer.Option("--pipeline", metavar="NAME", help="Only this pipeline's runs.")
+    ] = None,
+    active: Annotated[bool, typer.Option("--active", help="Only the active runs.")] = False,
+) -> None:
     """The recent runs, newest first."""
     from rich.table import Table
 
     obj: AppContext = ctx.obj
     with closing(runs_for(obj)) as reached:
-        found = reached.runs()
+        found = reached.runs(pipeline, active)
     if as_json:
         obj.print_json(found)
         return
     if not found:
-        obj.console.print("no runs yet")
+        obj.console.print("no active runs" if active else "no runs yet")
         return
-    table = Table("run", "state", "requester", "fix", "started (UTC)", box=None)
+    table = Table("run", "pipeline", "state", "requester", "fix", "started (UTC)", box=None)
     for r in found:
         started = datetime.fromisoformat(r["created_at"])
+        when = f"{started:%Y-%m-%d %H:%M}"
         table.add_row(
-            r["run_id"], r["state"], r["requester"], r["fix_sha"][:7], f"{started:%Y-%m-%d %H:%M}"
+            r["run_id"], r["pipeline"], r["state"], r["requester"], r["fix_sha"][:7], when
         )
     obj.console.print(table)
 
@@ -322,7 +333,7 @@ def worker(
     import signal
     import threading
 
-    from oob.adapters import connect
+    from oob.adapters.pool import Pool
     from oob.adapters.retry import RetryPolicy
     from oob.procedure import Tuning
     from oob.store import database_url, redact_url, state_dir
@@ -336,7 +347,7 @@ def worker(
     tuning = Tuning(poll_seconds=poll_seconds, time_scale=time_scale)
     options = WorkerOptions(lease_seconds=lease_seconds, exit_when_idle_seconds=exit_when_idle)
     obj.console.print(f"database {redact_url(url)}")
-    with connect(obj.config, policy=RetryPolicy(time_scale=time_scale)) as services:
+    with Pool(obj.config, policy=RetryPolicy(time_scale=time_scale)) as services:
         runtime = make_runtime(store, services, drafts=state_dir() / "postmortems", tuning=tuning)
         try:
             serve(runtime, url, options, stop, say=obj.console.print)

@@ -108,14 +108,14 @@ def _runs_executor(
     settings: Settings, url: str, stack: ExitStack, *, say: Callable[[str], None]
 ) -> Callable[[threading.Event], None]:
     """What `oob worker` does, to run in a thread of the dashboard's process until stopped."""
-    from oob.adapters import connect
+    from oob.adapters.pool import Pool
     from oob.adapters.retry import RetryPolicy
     from oob.procedure import Tuning
     from oob.store import state_dir
     from oob.worker import WorkerOptions, make_runtime, serve
 
     policy = RetryPolicy(time_scale=settings.time_scale)
-    services = stack.enter_context(connect(settings.config, policy=policy))
+    services = stack.enter_context(Pool(settings.config, policy=policy))
     runtime = make_runtime(
         settings.store,
         services,

@@ -8,12 +8,12 @@ import typer
 
 from oob.cli import app
 from oob.cli.context import AppContext
-from oob.cli.options import JsonOption
+from oob.cli.options import JsonOption, PipelineOption
 
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from oob.config import Stage
+    from oob.config import Config, Stage
     from oob.eta import LeadTime
     from oob.history import Learned
 
@@ -36,13 +36,15 @@ def timeline(
             help="Use the median of recent successful Jenkins builds per stage (p90 beside it).",
         ),
     ] = False,
+    pipeline_name: PipelineOption = None,
 ) -> None:
     """Show each stage's estimate, the time left after it, and the total lead time."""
     from oob.eta import lead_time
 
     obj: AppContext = ctx.obj
-    pipeline = obj.config.pipeline
-    learned = _learned(obj) if learn else None
+    config = obj.config.pick(pipeline_name)
+    pipeline = config.pipeline
+    learned = _learned(config) if learn else None
     medians = {name: found.median_minutes for name, found in (learned or {}).items()}
     result = lead_time(pipeline, from_stage, medians)
     obj.answer(
@@ -98,13 +100,13 @@ def _table(title: str, result: LeadTime, learned: dict[str, Learned] | None) -> 
     return table
 
 
-def _learned(obj: AppContext) -> dict[str, Learned]:
+def _learned(config: Config) -> dict[str, Learned]:
     from oob.adapters import make_build_server
     from oob.history import learn
 
-    server = make_build_server(obj.config)
+    server = make_build_server(config)
     try:
-        return learn(obj.config.pipeline, server)
+        return learn(config.pipeline, server)
     finally:
         server.close()
 

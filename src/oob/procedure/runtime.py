@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from oob.clock import Clock
     from oob.config import Config
     from oob.messages import Messages
-    from oob.ports import BuildServer, Chat, CodeHost, Deployments, Probe
+    from oob.ports import BuildServer, Chat, CodeHost, Connections, Probe
     from oob.store import Store
 
 
@@ -71,18 +71,16 @@ class Tuning:
 
 @dataclass
 class Runtime:
-    """Everything the steps use, bound once per process."""
+    """Everything the steps use, bound once per process. A step reaches the services of its
+    own run's plan (`build_server`, `code_host`, `chat`, `probe`): the run is the DBOS workflow
+    the step belongs to (a run's id is its workflow's)."""
 
-    build_server: BuildServer
-    code_host: CodeHost
-    chat: Chat
-    probe: Probe
+    services: Connections
     store: Store
     clock: Clock
     readiness: Callable[[Config, str], Readiness]
     postmortem: Callable[[Config, str], tuple[str | None, str | None]]
     tuning: Tuning = field(default_factory=Tuning)
-    deployments: Deployments | None = None
     _plans: dict[str, Config] = field(default_factory=dict, init=False, repr=False)
     _messages: dict[str, Messages] = field(default_factory=dict, init=False, repr=False)
 
@@ -93,6 +91,31 @@ class Runtime:
 
             self._plans[run_id] = thaw(self.store.plan(run_id))
         return self._plans[run_id]
+
+    @property
+    def build_server(self) -> BuildServer:
+        return self.services.build_server(self._current_plan())
+
+    @property
+    def code_host(self) -> CodeHost:
+        return self.services.code_host(self._current_plan())
+
+    @property
+    def chat(self) -> Chat:
+        return self.services.chat(self._current_plan())
+
+    @property
+    def probe(self) -> Probe:
+        return self.services.probe(self._current_plan())
+
+    def _current_plan(self) -> Config:
+        """The plan of the run whose step asks."""
+        from dbos import DBOS
+
+        run_id = DBOS.workflow_id
+        if run_id is None:
+            raise ProcedureError("a service used outside a run's step", hint="a bug: report it")
+        return self.plan(run_id)
 
     def messages(self, run_id: str) -> Messages:
         """The messages of run `run_id`, rendered with its plan's audiences and templates."""

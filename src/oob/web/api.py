@@ -79,19 +79,19 @@ def refused(error: OobError) -> Response:
 def _reading_routes(app: FastAPI, d: Dashboard) -> None:
     @app.get("/api/me", tags=["identity"], responses={200: {"model": MeOut}, **_REFUSED})
     async def api_me(identity: ApiPerson) -> Response:
-        """Who you are, what your roles let you do, and the CSRF token for your POSTs."""
-        return JSONResponse(
-            {
-                "name": identity.name,
-                "may": [a.value for a in Action if identity.may(a, d.config.roles)],
-                "csrf_token": d.auth.csrf_token(identity),
-            }
-        )
+        """Who you are, what your roles (in any pipeline) let you do, and the CSRF token for
+        your POSTs."""
+        roles = d.config.every_roles()
+        may = [a.value for a in Action if any(identity.may(a, r) for r in roles)]
+        csrf = d.auth.csrf_token(identity)
+        return JSONResponse({"name": identity.name, "may": may, "csrf_token": csrf})
 
     @app.get("/api/runs", tags=["runs"], responses={200: {"model": RunsOut}, **_REFUSED})
-    async def api_runs(_identity: ApiPerson) -> Response:
-        """Recent runs, active first, then the newest."""
-        views = await d.call(d.views)
+    async def api_runs(
+        _identity: ApiPerson, pipeline: str | None = None, active: bool = False
+    ) -> Response:
+        """Recent runs, active first, then the newest: of `pipeline`, the active ones only."""
+        views = await d.call(lambda: d.views(pipeline, active=active))
         return JSONResponse({"runs": [run_out(view.run) for view in views]})
 
     @app.get(
@@ -162,6 +162,11 @@ def _action_route(app: FastAPI, d: Dashboard) -> None:
 
 
 def _command_routes(app: FastAPI, d: Dashboard) -> None:
+    _deploy_route(app, d)
+    _override_route(app, d)
+
+
+def _deploy_route(app: FastAPI, d: Dashboard) -> None:
     @app.post(
         "/api/runs",
         tags=["actions"],
@@ -176,29 +181,33 @@ def _command_routes(app: FastAPI, d: Dashboard) -> None:
         from oob.store import Source
 
         def start() -> Any:
+            config = d.config.pick(body.pipeline)
             ask = checked_request(
                 lambda: d.store,
-                d.config,
+                config,
                 identity.name,
                 body.fix,
                 body.texts(),
                 body.release_wait_minutes,
                 Source.WEB,
             )
-            return Control(d.store, d.store.url).start(
-                d.config,
+            run = Control(d.store, d.store.url).start(
+                config,
                 ask,
                 source=Source.WEB,
                 approval_timeout_minutes=body.approval_timeout_minutes,
             )
+            return run, list(config.roles.approvers)
 
         try:
-            run = await d.call(start)
+            run, approvers = await d.call(start)
         except OobError as error:
             return refused(error)
-        answer = {"ok": True, "run": run_out(run), "approvers": list(d.config.roles.approvers)}
+        answer = {"ok": True, "run": run_out(run), "approvers": approvers}
         return JSONResponse(answer, status_code=201)
 
+
+def _override_route(app: FastAPI, d: Dashboard) -> None:
     @app.post(
         "/api/overrides",
         tags=["actions"],

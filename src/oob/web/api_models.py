@@ -32,6 +32,11 @@ class ActionRequest(BaseModel):
 class DeployRequest(BaseModel):
     """The body of `POST /api/runs`: what `oob deploy` asks for, by the same names."""
 
+    pipeline: str | None = Field(
+        default=None,
+        max_length=63,
+        description="The pipeline ([pipelines.NAME]); needed when the config has several",
+    )
     fix: str = Field(max_length=100, description="The fix commit (7 to 40 hex digits)")
     symptoms: str = Field(max_length=TEXT_LIMIT)
     cause: str = Field(max_length=TEXT_LIMIT)

@@ -79,9 +79,11 @@ class Dashboard:
         now = self.store.clock.now()
         return run_view(self.store, self.config, run_id, now)
 
-    def views(self) -> list[RunView]:
-        """Recent runs, active first, newest first within each group."""
-        views = [self.view_of(run.id) for run in self.store.runs()]
+    def views(self, pipeline: str | None = None, *, active: bool = False) -> list[RunView]:
+        """Recent runs, active first, newest first within each group (of `pipeline` only, the
+        active ones only)."""
+        runs = self.store.runs(pipeline=pipeline, active=active)
+        views = [self.view_of(run.id) for run in runs]
         return sorted(views, key=lambda v: not v.run.active)
 
     def runs_sections(self, identity: Identity) -> Sections:
@@ -113,7 +115,7 @@ class Dashboard:
             "identity": identity,
             "csrf": self.auth.csrf_token(identity),
             "actions": available_actions(self.store, view.run, identity),
-            "contexts": self.config.services.github.required_contexts,
+            "contexts": self.store.plan(view.run.id)["services"]["github"]["required_contexts"],
             "Action": Action,
             "refused": refused,
         }
