@@ -13,6 +13,7 @@ from oob.events import (
     PAYLOADS,
     ApprovalRequested,
     Approved,
+    DeploymentRecorded,
     HoldStarted,
     MergeDetected,
     Payload,
@@ -33,6 +34,8 @@ SAMPLES: list[Payload] = [
     ShieldUp(build="deploys/cms #642"),
     StepStarted(step="verify", deadline=AT, needs_confirmation=True),
     PullRequestOpened("org/pm", "oob/run-1", "main", "docs/pm.md", 12, "https://x/pull/12"),
+    DeploymentRecorded("production", "success", 2_004_118_001),
+    DeploymentRecorded("production", "in_progress", error="GitHub answered 403"),
 ]
 
 

@@ -77,6 +77,12 @@ class Pipeline(Model):
         description="A github-actions release_trigger's input that carries the run's id: the "
         "workflow shows it in its run-name (or a step's name), so oob finds its own run.",
     )
+    deployment_environment: str | None = Field(
+        default=None,
+        pattern=r"^[^\s/][^/]{0,254}$",
+        description="Record each deploy as a GitHub deployment of the released commit to this "
+        "environment (e.g. `production`), its status following the run's, linking its page.",
+    )
     release_log_pattern: str = Field(
         description="Regex with groups `state` and `sha` matching the release job's log line "
         "that names the commit it released."

@@ -62,6 +62,7 @@ KIND_ENDED = "run.ended"
 # A message oob could not deliver (the service stayed down, or refused it for good): shown by
 # `oob status` and the dashboard with the command that sends it again.
 KIND_MESSAGE_UNDELIVERED = "message.undelivered"
+KIND_DEPLOYMENT = "deployment.recorded"
 KIND_NOTIFIED = "message.resent"  # by `oob notify`
 
 
@@ -287,6 +288,16 @@ class Abandoned(Payload, kind=KIND_ABANDONED):
     reason: str
     state: str
     workflow_status: str
+
+
+class DeploymentRecorded(Payload, kind=KIND_DEPLOYMENT):
+    """The run's deployment on the code host (`[pipeline] deployment_environment`) got `state`;
+    or could not (`error`), which stops nothing."""
+
+    environment: str
+    state: str
+    deployment: int = 0
+    error: str = ""
 
 
 class MessageUndelivered(Payload, kind=KIND_MESSAGE_UNDELIVERED):

@@ -12,7 +12,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
+from oob import __version__
 from oob.config import Config
+from oob.config_errors import problems
+from oob.errors import ProcedureError
 
 WITHHELD = "(withheld)"
 
@@ -33,10 +38,17 @@ def freeze(config: Config) -> dict[str, Any]:
 
 
 def thaw(plan: dict[str, Any]) -> Config:
-    """The config a plan froze."""
+    """The config a plan froze; `ProcedureError` for a plan this oob cannot read (written by
+    another version of oob)."""
     data = {k: v for k, v in plan.items() if k != "_source"}
     source = plan.get("_source")
-    config = Config.model_validate(data)
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        raise ProcedureError(
+            f"oob {__version__} cannot read the run's {problems('', Path('plan'), exc)}",
+            hint="the oob that started the run wrote it: read it with that version",
+        ) from None
     return config.model_copy(update={"source": Path(source) if source else None})
 
 

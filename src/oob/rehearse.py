@@ -471,6 +471,8 @@ def side_effects(ledger: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "jenkins_builds_triggered": dict(builds),
         "workflows_dispatched": dict(dispatched),
+        # Each deployment made on GitHub (by oob, or by an Actions environment) and its states.
+        "deployments": deployments_of(ledger),
         "chat_messages": dict(messages),
         # People's clicks and form submissions in Slack, and messages oob changed after them.
         "slack_interactions": clicks,
@@ -482,3 +484,14 @@ def side_effects(ledger: list[dict[str, Any]]) -> dict[str, Any]:
         "merges": merges,
         "merge_hold_statuses": held,
     }
+
+
+def deployments_of(ledger: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The deployments made on GitHub, in order, each with the states of its statuses."""
+    made: dict[Any, dict[str, Any]] = {}
+    for entry in (e for e in ledger if e["service"] == "github"):
+        if entry["path"].endswith("/deployments"):
+            made[entry["summary"]["id"]] = {**entry["summary"], "states": []}
+        elif entry["path"].endswith("/statuses") and "/deployments/" in entry["path"]:
+            made[entry["summary"]["deployment"]]["states"].append(entry["summary"]["state"])
+    return list(made.values())

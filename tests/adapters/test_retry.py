@@ -13,6 +13,7 @@ import stamina
 from oob.adapters.github import GitHubCodeHost
 from oob.adapters.jenkins import JenkinsBuildServer
 from oob.adapters.retry import (
+    Gate,
     RetryPolicy,
     default_classifier,
     github_classifier,
@@ -251,3 +252,35 @@ def test_jenkins_errors_say_whether_trying_later_may_help(
     assert caught.value.transient is transient
     assert caught.value.hint
     assert len(script.calls(route)) == requests
+
+
+def test_a_rate_limit_one_run_meets_holds_back_the_others_requests(
+    script: Script, slept: list[float]
+) -> None:
+    """Runs of one worker share a token's limit: once an answer says it is spent until a
+    moment, the next request -- another run's, through another client -- waits for that moment
+    instead of being refused in turn."""
+    gate = Gate.of("https://svc.example/", f"token-{time.monotonic()}")
+    reset = str(int(time.time()) + 30)
+    spent = {"x-ratelimit-remaining": "0", "x-ratelimit-reset": reset}
+    script.on("GET /thing", httpx.Response(200, headers=spent), httpx.Response(200))
+    for _run in range(2):  # two runs, each with its own client on the same token
+        with httpx.Client(transport=script.transport) as client:
+            answer = send(
+                client, "GET", URL, policy=RetryPolicy(), classify=github_classifier(), gate=gate
+            )
+            assert answer.status_code == 200
+    assert len(script.requests) == 2
+    assert len(slept) == 1
+    assert 25 < slept[0] <= 32  # the second request waited for the reset, not for a refusal
+
+
+def test_clients_of_one_token_share_one_gate_and_other_tokens_do_not() -> None:
+    def host(url: str, token: str, repository: str) -> GitHubCodeHost:
+        return GitHubCodeHost(url, repository, token, token_env="T", timeout_seconds=1)
+
+    one = host("https://gh.example/api/v3/", "tok-a", "org/cms")
+    two = host("https://gh.example/api/v3", "tok-a", "org/forms")
+    other = host("https://gh.example/api/v3", "tok-b", "org/cms")
+    assert one._api._http.gate is two._api._http.gate
+    assert one._api._http.gate is not other._api._http.gate

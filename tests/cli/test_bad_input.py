@@ -163,3 +163,25 @@ def test_a_store_that_cannot_be_used_is_one_line_naming_it(
     result = run_cli("--config", str(preset_file), "runs")
     assert result.code == 2
     assert str(home) in one_line(result)
+
+
+def test_a_plan_another_oob_wrote_is_one_line(
+    run_cli: RunCli, preset_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Seen: `oob status` of a run whose plan a newer oob wrote (a key this one does not know)
+    ended in pydantic's traceback."""
+    from oob.config import parse
+    from oob.plan import freeze
+    from oob.store import RunRequest
+
+    url = f"sqlite:///{tmp_path / 'oob.sqlite'}"
+    monkeypatch.setenv("OOB_DATABASE_URL", url)
+    monkeypatch.delenv("OOB_SERVER", raising=False)
+    plan = freeze(parse(preset_file.read_text("utf-8"), preset_file)) | {"from_a_newer_oob": 1}
+    request = RunRequest("va-cms", "alice", "a" * 40, "cannot publish", "a migration", "revert")
+    store = Store(url)
+    store.create_run(request, plan, run_id="run-1")
+    store.close()
+    result = run_cli("--config", str(preset_file), "status", "run-1")
+    assert result.code == 1
+    assert "cannot read the run's plan: from_a_newer_oob: unknown key" in one_line(result)

@@ -72,7 +72,29 @@ def test_scenario_ends_in_its_outcome(scenario: str, tmp_path: Path) -> None:
         text = Path(str(result.postmortem_path)).read_text(encoding="utf-8")
         assert "va/tests/cypress" in text
     assert result.steps[0]["name"] == "approval"
+    check_deployment(result.side_effects, EXPECTED[scenario])
     check_json(result.to_json())
+
+
+# The final state of the run's GitHub deployment per outcome (none: the release was not its).
+DEPLOYMENT = {
+    "resolved": "success",
+    "fix_not_verified": "success",  # deployed; the timeline says the fix did not work
+    "deploy_failed": "failure",
+    "release_mismatch": None,
+}
+
+
+def check_deployment(effects: dict[str, Any], outcome: str) -> None:
+    """oob recorded one deployment to production, in progress then in its final state."""
+    ours = [d for d in effects["deployments"] if d["by"] == "oob"]
+    final = DEPLOYMENT[outcome]
+    if final is None:
+        assert ours == []
+        return
+    assert [(d["environment"], d["states"]) for d in ours] == [
+        ("production", ["in_progress", final])
+    ]
 
 
 def check_json(result: dict[str, Any]) -> None:
@@ -101,6 +123,7 @@ def check_json(result: dict[str, Any]) -> None:
     assert set(result["side_effects"]) == {
         "jenkins_builds_triggered",
         "workflows_dispatched",
+        "deployments",
         "chat_messages",
         "slack_interactions",
         "chat_messages_updated",

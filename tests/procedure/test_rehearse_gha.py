@@ -10,7 +10,7 @@ import pytest
 
 from oob.rehearse import rehearse
 
-from .test_rehearse import EXPECTED, TIME_SCALE, check_json
+from .test_rehearse import EXPECTED, TIME_SCALE, check_deployment, check_json
 
 
 @pytest.mark.parametrize("scenario", sorted(EXPECTED))
@@ -22,4 +22,9 @@ def test_scenario_ends_in_its_outcome_on_actions(scenario: str, tmp_path: Path) 
     assert effects["jenkins_builds_triggered"] == {}
     assert effects["pull_requests_opened"] == 1
     assert result.postmortem_path is not None
+    check_deployment(effects, EXPECTED[scenario])
+    # The workflow's deploy job recorded its own deployment of the run's head, as GitHub does.
+    if EXPECTED[scenario] != "release_mismatch":
+        [bot] = [d for d in effects["deployments"] if d["by"] == "github-actions[bot]"]
+        assert bot["states"][0] == "in_progress"
     check_json(result.to_json())

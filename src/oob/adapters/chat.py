@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import math
 import re
+import time
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from http.client import HTTPException
@@ -29,7 +30,7 @@ from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 
 from oob.adapters import retry
-from oob.adapters.retry import RetryPolicy
+from oob.adapters.retry import Gate, RetryPolicy
 from oob.config import Channel
 from oob.errors import ChatError, ConfigError
 from oob.ports import Button, PostedMessage
@@ -67,9 +68,10 @@ class BoundedRateLimitHandler(RateLimitErrorRetryHandler):
     """slack_sdk's 429 handler, refusing waits longer than the policy allows and skipping the
     wait in stamina's testing mode, so unit tests stay fast."""
 
-    def __init__(self, policy: RetryPolicy) -> None:
+    def __init__(self, policy: RetryPolicy, gate: Gate) -> None:
         super().__init__(max_retry_count=policy.attempts - 1)
         self._longest_wait = policy.longest_wait
+        self.gate = gate  # the token's limit, shared with the process's other Slack clients
 
     def _can_retry(
         self,
@@ -83,6 +85,8 @@ class BoundedRateLimitHandler(RateLimitErrorRetryHandler):
             return False
         assert response is not None
         values = {k.lower(): v for k, v in response.headers.items()}.get("retry-after") or ["1"]
+        if values[0].isdigit():
+            self.gate.shut(int(values[0]))  # Slack's waits are in real seconds
         return not values[0].isdigit() or int(values[0]) <= self._longest_wait
 
     def prepare_for_next_attempt(self, *, state: RetryState, **attempt: Any) -> None:
@@ -101,7 +105,7 @@ def slack_client(
         token=token,
         base_url=api_url.rstrip("/") + "/",
         timeout=math.ceil(timeout_seconds),
-        retry_handlers=[BoundedRateLimitHandler(policy)],
+        retry_handlers=[BoundedRateLimitHandler(policy, Gate.of(api_url, token))],
     )
 
 
@@ -355,8 +359,16 @@ class SlackChat:
 
     def _retry(self, name: str, call: Callable[[], T]) -> T:
         """Run `call`, again on connection and server errors; translate what is left."""
+        gate = self._gate()
+
+        def gated() -> T:
+            left = gate.left() if gate is not None and not stamina.is_testing() else 0
+            if 0 < left <= self._policy.longest_wait:
+                time.sleep(left)
+            return call()
+
         try:
-            return retry.call(call, policy=self._policy, transient=_transient)
+            return retry.call(gated, policy=self._policy, transient=_transient)
         except SlackApiError as exc:
             raise self._translate(exc, name) from None
         except (URLError, OSError, HTTPException) as exc:
@@ -419,6 +431,11 @@ class SlackChat:
                 f"no channel {name!r} in [channels]",
                 hint=f"use one of: {', '.join(sorted(self._channels))}",
             ) from None
+
+    def _gate(self) -> Gate | None:
+        """The Slack token's rate limit as this process knows it."""
+        handlers = self._slack.retry_handlers if self._slack is not None else []
+        return next((h.gate for h in handlers if isinstance(h, BoundedRateLimitHandler)), None)
 
     def _client(self) -> WebClient:
         if self._slack is None:

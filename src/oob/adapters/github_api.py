@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 
 from oob.adapters.retry import (
+    Gate,
     RetryingClient,
     RetryPolicy,
     github_classifier,
@@ -66,6 +67,7 @@ class GitHubApi:
             classify=self._classify,
             error=GitHubError,
             setting="services.github.api_url",
+            gate=Gate.of(api_url, token),
         )
         self._etags: OrderedDict[str, tuple[str, bytes, httpx.Headers]] = OrderedDict()
 

@@ -19,10 +19,13 @@ did not act on it: the connection was never made, or the answer was 429 or 503.
 from __future__ import annotations
 
 import email.utils
+import hashlib
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import httpx
 import stamina
@@ -54,6 +57,40 @@ class RetryPolicy:
     rehearsal. Every wait (backoff, `Retry-After`, a rate limit's reset) is in the services'
     seconds, so the run waits as long as it would on the day in its own clock; the deadline
     (`total_seconds`) stays in real seconds, a bound on the time spent on one call."""
+
+
+class Gate:
+    """A service's rate limit as this process knows it, shared by every request with the same
+    credential, whichever run sends it: once one answer says the service is limited until a
+    moment (a 403 or 429 with its reset or `Retry-After`, or a success leaving no request in the
+    window), the others wait for that moment instead of each learning it from a refusal.
+
+    One gate per service URL and credential (`Gate.of`): GitHub and Slack count their limits per
+    token, so runs of many pipelines sharing a token share its limit."""
+
+    _gates: ClassVar[dict[str, Gate]] = {}
+    _made: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self) -> None:
+        self._until = 0.0  # time.monotonic() before which no request is sent
+        self._lock = threading.Lock()
+
+    @classmethod
+    def of(cls, url: str, credential: str) -> Gate:
+        """The process's gate of the service at `url` used with `credential` (only its hash is
+        kept)."""
+        key = url.rstrip("/") + "|" + hashlib.sha256(credential.encode()).hexdigest()
+        with cls._made:
+            return cls._gates.setdefault(key, cls())
+
+    def shut(self, seconds: float) -> None:
+        """No request for `seconds` (real) from now on."""
+        with self._lock:
+            self._until = max(self._until, time.monotonic() + seconds)
+
+    def left(self) -> float:
+        """Real seconds until requests may go again (0 when open)."""
+        return max(0.0, self._until - time.monotonic())
 
 
 class _TryAgain(Exception):
@@ -188,12 +225,15 @@ def send(
     classify: Classifier,
     idempotent: bool = True,
     stream: bool = False,
+    gate: Gate | None = None,
     **kwargs: Any,
 ) -> httpx.Response:
     """Send a request, retrying transient failures; return the last answer, whatever its status.
 
     With `stream=True` the body is not read: the caller reads it and must close the response.
     Raises the last `httpx.TransportError` when no answer came within the policy's bounds.
+    With a `gate`, the request first waits while the service's limit is known to be spent (if
+    that wait is one the policy allows), and an answer that says when it is spent shuts it.
     """
 
     def on(exc: Exception) -> bool | float:
@@ -204,18 +244,36 @@ def send(
         return False
 
     def once() -> httpx.Response:
+        left = gate.left() if gate is not None and not stamina.is_testing() else 0
+        if 0 < left <= policy.longest_wait / scale:
+            time.sleep(left)
         request = client.build_request(method, url, **kwargs)
         response = client.send(request, stream=stream)
         wait = classify(response)
+        if gate is not None:
+            _learn(gate, response, wait, scale)
         if wait is not None and (idempotent or response.status_code in (429, 503)):
             response.close()
             raise _TryAgain(response, wait)
         return response
 
+    scale = policy.time_scale
     try:
         return call(once, policy=policy, transient=on)
     except _TryAgain as exc:
         return exc.response
+
+
+def _learn(gate: Gate, response: httpx.Response, wait: float | None, scale: float) -> None:
+    """Shut `gate` for as long as `response` says the service's limit is spent: a transient
+    refusal naming its wait, or any answer with no request left in the rate-limit window."""
+    if wait:
+        gate.shut(wait / scale)
+    elif response.headers.get("x-ratelimit-remaining") == "0":
+        # The reset is an epoch second of the wall clock, whatever the services' clock.
+        reset = rate_limit_reset(response)
+        if reset:
+            gate.shut(reset)
 
 
 class RetryingClient:
@@ -229,10 +287,14 @@ class RetryingClient:
         classify: Classifier,
         error: type[IntegrationError],
         setting: str,
+        gate: Gate | None = None,
     ) -> None:
-        """`error` is the service's exception; `setting` names the config key of its URL."""
+        """`error` is the service's exception; `setting` names the config key of its URL;
+        `gate` is the service's rate limit shared with the process's other clients
+        (`Gate.of`)."""
         self.client = client
         self.policy = policy
+        self.gate = gate
         self._classify = classify
         self._error = error
         self._setting = setting
@@ -249,6 +311,7 @@ class RetryingClient:
                 policy=self.policy,
                 classify=self._classify,
                 idempotent=idempotent,
+                gate=self.gate,
                 **kwargs,
             )
         except httpx.TransportError as exc:

@@ -52,6 +52,7 @@ def close(flow: Flow, outcome: RunState, reason: str) -> None:
             withhold(flow, "resume_merging", ("engineers",), why, **resume)
         flow.holding = False
     flow.end_phase("done")
+    flow.record_deployment("success" if flow.deployed else "failure", f"oob: {outcome_text}")
     # Whatever is still asked under a message is moot now: no button is left to tap.
     for message in BUTTONS:
         flow.settle(message, f"No longer open: the run ended {outcome_text}.")

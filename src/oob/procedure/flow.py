@@ -15,6 +15,7 @@ from oob.events import (
     KIND_BUILD_FINISHED,
     KIND_BUILD_STARTED,
     BuildRecord,
+    DeploymentRecorded,
     HoldExtended,
     MergeDetected,
     StepFinished,
@@ -64,6 +65,7 @@ class Flow:
     settled: set[str] = field(default_factory=set)  # messages whose buttons are gone
     polls: int = 0
     release: Build | None = None
+    released_sha: str | None = None  # the commit the release picked, once checked
     deployed: bool = False
     triggered: bool = False
     confirmed: bool = False
@@ -145,6 +147,27 @@ class Flow:
                 f"{self.phase.value.replace('_', ' ')} {status}",
             )
             self.phase = None
+
+    def record_deployment(self, state: str, description: str) -> None:
+        """Give the run's deployment (where the plan records one) `state`. A code host that
+        refuses or stays down (or anything else) is told in the timeline and stops nothing."""
+        environment = self.plan.pipeline.deployment_environment
+        if environment is None or self.released_sha is None:
+            return
+        link = self.run_url or (self.release.url if self.release else "")
+        try:
+            made = self.fx.deployment(self.run_id, self.released_sha, state, link, description)
+        except Exception as exc:  # an auxiliary record: nothing it meets may end the run
+            error = (str(exc).splitlines() or [type(exc).__name__])[0]
+            self.record(
+                DeploymentRecorded(environment, state, error=error),
+                f"the deployment to {environment} is not recorded on GitHub: {error}",
+            )
+            return
+        self.record(
+            DeploymentRecorded(environment, state, made),
+            f"deployment {made} to {environment}: {state.replace('_', ' ')}",
+        )
 
     # --- messages ---
 

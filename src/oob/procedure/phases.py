@@ -277,6 +277,8 @@ def release_check(flow: Flow, sha: str, state: str, line: str) -> None:
             released_state=state,
         )
         raise End(RunState.RELEASE_MISMATCH, f"released {sha[:7]} does not carry the fix")
+    flow.released_sha = sha
+    flow.record_deployment("in_progress", f"Deploying {sha[:7]}, which carries the fix")
     flow.move(RunState.DEPLOYING)
 
 

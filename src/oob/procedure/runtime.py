@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from oob.clock import Clock
     from oob.config import Config
     from oob.messages import Messages
-    from oob.ports import BuildServer, Chat, CodeHost, Connections, Probe
+    from oob.ports import BuildServer, Chat, CodeHost, Connections, Deployments, Probe
     from oob.store import Store
 
 
@@ -103,6 +103,12 @@ class Runtime:
     @property
     def chat(self) -> Chat:
         return self.services.chat(self._current_plan())
+
+    @property
+    def deployments(self) -> Deployments | None:
+        """The run's deployments record on its code host (None where the host keeps none)."""
+        host = self.code_host
+        return host.deployments() if hasattr(host, "deployments") else None
 
     @property
     def probe(self) -> Probe:

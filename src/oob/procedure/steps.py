@@ -25,7 +25,7 @@ from oob.errors import IntegrationError
 from oob.events import MessagePosted, PostmortemWritten
 from oob.messages import BUTTONS, buttons, decided
 from oob.policy import RULES, Action, Taken, Topic
-from oob.ports import Build, PostedMessage
+from oob.ports import Build, DeploymentState, PostedMessage
 from oob.procedure.hold import Hold
 from oob.procedure.runtime import Readiness, rt
 from oob.states import RunState, Source
@@ -277,6 +277,17 @@ def downstream(job: str, after: datetime, upstream_job: str, upstream_number: in
         if any(marker.search(cause) for cause in candidate.causes):
             return candidate
     return min(builds, key=lambda b: b.started_at) if builds else None
+
+
+@_step("oob.deployment")
+def deployment(run_id: str, sha: str, state: str, link: str, description: str) -> int:
+    """The run's deployment of `sha` (made once) with `state`, linking `link`; its id."""
+    r = rt()
+    environment = r.plan(run_id).pipeline.deployment_environment
+    if environment is None or r.deployments is None:
+        raise AssertionError("a deployment is recorded only where the plan names its environment")
+    made = r.deployments.record(sha, environment, run_id, f"Out-of-band deploy, oob run {run_id}")
+    return r.deployments.set_state(made, DeploymentState(state), link, description).id
 
 
 @_step("oob.compare")

@@ -106,6 +106,7 @@ def _pipeline(pipeline: Pipeline, merge_hold: str = "ask", preset: str = "va-cms
         f"release_trigger = {_q(trigger)}",
         "release_wait = 15",
         'release_wait_parameter = "release_wait"',
+        'deployment_environment = "production"',
         r"release_log_pattern = 'Commit status: (?P<state>\w+) : (?P<sha>[0-9a-f]{7,40})'",
     ]
     if merge_hold != "ask":
