@@ -127,6 +127,19 @@ def _overrides(events: list[Event]) -> Iterator[Change]:
             yield Change(what, event.at.timestamp(), _kind_of(*PREFLIGHT))
 
 
+def build_end_reactions(events: list[Event]) -> list[float]:
+    """Seconds (the run's clock) from each followed build's end, as the build server dates it,
+    to the run recording it: how fast a real run reacted, without the sandbox's ledger."""
+    found = []
+    for event in events:
+        if event.kind != KIND_BUILD_FINISHED:
+            continue
+        build = BuildRecord.read(event.details, event.at)
+        if build is not None and build.ended_at is not None:
+            found.append(max(0.0, (event.at - build.ended_at).total_seconds()))
+    return found
+
+
 def reaction_latencies(
     changes: list[tuple[str, float]], actions: list[float], time_scale: float = 1.0
 ) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from oob.config import Config, parse
 from oob.store import RunState
 from tests.web.conftest import TOKENS_WEB, VIEWER_TOKEN, Dashboard, MakeDashboard, request
-from tests.web.test_app import deploying_run, ended_run, signed_in, worker_event
+from tests.web.test_app import build, deploying_run, ended_run, signed_in, worker_event
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -125,3 +125,26 @@ def test_the_cli_starts_without_the_prometheus_client(
     )
     assert "oob" in done.stderr  # -X importtime lists every module imported, on stderr
     assert "prometheus_client" not in done.stderr
+
+
+def test_metrics_tell_how_fast_runs_reacted_and_who_waits_for_a_release_slot(
+    dashboard: Dashboard,
+) -> None:
+    store, clock = dashboard.store, dashboard.clock
+    run = deploying_run(store, clock)  # its release job ended at +15 min, recorded at once
+    started = clock.now()
+    clock.at += timedelta(minutes=9)  # the full pipeline ended at +7 min: recorded 2 min late
+    job = build("cms/cms-full-pipeline", 7, started, minutes=7)
+    worker_event(store, run, "build.finished", "cms/cms-full-pipeline #7 ended", **job)
+    waiting = store.create_run(request(pipeline="va-gov"))
+    store.transition(waiting.id, RunState.PREFLIGHT)
+    store.transition(waiting.id, RunState.QUEUED)
+    worker_event(
+        store, waiting.id, "capacity.queued", "queued", server="ci.example", limit=2, ahead=3
+    )
+    with dashboard.client(token=VIEWER_TOKEN) as api:
+        samples = scraped(api.get("/metrics").text)
+    reaction = {k[0]: v for k, v in samples.items() if k[1] == (("pipeline", "va-cms"),)}
+    assert reaction["oob_build_end_reaction_seconds_sum"] >= 120
+    assert samples[("oob_release_queue", (("server", "ci.example"),))] == 1
+    assert samples[("oob_runs", (("pipeline", "va-gov"), ("state", "queued")))] == 1

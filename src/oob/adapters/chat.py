@@ -368,7 +368,7 @@ class SlackChat:
             return call()
 
         try:
-            return retry.call(gated, policy=self._policy, transient=_transient)
+            return retry.call(gated, policy=self._policy, transient=_transient, service="slack")
         except SlackApiError as exc:
             raise self._translate(exc, name) from None
         except (URLError, OSError, HTTPException) as exc:

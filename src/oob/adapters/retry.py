@@ -59,6 +59,27 @@ class RetryPolicy:
     (`total_seconds`) stays in real seconds, a bound on the time spent on one call."""
 
 
+class Tally:
+    """What this process's requests met, by service: retries (attempts after the first) and
+    failures (calls that still failed when the policy gave up). Read by `oob worker
+    --metrics-port` (`oob.worker_metrics`); plain counters, so the adapters import nothing more."""
+
+    def __init__(self) -> None:
+        self.retries: dict[str, int] = {}
+        self.failures: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def count(self, service: str, *, retries: int = 0, failed: bool = False) -> None:
+        with self._lock:
+            if retries:
+                self.retries[service] = self.retries.get(service, 0) + retries
+            if failed:
+                self.failures[service] = self.failures.get(service, 0) + 1
+
+
+TALLY = Tally()
+
+
 class Gate:
     """A service's rate limit as this process knows it, shared by every request with the same
     credential, whichever run sends it: once one answer says the service is limited until a
@@ -193,6 +214,7 @@ def call(
     *,
     policy: RetryPolicy,
     transient: Callable[[Exception], bool | float],
+    service: str = "other",
 ) -> T:
     """Run `attempt` until it returns, trying again (with the policy's backoff, attempts and
     deadline) while it raises an exception `transient` accepts (a number: the seconds to wait);
@@ -203,16 +225,24 @@ def call(
         verdict = transient(exc)
         return verdict if isinstance(verdict, bool) else verdict / scale
 
-    for trying in stamina.retry_context(
-        on=on,
-        attempts=policy.attempts,
-        timeout=policy.total_seconds,
-        wait_initial=policy.wait_initial / scale,
-        wait_max=policy.wait_max / scale,
-        wait_jitter=1.0 / scale,
-    ):
-        with trying:
-            return attempt()
+    tried = 0
+    try:
+        for trying in stamina.retry_context(
+            on=on,
+            attempts=policy.attempts,
+            timeout=policy.total_seconds,
+            wait_initial=policy.wait_initial / scale,
+            wait_max=policy.wait_max / scale,
+            wait_jitter=1.0 / scale,
+        ):
+            tried = trying.num
+            with trying:
+                return attempt()
+    except Exception:
+        TALLY.count(service, failed=True)
+        raise
+    finally:
+        TALLY.count(service, retries=max(0, tried - 1))
     raise AssertionError("unreachable: stamina returns, raises or tries again")
 
 
@@ -226,6 +256,7 @@ def send(
     idempotent: bool = True,
     stream: bool = False,
     gate: Gate | None = None,
+    service: str = "other",
     **kwargs: Any,
 ) -> httpx.Response:
     """Send a request, retrying transient failures; return the last answer, whatever its status.
@@ -259,8 +290,8 @@ def send(
 
     scale = policy.time_scale
     try:
-        return call(once, policy=policy, transient=on)
-    except _TryAgain as exc:
+        return call(once, policy=policy, transient=on, service=service)
+    except _TryAgain as exc:  # still refused when the policy gave up: counted by `call`
         return exc.response
 
 
@@ -312,6 +343,7 @@ class RetryingClient:
                 classify=self._classify,
                 idempotent=idempotent,
                 gate=self.gate,
+                service=self._error.service.lower(),
                 **kwargs,
             )
         except httpx.TransportError as exc:

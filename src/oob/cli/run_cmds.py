@@ -317,6 +317,7 @@ def runs(
 @app.command()
 def worker(
     ctx: typer.Context,
+    *,
     exit_when_idle: Annotated[
         float | None,
         typer.Option("--exit-when-idle", min=0, help="Leave after SECONDS without active runs."),
@@ -328,6 +329,18 @@ def worker(
     lease_seconds: Annotated[
         float, typer.Option("--lease-seconds", min=1, help="Silence after which a worker is dead.")
     ] = 30.0,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            "--metrics-port",
+            min=1,
+            max=65535,
+            help="Serve this worker's retries and failures by service to Prometheus here.",
+        ),
+    ] = None,
+    metrics_address: Annotated[
+        str, typer.Option("--metrics-address", help="Where --metrics-port listens.")
+    ] = "127.0.0.1",
 ) -> None:
     """Execute runs, and take over those of a dead worker (several may share PostgreSQL)."""
     import signal
@@ -347,9 +360,25 @@ def worker(
     tuning = Tuning(poll_seconds=poll_seconds, time_scale=time_scale)
     options = WorkerOptions(lease_seconds=lease_seconds, exit_when_idle_seconds=exit_when_idle)
     obj.console.print(f"database {redact_url(url)}")
+    if metrics_port is not None:
+        _serve_metrics(metrics_port, metrics_address)
+        obj.console.print(f"metrics on http://{metrics_address}:{metrics_port}/metrics")
     with Pool(obj.config, policy=RetryPolicy(time_scale=time_scale)) as services:
         runtime = make_runtime(store, services, drafts=state_dir() / "postmortems", tuning=tuning)
         try:
             serve(runtime, url, options, stop, say=obj.console.print)
         except KeyboardInterrupt:
             obj.console.print("worker stopped; its runs go on in another worker")
+
+
+def _serve_metrics(port: int, address: str) -> None:
+    from oob.errors import UsageError
+    from oob.worker_metrics import serve_metrics
+
+    try:
+        serve_metrics(port, address)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot serve metrics on {address}:{port}: {exc.strerror}",
+            hint="choose a free --metrics-port",
+        ) from None

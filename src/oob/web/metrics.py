@@ -27,6 +27,8 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
+from oob.events import Queued
+from oob.reaction import build_end_reactions
 from oob.readmodel import Snapshot, snapshot
 from oob.states import RunState
 from oob.web.dashboard import Dashboard
@@ -34,7 +36,7 @@ from oob.web.fleet import counts
 from oob.web.signin import api_who
 
 if TYPE_CHECKING:
-    from oob.store import Store
+    from oob.store import Run, Store
 
 RECENT = 50  # the runs whose timelines are read at each scrape: those the runs page lists
 
@@ -65,8 +67,10 @@ class StoreCollector(Collector):
         yield ended
 
         now = self.store.clock.now()
-        shots = [snapshot(self.store, run.id, now, latest=1) for run in self.store.runs(RECENT)]
+        recent = self.store.runs(RECENT)
+        shots = [snapshot(self.store, run.id, now, latest=1) for run in recent]
         window = f"among the {RECENT} most recent runs"
+        yield from _reactions_and_queues(self.store, recent, window)
         phases = SummaryMetricFamily(
             "oob_phase_seconds",
             f"How long each phase took, from its step.started to its step.finished, {window}.",
@@ -102,6 +106,34 @@ class StoreCollector(Collector):
             f"approval) with no step started, {window}.",
             value=sum(1 for shot in shots if _queued(shot)),
         )
+
+
+def _reactions_and_queues(store: Store, runs: list[Run], window: str) -> Iterator[Metric]:
+    reaction = SummaryMetricFamily(
+        "oob_build_end_reaction_seconds",
+        f"From a followed build's end, as its server dates it, to the run recording it, {window}.",
+        labels=["pipeline"],
+    )
+    queues = GaugeMetricFamily(
+        "oob_release_queue",
+        "Runs waiting for a release slot, by build server (`max_releases`).",
+        labels=["server"],
+    )
+    waiting: dict[str, int] = defaultdict(int)
+    seconds: dict[str, list[float]] = defaultdict(list)
+    for run in runs:
+        events = store.events(run.id)
+        seconds[run.pipeline] += build_end_reactions(events)
+        if run.state is RunState.QUEUED:
+            queued = [q for q in map(Queued.of, events) if q is not None]
+            if queued:
+                waiting[queued[-1].server] += 1
+    for pipeline, found in sorted(seconds.items()):
+        reaction.add_metric([pipeline], len(found), sum(found))
+    for server, n in sorted(waiting.items()):
+        queues.add_metric([server], n)
+    yield reaction
+    yield queues
 
 
 def _phase_seconds(shots: list[Snapshot]) -> dict[str, list[float]]:
