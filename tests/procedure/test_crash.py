@@ -15,8 +15,10 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -129,15 +131,20 @@ class Deployment:
         ledger = self.sandbox.ledger()[since:]
         triggers = [e for e in ledger if e["service"] == "jenkins" and "parameters" in e["summary"]]
         assert [e["summary"]["job"] for e in triggers] == [RELEASE]
-        posts = Counter(
-            (str((e["summary"].get("event_payload") or {}).get("key")), e["summary"]["channel"])
-            for e in ledger
-            if e["service"] == "slack" and e["path"].endswith("chat.postMessage")
-        )
-        assert posts, "no messages"
-        assert set(posts.values()) == {1}, posts
-        pulls = [e for e in ledger if e["service"] == "github" and e["path"].endswith("/pulls")]
-        assert len(pulls) == 1
+        posted_once(ledger)
+
+
+def posted_once(ledger: list[dict[str, Any]]) -> None:
+    """One post per (message, channel), and one postmortem pull request."""
+    posts = Counter(
+        (str((e["summary"].get("event_payload") or {}).get("key")), e["summary"]["channel"])
+        for e in ledger
+        if e["service"] == "slack" and e["path"].endswith("chat.postMessage")
+    )
+    assert posts, "no messages"
+    assert set(posts.values()) == {1}, posts
+    pulls = [e for e in ledger if e["service"] == "github" and e["path"].endswith("/pulls")]
+    assert len(pulls) == 1
 
 
 @pytest.fixture
@@ -153,16 +160,26 @@ def deployment(
         url = f"sqlite:///{tmp_path / 'oob.sqlite'}"
     else:
         url = request.getfixturevalue("postgres_url")
-    env = {**os.environ, "OOB_HOME": str(tmp_path), "OOB_DATABASE_URL": url}
-    options = Options(scenario="happy", time_scale=TIME_SCALE)
+    with deployed(tmp_path, url, Options(scenario="happy", time_scale=TIME_SCALE), faults) as made:
+        yield made
+
+
+@contextmanager
+def deployed(
+    home: Path, url: str, options: Options, faults: FaultPlan, preset: str = "va-cms"
+) -> Iterator[Deployment]:
+    """A sandbox with `options`, its config of `preset` and a store at `url`; workers started
+    meanwhile are stopped at the end."""
+    env = {**os.environ, "OOB_HOME": str(home), "OOB_DATABASE_URL": url}
     with SandboxServer(options, faults=faults) as sandbox:
-        config_path = tmp_path / "oob.toml"
+        config_path = home / "oob.toml"
+        token = sandbox.options.token
         config_path.write_text(
-            render_config(sandbox.url, sandbox.options.token, require_confirmation=False)
+            render_config(sandbox.url, token, require_confirmation=False, preset=preset)
         )
         config = parse(config_path.read_text(), config_path)
         store = Store(url)
-        deployment = Deployment(sandbox, config, config_path, store, url, env, tmp_path, [])
+        deployment = Deployment(sandbox, config, config_path, store, url, env, home, [])
         try:
             yield deployment
         finally:
