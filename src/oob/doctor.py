@@ -18,6 +18,7 @@ from oob.config_services import Secret, SlackService
 from oob.errors import IntegrationError, OobError
 
 if TYPE_CHECKING:
+    from oob.adapters.actions import ActionsBuildServer
     from oob.adapters.chat import SlackChat
     from oob.adapters.github import GitHubCodeHost
     from oob.ports import BuildServer
@@ -44,6 +45,7 @@ def diagnose(config: Config, *, policy: RetryPolicy = DOCTOR_POLICY) -> list[Che
     return [
         *_token_first(config, "Jenkins", services.jenkins, _jenkins(config, policy)),
         *_token_first(config, "GitHub", services.github, _github(config, policy)),
+        *_actions(config, policy),
         *_chat(config, policy),
         *_dashboard(config),
     ]
@@ -216,6 +218,43 @@ def _github(config: Config, policy: RetryPolicy) -> Iterator[Check]:
         )
     finally:
         host.close()
+
+
+def _actions(config: Config, policy: RetryPolicy) -> Iterator[Check]:
+    """Each workflow the pipeline's github-actions stages name: there and active, its runs
+    readable by the token (GitHub's token was checked for write access, which a dispatch
+    needs)."""
+    pipeline = config.pipeline
+    stages = [s for s in pipeline.stages if s.kind is StageKind.GITHUB_ACTIONS and s.job]
+    if not stages or not config.secret_is_set(config.services.github):
+        return
+    from oob.adapters import make_build_server
+
+    servers = make_build_server(config, policy=policy)
+    try:
+        repo = config.services.github.repository
+        for stage in stages:
+            assert stage.job is not None
+            check = partial(_workflow, servers.actions, stage.job, stage is pipeline.trigger)
+            yield _attempt("GitHub Actions", f"{repo}: {stage.job}", check)
+    finally:
+        servers.close()
+
+
+def _workflow(server: ActionsBuildServer, path: str, trigger: bool) -> str:
+    from oob.errors import GitHubError
+
+    workflow = path.partition("#")[0]
+    info = server.job(workflow)
+    if not info.buildable:
+        raise GitHubError(f"the workflow {workflow} is disabled", hint=f"enable it at {info.url}")
+    server.builds(workflow, limit=1)
+    if trigger:
+        return (
+            "active, its runs readable; dispatched with the run's id in input "
+            f"{server.correlation_input} (a fine-grained token needs Actions: write)"
+        )
+    return "active, its runs readable"
 
 
 def _merge_hold(host: GitHubCodeHost, mode: str, branch: str) -> str:
