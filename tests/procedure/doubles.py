@@ -24,6 +24,8 @@ from oob.ports import (
     CommitStatus,
     CompareStatus,
     Comparison,
+    DeploymentRecord,
+    DeploymentState,
     JobInfo,
     LogChunk,
     LogScan,
@@ -58,6 +60,42 @@ class Script:
     shield_reads: int = 2
     merge_during_wait: bool = False
     trigger_response_lost: bool = False  # Jenkins queues the first trigger, its answer is lost
+    deployment_failures: int = 0  # GitHub fails the deployments record this often, in passing
+    deployments_refused: bool = False  # the token may not make deployments
+
+
+@dataclass
+class Deployments:
+    """GitHub's deployments of the repository: per run's key, the states posted."""
+
+    script: Script
+    states: dict[str, list[str]] = field(default_factory=dict)
+    calls: int = 0
+
+    def _fail(self) -> None:
+        self.calls += 1
+        if self.script.deployments_refused:
+            raise GitHubError("GitHub answered 403 on a deployment: Resource not accessible")
+        if self.calls <= self.script.deployment_failures:
+            raise GitHubError("GitHub answered 502 Bad Gateway", transient=True)
+
+    def record(self, sha: str, environment: str, key: str, description: str) -> DeploymentRecord:
+        self._fail()
+        states = self.states.setdefault(key, [])
+        number = list(self.states).index(key) + 1
+        return DeploymentRecord(number, sha, environment, states[-1] if states else None)
+
+    def set_state(
+        self,
+        deployment: DeploymentRecord,
+        state: DeploymentState,
+        target_url: str,
+        description: str,
+    ) -> DeploymentRecord:
+        states = list(self.states.values())[deployment.id - 1]
+        if not states or states[-1] != state.value:
+            states.append(state.value)
+        return replace(deployment, state=state.value)
 
 
 @dataclass
@@ -172,6 +210,12 @@ class Code:
     # GitHub refuses to take statuses as if it were down (until changed).
     statuses_down: bool = False
     broken_compare: bool = False  # comparing commits hits a bug in oob
+    record: Deployments | None = None
+
+    def deployments(self) -> Deployments:
+        if self.record is None:
+            self.record = Deployments(self.script)
+        return self.record
 
     def open_pulls(self, base: str) -> list[OpenPull]:
         sha = self.open_pull

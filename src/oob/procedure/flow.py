@@ -25,6 +25,9 @@ from oob.policy import Action, Taken, Topic
 from oob.procedure.runtime import Tuning
 from oob.states import CANCELLABLE, Phase, RunState, Source
 
+# How often the run's deployment is asked for a state while the code host fails in passing.
+DEPLOYMENT_ATTEMPTS = 3
+
 if TYPE_CHECKING:
     from oob.config import Config
     from oob.payload import Payload
@@ -149,25 +152,31 @@ class Flow:
             self.phase = None
 
     def record_deployment(self, state: str, description: str) -> None:
-        """Give the run's deployment (where the plan records one) `state`. A code host that
-        refuses or stays down (or anything else) is told in the timeline and stops nothing."""
+        """Give the run's deployment (where the plan records one) `state`, trying a passing
+        failure again a few times. A code host that refuses or stays down (or anything else)
+        is told in the timeline and stops nothing."""
         environment = self.plan.pipeline.deployment_environment
         if environment is None or self.released_sha is None:
             return
         link = self.run_url or (self.release.url if self.release else "")
-        try:
-            made = self.fx.deployment(self.run_id, self.released_sha, state, link, description)
-        except Exception as exc:  # an auxiliary record: nothing it meets may end the run
-            error = (str(exc).splitlines() or [type(exc).__name__])[0]
+        for attempt in range(1, DEPLOYMENT_ATTEMPTS + 1):
+            try:
+                made = self.fx.deployment(self.run_id, self.released_sha, state, link, description)
+            except Exception as exc:  # an auxiliary record: nothing it meets may end the run
+                if attempt < DEPLOYMENT_ATTEMPTS and getattr(exc, "transient", False):
+                    self.fx.sleep(self.tuning.poll_seconds)
+                    continue
+                error = (str(exc).splitlines() or [type(exc).__name__])[0]
+                self.record(
+                    DeploymentRecorded(environment, state, error=error),
+                    f"the deployment to {environment} is not recorded on GitHub: {error}",
+                )
+                return
             self.record(
-                DeploymentRecorded(environment, state, error=error),
-                f"the deployment to {environment} is not recorded on GitHub: {error}",
+                DeploymentRecorded(environment, state, made),
+                f"deployment {made} to {environment}: {state.replace('_', ' ')}",
             )
             return
-        self.record(
-            DeploymentRecorded(environment, state, made),
-            f"deployment {made} to {environment}: {state.replace('_', ' ')}",
-        )
 
     # --- messages ---
 
