@@ -28,3 +28,23 @@ def test_scenario_ends_in_its_outcome_on_actions(scenario: str, tmp_path: Path) 
         [bot] = [d for d in effects["deployments"] if d["by"] == "github-actions[bot]"]
         assert bot["states"][0] == "in_progress"
     check_json(result.to_json())
+
+
+def test_an_actions_release_completes_correctly_with_faults(tmp_path: Path) -> None:
+    from oob.sandbox.faults import FaultPlan
+
+    # One request in five fails, the dispatch and the log links among them.
+    plan = FaultPlan(rate=0.2, seed=5, slow_seconds=0.5, retry_after_seconds=1)
+    result = rehearse("happy", time_scale=TIME_SCALE, drafts=tmp_path, faults=plan, preset="gha")
+    assert result.outcome == "resolved", result.reason
+    effects = result.side_effects
+    assert effects["workflows_dispatched"] == {"release.yml": 1}
+    check_deployment(effects, "resolved")
+    assert effects["chat_messages"] == {
+        "product_owner": 1,
+        "sitewide": 1,
+        "helpdesk": 3,
+        "editors": 1,
+        "engineers": 2,
+        "operators": 1,
+    }
