@@ -92,3 +92,28 @@ def test_oob_sandbox_stops_even_started_with_ctrl_c_ignored(sent: signal.Signals
             process.wait()
         if process.stdout:
             process.stdout.close()
+
+
+def test_oob_sandbox_plays_an_older_github_and_writes_a_gha_config(tmp_path: Path) -> None:
+    config = tmp_path / "oob.toml"
+    command = [sys.executable, "-m", "oob", "sandbox", "--port", "0", "--time-scale", "0"]
+    command += ["--preset", "gha", "--actions-dispatch", "no-content"]
+    command += ["--write-config", str(config)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().split()[3]
+        dispatch = httpx.post(
+            f"{url}/github/repos/department-of-veterans-affairs/va.gov-cms/actions/workflows/"
+            "release.yml/dispatches",
+            headers={"Authorization": "Bearer sandbox-token"},
+            json={"ref": "main", "inputs": {"oob_run": "r-1"}, "return_run_details": True},
+            timeout=5,
+        )
+        assert dispatch.status_code == 204
+        assert load(config).pipeline.trigger.job == "release.yml#release"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        if process.stdout:
+            process.stdout.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -23,5 +24,23 @@ PipelineOption = Annotated[
         "--pipeline",
         metavar="NAME",
         help="The pipeline ([pipelines.NAME]); needed when the config has several.",
+    ),
+]
+
+
+class Preset(StrEnum):
+    """The sandbox pipeline a rehearsal plays (or a sandbox's config names): Jenkins releases
+    it, or GitHub Actions."""
+
+    VA_CMS = "va-cms"
+    GHA = "gha"
+
+
+PresetOption = Annotated[
+    Preset,
+    typer.Option(
+        "--preset",
+        help="va-cms: Jenkins' jobs release; gha: a GitHub Actions workflow releases "
+        "(dispatched, followed job by job, deploying to the production environment).",
     ),
 ]

@@ -10,6 +10,7 @@ import typer
 
 from oob.cli import app
 from oob.cli.context import AppContext, fail_unless
+from oob.cli.options import Preset, PresetOption
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -17,23 +18,6 @@ if TYPE_CHECKING:
     from oob.config import Config
     from oob.rehearse import Rehearsal
     from oob.store import Store
-
-
-class Preset(StrEnum):
-    """The sandbox pipeline a rehearsal plays: Jenkins releases it, or GitHub Actions."""
-
-    VA_CMS = "va-cms"
-    GHA = "gha"
-
-
-PresetOption = Annotated[
-    Preset,
-    typer.Option(
-        "--preset",
-        help="va-cms: Jenkins' jobs release; gha: a GitHub Actions workflow releases "
-        "(dispatched, followed job by job, deploying to the production environment).",
-    ),
-]
 
 
 class MergeHold(StrEnum):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -11,7 +12,7 @@ from typer.core import TyperCommand
 
 from oob.cli import app
 from oob.cli.context import AppContext
-from oob.cli.options import HostOption
+from oob.cli.options import HostOption, Preset, PresetOption
 from oob.errors import UsageError
 
 if TYPE_CHECKING:
@@ -31,6 +32,35 @@ class _WithScenarios(TyperCommand):
         rows = [(name, load_scenario(name).summary) for name in scenario_names()]
         with formatter.section("Scenarios (--scenario)"):
             formatter.write_dl(rows)
+
+
+class Dispatch(StrEnum):
+    """How the sandbox's GitHub answers a workflow dispatch (`Options.actions_dispatch`)."""
+
+    DETAILS = "details"
+    NO_CONTENT = "no-content"
+    REFUSE = "refuse"
+
+
+WriteConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--write-config",
+        help="Write an oob.toml pointing every service at this sandbox, with a [web] table "
+        "for `oob serve` (refuses to overwrite a file without --force); of --preset.",
+    ),
+]
+ForceOption = Annotated[
+    bool, typer.Option("--force", help="Let --write-config overwrite an existing file.")
+]
+DispatchOption = Annotated[
+    Dispatch,
+    typer.Option(
+        "--actions-dispatch",
+        help="details: 200 with the run (GitHub since February 2026); no-content: 204 without "
+        "it, as older GitHub Enterprise Servers; refuse: 422 to return_run_details.",
+    ),
+]
 
 
 @app.command(cls=_WithScenarios)
@@ -61,17 +91,10 @@ def sandbox(
     token: Annotated[
         str, typer.Option(help="The one token every service accepts (user `oob`).")
     ] = "sandbox-token",  # noqa: S107 - the sandbox's well-known fake credential
-    write_config: Annotated[
-        Path | None,
-        typer.Option(
-            "--write-config",
-            help="Write an oob.toml pointing every service at this sandbox, with a [web] table "
-            "for `oob serve` (refuses to overwrite a file without --force).",
-        ),
-    ] = None,
-    force: Annotated[
-        bool, typer.Option("--force", help="Let --write-config overwrite an existing file.")
-    ] = False,
+    write_config: WriteConfigOption = None,
+    force: ForceOption = False,
+    preset: PresetOption = Preset.VA_CMS,
+    actions_dispatch: DispatchOption = Dispatch.DETAILS,
 ) -> None:
     """Serve the sandbox: Jenkins, GitHub, Slack and the CMS on one port, in simulated time."""
     from oob.sandbox.faults import FaultPlan
@@ -80,14 +103,20 @@ def sandbox(
 
     console = ctx.obj.console if isinstance(ctx.obj, AppContext) else AppContext().console
     _refuse_bad_input(scenario, write_config, force=force)
-    options = Options(scenario=scenario, seed=seed, time_scale=time_scale, token=token)
+    options = Options(
+        scenario=scenario,
+        seed=seed,
+        time_scale=time_scale,
+        token=token,
+        actions_dispatch=actions_dispatch.value,
+    )
     server = SandboxServer(options, faults=FaultPlan(rate=faults, seed=seed), host=host, port=port)
     _stop_on_signals()
     server.start()
     try:
         state = server.state()
         if write_config is not None:
-            _write_config(write_config, server.url, token)
+            _write_config(write_config, server.url, token, preset.value)
         _announce(console, server.url, state, options, faults=faults, written=write_config)
         server.serve_forever()
     except KeyboardInterrupt:
@@ -119,11 +148,13 @@ def _refuse_bad_input(scenario: str, write_config: Path | None, *, force: bool) 
         )
 
 
-def _write_config(path: Path, url: str, token: str) -> None:
-    """An oob.toml pointing every service at the sandbox on `url`, with a [web] table."""
+def _write_config(path: Path, url: str, token: str, preset: str) -> None:
+    """An oob.toml of `preset` pointing every service at the sandbox on `url`, with a [web]
+    table."""
     from oob.sandbox.configfile import render_config
 
-    path.write_text(render_config(url, token, sealed=True, web=True), encoding="utf-8")
+    text = render_config(url, token, sealed=True, web=True, preset=preset)
+    path.write_text(text, encoding="utf-8")
 
 
 def _announce(
