@@ -200,3 +200,11 @@ def test_the_readme_s_second_pipeline_is_valid(preset_text: str) -> None:
     assert forms.pipeline.trigger.job == "forms/deploys/forms-deploy"
     assert forms.services.github.repository == "department-of-veterans-affairs/va-forms"
     assert forms.verify.checks == config.for_pipeline("va-cms").verify.checks
+
+
+def test_a_copy_takes_the_tables_by_the_names_callers_read(preset_text: str) -> None:
+    # A copy updating `postmortem` once kept the old table: the field is `postmortem_`.
+    config = parse(preset_text, Path("oob.toml"))
+    moved = config.postmortem.model_copy(update={"path": "pm/{run_id}.md"})
+    assert config.model_copy(update={"postmortem": moved}).postmortem.path == "pm/{run_id}.md"
+    assert config.model_copy(update={"postmortem_": moved}).postmortem.path == "pm/{run_id}.md"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar, cast
 from urllib.parse import urlsplit
@@ -302,6 +303,11 @@ class Config(Model):
                     "is not on this machine"
                 )
         return self
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Config:
+        """A copy with `update`, by the names callers read (`pipeline`, `services`, ...)."""
+        named = {(f"{key}_" if key in REQUIRED else key): v for key, v in (update or {}).items()}
+        return super().model_copy(update=named, deep=deep)
 
     @property
     def pipeline_names(self) -> list[str]:

@@ -13,7 +13,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from oob.adapters.retry import RetryPolicy
-from oob.config import Config, StageKind
+from oob.config import Config, StageKind, listed
 from oob.config_services import Secret, SlackService
 from oob.errors import IntegrationError, OobError
 
@@ -48,6 +48,22 @@ def diagnose(config: Config, *, policy: RetryPolicy = DOCTOR_POLICY) -> list[Che
         *_actions(config, policy),
         *_chat(config, policy),
         *_dashboard(config),
+    ]
+
+
+def diagnose_pipelines(config: Config, pipeline: str | None = None) -> list[Check]:
+    """`diagnose` of every pipeline's services (of `pipeline` alone when named): a check that
+    says the same for every pipeline once, another with the pipelines it is about."""
+    names = [config.for_pipeline(pipeline).pipeline.name] if pipeline else config.pipeline_names
+    about: dict[Check, list[str]] = {}
+    for name in names:
+        for check in diagnose(config.for_pipeline(name)):
+            about.setdefault(check, []).append(name)
+    return [
+        check
+        if len(pipelines) == len(names)
+        else replace(check, service=f"{check.service} ({listed(pipelines)})")
+        for check, pipelines in about.items()
     ]
 
 

@@ -11,6 +11,7 @@ finds it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from oob.clock import Clock
 from oob.config import Config
@@ -20,6 +21,9 @@ from oob.policy import Action
 from oob.ports import CodeHost, StatusState
 from oob.preflight import validate_sha
 from oob.store import Source, Store
+
+if TYPE_CHECKING:
+    from oob.ports import Connections
 
 _DESCRIPTION_LIMIT = 140  # GitHub refuses longer status descriptions
 
@@ -33,6 +37,22 @@ class Override:
     actor: str
     reason: str
     run_id: str | None  # the active run it was recorded in; None: the audit log
+
+
+def override_in(
+    config: Config,
+    services: Connections,
+    store: Store,
+    *,
+    pipeline: str | None = None,
+    run_id: str | None = None,
+    **asked: Any,
+) -> Override:
+    """`override_status` in the pipeline it is for (run `run_id`'s, else `pipeline`, needed
+    when `config` has several), through that pipeline's code host."""
+    chosen = config.for_pipeline(store.run(run_id).pipeline) if run_id else config.pick(pipeline)
+    code_host = services.code_host(chosen)
+    return override_status(chosen, code_host, store, run_id=run_id, **asked)
 
 
 def override_status(

@@ -89,3 +89,14 @@ def test_a_plan_naming_a_service_this_config_does_not_gets_no_token(
             pool.build_server(theirs).builds("deploys/cms-auto-deploy")
         pool.code_host(theirs)  # its GitHub is this config's: fine
     assert script.requests == []
+
+
+def test_a_worker_s_pool_names_a_token_not_set_before_any_run(
+    preset_text: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("OOB_JENKINS_TOKEN", "OOB_GITHUB_TOKEN", "OOB_SLACK_TOKEN"):
+        monkeypatch.setenv(name, "set")
+    monkeypatch.delenv("OOB_SLACK_TOKEN")
+    pool = Pool(parse(preset_text, Path("oob.toml")))  # what `oob hold release` needs: GitHub
+    with pytest.raises(ConfigError, match="OOB_SLACK_TOKEN is not set"):
+        pool.check_tokens()

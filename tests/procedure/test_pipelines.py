@@ -3,6 +3,8 @@ plan, a second deploy refused on the busy pipeline only; on SQLite and on Postgr
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from oob.plan import thaw
@@ -25,17 +27,24 @@ channels = ["forms-product"]
 """
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def harness_database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Both stores: each pipeline's one active run is the store's unique column."""
+    if request.param == "postgresql":
+        return str(request.getfixturevalue("postgres_url"))
+    return f"sqlite:///{tmp_path / 'oob.sqlite'}"
+
+
 @pytest.mark.parametrize("others", [{"forms": FORMS}])
-@pytest.mark.parametrize("database", ["sqlite", "postgresql"], indirect=True)
 def test_two_pipelines_each_hold_their_own_active_run(harness: Harness) -> None:
-    cms = harness.start("va-cms")
-    forms = harness.start("forms")
+    cms = harness.start(pipeline="va-cms")
+    forms = harness.start(pipeline="forms")
 
     assert harness.store.active_run("va-cms") == harness.store.run(cms.id)
     assert harness.store.active_run("forms") == harness.store.run(forms.id)
     for busy in (cms, forms):
         with pytest.raises(RunBusy) as refused:
-            harness.start(busy.pipeline)
+            harness.start(pipeline=busy.pipeline)
         assert f"run {busy.id} of {busy.pipeline} is active" in refused.value.message
     # each run follows its own pipeline's plan
     plan = thaw(harness.store.plan(forms.id))

@@ -187,21 +187,21 @@ def _form(base: str, token: str, run_id: str) -> tuple[int, str]:
 
 @pytest.mark.parametrize("way", ["api", "form"])
 def test_the_dashboard_overrides_as_the_rules_say(way: str, world: World) -> None:
-    from oob.adapters import make_code_host
+    from oob.adapters.pool import Pool
     from oob.commands import Control
-    from oob.override import override_status
+    from oob.override import override_in
     from oob.web.app import Settings, create_app
     from oob.web.auth import Authenticator
     from tests.web.conftest import serving
 
     assert world.config.web is not None
-    code_host = make_code_host(world.config)
+    services = Pool(world.config)
     settings = Settings(
         config=world.config,
         store=world.store,
         commands=Control(world.store, world.url),
         override_status=partial(
-            override_status, world.config, code_host, world.store, clock=world.store.clock
+            override_in, world.config, services, world.store, clock=world.store.clock
         ),
         authenticator=Authenticator(world.config.web, world.store.clock),
         poll_seconds=0.05,
@@ -219,4 +219,4 @@ def test_the_dashboard_overrides_as_the_rules_say(way: str, world: World) -> Non
                     if not cell.expected:
                         assert status in {403, 409}, (cell, status)
     finally:
-        code_host.close()
+        services.close()

@@ -23,7 +23,7 @@ from oob.adapters.pool import Pool
 from oob.clock import EpochClock
 from oob.commands import Control
 from oob.config import Config, parse
-from oob.override import override_status
+from oob.override import override_in
 from oob.procedure import Tuning, finished
 from oob.sandbox.configfile import render_config
 from oob.sandbox.server import SandboxServer
@@ -131,9 +131,7 @@ def live(
             config=config,
             store=store,
             commands=control,
-            override_status=partial(
-                override_status, config, services.code_host(config), store, clock=store.clock
-            ),
+            override_status=partial(override_in, config, services, store, clock=store.clock),
             authenticator=Authenticator(config.web, store.clock),  # type: ignore[arg-type]
             poll_seconds=0.1,
             time_scale=TIME_SCALE,

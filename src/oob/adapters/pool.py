@@ -171,6 +171,13 @@ class Pool:
 
         return self._once(key, made)
 
+    def check_tokens(self) -> Pool:
+        """This pool, once every service's token is known to be set (a worker says so when
+        it starts, not in a run's first step)."""
+        for service in self._known.values():
+            self._config.secret(service)
+        return self
+
     def _trusted(self, kind: str, url: str, service: S) -> S:
         """`service`, when this process's config sends its token variable's token to `url`."""
         if (url, service.token_env) not in self._known:
@@ -197,13 +204,13 @@ class Pool:
         self.close()
 
 
-def known_services(config: Config) -> set[tuple[str, str]]:
-    """The (address, token variable) pairs of every service of every pipeline of `config`."""
-    known: set[tuple[str, str]] = set()
+def known_services(config: Config) -> dict[tuple[str, str], Secret]:
+    """Every service of every pipeline of `config`, by its address and token variable."""
+    known: dict[tuple[str, str], Secret] = {}
     for name in config.pipeline_names:
         services = config.for_pipeline(name).services
-        known |= {(services.jenkins.url, services.jenkins.token_env)}
-        known |= {(services.github.api_url, services.github.token_env)}
+        known[services.jenkins.url, services.jenkins.token_env] = services.jenkins
+        known[services.github.api_url, services.github.token_env] = services.github
         if services.slack is not None:
-            known |= {(services.slack.api_url, services.slack.token_env)}
+            known[services.slack.api_url, services.slack.token_env] = services.slack
     return known

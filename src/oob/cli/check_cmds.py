@@ -10,7 +10,7 @@ import typer
 
 from oob.cli import app
 from oob.cli.context import AppContext, fail_unless
-from oob.cli.options import JsonOption
+from oob.cli.options import JsonOption, PipelineOption
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -24,6 +24,7 @@ def check(
     ctx: typer.Context,
     fix_sha: Annotated[str, typer.Argument(help="The fix commit (7 to 40 hex digits).")],
     as_json: JsonOption = False,
+    pipeline: PipelineOption = None,
 ) -> None:
     """Is the fix ready to deploy? Test gate, commit status, and the release branch.
 
@@ -34,10 +35,11 @@ def check(
     from oob.preflight import preflight, validate_sha
 
     obj: AppContext = ctx.obj
+    config = obj.config.pick(pipeline)
     sha = validate_sha(fix_sha)
-    with connect(obj.config) as services:
+    with connect(config) as services:
         report = preflight(
-            obj.config,
+            config,
             sha,
             build_server=services.build_server,
             code_host=services.code_host,
@@ -48,15 +50,18 @@ def check(
 
 
 @app.command()
-def doctor(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    """Check each configured service: reachable, credentials, jobs, permissions, channels.
+def doctor(
+    ctx: typer.Context, as_json: JsonOption = False, pipeline: PipelineOption = None
+) -> None:
+    """Check each configured service: reachable, credentials, jobs, permissions, channels;
+    of every pipeline (or `--pipeline`'s).
 
     Exit 0 only when every check passes.
     """
-    from oob.doctor import diagnose
+    from oob.doctor import diagnose_pipelines
 
     obj: AppContext = ctx.obj
-    checks = diagnose(obj.config)
+    checks = diagnose_pipelines(obj.config, pipeline)
     ok = all(c.ok for c in checks)
     obj.answer(
         as_json,
@@ -98,6 +103,7 @@ def override_status(  # noqa: PLR0917 - typer passes every option by keyword
         typer.Option("--as", help="Act as NAME (only where the config allows it)."),
     ] = None,
     as_json: JsonOption = False,
+    pipeline: PipelineOption = None,
 ) -> None:
     """Force a spuriously failing required status to success, with a reason, audited."""
     from contextlib import closing
@@ -106,7 +112,7 @@ def override_status(  # noqa: PLR0917 - typer passes every option by keyword
 
     obj: AppContext = ctx.obj
     with closing(runs_for(obj, asserted)) as runs:
-        done = runs.override(sha, context, reason)
+        done = runs.override(sha, context, reason, pipeline)
     if as_json:
         obj.print_json(done)
         return

@@ -25,7 +25,7 @@ def release(
 ) -> None:
     """Lift a run's merge hold by hand (after `oob abandon`, or when lifting failed); says
     what it changed. Lifting twice changes nothing the second time."""
-    from oob.adapters import make_code_host
+    from oob.adapters.pool import Pool
     from oob.clock import clock_for
     from oob.commands import lift_hold, refusal
     from oob.identity import cli_actor
@@ -42,11 +42,10 @@ def release(
     )
     if not decision.accepted:
         raise refusal(decision, run_id)
-    code_host = make_code_host(obj.config)  # the credentials are yours, never the plan's
-    try:
+    # The run's repository, with your credentials, never the plan's.
+    with Pool(obj.config) as services:
+        code_host = services.code_host(thaw(store.plan(run_id)))
         changed = lift_hold(store, code_host, run_id, actor)
-    finally:
-        code_host.close()
     if not changed:
         mode = thaw(store.plan(run_id)).pipeline.merge_hold
         obj.console.print(f"run {run_id}: nothing was still held ({mode})")

@@ -57,10 +57,10 @@ def postmortem(
     from oob.store import Source, open_store
 
     obj: AppContext = ctx.obj
-    config = obj.config
-    actor = _actor(config, as_name) if open_pr else None
     store = open_store()
     try:
+        config = obj.config.for_pipeline(store.run(run_id).pipeline)
+        actor = _actor(config, as_name) if open_pr else None
         draft, path = _write_draft(store, config, run_id, output)
         pr: PullRequest | None = None
         if actor is not None:

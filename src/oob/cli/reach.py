@@ -56,8 +56,11 @@ class Runs(Protocol):
         """Take `action` on a run with its note or reason (`field`)."""
         ...
 
-    def override(self, sha: str, context: str, reason: str) -> dict[str, Any]:
-        """Override a required status (`oob.override.Override` as a dict)."""
+    def override(
+        self, sha: str, context: str, reason: str, pipeline: str | None = None
+    ) -> dict[str, Any]:
+        """Override a required status (`oob.override.Override` as a dict), decided on the
+        active run of `pipeline` (the config's one by default)."""
         ...
 
     def snapshot(self, run_id: str | None, latest: int, pipeline: str | None = None) -> Snapshot:
@@ -158,18 +161,20 @@ class Local:
             run_id, Action(action), self.actor(), text, asserted=self.asserted is not None
         )
 
-    def override(self, sha: str, context: str, reason: str) -> dict[str, Any]:
-        from oob.adapters import make_code_host
-        from oob.override import override_status
+    def override(
+        self, sha: str, context: str, reason: str, pipeline: str | None = None
+    ) -> dict[str, Any]:
+        from oob.adapters.pool import Pool
+        from oob.override import override_in
 
         config = self.obj.config
         actor = self.actor()
-        code_host = make_code_host(config)
-        try:
-            done = override_status(
+        with Pool(config) as services:
+            done = override_in(
                 config,
-                code_host,
+                services,
                 self.store,
+                pipeline=pipeline,
                 actor=actor,
                 sha=sha,
                 context=context,
@@ -177,8 +182,6 @@ class Local:
                 clock=self.store.clock,
                 asserted=self.asserted is not None,
             )
-        finally:
-            code_host.close()
         return asdict(done)
 
     def snapshot(self, run_id: str | None, latest: int, pipeline: str | None = None) -> Snapshot:
@@ -238,10 +241,11 @@ class Remote:
     def decide(self, run_id: str, action: str, field: str, text: str) -> None:
         self.client.post(f"/api/runs/{run_id}/actions/{action}", {field: text})
 
-    def override(self, sha: str, context: str, reason: str) -> dict[str, Any]:
-        done: dict[str, Any] = self.client.post(
-            "/api/overrides", {"sha": sha, "context": context, "reason": reason}
-        )
+    def override(
+        self, sha: str, context: str, reason: str, pipeline: str | None = None
+    ) -> dict[str, Any]:
+        asked = {"sha": sha, "context": context, "reason": reason, "pipeline": pipeline}
+        done: dict[str, Any] = self.client.post("/api/overrides", asked)
         return done
 
     def snapshot(self, run_id: str | None, latest: int, pipeline: str | None = None) -> Snapshot:

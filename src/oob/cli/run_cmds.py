@@ -206,7 +206,7 @@ def abandon(
 ) -> None:
     """End a run that cannot finish (its workflow failed), freeing the pipeline and lifting
     its enforced merge hold; tells nobody."""
-    from oob.adapters import make_code_host
+    from oob.adapters.pool import Pool
     from oob.commands import lift_hold
     from oob.identity import cli_actor
     from oob.limits import check_text
@@ -218,13 +218,11 @@ def abandon(
     store = local_store(obj)
     _control(store).abandon(run_id, actor, reason, force=force)
     obj.console.print(f"abandoned run {run_id} as {actor}: tell the people who were told by hand")
-    if thaw(store.plan(run_id)).pipeline.merge_hold == "ask":
+    plan = thaw(store.plan(run_id))
+    if plan.pipeline.merge_hold == "ask":
         return
-    code_host = make_code_host(obj.config)  # the credentials are yours, never the plan's
-    try:
-        changed = lift_hold(store, code_host, run_id, actor)
-    finally:
-        code_host.close()
+    with Pool(obj.config) as services:  # the run's repository, with your credentials
+        changed = lift_hold(store, services.code_host(plan), run_id, actor)
     obj.console.print(f"run {run_id}: " + ("; ".join(changed) or "nothing was held"))
 
 
@@ -238,15 +236,17 @@ def notify(
     as_: AsOption = None,
 ) -> None:
     """Send again a message the run could not deliver (e.g. resume_merging), once."""
-    from oob.adapters import connect
+    from oob.adapters.pool import Pool
     from oob.commands import notify as send_again
     from oob.identity import cli_actor
+    from oob.plan import thaw
 
     obj: AppContext = ctx.obj
     actor = cli_actor(obj.config, as_)
     store = local_store(obj)
-    with connect(obj.config) as services:
-        told = send_again(store, services.chat, run_id, message, actor)
+    with Pool(obj.config) as services:  # the run's channels, with your credentials
+        chat = services.chat(thaw(store.plan(run_id)))
+        told = send_again(store, chat, run_id, message, actor)
     obj.console.print(f"sent {message} to {', '.join(told)}")
 
 
@@ -363,7 +363,7 @@ def worker(
     if metrics_port is not None:
         _serve_metrics(metrics_port, metrics_address)
         obj.console.print(f"metrics on http://{metrics_address}:{metrics_port}/metrics")
-    with Pool(obj.config, policy=RetryPolicy(time_scale=time_scale)) as services:
+    with Pool(obj.config, policy=RetryPolicy(time_scale=time_scale)).check_tokens() as services:
         runtime = make_runtime(store, services, drafts=state_dir() / "postmortems", tuning=tuning)
         try:
             serve(runtime, url, options, stop, say=obj.console.print)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from contextlib import ExitStack, closing
+from contextlib import ExitStack
 from functools import partial
 from typing import TYPE_CHECKING, Annotated
 
@@ -76,10 +76,10 @@ def _settings(
     """The dashboard's store, commands, sign-in and Slack app; `stack` closes what they open.
 
     Sessions are kept in the run store, so that every `oob serve` on it shares them."""
-    from oob.adapters import make_code_host
+    from oob.adapters.pool import Pool
     from oob.clock import clock_for
     from oob.commands import Control
-    from oob.override import override_status
+    from oob.override import override_in
     from oob.sessions import StoredSessions
     from oob.store import open_store
     from oob.web.app import Settings
@@ -89,14 +89,14 @@ def _settings(
     assert config.web is not None  # `serve` refuses a config without one
     store = open_store(url, clock=clock_for(config.sandbox_base()))
     stack.callback(store.close)
-    code_host = stack.enter_context(closing(make_code_host(config)))
+    services = stack.enter_context(Pool(config))
     commands = Control(store, url)
     clock = store.clock
     return Settings(
         config=config,
         store=store,
         commands=commands,
-        override_status=partial(override_status, config, code_host, store, clock=clock),
+        override_status=partial(override_in, config, services, store, clock=clock),
         authenticator=Authenticator(config.web, clock, sessions=StoredSessions(store)),
         time_scale=time_scale,
         host=host,
@@ -115,7 +115,7 @@ def _runs_executor(
     from oob.worker import WorkerOptions, make_runtime, serve
 
     policy = RetryPolicy(time_scale=settings.time_scale)
-    services = stack.enter_context(Pool(settings.config, policy=policy))
+    services = stack.enter_context(Pool(settings.config, policy=policy).check_tokens())
     runtime = make_runtime(
         settings.store,
         services,

@@ -56,6 +56,12 @@ class DeployRequest(BaseModel):
 class OverrideRequest(BaseModel):
     """The body of `POST /api/overrides`: what `oob override-status` asks for."""
 
+    pipeline: str | None = Field(
+        default=None,
+        max_length=63,
+        description="The pipeline whose active run it is decided on; needed with several",
+    )
+
     sha: str = Field(max_length=100, description="The commit (7 to 40 hex digits)")
     context: str = Field(max_length=200, description="A required status context")
     reason: str = Field(max_length=TEXT_LIMIT)

@@ -41,7 +41,15 @@ class StatusOverride(Protocol):
     """
 
     def __call__(
-        self, *, actor: str, sha: str, context: str, reason: str, source: Source, run_id: str
+        self,
+        *,
+        actor: str,
+        sha: str,
+        context: str,
+        reason: str,
+        source: Source,
+        run_id: str | None,
+        pipeline: str | None = None,
     ) -> object: ...
 
 

@@ -311,6 +311,8 @@ def interactions_for(
     is set; None otherwise (oob's messages then carry no buttons, and `/slack/*` is absent)."""
     from oob.adapters import make_chat
 
+    # The Slack app is the installation's: the first pipeline's [services.slack].
+    config = config.for_pipeline(config.pipeline_names[0])
     slack = config.services.slack
     secret = config.signing_secret(slack) if slack is not None else None
     if secret is None:
