@@ -75,3 +75,28 @@ def test_a_sealed_sandbox_config_says_the_variables_are_ignored(
     tokens = {str(c["service"]): str(c["detail"]) for c in found if c["check"] == "token"}
     assert tokens["GitHub"] == "OOB_GITHUB_TOKEN is set but ignored: the [sandbox] token is used"
     assert tokens["Jenkins"] == "OOB_JENKINS_TOKEN is not set: the [sandbox] token is used"
+
+
+def test_doctor_checks_each_pipeline_s_own_repository_and_jobs(
+    run_cli: RunCli, start: Start
+) -> None:
+    from tests.many import many_pipelines
+
+    _, path = start()
+    lost = (
+        '[pipelines.lost.services.github]\nrepository = "sandbox/lost"\n'
+        '[pipelines.lost.services.jenkins]\nfolder = "lost"\n'
+    )
+    path.write_text(many_pipelines(path.read_text(), {"lost": lost}, name="cms"))
+    code, found = checks(run_cli, path)
+    assert code == 1
+    failed = [c for c in found if not c["ok"]]
+    assert failed, found
+    # what fails is the lost pipeline's own repository and jobs, said with its name
+    assert {c["service"] for c in failed} <= {"GitHub (lost)", "Jenkins (lost)"}
+    assert any("sandbox/lost" in str(c["detail"]) for c in failed)
+    assert any("lost/" in str(c["detail"]) for c in failed)
+    # what is the same for both pipelines is said once, without a pipeline
+    assert [c["check"] for c in found].count("token") == 3
+    single = run_cli("--config", str(path), "doctor", "--pipeline", "cms", "--json")
+    assert single.code == 0, single.out
