@@ -70,8 +70,8 @@ def test_a_second_release_waits_in_the_queue_until_the_slot_is_given_back(
     assert harness.builds.triggered[RELEASE] == 1  # the second has not triggered: no slot
 
     # A cancel of the holder ends it and gives the slot back; the queued run takes it.
-    _hold_release(harness, held=False)
     harness.control.cancel(first.id, "operator", "a better fix is coming")
+    _hold_release(harness, held=False)  # after the cancel: the first must not pick before it
     assert harness.end(first.id).outcome is RunState.CANCELLED
     assert harness.end(second.id).outcome is RunState.RESOLVED
     assert harness.builds.triggered[RELEASE] == 2
