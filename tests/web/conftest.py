@@ -130,7 +130,9 @@ class PlannedStore(Store):
     ) -> Run:
         from oob.plan import freeze
 
-        return super().create_run(request, plan or freeze(self.config), run_id)
+        many = len(self.config.pipeline_names) > 1  # else any pipeline name follows the one
+        chosen = self.config.for_pipeline(request.pipeline) if many else self.config
+        return super().create_run(request, plan or freeze(chosen), run_id)
 
 
 @pytest.fixture

@@ -509,6 +509,20 @@ def _missing(_d: Dashboard) -> str:
     return "/runs/no-such-run"
 
 
+def _deploy_form(_d: Dashboard) -> str:
+    return "/deploy"
+
+
+def _deploy_refused(page: Page) -> None:
+    """A deploy with an empty cause: the form again, the error announced."""
+    page.get_by_label("Fix commit").fill("bbb7e0e")
+    page.get_by_label("What is broken").fill("Editors cannot log in")
+    page.get_by_label("The root cause, simply put").fill(" ")
+    page.get_by_label("What the fix does").fill("reverted the PR")
+    page.get_by_role("button", name="Ask for approval").click()
+    page.wait_for_selector("#error")
+
+
 STATES = [
     State("sign-in", None, _sign_in),
     State("sign-in-error", None, _sign_in, _wrong_token),
@@ -518,6 +532,8 @@ STATES = [
     State("approved-notice", PO_TOKEN, _approved),
     State("refused-form", PO_TOKEN, _awaiting, _deny_too_long),
     State("not-found", VIEWER_TOKEN, _missing),
+    State("deploy-form", ONCALL_TOKEN, _deploy_form),
+    State("deploy-refused", ONCALL_TOKEN, _deploy_form, _deploy_refused),
     State("preflight", ONCALL_TOKEN, _preflight),
     State("release-wait", ONCALL_TOKEN, _release_wait),
     State("deploying", VIEWER_TOKEN, _deploying),

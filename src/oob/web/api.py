@@ -177,30 +177,8 @@ def _deploy_route(app: FastAPI, d: Dashboard) -> None:
         """Start an out-of-band deploy, checked as `oob deploy` checks it: your role, the
         texts, a free pipeline, the fix commit (`X-CSRF-Token` needed). A worker (`oob serve`'s
         own, or `oob worker`) executes it."""
-        from oob.commands import Control, checked_request
-        from oob.store import Source
-
-        def start() -> Any:
-            config = d.config.pick(body.pipeline)
-            ask = checked_request(
-                lambda: d.store,
-                config,
-                identity.name,
-                body.fix,
-                body.texts(),
-                body.release_wait_minutes,
-                Source.WEB,
-            )
-            run = Control(d.store, d.store.url).start(
-                config,
-                ask,
-                source=Source.WEB,
-                approval_timeout_minutes=body.approval_timeout_minutes,
-            )
-            return run, list(config.roles.approvers)
-
         try:
-            run, approvers = await d.call(start)
+            run, approvers = await d.call(d.deploy, identity.name, body)
         except OobError as error:
             return refused(error)
         answer = {"ok": True, "run": run_out(run), "approvers": approvers}

@@ -20,6 +20,7 @@ from oob import __version__
 from oob.web.api import api_routes
 from oob.web.auth import CSRF_HEADER
 from oob.web.dashboard import Dashboard
+from oob.web.deploy_page import deploy_routes
 from oob.web.login import login_routes
 from oob.web.metrics import metrics_routes
 from oob.web.pages import page_routes
@@ -53,6 +54,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.dashboard = dashboard = Dashboard(settings)
     handle_answers(app)
     page_routes(app, dashboard)
+    deploy_routes(app, dashboard)
     login_routes(app, dashboard)
     api_routes(app, dashboard)
     metrics_routes(app, dashboard)

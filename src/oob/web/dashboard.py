@@ -16,6 +16,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
 from oob.eta import format_minutes
+from oob.store import Run
+from oob.web.api_models import DeployRequest
 from oob.web.auth import Action, Identity
 from oob.web.fleet import counts, glance
 from oob.web.settings import Settings
@@ -74,6 +76,20 @@ class Dashboard:
     async def call(fn: Callable[..., Any], *args: Any) -> Any:
         # The store and the commands are synchronous (SQLAlchemy, DBOS): off the event loop.
         return await anyio.to_thread.run_sync(fn, *args)
+
+    def deploy(self, actor: str, body: DeployRequest) -> tuple[Run, list[str]]:
+        """Start the deploy `actor` asks for (the API's and the deploy form's), checked as
+        `oob deploy` checks it; the run, and who may approve it."""
+        from oob.commands import Control, checked_request
+        from oob.states import Source
+
+        config = self.config.pick(body.pipeline)
+        texts, wait = body.texts(), body.release_wait_minutes
+        ask = checked_request(lambda: self.store, config, actor, body.fix, texts, wait, Source.WEB)
+        run = Control(self.store, self.store.url).start(
+            config, ask, source=Source.WEB, approval_timeout_minutes=body.approval_timeout_minutes
+        )
+        return run, list(config.roles.approvers)
 
     def view_of(self, run_id: str) -> RunView:
         now = self.store.clock.now()
