@@ -213,12 +213,18 @@ def test_a_run_through_the_dashboard(
         ("status", run_id),
         ("runs", "--json"),
         ("runs",),
+        ("runs", "--json", "--pipeline", "va-cms (sandbox)"),
+        ("runs", "--json", "--active"),
+        ("runs", "--json", "--pipeline", "nope"),
+        ("status", "--pipeline", "va-cms (sandbox)", "--json"),
         ("watch", run_id),
     ):
         remote = as_person("po", *args)
         assert remote.code == 0, remote.err
         assert remote.out == _locally(server, monkeypatch, run_cli, *args), args
     assert json.loads(as_person("po", "runs", "--json").out)[0]["run_id"] == run_id
+    assert json.loads(as_person("po", "runs", "--json", "--pipeline", "nope").out) == []
+    assert json.loads(as_person("po", "runs", "--json", "--active").out) == []
     _no_token_in(server, [caplog.text])
 
 
