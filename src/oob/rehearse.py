@@ -112,6 +112,7 @@ def rehearse(
     executed by `oob worker` processes instead of a thread, and one is killed with SIGKILL.
     `preset` "gha" releases with the sandbox's GitHub Actions workflow instead of Jenkins.
     """
+    from oob.sandbox.configfile import PRESETS
     from oob.sandbox.server import SandboxServer
     from oob.sandbox.world import Options
 
@@ -127,6 +128,7 @@ def rehearse(
                 time_scale=time_scale,
                 hold_required=merge_hold == "status",
                 github_admin=merge_hold == "lock",
+                actions_layout=PRESETS[preset],
             ),
             faults=faults,
         ) as sandbox,

@@ -48,3 +48,14 @@ def test_an_actions_release_completes_correctly_with_faults(tmp_path: Path) -> N
         "engineers": 2,
         "operators": 1,
     }
+
+
+@pytest.mark.parametrize("scenario", ["happy", "prod-deploy-fails", "wrong-commit"])
+def test_a_deploy_in_a_following_workflow_run_is_followed(scenario: str, tmp_path: Path) -> None:
+    # The release run's success starts a run of deploy.yml (`on: workflow_run`): the last stage
+    # is that run, found after the release run's build job.
+    result = rehearse(scenario, time_scale=TIME_SCALE, drafts=tmp_path, preset="gha-runs")
+    assert result.outcome == EXPECTED[scenario], result.reason
+    effects = result.side_effects
+    assert effects["workflows_dispatched"] == {"release.yml": 1}
+    check_deployment(effects, EXPECTED[scenario])

@@ -134,3 +134,25 @@ def test_a_strict_older_server_refuses_run_details_and_dispatches_nothing(
     server.advance(5)
     assert get(clients, f"{RELEASE}/runs")["total_count"] == 0
     assert dispatch(clients).status_code == 204
+
+
+def test_a_workflow_run_follows_the_release_in_the_workflows_layout(
+    start_sandbox: StartSandbox, connect: Connect
+) -> None:
+    server = start_sandbox(actions_layout="workflows")
+    clients = connect(server)
+    refused = clients.http.post(
+        f"{CMS}/actions/workflows/deploy.yml/dispatches", headers=HEADERS, json={"ref": "main"}
+    )
+    assert refused.status_code == 422
+    assert "workflow_dispatch" in refused.json()["message"]
+    dispatch(clients, return_run_details=True)
+    server.advance(30 * 60)
+    deploys = get(clients, f"{CMS}/actions/workflows/deploy.yml/runs")["workflow_runs"]
+    [deploy] = deploys
+    [release] = get(clients, f"{RELEASE}/runs")["workflow_runs"]
+    assert (deploy["event"], deploy["head_sha"]) == ("workflow_run", release["head_sha"])
+    assert deploy["created_at"] >= release["updated_at"]
+    assert server.state()["cms"]["deployed_sha"] == release["head_sha"]
+    jobs = get(clients, f"{CMS}/actions/runs/{release['id']}/jobs")["jobs"]
+    assert [j["name"] for j in jobs] == ["release", "build"]

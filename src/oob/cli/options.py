@@ -34,6 +34,7 @@ class Preset(StrEnum):
 
     VA_CMS = "va-cms"
     GHA = "gha"
+    GHA_RUNS = "gha-runs"
 
 
 PresetOption = Annotated[
@@ -41,6 +42,7 @@ PresetOption = Annotated[
     typer.Option(
         "--preset",
         help="va-cms: Jenkins' jobs release; gha: a GitHub Actions workflow releases "
-        "(dispatched, followed job by job, deploying to the production environment).",
+        "(dispatched, followed job by job, deploying to the production environment); gha-runs: "
+        "its deploy is the run of another workflow that its success starts.",
     ),
 ]

@@ -42,6 +42,12 @@ class Dispatch(StrEnum):
     REFUSE = "refuse"
 
 
+FaultsOption = Annotated[
+    float,
+    typer.Option(
+        help="Share of API requests that fail as real services do (0 to 1).", min=0, max=1
+    ),
+]
 WriteConfigOption = Annotated[
     Path | None,
     typer.Option(
@@ -79,12 +85,7 @@ def sandbox(
             min=0,
         ),
     ] = 60,
-    faults: Annotated[
-        float,
-        typer.Option(
-            help="Share of API requests that fail as real services do (0 to 1).", min=0, max=1
-        ),
-    ] = 0,
+    faults: FaultsOption = 0,
     seed: Annotated[
         int, typer.Option(help="Seed of durations and faults: same seed, same run.")
     ] = 0,
@@ -97,6 +98,7 @@ def sandbox(
     actions_dispatch: DispatchOption = Dispatch.DETAILS,
 ) -> None:
     """Serve the sandbox: Jenkins, GitHub, Slack and the CMS on one port, in simulated time."""
+    from oob.sandbox.configfile import PRESETS
     from oob.sandbox.faults import FaultPlan
     from oob.sandbox.options import Options
     from oob.sandbox.server import SandboxServer
@@ -109,6 +111,7 @@ def sandbox(
         time_scale=time_scale,
         token=token,
         actions_dispatch=actions_dispatch.value,
+        actions_layout=PRESETS[preset.value],
     )
     server = SandboxServer(options, faults=FaultPlan(rate=faults, seed=seed), host=host, port=port)
     _stop_on_signals()

@@ -5,8 +5,9 @@ Jenkins release job: its `release` job waits `release_wait` minutes, picks the n
 main whose combined status is success, logs it and tags it; its `build` job builds it, and its
 `deploy` job then deploys that release to the `production` environment (raising the CMS's deploy
 shield while it runs), which makes GitHub record a deployment with its statuses, as an
-environment does. A dispatch creates a run queued for a runner; a cancel ends what runs a few
-seconds later, `cancelled`.
+environment does. In the `workflows` layout (`Options.actions_layout`) the deploy is instead the
+run of `deploy.yml` (`on: workflow_run`) that the release run's success starts. A dispatch
+creates a run queued for a runner; a cancel ends what runs a few seconds later, `cancelled`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from oob.sandbox.simulation import Simulation
 
 ACTIONS_BOT = "github-actions[bot]"
 RELEASE_WORKFLOW = "release.yml"
+DEPLOY_WORKFLOW = "deploy.yml"  # the `workflows` layout's deploy, on `workflow_run`
+WORKFLOW_RUN_LAG = 3.0  # seconds from a run's success to the run it triggers
 RUNNERS = ("GitHub Actions 1000001234", "GitHub Actions 1000001235", "GitHub Actions 1000001236")
 RUNNER_PICKUP = 4.0  # seconds from a job's queueing to a runner taking it
 DISPATCH_LAG = 2.0  # seconds before a run dispatched without run details is listed
@@ -67,7 +70,16 @@ class Actions(Simulation):
                 inputs={"release_wait": "60", "oob_run": ""},
                 run_name="Release {oob_run}",
                 created=created,
-            )
+            ),
+            DEPLOY_WORKFLOW: Workflow(
+                id=61_234_568,
+                name="Deploy",
+                file=DEPLOY_WORKFLOW,
+                inputs={},
+                run_name="Deploy",
+                created=created,
+                dispatchable=False,
+            ),
         }
         self.runs: list[Run] = []
         self.deployments: list[Deployment] = []
@@ -295,9 +307,24 @@ class Actions(Simulation):
             self._queue_job(run, "build", BUILD_STEPS, self._start_build_job)
             return
         if conclusion == "success" and job.name == "build":
-            self._queue_job(run, "deploy", DEPLOY_STEPS, self._start_deploy_job)
-            return
+            if self.options.actions_layout == "jobs":
+                self._queue_job(run, "deploy", DEPLOY_STEPS, self._start_deploy_job)
+                return
+            self._schedule(self._at + WORKFLOW_RUN_LAG, lambda: self._deploy_run(run))
         run.completed, run.conclusion = self._at, conclusion
+
+    def _deploy_run(self, upstream: Run) -> None:
+        """`deploy.yml` runs on the release run's success (`on: workflow_run`), on its commit,
+        and deploys the release it tagged (an artifact, on GitHub)."""
+        workflow = self.workflows[DEPLOY_WORKFLOW]
+        number = sum(1 for r in self.runs if r.workflow.id == workflow.id) + 1
+        run = Run(
+            next(self._run_ids), number, workflow, "workflow_run", upstream.actor,
+            upstream.branch, upstream.sha, {}, workflow.title({}), self._at, self._at,
+            released_sha=upstream.released_sha, release_tag=upstream.release_tag,
+        )  # fmt: skip
+        self.runs.append(run)
+        self._queue_job(run, "deploy", DEPLOY_STEPS, self._start_deploy_job)
 
     def cancel_run(self, run: Run) -> None:
         """Ask the run to stop; what runs ends `cancelled` a few seconds later."""

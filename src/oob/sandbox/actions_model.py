@@ -38,6 +38,8 @@ class Workflow:
     run_name: str
     """The title a dispatched run shows: `{input}` stands for that input's value."""
     created: float
+    dispatchable: bool = True
+    """False for a workflow without the `workflow_dispatch` trigger."""
 
     @property
     def path(self) -> str:

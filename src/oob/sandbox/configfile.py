@@ -22,8 +22,10 @@ ACTIONS_STAGES = (
     ("build", "release.yml#build", 7.0),
     ("deploy to production", "release.yml#deploy", 7.0),
 )
-# The sandbox configs `render_config` writes.
-PRESETS = ("va-cms", "gha")
+# `gha-runs`: the deploy is a run of another workflow, which the release run's success starts.
+FOLLOWING_RUN_STAGES = (*ACTIONS_STAGES[:2], ("deploy to production", "deploy.yml", 7.0))
+# The sandbox configs `render_config` writes, and the Actions layout each one plays.
+PRESETS = {"va-cms": "jobs", "gha": "jobs", "gha-runs": "workflows"}
 PRESET_CHANNELS = ("sitewide-program", "cms-helpdesk", "cms-editors", "cms-product")
 # The variables a config names for the services' tokens (`token_env`).
 SERVICE_TOKEN_VARIABLES = ("OOB_JENKINS_TOKEN", "OOB_GITHUB_TOKEN", "OOB_SLACK_TOKEN")
@@ -58,7 +60,8 @@ def render_config(
     preset: str = "va-cms",
 ) -> str:
     """An oob.toml for the sandbox at `base_url` that accepts `user` with `token`; `preset`
-    `gha` releases with the repository's GitHub Actions workflow instead of Jenkins' jobs.
+    `gha` releases with the repository's GitHub Actions workflow instead of Jenkins' jobs
+    (`gha-runs`: its deploy is the run of `deploy.yml` that the release run triggers).
 
     `sealed`: the sandbox's token is used even when the services' token variables are set (an
     operator's shell often has the real ones). `web`: a [web] table where the simulated people
@@ -93,15 +96,16 @@ def _pipeline(pipeline: Pipeline, merge_hold: str = "ask", preset: str = "va-cms
     gate = next(j for j in pipeline.jobs if j.kind == "tests")
     jobs = [(job.path, "jenkins", job.path, job.estimate_minutes) for job in pipeline.jobs]
     trigger = pipeline.release_job.path
-    if preset == "gha":  # Jenkins tests the fix; the Actions workflow releases it
+    if preset != "va-cms":  # Jenkins tests the fix; the Actions workflow releases it
+        stages = ACTIONS_STAGES if preset == "gha" else FOLLOWING_RUN_STAGES
         jobs = jobs[: pipeline.jobs.index(gate) + 1] + [
-            (name, "github-actions", path, minutes) for name, path, minutes in ACTIONS_STAGES
+            (name, "github-actions", path, minutes) for name, path, minutes in stages
         ]
-        trigger = ACTIONS_STAGES[0][1]
+        trigger = stages[0][1]
     lines = [
         "",
         "[pipeline]",
-        f"name = {_q('va-cms-gha (sandbox)' if preset == 'gha' else 'va-cms (sandbox)')}",
+        f"name = {_q(('va-cms' if preset == 'va-cms' else f'va-cms-{preset}') + ' (sandbox)')}",
         f"test_gate = {_q(gate.path)}",
         f"release_trigger = {_q(trigger)}",
         "release_wait = 15",

@@ -79,6 +79,8 @@ class ActionsEndpoints(ActionsShapes):
         """POST .../actions/workflows/{id}/dispatches {ref, inputs?, return_run_details?}."""
         workflow = self._own(world, repo, request)
         body = _json_object(await request.body())
+        if not workflow.dispatchable:
+            raise GitHubError(422, "Workflow does not have 'workflow_dispatch' trigger")
         mode = world.options.actions_dispatch
         if mode == "refuse" and "return_run_details" in body:
             raise GitHubError(

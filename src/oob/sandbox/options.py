@@ -24,6 +24,9 @@ class Options:
     """The token's user administers the repository (may read and change branch protection)."""
     hold_required: bool = False
     """The branch protection of main requires `oob/merge-hold` besides the CI contexts."""
+    actions_layout: str = "jobs"
+    """Where the release workflow deploys: in its own `deploy` job (`jobs`), or in a run of
+    `deploy.yml` its success triggers (`workflows`)."""
     actions_dispatch: str = "details"
     """How a `workflow_dispatch` answers: `details` (200 with the run when asked, as GitHub
     since February 2026), `no-content` (always 204, as older GitHub Enterprise Servers), or
