@@ -156,3 +156,13 @@ def test_a_workflow_run_follows_the_release_in_the_workflows_layout(
     assert server.state()["cms"]["deployed_sha"] == release["head_sha"]
     jobs = get(clients, f"{CMS}/actions/runs/{release['id']}/jobs")["jobs"]
     assert [j["name"] for j in jobs] == ["release", "build"]
+
+
+def test_an_unchanged_run_answers_304_to_its_etag(clients: Clients) -> None:
+    run_id = dispatch(clients, wait="15", return_run_details=True).json()["workflow_run_id"]
+    clients.sandbox.advance(60)  # into the release wait: nothing of the run changes for minutes
+    url = f"{CMS}/actions/runs/{run_id}"
+    first = clients.http.get(url, headers=HEADERS)
+    clients.sandbox.advance(60)
+    again = clients.http.get(url, headers={**HEADERS, "If-None-Match": first.headers["etag"]})
+    assert again.status_code == 304

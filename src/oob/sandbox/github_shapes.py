@@ -202,6 +202,7 @@ class Shapes:
             "url": url,
         }
         data.update({f"{name}_url": url + tail for name, tail in REPO_URLS.items()})
+        pushed = max((c.date for c in repo.commits.values()), default=self.world.t0)
         html = f"{self._html(request)}/{repo.full_name}"
         data.update(
             {
@@ -211,9 +212,10 @@ class Shapes:
                 "svn_url": html,
                 **REPO_FACTS,
                 "default_branch": repo.default_branch,
-                "pushed_at": when(self.world.now),
+                # The last push, not now: what embeds a repository stays the same until one.
+                "pushed_at": when(pushed),
                 "created_at": created,
-                "updated_at": when(self.world.now),
+                "updated_at": when(pushed),
                 "permissions": {**REPO_PERMISSIONS, "admin": self.world.options.github_admin},
             }
         )
