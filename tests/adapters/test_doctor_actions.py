@@ -32,8 +32,8 @@ def test_doctor_checks_the_workflows_of_a_gha_pipeline(
     assert all(c["ok"] for c in found)
     assert "input oob_run" in str(found[0]["detail"])
 
-    path.write_text(path.read_text().replace('"release.yml#deploy"', '"deploy.yml#deploy"'))
+    path.write_text(path.read_text().replace('"release.yml#deploy"', '"nope.yml#deploy"'))
     code, found = actions_checks(run_cli, path)
     assert code == 1
     [bad] = [c for c in found if not c["ok"]]
-    assert "deploy.yml" in str(bad["detail"])
+    assert "nope.yml" in str(bad["detail"])
