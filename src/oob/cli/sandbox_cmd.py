@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from typer._click import Context, HelpFormatter
 
     from oob.sandbox.options import Options
+    from oob.sandbox.server import SandboxServer
 
 
 class _WithScenarios(TyperCommand):
@@ -68,6 +69,25 @@ DispatchOption = Annotated[
     ),
 ]
 
+PipelinesOption = Annotated[
+    int,
+    typer.Option(
+        "--pipelines",
+        help="Serve a fleet of N pipelines, p001 to pNNN, each a world of its own under "
+        "/pNNN/ (1: one pipeline at the root, as always).",
+        min=1,
+        max=999,
+    ),
+]
+MixOption = Annotated[
+    str | None,
+    typer.Option(
+        "--mix",
+        help="The scenarios of the pipelines with their weights, drawn with --seed: "
+        "happy=0.8,wrong-commit=0.1,flaky-cypress=0.1 (default: --scenario for all).",
+    ),
+]
+
 
 @app.command(cls=_WithScenarios)
 def sandbox(
@@ -96,36 +116,53 @@ def sandbox(
     force: ForceOption = False,
     preset: PresetOption = Preset.VA_CMS,
     actions_dispatch: DispatchOption = Dispatch.DETAILS,
+    pipelines: PipelinesOption = 1,
+    mix: MixOption = None,
 ) -> None:
     """Serve the sandbox: Jenkins, GitHub, Slack and the CMS on one port, in simulated time."""
     from oob.sandbox.configfile import PRESETS
     from oob.sandbox.faults import FaultPlan
+    from oob.sandbox.fleet import draw, parse_mix
     from oob.sandbox.options import Options
     from oob.sandbox.server import SandboxServer
 
     console = ctx.obj.console if isinstance(ctx.obj, AppContext) else AppContext().console
     _refuse_bad_input(scenario, write_config, force=force)
+    scenarios = draw(parse_mix(mix), pipelines, seed) if mix is not None else [scenario] * pipelines
     options = Options(
-        scenario=scenario,
+        scenario=scenarios[0],
         seed=seed,
         time_scale=time_scale,
         token=token,
         actions_dispatch=actions_dispatch.value,
         actions_layout=PRESETS[preset.value],
     )
-    server = SandboxServer(options, faults=FaultPlan(rate=faults, seed=seed), host=host, port=port)
+    fleet = scenarios if pipelines > 1 else None
+    plan = FaultPlan(rate=faults, seed=seed)
+    server = SandboxServer(options, faults=plan, host=host, port=port, scenarios=fleet)
     _stop_on_signals()
     server.start()
     try:
-        state = server.state()
-        if write_config is not None:
-            _write_config(write_config, server.url, token, preset.value)
-        _announce(console, server.url, state, options, faults=faults, written=write_config)
-        server.serve_forever()
+        _serve(console, server, write_config, preset.value, faults=faults)
     except KeyboardInterrupt:
         pass
     finally:
         server.stop()
+
+
+def _serve(
+    console: Console, server: SandboxServer, written: Path | None, preset: str, *, faults: float
+) -> None:
+    """Write the config if asked, say where everything is, and serve until stopped."""
+    options, fleet = server.options, server.scenarios
+    if written is not None:
+        _write_config(written, server.url, options.token, preset, len(fleet or [1]))
+    if fleet is None:
+        state = server.state()
+        _announce(console, server.url, state, options, faults=faults, written=written)
+    else:
+        _announce_fleet(console, server.url, fleet, options, written=written)
+    server.serve_forever()
 
 
 def _stop_on_signals() -> None:
@@ -151,12 +188,16 @@ def _refuse_bad_input(scenario: str, write_config: Path | None, *, force: bool) 
         )
 
 
-def _write_config(path: Path, url: str, token: str, preset: str) -> None:
+def _write_config(path: Path, url: str, token: str, preset: str, pipelines: int) -> None:
     """An oob.toml of `preset` pointing every service at the sandbox on `url`, with a [web]
-    table."""
-    from oob.sandbox.configfile import render_config
+    table; for a fleet, a [pipelines.NAME] table per pipeline."""
+    from oob.sandbox.configfile import render_config, render_fleet_config
+    from oob.sandbox.fleet import pipeline_names
 
-    text = render_config(url, token, sealed=True, web=True, preset=preset)
+    if pipelines > 1:
+        text = render_fleet_config(url, token, pipeline_names(pipelines), preset=preset)
+    else:
+        text = render_config(url, token, sealed=True, web=True, preset=preset)
     path.write_text(text, encoding="utf-8")
 
 
@@ -177,6 +218,31 @@ def _announce(
     lines = _banner(url, options.token, options.scenario, state)
     lines.append(f"  clock {clock}, faults {faults:g}, seed {options.seed}")
     lines.append(f"  scenarios: {', '.join(scenario_names())}")
+    if written is not None:
+        lines += _config_lines(written, options.token)
+    for line in lines:
+        console.print(line, markup=False, soft_wrap=True)
+    console.print("Ctrl-C stops the sandbox.", markup=False)
+
+
+def _announce_fleet(
+    console: Console, url: str, scenarios: list[str], options: Options, *, written: Path | None
+) -> None:
+    """Where the fleet's pipelines are, and which scenario each plays."""
+    from collections import Counter
+
+    from oob.sandbox.fleet import pipeline_names
+
+    names = pipeline_names(len(scenarios))
+    scale = options.time_scale
+    clock = "manual (POST /PNNN/_sandbox/advance)" if scale == 0 else f"{scale:g}x"
+    mix = ", ".join(f"{name} {count}" for name, count in Counter(scenarios).most_common())
+    lines = [
+        f"oob sandbox on {url}  ({len(names)} pipelines, {names[0]} to {names[-1]})",
+        f"  each under {url}/PNNN/: jenkins/, github, slack/api/, cms/, _sandbox/ (its state)",
+        f"  token {options.token}; one clock for all, {clock}, seed {options.seed}",
+        f"  scenarios: {mix}",
+    ]
     if written is not None:
         lines += _config_lines(written, options.token)
     for line in lines:

@@ -51,7 +51,7 @@ class SandboxApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one ASGI connection, counting the requests to each service."""
-        path = scope.get("path", "") if scope["type"] == "http" else ""
+        path = _route_path(scope) if scope["type"] == "http" else ""
         service = next((name for prefix, name in SERVICES if path.startswith(prefix)), None)
         if service is None:
             await self._app(scope, receive, send)
@@ -65,6 +65,14 @@ class SandboxApp:
             await send(message)
 
         await self._app(scope, receive, counted)
+
+
+def _route_path(scope: Scope) -> str:
+    """The request's path below the app's mount point (a fleet serves each world under its
+    pipeline's prefix, `root_path`; `path` holds the prefix too, as ASGI says)."""
+    path: str = scope.get("path", "")
+    root = scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
 
 
 def create_app(

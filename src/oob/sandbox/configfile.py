@@ -78,8 +78,54 @@ def render_config(
         *_people(base, pipeline, require_confirmation=require_confirmation),
         *(_web(token) if web else []),
     ]
-    used = "always" if sealed else "when the token variables are unset"
+    return "\n".join(lines + _sandbox(token, sealed=sealed))
+
+
+def render_fleet_config(base_url: str, token: str, names: list[str], preset: str = "va-cms") -> str:
+    """An oob.toml for a fleet sandbox at `base_url` (`oob.sandbox.fleet`): one
+    `[pipelines.NAME]` table per pipeline of `names`, whose services, CMS and checks are its
+    world's, under `base_url/NAME`; the shared tables are the first pipeline's. Sealed, with a
+    [web] table, as `oob sandbox --write-config` writes it."""
+    base = base_url.rstrip("/")
+    pipeline = load_pipeline()
+    first = f"{base}/{names[0]}"
+    lines = [
+        f"# oob.toml for the oob sandbox's fleet of {len(names)} pipelines at {base}",
+        "# Written by `oob sandbox --pipelines N --write-config`: each pipeline's services are",
+        "# its own world's, under its prefix.",
+    ]
+    for name in names:
+        lines += _pipeline(pipeline, preset=preset, table=f"pipelines.{name}")
+        lines += _fleet_services(f"{base}/{name}", f"pipelines.{name}")
     lines += [
+        *_services(first, "oob", pipeline),
+        *_audiences(),
+        *_people(first, pipeline, require_confirmation=True),
+        *_web(token),
+    ]
+    return "\n".join(lines + _sandbox(token, sealed=True))
+
+
+def _fleet_services(base: str, table: str) -> list[str]:
+    """What a fleet's pipeline overrides: where its world's services and CMS answer."""
+    return [
+        "",
+        f"[{table}.services.jenkins]",
+        f"url = {_q(base + '/jenkins/')}",
+        "",
+        f"[{table}.services.github]",
+        f"api_url = {_q(base + '/github')}",
+        f"web_url = {_q(base + WEB_PATH)}",
+        "",
+        f"[{table}.services.slack]",
+        f"api_url = {_q(base + '/slack/api/')}",
+        *_verify(base, f"{table}.verify", require_confirmation=True),
+    ]
+
+
+def _sandbox(token: str, *, sealed: bool) -> list[str]:
+    used = "always" if sealed else "when the token variables are unset"
+    return [
         "",
         f"# SANDBOX ONLY: the sandbox's fake credential, used {used}.",
         "# oob refuses it unless every service is on this machine.",
@@ -89,10 +135,11 @@ def render_config(
         f"sealed = {'true' if sealed else 'false'}",
         "",
     ]
-    return "\n".join(lines)
 
 
-def _pipeline(pipeline: Pipeline, merge_hold: str = "ask", preset: str = "va-cms") -> list[str]:
+def _pipeline(
+    pipeline: Pipeline, merge_hold: str = "ask", preset: str = "va-cms", table: str = "pipeline"
+) -> list[str]:
     gate = next(j for j in pipeline.jobs if j.kind == "tests")
     jobs = [(job.path, "jenkins", job.path, job.estimate_minutes) for job in pipeline.jobs]
     trigger = pipeline.release_job.path
@@ -102,10 +149,12 @@ def _pipeline(pipeline: Pipeline, merge_hold: str = "ask", preset: str = "va-cms
             (name, "github-actions", path, minutes) for name, path, minutes in stages
         ]
         trigger = stages[0][1]
-    lines = [
-        "",
-        "[pipeline]",
-        f"name = {_q(('va-cms' if preset == 'va-cms' else f'va-cms-{preset}') + ' (sandbox)')}",
+    lines = ["", f"[{table}]"]
+    if table == "pipeline":  # a [pipelines.NAME] table is named by its NAME
+        lines.append(
+            f"name = {_q(('va-cms' if preset == 'va-cms' else f'va-cms-{preset}') + ' (sandbox)')}"
+        )
+    lines += [
         f"test_gate = {_q(gate.path)}",
         f"release_trigger = {_q(trigger)}",
         "release_wait = 15",
@@ -116,10 +165,10 @@ def _pipeline(pipeline: Pipeline, merge_hold: str = "ask", preset: str = "va-cms
     if merge_hold != "ask":
         lines.append(f"merge_hold = {_q(merge_hold)}")
     for name, kind, minutes in MANUAL_STAGES:
-        lines += ["", "[[pipeline.stages]]", f"name = {_q(name)}", f'kind = "{kind}"']
+        lines += ["", f"[[{table}.stages]]", f"name = {_q(name)}", f'kind = "{kind}"']
         lines.append(f"estimate_minutes = {minutes:g}")
     for name, kind, path, minutes in jobs:
-        lines += ["", "[[pipeline.stages]]", f"name = {_q(name)}", f"kind = {_q(kind)}"]
+        lines += ["", f"[[{table}.stages]]", f"name = {_q(name)}", f"kind = {_q(kind)}"]
         lines += [f"job = {_q(path)}", f"estimate_minutes = {minutes:g}"]
     return lines
 
@@ -176,7 +225,6 @@ def _audiences() -> list[str]:
 
 def _people(base: str, pipeline: Pipeline, *, require_confirmation: bool) -> list[str]:
     """Roles of the simulated people, how the fix is verified, where the postmortem goes."""
-    login = f"{base}/cms/user/login"
     return [
         "",
         "# The simulated people; pick one with `--as NAME`.",
@@ -187,23 +235,31 @@ def _people(base: str, pipeline: Pipeline, *, require_confirmation: bool) -> lis
         'fix_confirmers = ["helpdesk"]',
         "allow_self_approval = false",
         "allow_asserted_identity = true",
-        "",
-        "[verify]",
-        f"shield_url = {_q(login)}",
-        f"require_confirmation = {'true' if require_confirmation else 'false'}",
-        "timeout_minutes = 30",
-        "",
-        "[[verify.checks]]",
-        'kind = "http"',
-        'name = "editor login page"',
-        f"url = {_q(login)}",
-        "expect_status = 200",
+        *_verify(base, "verify", require_confirmation=require_confirmation),
         "",
         "[postmortem]",
         f"repository = {_q(pipeline.postmortems_repository)}",
         f"base_branch = {_q(pipeline.postmortems_branch)}",
         'path = "Postmortems/{year}/{date}-{slug}.md"',
         "open_pull_request = true",
+    ]
+
+
+def _verify(base: str, table: str, *, require_confirmation: bool) -> list[str]:
+    """How the fix is verified: the CMS's editor login page answering."""
+    login = f"{base}/cms/user/login"
+    return [
+        "",
+        f"[{table}]",
+        f"shield_url = {_q(login)}",
+        f"require_confirmation = {'true' if require_confirmation else 'false'}",
+        "timeout_minutes = 30",
+        "",
+        f"[[{table}.checks]]",
+        'kind = "http"',
+        'name = "editor login page"',
+        f"url = {_q(login)}",
+        "expect_status = 200",
     ]
 
 

@@ -120,7 +120,8 @@ class CommitEndpoints(Shapes):
             page, per_page = paging(request)
             commits = comparison.commits[(page - 1) * per_page : page * per_page]
             last = last_page(len(comparison.commits), per_page)
-            path = f"/github/repositories/{repo.id}/compare/{base_ref}...{head_ref}"
+            prefix = request.scope.get("app_root_path", "")
+            path = f"{prefix}/github/repositories/{repo.id}/compare/{base_ref}...{head_ref}"
             pages = links(request.url.replace(path=path), page, last)
         html = f"{self._html(request)}/{repo.full_name}"
         data: dict[str, Any] = {

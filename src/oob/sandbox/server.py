@@ -6,6 +6,10 @@
         sandbox.state()        # what /_sandbox/state returns
 
 Port 0 (the default) picks a free port. `oob rehearse` and the tests use it in-process.
+
+With `scenarios`, it serves a fleet (`oob.sandbox.fleet`): one pipeline per scenario, each
+under its prefix (`sandbox.url + "/p001"`); `state`, `ledger` and `world` then take the
+pipeline's name.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import uvicorn
 from oob.sandbox.app import SandboxApp, create_app
 from oob.sandbox.errors import SandboxError
 from oob.sandbox.faults import DroppedConnection, FaultPlan
+from oob.sandbox.fleet import Fleet
 from oob.sandbox.world import Options, World
 
 
@@ -47,6 +52,7 @@ class SandboxServer:
         host: str = "127.0.0.1",
         port: int = 0,
         log_level: str = "warning",
+        scenarios: list[str] | None = None,
     ) -> None:
         self.options = options or Options()
         self.faults = faults or FaultPlan()
@@ -56,6 +62,8 @@ class SandboxServer:
         self._thread: threading.Thread | None = None
         self._server: Any = None
         self._app: SandboxApp | None = None
+        self.scenarios = scenarios
+        self._fleet: Fleet | None = None
 
     @property
     def url(self) -> str:
@@ -76,21 +84,34 @@ class SandboxServer:
         return self._app
 
     @property
+    def fleet(self) -> Fleet:
+        """The running fleet (a server started with `scenarios`)."""
+        if self._fleet is None:
+            raise SandboxError("the sandbox server is not running a fleet")
+        return self._fleet
+
+    @property
     def world(self) -> World:
         """The world the server plays."""
         return self.app.world
 
-    def state(self) -> dict[str, Any]:
-        """The same as GET /_sandbox/state."""
-        with self.world.session() as world:
+    def world_of(self, pipeline: str | None) -> World:
+        """The world of `pipeline` in a fleet; without one, the world the server plays."""
+        return self.world if pipeline is None else self.fleet.world(pipeline)
+
+    def state(self, pipeline: str | None = None) -> dict[str, Any]:
+        """The same as GET /_sandbox/state (of `pipeline`'s world in a fleet)."""
+        with self.world_of(pipeline).session() as world:
             return world.state()
 
-    def ledger(self) -> list[dict[str, Any]]:
-        """The same as GET /_sandbox/ledger."""
-        return self.world.ledger.entries()
+    def ledger(self, pipeline: str | None = None) -> list[dict[str, Any]]:
+        """The same as GET /_sandbox/ledger (of `pipeline`'s world in a fleet)."""
+        return self.world_of(pipeline).ledger.entries()
 
     def advance(self, seconds: float) -> float:
         """Move simulated time forward by `seconds`; returns the new simulated epoch time."""
+        if self._fleet is not None:
+            return self._fleet.clock.advance(seconds)
         return self.world.advance(seconds)
 
     def start(self) -> SandboxServer:
@@ -107,10 +128,14 @@ class SandboxServer:
         self.port = sock.getsockname()[1]
         # Absolute URLs the world hands out (status target_url) must point at this server.
         options = replace(self.options, public_url=self.url)
-        self._app = create_app(World(options), faults=self.faults)
+        app: Any
+        if self.scenarios is None:
+            app = self._app = create_app(World(options), faults=self.faults)
+        else:
+            app = self._fleet = Fleet(options, self.scenarios, self.url, self.faults)
         logging.getLogger("uvicorn.error").addFilter(_HideDroppedConnections())
         config = uvicorn.Config(
-            self._app,
+            app,
             log_level=self.log_level,
             access_log=False,
             lifespan="off",

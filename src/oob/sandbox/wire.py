@@ -32,8 +32,10 @@ def bearer(request: Request, *schemes: str) -> str | None:
 
 
 def origin(request: Request) -> str:
-    """`scheme://host:port` as the client addressed us, so absolute URLs we hand out work."""
-    return f"{request.url.scheme}://{request.url.netloc}"
+    """`scheme://host:port` as the client addressed us, so absolute URLs we hand out work;
+    with the prefix the sandbox is served under (a fleet's pipeline, `/p001`), where it is."""
+    prefix = request.scope.get("app_root_path", "")
+    return f"{request.url.scheme}://{request.url.netloc}{prefix}"
 
 
 async def body_params(request: Request) -> dict[str, Any]:

@@ -51,8 +51,11 @@ HOLD_CONTEXT = "oob/merge-hold"
 class World(Builds, Actions):
     """All state of the sandbox; use it inside `session()`, which locks it and brings it to now."""
 
-    def __init__(self, options: Options | None = None) -> None:
+    def __init__(self, options: Options | None = None, *, clock: SimClock | None = None) -> None:
+        """`clock`: one shared with other worlds (a fleet's, `oob.sandbox.fleet`), whose start
+        is this world's; by default the world has its own, starting at `options.start`."""
         self.options = options or Options()
+        self._shared_clock = clock
         self.history = load_history()
         self.lock = threading.RLock()
         self._build(self.options)
@@ -63,9 +66,13 @@ class World(Builds, Actions):
         self.options = options
         self.scenario = load_scenario(options.scenario)
         self.pipeline = self.scenario.paced(load_pipeline())
-        start = options.start if options.start is not None else float(math.floor(time.time()))
+        clock = self._shared_clock
+        if clock is None:
+            start = options.start if options.start is not None else float(math.floor(time.time()))
+            clock = SimClock(start, options.time_scale)
+        start = clock.start
         earliest = min(c.minutes for c in self.history.commits) * 60 + start
-        self._begin(SimClock(start, options.time_scale), earliest, options.seed)
+        self._begin(clock, earliest, options.seed)
         self.t0 = start
         self.ledger = Ledger()
         self.github_rate = GitHubRate(options.github_rate_limit)
