@@ -59,3 +59,6 @@ def test_a_deploy_in_a_following_workflow_run_is_followed(scenario: str, tmp_pat
     effects = result.side_effects
     assert effects["workflows_dispatched"] == {"release.yml": 1}
     check_deployment(effects, EXPECTED[scenario])
+    if EXPECTED[scenario] != "release_mismatch":  # the deploy run is timed like any build
+        changes = [s["change"] for s in result.reaction_latency_ms["samples"]]
+        assert sum(c.startswith("deploy.yml #") for c in changes) == 2, changes

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from oob.sandbox.actions_model import Run
 from oob.sandbox.jobs import Build
 from oob.sandbox.ledger import iso
 
@@ -59,29 +60,38 @@ def _build_state(build: Build) -> dict[str, Any]:
 
 
 def _actions_jobs(world: World) -> list[dict[str, Any]]:
-    """The Actions runs' jobs as builds of `workflow#job` (numbered by the run's id), as oob's
-    Actions adapter names them; only jobs that ran."""
+    """The Actions runs (as builds of `workflow`) and their jobs (of `workflow#job`), numbered
+    by the run's id, as oob's Actions adapter names them; only what ran."""
     paths: dict[str, list[dict[str, Any]]] = {}
     for run in reversed(world.runs):
+        if run.started is not None:
+            whole = _actions_build(run, run.conclusion, run.started, run.completed)
+            paths.setdefault(run.workflow.file, []).append(whole)
         for job in run.jobs:
             if job.started is None:
                 continue
-            data: dict[str, Any] = {
-                "number": run.id,
-                "result": job.conclusion,
-                "building": job.completed is None,
-                "sha": run.sha,
-                "parameters": dict(run.inputs),
-                "cause": f"{run.event} by {run.actor}",
-                "started": iso(job.started),
-                "ended": iso(job.completed) if job.completed is not None else None,
-                "during_scenario": True,
-            }
+            data = _actions_build(run, job.conclusion, job.started, job.completed)
             if job.name == "release":
                 data["released_sha"] = run.released_sha
                 data["release_tag"] = run.release_tag
             paths.setdefault(f"{run.workflow.file}#{job.name}", []).append(data)
     return [{"path": path, "builds": builds} for path, builds in paths.items()]
+
+
+def _actions_build(
+    run: Run, result: str | None, started: float, ended: float | None
+) -> dict[str, Any]:
+    return {
+        "number": run.id,
+        "result": result,
+        "building": ended is None,
+        "sha": run.sha,
+        "parameters": dict(run.inputs),
+        "cause": f"{run.event} by {run.actor}",
+        "started": iso(started),
+        "ended": iso(ended) if ended is not None else None,
+        "during_scenario": True,
+    }
 
 
 def _time(world: World) -> dict[str, Any]:
