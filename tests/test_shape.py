@@ -89,3 +89,15 @@ def test_no_code_points_at_a_file_outside_the_repository() -> None:
     outside = re.compile(r"DESIGN\.md|\.\./shared|/work/")
     cited = [_name(p) for p in _modules() if outside.search(p.read_text("utf-8"))]
     assert cited == []
+
+
+def test_the_otel_extra_is_what_dbos_imports_to_export_traces() -> None:
+    """oob imports nothing of its optional `otel` extra (DBOS's tracer does, once traces are
+    asked for; `oob.telemetry` only checks that it can), so the test above does not see it:
+    the extra names exactly the distributions `oob.telemetry` checks."""
+    from oob.telemetry import EXPORTER_MODULES
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"]
+    otel = project["optional-dependencies"]["otel"]
+    named = {_normal(re.split(r"[<>=!~\[; ]", d, maxsplit=1)[0]) for d in otel}
+    assert named == set(EXPORTER_MODULES)

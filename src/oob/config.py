@@ -37,6 +37,7 @@ from oob.config_services import (
 from oob.config_stages import Pipeline, Stage, StageKind
 from oob.config_types import ENV_NAME, Limit, Model, OneOf
 from oob.errors import ConfigError
+from oob.telemetry import Telemetry
 
 __all__ = [  # the [services] and [sandbox] sections are re-exported: a Config holds them
     "DEFAULT_CONFIG",
@@ -57,6 +58,7 @@ __all__ = [  # the [services] and [sandbox] sections are re-exported: a Config h
     "SlackService",
     "Stage",
     "StageKind",
+    "Telemetry",
     "Templates",
     "Verify",
     "Web",
@@ -254,6 +256,7 @@ class Config(Model):
     templates: Templates = Templates()
     sandbox: Sandbox | None = None
     web: Web | None = None
+    telemetry: Telemetry | None = Field(default=None, exclude_if=lambda value: value is None)
 
     source: Path | None = Field(default=None, exclude=True)
 

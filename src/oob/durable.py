@@ -2,7 +2,8 @@
 
 - `launch`/`shutdown`: DBOS in a process that executes runs (a worker, or a rehearsal): one
   database URL shared with the run store, the application version pinned to oob's, one
-  executor id per process, quiet logs, no Conductor.
+  executor id per process, quiet logs, no Conductor; traces exported only where asked
+  (`oob.telemetry`).
 - `client`: DBOS as a client, for any process that starts runs or wakes them.
 - `recover_executor`: DBOS's own recovery, aimed at one dead executor. DBOS offers it only as
   an internal (`DBOS._recover_pending_workflows`); `tests/test_durable.py` fails loudly when a
@@ -11,12 +12,15 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from oob import __version__
 
 if TYPE_CHECKING:
     from dbos import DBOSClient
+
+    from oob.telemetry import Traces
 
 APP_NAME = "oob"
 QUEUE = "oob-runs"
@@ -29,6 +33,7 @@ def launch(
     polling_seconds: float = 0.2,
     queue_polling_seconds: float | None = None,
     log_level: str = "WARNING",
+    traces: Traces | None = None,
 ) -> None:
     """Configure and launch DBOS in this process (which then executes runs).
 
@@ -56,10 +61,22 @@ def launch(
         # second keeps a woken run well within the second oob answers in.
         "notification_coalesce_sec": 0.1,
     }
+    if traces is not None:
+        # DBOS's tracer: a span per workflow and step, batched to the endpoint (its resource's
+        # service.name is the application's name, `oob`).
+        config["enable_otlp"] = True
+        config["otlp_traces_endpoints"] = [traces.endpoint]
+        config["otlp_attributes"] = traces.attributes
+        logging.getLogger("dbos").addFilter(exports_no_logs)
     DBOS(config=config)
     quiet_background_jobs()
     DBOS.launch()
     DBOS.register_queue(QUEUE, polling_interval_sec=queue_polling_seconds or polling_seconds)
+
+
+def exports_no_logs(record: logging.LogRecord) -> bool:
+    """Drop DBOS's warning that it exports no logs: oob exports traces only, on purpose."""
+    return not record.getMessage().startswith("OTLP is enabled but logger provider not set")
 
 
 # DBOS's background jobs (starting delayed workflows, cancelling timed-out ones) run every

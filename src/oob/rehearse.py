@@ -272,7 +272,7 @@ def _start_worker(
     started = threading.Event()
     runtime = make_runtime(store, services, drafts=drafts, tuning=Tuning.rehearsal(time_scale))
     polling = min(_people_look(time_scale), 0.05)  # how soon a waiting run reads a message
-    options = WorkerOptions(heartbeat_seconds=0.5, polling_seconds=polling, log_level=log_level)
+    options = WorkerOptions.rehearsal(polling, log_level)
     worker = threading.Thread(
         target=serve,
         args=(runtime, url, options, stop, lambda _line: started.set()),

@@ -33,6 +33,7 @@ from oob.store import Store, Worker
 if TYPE_CHECKING:
     from oob.config import Config
     from oob.ports import Connections
+    from oob.telemetry import Traces
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,20 @@ class WorkerOptions:
     queue_polling_seconds: float | None = None
     exit_when_idle_seconds: float | None = None  # None: serve until stopped
     log_level: str = "WARNING"
+    traces: Traces | None = None  # where DBOS exports the runs' traces (`oob.telemetry`)
+
+    @classmethod
+    def rehearsal(cls, polling_seconds: float, log_level: str) -> WorkerOptions:
+        """A rehearsal's worker: it beats often, and exports traces where the environment says
+        (a rehearsal reads no config; an endpoint that is no URL raises ConfigError)."""
+        from oob.telemetry import traces
+
+        return cls(
+            heartbeat_seconds=0.5,
+            polling_seconds=polling_seconds,
+            log_level=log_level,
+            traces=traces(None),
+        )
 
 
 def make_runtime(
@@ -194,6 +209,19 @@ def pending_other_versions() -> list[str]:
     return [w.workflow_id for w in pending if w.app_version not in (None, __version__)]
 
 
+def launch(url: str, executor: str, options: WorkerOptions) -> None:
+    """Launch DBOS in this process as executor `executor`, polling, logging and exporting
+    traces as `options` say."""
+    durable.launch(
+        url,
+        executor,
+        polling_seconds=options.polling_seconds,
+        queue_polling_seconds=options.queue_polling_seconds or 4 * options.polling_seconds,
+        log_level=options.log_level,
+        traces=options.traces,
+    )
+
+
 def serve(
     runtime: Runtime,
     url: str,
@@ -209,13 +237,7 @@ def serve(
     host = socket.gethostname()
     store.beat(me, host=host, pid=os.getpid(), version=__version__)
     bind(runtime)
-    durable.launch(
-        url,
-        me,
-        polling_seconds=options.polling_seconds,
-        queue_polling_seconds=options.queue_polling_seconds or 4 * options.polling_seconds,
-        log_level=options.log_level,
-    )
+    launch(url, me, options)
     say(f"worker {me} executing runs (oob {__version__})")
     for other in pending_other_versions():
         say(f"run {other} is pending under another oob version; only that version resumes it")

@@ -350,15 +350,19 @@ def worker(
     from oob.adapters.retry import RetryPolicy
     from oob.procedure import Tuning
     from oob.store import database_url, redact_url, state_dir
+    from oob.telemetry import traces
     from oob.worker import WorkerOptions, make_runtime, serve
 
     obj: AppContext = ctx.obj
+    exported = traces(obj.config.telemetry)
     url = database_url()
     store = local_store(obj)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     tuning = Tuning(poll_seconds=poll_seconds, time_scale=time_scale)
-    options = WorkerOptions(lease_seconds=lease_seconds, exit_when_idle_seconds=exit_when_idle)
+    options = WorkerOptions(
+        lease_seconds=lease_seconds, exit_when_idle_seconds=exit_when_idle, traces=exported
+    )
     obj.console.print(f"database {redact_url(url)}")
     if metrics_port is not None:
         _serve_metrics(metrics_port, metrics_address)

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from oob.config import Config
+    from oob.telemetry import Traces
     from oob.web.app import Settings
 
 # Said by `oob serve` when no shared key is configured (`[web] session_key_env`).
@@ -52,8 +53,10 @@ def serve(
         )
 
     from oob.store import database_url, redact_url
+    from oob.telemetry import traces
     from oob.web.server import serve_dashboard
 
+    exported = traces(config.telemetry) if worker else None
     url = database_url()
     with ExitStack() as stack:
         settings = _settings(config, url, stack, host=host, time_scale=time_scale)
@@ -62,7 +65,7 @@ def serve(
         def say(line: str) -> None:
             obj.console.print(line, soft_wrap=True)  # whole lines, whatever the width
 
-        execute = _runs_executor(settings, url, stack, say=say) if worker else None
+        execute = _runs_executor(settings, url, stack, exported, say=say) if worker else None
         shown = f"[{host}]" if ":" in host else host
         say(f"oob dashboard on http://{shown}:{port}/ (runs in {redact_url(url)})")
         if config.web.session_key_env is None:
@@ -105,7 +108,12 @@ def _settings(
 
 
 def _runs_executor(
-    settings: Settings, url: str, stack: ExitStack, *, say: Callable[[str], None]
+    settings: Settings,
+    url: str,
+    stack: ExitStack,
+    exported: Traces | None,
+    *,
+    say: Callable[[str], None],
 ) -> Callable[[threading.Event], None]:
     """What `oob worker` does, to run in a thread of the dashboard's process until stopped."""
     from oob.adapters.pool import Pool
@@ -124,6 +132,6 @@ def _runs_executor(
     )
 
     def execute(stop: threading.Event) -> None:
-        serve(runtime, url, WorkerOptions(), stop, say=say)
+        serve(runtime, url, WorkerOptions(traces=exported), stop, say=say)
 
     return execute
