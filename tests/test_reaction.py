@@ -75,3 +75,25 @@ def test_each_change_is_answered_by_its_own_event_in_the_run_clock() -> None:
     assert figures["max"] == pytest.approx(200.0)
     # A build the run did not follow is no change it waited on.
     assert not any("#6" in change for change in got)
+
+
+def test_a_build_already_running_when_the_run_began_counts_only_its_end() -> None:
+    """The run follows the fix's staging build from its first look: the build's start came
+    before the run did, so it is no change the run waited on; its end is."""
+    state = {
+        "jobs": [
+            {
+                "path": "testing/cms",
+                "builds": [
+                    {"number": 3, "started": stamp(-30), "ended": stamp(40), "parameters": {}}
+                ],
+            }
+        ]
+    }
+    events = [
+        event(1, 0, "run.requested"),
+        event(2, 2, KIND_BUILD_STARTED, **build("testing/cms", 3, -30)),
+        event(3, 41, KIND_BUILD_FINISHED, **build("testing/cms", 3, -30)),
+    ]
+    got = {s["change"]: s["ms"] for s in latency(state, events, "gate", 1)["samples"]}
+    assert got == pytest.approx({"testing/cms #3 ended": 1000.0})

@@ -136,12 +136,23 @@ class Report:
     status: StatusFinding
     branch: BranchFinding
     stage: str | None  # the pipeline stage the fix is at now; None once past the gate
+    following: Build | None = None  # the running build carrying the fix to the gate, if any
     problems: tuple[Finding, ...] = ()
     warnings: tuple[Finding, ...] = field(default=())
 
     @property
     def ready(self) -> bool:
         return not self.problems
+
+    @property
+    def expected_finish(self) -> datetime | None:
+        """When the build carrying the fix should end (by its server's estimate)."""
+        if self.gate.expected_finish is not None or self.following is None:
+            return self.gate.expected_finish
+        build = self.following
+        if not build.estimated_seconds:
+            return None
+        return build.started_at + timedelta(seconds=build.estimated_seconds)
 
     @property
     def reasons(self) -> tuple[str, ...]:
@@ -214,7 +225,11 @@ def preflight(
     gate = _gate(pipeline.gate, build_server, contains, clock)
     status = _status(code_host, fix.sha, config.services.github.required_contexts)
     branch = _branch(code_host, fix.sha, config.services.github.branch)
-    stage = None if gate.state is GateState.PASSED else _stage(config, gate, build_server, contains)
+    stage, following = (
+        (None, None)
+        if gate.state is GateState.PASSED
+        else _stage(config, gate, build_server, contains)
+    )
     problems = [*_status_problems(status, fix), *_branch_problems(branch)]
     warnings = []
     build = gate.build
@@ -247,6 +262,7 @@ def preflight(
         status=status,
         branch=branch,
         stage=stage,
+        following=following,
         problems=tuple(problems),
         warnings=tuple(warnings),
     )
@@ -319,20 +335,21 @@ def _gate(
 
 def _stage(
     config: Config, gate: GateFinding, build_server: BuildServer, contains: _Containment
-) -> str:
-    """Where the fix is in the pipeline, for the time-to-restore estimate."""
+) -> tuple[str, Build | None]:
+    """Where the fix is in the pipeline (for the time-to-restore estimate), and the running
+    build carrying it there, if one is."""
     pipeline = config.pipeline
     if gate.state is GateState.RUNNING:
-        return pipeline.gate.name
+        return pipeline.gate.name, gate.build
     before = pipeline.stages[: pipeline.index(pipeline.test_gate)]
     built = [s for s in before if s.kind.builds]
     for stage in reversed(built):
         passed, running, _ = _search(stage, build_server, contains)
         if running is not None:
-            return stage.name
+            return stage.name, running
         if passed is not None:
-            return pipeline.stages[pipeline.stages.index(stage) + 1].name
-    return built[0].name if built else pipeline.gate.name
+            return pipeline.stages[pipeline.stages.index(stage) + 1].name, None
+    return (built[0].name if built else pipeline.gate.name), None
 
 
 def _status(code_host: CodeHost, sha: str, required: list[str]) -> StatusFinding:

@@ -90,7 +90,9 @@ def _build_changes(state: dict[str, Any], events: list[Event], gate: str) -> Ite
         for build in job["builds"]:
             name = f"{job['path']} #{build['number']}"
             if (job["path"], build["number"]) in followed:
-                yield from _followed(name, job["path"], build, shielded == name)
+                changes = _followed(name, job["path"], build, shielded == name)
+                # A build already running when the run began was no change it waited for.
+                yield from (c for c in changes if c.at >= begun)
             elif job["path"].lower() == gate.lower() and build["ended"]:
                 ended = epoch(build["ended"])
                 if ended >= begun:
@@ -188,15 +190,17 @@ def sample(what: str, changed: float, acted: float, time_scale: float) -> dict[s
 
 
 def critical_path(state: dict[str, Any], events: list[Event]) -> float:
-    """The simulated seconds the builds the run followed took, until each ended or the run
-    did: the floor no orchestration can beat."""
+    """The simulated seconds the builds the run followed took while it ran, until each ended
+    or the run did: the floor no orchestration can beat."""
     followed = {(b.job, b.number) for b in builds(events)}
+    begun = events[0].at.timestamp() if events else 0.0
     total = 0.0
     for job in state["jobs"]:
         for build in job["builds"]:
             if (job["path"], build["number"]) in followed:
                 ended = epoch(build["ended"]) if build["ended"] else float(state["sim_epoch"])
-                total += ended - epoch(build["started"])
+                # A build already running when the run began counts from then.
+                total += max(0.0, ended - max(epoch(build["started"]), begun))
     return total
 
 

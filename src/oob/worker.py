@@ -90,7 +90,9 @@ def make_runtime(
             code_host=services.code_host(config),
             clock=clock,
         )
-        return Readiness(report.ready, report.reasons, report.stage, report.gate.expected_finish)
+        return Readiness(
+            report.ready, report.reasons, report.stage, report.expected_finish, report.following
+        )
 
     def postmortem(config: Config, run_id: str) -> tuple[str | None, str | None]:
         code_host = services.code_host(config)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
 import pytest
 
 from oob.commands import Control
+from oob.ports import Build
 from oob.procedure import Readiness
 from oob.store import RunRequest, RunState, Store
 from tests.procedure.doubles import FIX, RELEASE, Script
@@ -386,3 +388,56 @@ def test_without_a_signing_secret_no_message_carries_buttons(harness: Harness) -
     assert harness.end(run.id).outcome is RunState.RESOLVED
     assert harness.chat.buttons == {}
     assert harness.chat.settled == []
+
+
+def _staging(job: str, building: bool) -> Build:
+    return Build(
+        job=job,
+        number=1,
+        url=f"http://jenkins/job/{job}/1/",
+        building=building,
+        result=None if building else "SUCCESS",
+        started_at=datetime(2026, 12, 6, 9, 0, tzinfo=UTC),
+        duration_seconds=0 if building else 60,
+        estimated_seconds=60,
+        sha=FIX,
+    )
+
+
+TESTING, GATE = "testing/cms", "testing/cms-post-deploy-tests-staging"
+
+
+@pytest.mark.parametrize(
+    "readiness",
+    [
+        [
+            Readiness(
+                False, ("testing/cms #1 tests the fix",), TESTING, None, _staging(TESTING, True)
+            ),
+            Readiness(
+                False, ("testing/cms #1 tests the fix",), TESTING, None, _staging(TESTING, True)
+            ),
+            Readiness(False, ("the post-deploy tests run",), GATE, None, _staging(GATE, True)),
+            Readiness(True),
+        ]
+    ],
+)
+def test_preflight_follows_the_fix_through_staging_build_by_build(harness: Harness) -> None:
+    """While pre-flight waits, the run shows (and reacts to) each build carrying the fix to the
+    gate as it starts and ends, once each."""
+    for job in (TESTING, GATE):
+        harness.builds.made[job] = [_staging(job, building=False)]
+    run = harness.start()
+    approve(harness, run)
+    assert harness.end(run.id).outcome is RunState.RESOLVED
+    events = harness.store.events(run.id)
+    kinds = [e.kind for e in events]
+    staged = [e.summary for e in events if e.summary.startswith("testing/")]
+    assert staged == [
+        "testing/cms #1 started",
+        "testing/cms #1 ended SUCCESS",
+        "testing/cms-post-deploy-tests-staging #1 started",
+        "testing/cms-post-deploy-tests-staging #1 ended SUCCESS",
+    ]
+    last = max(i for i, e in enumerate(events) if e.summary.startswith("testing/"))
+    assert last < kinds.index("preflight.passed")

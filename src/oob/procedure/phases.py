@@ -70,11 +70,24 @@ def approval(flow: Flow) -> None:
 
 
 def preflight(flow: Flow) -> None:
+    """Wait until the fix is ready to release. While a build carries it to the test gate, the
+    run follows that build alone (its start and end in the timeline, one look at it at a time,
+    paced by its estimate), and asks the whole pre-flight again only once it has ended."""
     flow.move(RunState.PREFLIGHT)
     flow.begin(Phase.PREFLIGHT)
+    pace = flow.tuning.pace
     said: tuple[str, ...] = ()
+    ended: datetime | None = None  # when the last build carrying the fix ended
+    seen: set[tuple[str, int]] = set()  # the builds followed: each once
     while True:
         readiness = flow.fx.readiness(flow.run_id, flow.request["fix_sha"])
+        carrying = readiness.build
+        if carrying is not None and (carrying.job, carrying.number) in seen:
+            carrying = None  # followed already to its end; the server is behind
+        if carrying is not None:
+            seen.add((carrying.job, carrying.number))
+            record_started(flow, carrying)
+            ended = None
         if readiness.ready:
             stage = readiness.stage or flow.plan.pipeline.release_trigger
             flow.eta_minutes = eta_from(flow, stage)
@@ -85,8 +98,24 @@ def preflight(flow: Flow) -> None:
         if readiness.reasons != said:
             said = readiness.reasons
             flow.record(PreflightWaiting(said), "waiting: " + "; ".join(said))
-        ends = Due(readiness.expected, flow.tuning.pace.widest) if readiness.expected else None
+        if carrying is not None:
+            done = _until_ended(flow, carrying)
+            ended = done.started_at + timedelta(seconds=done.duration_seconds)
+            continue
+        if ended is not None:  # the next stage's build starts once its quiet period is over
+            look(flow, start_after(ended, pace))
+            continue
+        look(flow, Due(readiness.expected, pace.widest) if readiness.expected else None)
+
+
+def _until_ended(flow: Flow, build: Build) -> Build:
+    """Look at `build` alone until it ends; record its end."""
+    ends = build_end(build.started_at, build.estimated_seconds, flow.tuning.pace)
+    while build.building:
         look(flow, ends)
+        build = flow.fx.build(build.job, build.number)
+    record_finished(flow, build)
+    return build
 
 
 def queue(flow: Flow) -> None:

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from oob.clock import Clock
     from oob.config import Config
     from oob.messages import Messages
-    from oob.ports import BuildServer, Chat, CodeHost, Connections, Deployments, Probe
+    from oob.ports import Build, BuildServer, Chat, CodeHost, Connections, Deployments, Probe
     from oob.store import Store
 
 
@@ -33,6 +33,7 @@ class Readiness:
     reasons: tuple[str, ...] = ()
     stage: str | None = None  # the pipeline stage the fix is at now; None when past the gate
     expected: datetime | None = None  # when the test gate's running build should finish
+    build: Build | None = None  # the running build carrying the fix to the gate, if one is
 
 
 @dataclass(frozen=True)
