@@ -267,9 +267,14 @@ class Store:
             return decisions.taken(conn, self._events, run_id)
 
     def _row(self, conn: sa.Connection, run_id: str, *, lock: bool = False) -> Mapping[Any, Any]:
-        """The row of run `run_id` (locked until the transaction ends, with `lock`)."""
+        """The row of run `run_id` (locked until the transaction ends, with `lock`).
+
+        The lock is PostgreSQL's FOR NO KEY UPDATE: it orders the run's state changes and
+        decisions, but lets an event of the run be inserted meanwhile (the insert's foreign key
+        takes a key-share lock on the row). FOR UPDATE blocked that insert, and a decision
+        (row, then the chain's lock) deadlocked with an append (chain, then the row)."""
         query = self._runs.select().where(self._runs.c.id == run_id)
-        row = conn.execute(query.with_for_update() if lock else query).first()
+        row = conn.execute(query.with_for_update(key_share=True) if lock else query).first()
         if row is None:
             raise RunNotFound(f"no run {run_id!r}", hint="list the runs with `oob runs`")
         return row._mapping

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -203,3 +204,28 @@ def test_an_event_key_taken_by_another_kind_is_a_loud_error(store: Store) -> Non
     assert again.kind == "a"
     with pytest.raises(ProcedureError, match="taken by a a event, not b"):
         store.append_event("r1", actor="oob", source=Source.WORKER, kind="b", summary="s", key="k")
+
+
+@pytest.mark.postgres
+def test_an_event_is_appended_while_a_decision_holds_its_run(postgres_url: str) -> None:
+    """A decision locks its run's row, then the run's chain; a worker appending an event holds
+    the chain while its insert checks that the run exists (a key-share lock on the same row).
+    The decision's row lock must not block that check: with FOR UPDATE the two deadlocked on
+    PostgreSQL (bench/fleet.py, 10 runs on 4 workers: DeadlockDetected in Control.confirm_fix)."""
+    store = Store(postgres_url, clock=StepClock())
+    store.create_run(a_request(), PLAN, run_id="r1")
+    appended = threading.Event()
+
+    def append() -> None:
+        store.append_event("r1", actor="oob", source=Source.WORKER, kind="note", summary="x")
+        appended.set()
+
+    thread = threading.Thread(target=append)
+    with store._tx() as conn:
+        store._row(conn, "r1", lock=True)  # as decide() holds it
+        thread.start()
+        appended.wait(30)
+        held = appended.is_set()
+    thread.join()
+    store.close()
+    assert held, "the append waited for the decision's lock on the run's row"
