@@ -57,15 +57,7 @@ class Killer:
         return self
 
     def __exit__(self, *_exc: object) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in self.processes:
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(10)
+        stop_processes(self.processes)
 
     def watch(self, run_id: str, stop: threading.Event) -> None:
         """Kill the worker when the run reaches the crash's step, in a thread of its own."""
@@ -109,6 +101,20 @@ class Killer:
             time.sleep(0.02)
         log_text = (self.home / f"worker-{number}.log").read_text("utf-8", "replace")
         raise RuntimeError(f"the rehearsal's worker did not start: {log_text[-2000:]}")
+
+
+def stop_processes(processes: list[subprocess.Popen[bytes]]) -> None:
+    """Stop `oob worker` processes: SIGTERM to all, then SIGKILL to those still there after
+    30 seconds."""
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
 
 
 class People:

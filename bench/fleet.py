@@ -1,0 +1,361 @@
+"""Fleet benchmark (issue 15), first version: one run on each pipeline of a fleet sandbox, executed
+by `oob worker` processes sharing one PostgreSQL database.
+
+It starts the sandbox with `--runs` pipelines (`oob.sandbox.fleet`, scenarios drawn from `--mix`
+with `--seed`) in this process, writes its config (`[pipelines.pNNN]` tables), creates a fresh
+database on `--database-url`'s server (dropped at the end), starts `--workers` `oob worker`
+processes on it, starts one run per pipeline (`oob.commands.Control.start`, as `oob deploy
+--pipeline pNNN --detach` does), and lets the simulated people decide through `Control`: the
+product owner approves, the operator overrides a spuriously failing required test, helpdesk
+confirms the fix once editors can log in (`oob.simulated.People`, one thread for all runs).
+When every run has ended it prints, as JSON: the outcomes by scenario against the right one,
+the wall time, duplicate side effects in each world's ledger (`oob.rehearse.side_effects`: a
+build of a job triggered twice, a chat message posted twice under one idempotency key, more
+than one postmortem pull request), peak RSS and CPU seconds of each worker (/proc), the most
+PostgreSQL connections to the database seen (pg_stat_activity), GitHub requests counted against
+the rate limit per run, and the p50/p95 reaction latency across all runs (`oob.reaction`).
+
+Run: .venv/bin/python bench/fleet.py [--runs 5] [--workers 4] [--time-scale 300]
+     [--mix happy=0.8,wrong-commit=0.1,flaky-cypress=0.1] [--database-url URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+
+from idle import cpu_seconds
+from soak import EXPECTED
+
+from oob.clock import EpochClock
+from oob.commands import Control
+from oob.config import Config, parse
+from oob.sandbox.configfile import render_fleet_config
+from oob.sandbox.fleet import draw, parse_mix
+from oob.sandbox.server import SandboxServer
+from oob.sandbox.world import Options
+from oob.simulated import OPERATOR, People, stop_processes
+from oob.store import RunRequest, Source, Store, sqlalchemy_url
+
+DATABASE = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@contextmanager
+def fresh_database(server_url: str) -> Iterator[str]:
+    """A new database on `server_url`'s server, dropped afterwards (with its connections)."""
+    import sqlalchemy as sa
+
+    name = f"oob_fleet_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(sqlalchemy_url(server_url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield server_url.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+class Workers:
+    """`oob worker` processes on the database, stopped with SIGTERM at the end."""
+
+    def __init__(self, count: int, config: Path, url: str, home: Path, time_scale: float) -> None:
+        self.count, self.config, self.url, self.home = count, config, url, home
+        self.time_scale = time_scale
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def start(self, store: Store) -> Workers:
+        from oob.procedure.runtime import Tuning
+
+        env = {**os.environ, "OOB_HOME": str(self.home), "OOB_DATABASE_URL": self.url}
+        poll = Tuning.rehearsal(self.time_scale).poll_seconds
+        for number in range(self.count):
+            command = [sys.executable, "-m", "oob", "--config", str(self.config), "worker"]
+            command += ["--time-scale", str(self.time_scale), "--poll-seconds", str(poll)]
+            with (self.home / f"worker-{number}.log").open("wb") as log:
+                self.processes.append(
+                    subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+                )
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            beating = {w.pid for w in store.workers() if w.heartbeat_at > w.started_at}
+            if all(p.pid in beating for p in self.processes):
+                return self
+            if any(p.poll() is not None for p in self.processes):
+                break
+            time.sleep(0.1)
+        raise SystemExit(f"the workers did not start; see {self.home}/worker-*.log")
+
+    def figures(self) -> list[dict[str, Any]]:
+        """Peak RSS and CPU seconds of each worker so far."""
+        found = []
+        for process in self.processes:
+            status = Path(f"/proc/{process.pid}/status").read_text()
+            peak = next(line.split()[1] for line in status.splitlines() if line[:6] == "VmHWM:")
+            found.append(
+                {
+                    "pid": process.pid,
+                    "peak_rss_mb": round(int(peak) / 1024, 1),
+                    "cpu_seconds": round(cpu_seconds(process.pid), 1),
+                }
+            )
+        return found
+
+    def stop(self) -> None:
+        stop_processes(self.processes)
+
+
+class Connections:
+    """The most connections to the database pg_stat_activity showed, sampled every second."""
+
+    def __init__(self, url: str) -> None:
+        import sqlalchemy as sa
+
+        self.name = url.rsplit("/", 1)[1]
+        self.engine = sa.create_engine(sqlalchemy_url(url), pool_size=1)
+        self.most = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        import sqlalchemy as sa
+
+        query = sa.text("SELECT count(*) FROM pg_stat_activity WHERE datname = :name")
+        while not self.stop.is_set():
+            with self.engine.connect() as connection:
+                count = int(connection.execute(query, {"name": self.name}).scalar_one())
+            self.most = max(self.most, count - 1)  # not this sampler's own
+            self.stop.wait(1)
+
+    def __enter__(self) -> Connections:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop.set()
+        self.thread.join(10)
+        self.engine.dispose()
+
+
+class FleetPeople(People):
+    """The simulated people of one run, deciding through `Control` instead of Slack."""
+
+    control: Control
+
+    def click(self, person: str, action: str) -> None:
+        if action == "approve":
+            self.control.approve(self.run_id, person, source=Source.SIMULATED)
+        elif action == "confirm-fix":
+            self.control.confirm_fix(self.run_id, person, source=Source.SIMULATED)
+        else:
+            raise ValueError(f"no simulated decision {action}")
+
+    def look(self) -> bool:
+        """Act if it is their turn; False once the run has ended."""
+        from oob.errors import OobError
+
+        try:
+            return self._look()
+        except (OobError, OSError) as exc:
+            self.troubles.append(f"{type(exc).__name__}: {exc}")
+            return True
+
+
+class OneWorld:
+    """What `People` reads of the sandbox: one pipeline's world's state."""
+
+    def __init__(self, sandbox: SandboxServer, pipeline: str) -> None:
+        self.sandbox, self.pipeline = sandbox, pipeline
+
+    def state(self) -> dict[str, Any]:
+        return self.sandbox.state(self.pipeline)
+
+
+def start_runs(
+    sandbox: SandboxServer, config: Config, store: Store, services: Any
+) -> dict[str, FleetPeople]:
+    """One run per pipeline, each with its people, by pipeline."""
+    control = Control(store, store.url)
+    people: dict[str, FleetPeople] = {}
+    for name in config.pipeline_names:
+        plan = config.for_pipeline(name)
+        state = sandbox.state(name)
+        wait = sandbox.world_of(name).scenario.release_wait or plan.pipeline.release_wait
+        request = RunRequest(
+            pipeline=plan.pipeline.name,
+            requester=OPERATOR,
+            fix_sha=str(state["fix_sha"]),
+            symptoms="editors cannot log in to the CMS",
+            cause="a bad module update",
+            fix_summary="revert the module update",
+            affects="all CMS editors",
+            release_wait_minutes=wait,
+        )
+        run = control.start(plan, request)
+        world: Any = OneWorld(sandbox, name)
+        person = FleetPeople(
+            store=store,
+            config=plan,
+            code_host=services.code_host(plan),
+            sandbox=world,
+            run_id=run.id,
+        )
+        person.control = control
+        people[name] = person
+    return people
+
+
+def play(people: dict[str, FleetPeople], look: float, timeout: float) -> list[str]:
+    """Let the people act until every run has ended; the pipelines whose run has not, at
+    `timeout` (real seconds)."""
+    from oob.procedure import finished
+
+    deadline = time.monotonic() + timeout
+    waiting = dict(people)
+    while waiting and time.monotonic() < deadline:
+        for name, person in list(waiting.items()):
+            if not person.look() and finished(person.store.events(person.run_id)):
+                del waiting[name]
+        time.sleep(look)
+    return sorted(waiting)
+
+
+def duplicates(
+    effects: dict[str, Any], ledger: list[dict[str, Any]], seen: Counter[str]
+) -> list[str]:
+    """The side effects of one run's world done more than once; `seen` counts those looked at."""
+    from oob.messages import MessageKey
+
+    builds = effects["jenkins_builds_triggered"]
+    found = [f"{job} triggered {n} times" for job, n in builds.items() if n > 1]
+    keys: Counter[str] = Counter()
+    for entry in ledger:
+        if entry["service"] == "slack" and entry["path"].endswith("chat.postMessage"):
+            payload = entry["summary"].get("event_payload") or {}
+            if MessageKey.parse(str(payload.get("key", ""))) is not None:
+                keys[str(payload["key"])] += 1
+    found += [f"message {key} posted {n} times" for key, n in keys.items() if n > 1]
+    if effects["pull_requests_opened"] > 1:
+        found.append(f"{effects['pull_requests_opened']} pull requests")
+    seen["builds_triggered"] += sum(builds.values())
+    seen["messages_posted"] += sum(keys.values())
+    seen["pull_requests_opened"] += effects["pull_requests_opened"]
+    return found
+
+
+def report(
+    sandbox: SandboxServer, people: dict[str, FleetPeople], gate: str, time_scale: float
+) -> dict[str, Any]:
+    """Outcomes by scenario, duplicates, GitHub requests and reaction latency, over all runs."""
+    from oob.events import Ended
+    from oob.reaction import latency, percentiles
+    from oob.rehearse import side_effects
+
+    outcomes: dict[str, Counter[str]] = {}
+    wrong, duplicated, latencies, github = [], {}, [], []
+    seen: Counter[str] = Counter()
+    for name, person in people.items():
+        run = person.store.run(person.run_id)
+        events = person.store.events(person.run_id)
+        scenario = sandbox.world_of(name).scenario.name
+        outcome = run.outcome.value if run.outcome else "none"
+        outcomes.setdefault(scenario, Counter())[outcome] += 1
+        if outcome != EXPECTED.get(scenario):
+            reason = next((e.reason for e in map(Ended.of, events) if e is not None), None)
+            wrong.append(f"{name} ({scenario}): {outcome}: {reason}")
+        ledger = sandbox.ledger(name)
+        found = duplicates(side_effects(ledger), ledger, seen)
+        if found:
+            duplicated[name] = found
+        state = sandbox.state(name)
+        samples = latency(state, events, gate, time_scale)["samples"]
+        latencies += [s["ms"] for s in samples]
+        github.append(int(state["github"]["requests_counted"]))
+    return {
+        "outcomes": {s: dict(c) for s, c in sorted(outcomes.items())},
+        "not_expected": wrong,
+        "duplicate_side_effects": duplicated,
+        "side_effects_looked_at": dict(seen),
+        "github_requests_counted_per_run": percentiles([float(n) for n in github]),
+        "reaction_latency_ms": percentiles(latencies),
+        "reaction_samples": len(latencies),
+        "troubles": sum(len(p.troubles) for p in people.values()),
+    }
+
+
+def bench(args: argparse.Namespace) -> dict[str, Any]:
+    from oob.adapters.pool import Pool
+    from oob.adapters.retry import RetryPolicy
+
+    scenarios = draw(parse_mix(args.mix), args.runs, args.seed)
+    options = Options(time_scale=args.time_scale, seed=args.seed)
+    with ExitStack() as stack:
+        url = stack.enter_context(fresh_database(args.database_url))
+        sandbox = stack.enter_context(SandboxServer(options, scenarios=scenarios))
+        home = args.logs or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="oob-")))
+        home.mkdir(parents=True, exist_ok=True)
+        path = home / "oob.toml"
+        path.write_text(render_fleet_config(sandbox.url, options.token, sandbox.fleet.names))
+        config = parse(path.read_text(encoding="utf-8"), path)
+        store = Store(url, clock=EpochClock(sandbox.fleet.clock.now))
+        stack.callback(store.close)
+        workers = Workers(args.workers, path, url, home, args.time_scale)
+        stack.callback(workers.stop)
+        workers.start(store)
+        connections = stack.enter_context(Connections(url))
+        policy = RetryPolicy(time_scale=args.time_scale)
+        services = stack.enter_context(Pool(config, policy=policy))
+        began = time.monotonic()
+        people = start_runs(sandbox, config, store, services)
+        started = time.monotonic() - began
+        unfinished = play(people, args.look, args.timeout)
+        wall = time.monotonic() - began
+        gate = config.for_pipeline(config.pipeline_names[0]).pipeline.gate.job or ""
+        return {
+            "runs": args.runs,
+            "workers": args.workers,
+            "time_scale": args.time_scale,
+            "mix": args.mix,
+            "seed": args.seed,
+            "wall_seconds": round(wall, 1),
+            "seconds_to_start_all_runs": round(started, 1),
+            "unfinished": unfinished,
+            **report(sandbox, people, gate, args.time_scale),
+            "workers_figures": workers.figures(),
+            "postgres_connections_most": connections.most,
+            "load_average": os.getloadavg(),
+        }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=5, help="pipelines, one run each")
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--time-scale", type=float, default=300)
+    parser.add_argument("--mix", default="happy=0.8,wrong-commit=0.1,flaky-cypress=0.1")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--database-url", default=DATABASE)
+    parser.add_argument("--look", type=float, default=0.5, help="real seconds between looks")
+    parser.add_argument("--logs", type=Path, help="keep the config and workers' logs here")
+    parser.add_argument("--timeout", type=float, default=1800, help="real seconds at most")
+    result = bench(parser.parse_args())
+    print(json.dumps(result, indent=2))
+    if result["unfinished"] or result["not_expected"] or result["duplicate_side_effects"]:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
