@@ -73,3 +73,12 @@ def traces(telemetry: Telemetry | None) -> Traces | None:
                 "pip install 'oob[otel]'"
             ) from None
     return Traces(endpoint, dict(telemetry.attributes) if telemetry else {})
+
+
+def flush() -> None:
+    """Send the spans still batched (before a process leaves without running its exit hooks)."""
+    from opentelemetry import trace
+
+    force_flush = getattr(trace.get_tracer_provider(), "force_flush", None)
+    if force_flush is not None:
+        force_flush()

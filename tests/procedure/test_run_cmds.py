@@ -192,3 +192,53 @@ def test_deploy_starts_a_background_worker_when_none_is_live(
             for worker in store.workers():
                 os.kill(worker.pid, signal.SIGTERM)
             store.close()
+
+
+def test_a_worker_told_to_stop_leaves_at_once_while_its_run_waits_for_a_person(
+    run_cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Seen: SIGTERM to a worker whose run waited for approval left it running for over 30 s
+    (the run's thread waits a minute between two reads of the decisions). It leaves now; the
+    run stays active for another worker to take over."""
+    monkeypatch.setenv("OOB_HOME", str(tmp_path))
+    monkeypatch.delenv("OOB_DATABASE_URL", raising=False)
+    with SandboxServer(Options(scenario="happy", time_scale=TIME_SCALE)) as sandbox:
+        config = tmp_path / "oob.toml"
+        config.write_text(render_config(sandbox.url, sandbox.options.token))
+        store = Store(f"sqlite:///{tmp_path / 'oob.sqlite'}")
+        command = [sys.executable, "-m", "oob", "--config", str(config), "worker"]
+        worker = subprocess.Popen(
+            [*command, "--time-scale", str(TIME_SCALE)], stdout=subprocess.PIPE, text=True
+        )
+        try:
+            wait_ready(store, worker.pid)
+            started = run_cli(
+                "--config",
+                str(config),
+                "deploy",
+                "--fix",
+                str(sandbox.state()["fix_sha"]),
+                "--symptoms",
+                "login broken",
+                "--cause",
+                "bad update",
+                "--fix-summary",
+                "revert",
+                "--as",
+                "operator",
+                "--detach",
+            )
+            run_id = started.out.strip()
+            deadline = time.monotonic() + 60
+            while "approval.requested" not in [e.kind for e in store.events(run_id)]:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            worker.send_signal(signal.SIGTERM)
+            out, _ = worker.communicate(timeout=20)
+            assert worker.returncode == 0
+            assert "worker stopped; its runs go on in another worker" in out
+            assert store.run(run_id).state is RunState.AWAITING_APPROVAL  # nothing lost
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+            store.close()

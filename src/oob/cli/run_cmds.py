@@ -10,7 +10,7 @@ from __future__ import annotations
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
@@ -372,7 +372,27 @@ def worker(
         try:
             serve(runtime, url, options, stop, say=obj.console.print)
         except KeyboardInterrupt:
-            obj.console.print("worker stopped; its runs go on in another worker")
+            stop.set()
+    if stop.is_set():
+        obj.console.print("worker stopped; its runs go on in another worker")
+    _leave(traced=exported is not None)
+
+
+def _leave(*, traced: bool) -> NoReturn:
+    """Leave now, without waiting for the runs this process was executing: each waits in a
+    thread (for a person, a build, a pause) until its next step, which would keep the process
+    alive for minutes. What they did is in the database; another worker takes them over as
+    after a crash, every step idempotent."""
+    import os
+    import sys
+
+    if traced:
+        from oob.telemetry import flush
+
+        flush()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def _serve_metrics(port: int, address: str) -> None:
