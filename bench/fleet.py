@@ -15,8 +15,13 @@ than one postmortem pull request), peak RSS and CPU seconds of each worker (/pro
 PostgreSQL connections to the database seen (pg_stat_activity), GitHub requests counted against
 the rate limit per run, and the p50/p95 reaction latency across all runs (`oob.reaction`).
 
+With `--kill-after SECONDS`, the worker that has used the most CPU by then is killed with SIGKILL
+and its runs are taken over by the others once its lease (`--lease-seconds`) has run out; its
+figures at its death are reported apart.
+
 Run: .venv/bin/python bench/fleet.py [--runs 5] [--workers 4] [--time-scale 300]
      [--mix happy=0.8,wrong-commit=0.1,flaky-cypress=0.1] [--database-url URL]
+     [--kill-after SECONDS] [--lease-seconds 30]
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -72,10 +78,11 @@ def fresh_database(server_url: str) -> Iterator[str]:
 class Workers:
     """`oob worker` processes on the database, stopped with SIGTERM at the end."""
 
-    def __init__(self, count: int, config: Path, url: str, home: Path, time_scale: float) -> None:
+    def __init__(self, count: int, config: Path, url: str, home: Path, args: argparse.Namespace):
         self.count, self.config, self.url, self.home = count, config, url, home
-        self.time_scale = time_scale
+        self.time_scale, self.lease = args.time_scale, args.lease_seconds
         self.processes: list[subprocess.Popen[bytes]] = []
+        self.killed: dict[str, Any] | None = None  # the figures of the worker killed
 
     def start(self, store: Store) -> Workers:
         from oob.procedure.runtime import Tuning
@@ -85,6 +92,7 @@ class Workers:
         for number in range(self.count):
             command = [sys.executable, "-m", "oob", "--config", str(self.config), "worker"]
             command += ["--time-scale", str(self.time_scale), "--poll-seconds", str(poll)]
+            command += ["--lease-seconds", str(self.lease)]
             with (self.home / f"worker-{number}.log").open("wb") as log:
                 self.processes.append(
                     subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -99,10 +107,20 @@ class Workers:
             time.sleep(0.1)
         raise SystemExit(f"the workers did not start; see {self.home}/worker-*.log")
 
+    def kill_busiest(self) -> None:
+        """SIGKILL the worker that has used the most CPU so far (the one executing most)."""
+        busiest = max(self.figures(), key=lambda f: f["cpu_seconds"])
+        process = next(p for p in self.processes if p.pid == busiest["pid"])
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+        self.killed = busiest
+
     def figures(self) -> list[dict[str, Any]]:
-        """Peak RSS and CPU seconds of each worker so far."""
+        """Peak RSS and CPU seconds of each living worker so far."""
         found = []
         for process in self.processes:
+            if process.poll() is not None:
+                continue
             status = Path(f"/proc/{process.pid}/status").read_text()
             peak = next(line.split()[1] for line in status.splitlines() if line[:6] == "VmHWM:")
             found.append(
@@ -218,18 +236,21 @@ def start_runs(
     return people
 
 
-def play(people: dict[str, FleetPeople], look: float, timeout: float) -> list[str]:
-    """Let the people act until every run has ended; the pipelines whose run has not, at
-    `timeout` (real seconds)."""
+def play(people: dict[str, FleetPeople], args: argparse.Namespace, workers: Workers) -> list[str]:
+    """Let the people act until every run has ended (with `--kill-after`, SIGKILL the busiest
+    worker that many seconds in); the pipelines whose run has not, at `--timeout`."""
     from oob.procedure import finished
 
-    deadline = time.monotonic() + timeout
+    began = time.monotonic()
     waiting = dict(people)
-    while waiting and time.monotonic() < deadline:
+    while waiting and time.monotonic() < began + args.timeout:
+        after = args.kill_after
+        if after is not None and workers.killed is None and time.monotonic() > began + after:
+            workers.kill_busiest()
         for name, person in list(waiting.items()):
             if not person.look() and finished(person.store.events(person.run_id)):
                 del waiting[name]
-        time.sleep(look)
+        time.sleep(args.look)
     return sorted(waiting)
 
 
@@ -312,7 +333,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         config = parse(path.read_text(encoding="utf-8"), path)
         store = Store(url, clock=EpochClock(sandbox.fleet.clock.now))
         stack.callback(store.close)
-        workers = Workers(args.workers, path, url, home, args.time_scale)
+        workers = Workers(args.workers, path, url, home, args)
         stack.callback(workers.stop)
         workers.start(store)
         connections = stack.enter_context(Connections(url))
@@ -321,7 +342,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         began = time.monotonic()
         people = start_runs(sandbox, config, store, services)
         started = time.monotonic() - began
-        unfinished = play(people, args.look, args.timeout)
+        unfinished = play(people, args, workers)
         wall = time.monotonic() - began
         gate = config.for_pipeline(config.pipeline_names[0]).pipeline.gate.job or ""
         return {
@@ -335,6 +356,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
             "unfinished": unfinished,
             **report(sandbox, people, gate, args.time_scale),
             "workers_figures": workers.figures(),
+            "worker_killed": workers.killed,
             "postgres_connections_most": connections.most,
             "load_average": os.getloadavg(),
         }
@@ -349,6 +371,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--database-url", default=DATABASE)
     parser.add_argument("--look", type=float, default=0.5, help="real seconds between looks")
+    parser.add_argument(
+        "--kill-after", type=float, help="SIGKILL the busiest worker this many seconds in"
+    )
+    parser.add_argument(
+        "--lease-seconds", type=float, default=30, help="silence after which a worker is dead"
+    )
     parser.add_argument("--logs", type=Path, help="keep the config and workers' logs here")
     parser.add_argument("--timeout", type=float, default=1800, help="real seconds at most")
     result = bench(parser.parse_args())
