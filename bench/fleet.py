@@ -21,7 +21,10 @@ figures at its death are reported apart.
 
 Run: .venv/bin/python bench/fleet.py [--runs 5] [--workers 4] [--time-scale 300]
      [--mix happy=0.8,wrong-commit=0.1,flaky-cypress=0.1] [--database-url URL]
-     [--kill-after SECONDS] [--lease-seconds 30]
+     [--kill-after SECONDS] [--lease-seconds 30] [--idle-seconds 60] [--lone]
+
+`--idle-seconds` (60) measures each living worker's CPU once no run is left (0: skip); `--lone`
+first runs one happy pipeline the same way, for the wall-time ratio of the fleet to it.
 """
 
 from __future__ import annotations
@@ -106,6 +109,13 @@ class Workers:
                 break
             time.sleep(0.1)
         raise SystemExit(f"the workers did not start; see {self.home}/worker-*.log")
+
+    def idle_cpu(self, seconds: float) -> list[float]:
+        """Each living worker's CPU use over `seconds` of real time, in % of one core."""
+        alive = [p.pid for p in self.processes if p.poll() is None]
+        before = {pid: cpu_seconds(pid) for pid in alive}
+        time.sleep(seconds)
+        return [round((cpu_seconds(pid) - before[pid]) / seconds * 100, 2) for pid in alive]
 
     def kill_busiest(self) -> None:
         """SIGKILL the worker that has used the most CPU so far (the one executing most)."""
@@ -344,6 +354,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         started = time.monotonic() - began
         unfinished = play(people, args, workers)
         wall = time.monotonic() - began
+        idle = workers.idle_cpu(args.idle_seconds) if args.idle_seconds > 0 else []
         gate = config.for_pipeline(config.pipeline_names[0]).pipeline.gate.job or ""
         return {
             "runs": args.runs,
@@ -357,12 +368,14 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
             **report(sandbox, people, gate, args.time_scale),
             "workers_figures": workers.figures(),
             "worker_killed": workers.killed,
+            "idle_seconds": args.idle_seconds,
+            "idle_cpu_percent_of_a_core": idle,
             "postgres_connections_most": connections.most,
             "load_average": os.getloadavg(),
         }
 
 
-def main() -> None:
+def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=5, help="pipelines, one run each")
     parser.add_argument("--workers", type=int, default=4)
@@ -379,7 +392,25 @@ def main() -> None:
     )
     parser.add_argument("--logs", type=Path, help="keep the config and workers' logs here")
     parser.add_argument("--timeout", type=float, default=1800, help="real seconds at most")
-    result = bench(parser.parse_args())
+    parser.add_argument(
+        "--idle-seconds", type=float, default=60, help="then each worker's CPU idle (0: skip)"
+    )
+    parser.add_argument(
+        "--lone", action="store_true", help="first a lone happy run the same way, for the ratio"
+    )
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = arguments()
+    lone = None
+    if args.lone:  # the same bench with one happy pipeline: the ratio's denominator
+        alone = {"runs": 1, "mix": "happy=1", "kill_after": None, "idle_seconds": 0}
+        lone = bench(argparse.Namespace(**{**vars(args), **alone}))
+    result = bench(args)
+    if lone is not None:
+        result["lone"] = {k: lone[k] for k in ("wall_seconds", "outcomes", "load_average")}
+        result["wall_ratio_to_lone"] = round(result["wall_seconds"] / lone["wall_seconds"], 2)
     print(json.dumps(result, indent=2))
     if result["unfinished"] or result["not_expected"] or result["duplicate_side_effects"]:
         sys.exit(1)
