@@ -57,6 +57,15 @@ def test_each_pipeline_answers_under_its_prefix_with_its_own_scenario(
     assert build["url"].startswith(f"{base}/p002/jenkins/job/deploys/")
 
 
+def test_a_pipeline_s_cms_links_within_its_prefix(fleet: SandboxServer) -> None:
+    with fleet.world_of("p002").session() as world:
+        world.cms.deployed_sha = None  # production as before the bug: editors may log in
+    page = httpx.get(f"{fleet.url}/p002/cms/user/login", timeout=5)
+    assert page.status_code == 200
+    assert 'href="/p002/cms/user/login/piv"' in page.text
+    assert httpx.get(f"{fleet.url}/p002/cms/user/login/piv", timeout=5).status_code == 200
+
+
 def test_the_pipelines_share_one_clock(fleet: SandboxServer) -> None:
     answer = httpx.post(f"{fleet.url}/p001/_sandbox/advance", json={"seconds": 600}, timeout=5)
     assert answer.status_code == 200

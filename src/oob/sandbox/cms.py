@@ -28,7 +28,7 @@ ERROR_PAGE = """<!DOCTYPE html>
 """
 LOGIN_PAGE = """<!DOCTYPE html>
 <html lang="en"><head><title>Log in | VA.gov CMS</title></head>
-<body><h1>Log in</h1><a href="/cms/user/login/piv">Log in with PIV</a></body></html>
+<body><h1>Log in</h1><a href="{root}/cms/user/login/piv">Log in with PIV</a></body></html>
 """
 
 
@@ -72,4 +72,5 @@ class CmsSite:
             return HTMLResponse(SHIELD_PAGE, 503, headers={"Retry-After": "120"})
         if status == 500:
             return HTMLResponse(ERROR_PAGE, 500)
-        return HTMLResponse(LOGIN_PAGE)
+        # Under the prefix the sandbox is served under (a fleet's pipeline), where it is.
+        return HTMLResponse(LOGIN_PAGE.format(root=request.scope.get("app_root_path", "")))
