@@ -9,13 +9,18 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
+from oob.commands import Control
+from oob.config import Config, load
 from oob.sandbox.configfile import render_fleet_config
 from oob.sandbox.server import SandboxServer
 from oob.sandbox.world import Options
 from oob.store import Store
+from oob.web.slack import interactions_for, slack_app
 from tests.conftest import RunCli
+from tests.web.conftest import serving
 
 TIME_SCALE = 300
 TEXTS = ("--symptoms", "login broken", "--cause", "bad update", "--fix-summary", "revert")
@@ -59,6 +64,7 @@ def test_each_run_talks_to_its_own_pipeline_s_world(
                 assert any(run_id in text for text in posted), (name, posted)
                 assert not any(other in text for text in posted), (name, posted)
                 assert fleet.world_of(name).requests["github"] > 0  # its fix, its statuses
+            _click_in_its_own_slack(fleet, load(config), store, runs["p002"])
             for run_id in runs.values():
                 cancel = ("cancel", run_id, "--as", "operator", "--reason", "drill")
                 assert run_cli("--config", str(config), *cancel).code == 0
@@ -67,6 +73,28 @@ def test_each_run_talks_to_its_own_pipeline_s_world(
             worker.terminate()
             worker.wait(30)
             store.close()
+
+
+def _click_in_its_own_slack(
+    fleet: SandboxServer, config: Config, store: Store, run_id: str
+) -> None:
+    """A click on p002's run in p002's Slack is answered there (one Slack app for the fleet)."""
+    interactions = interactions_for(config, store, Control(store, store.url))
+    assert interactions is not None
+    with serving(slack_app(interactions)) as base:
+        app = {"interactivity_url": f"{base}/slack/interactions"}
+        httpx.post(f"{fleet.url}/p002/_sandbox/slack/app", json=app).raise_for_status()
+        click = {"user": "helpdesk", "run": run_id, "action": "oob:approve"}
+        answer = httpx.post(f"{fleet.url}/p002/_sandbox/slack/click", json=click, timeout=30)
+        assert answer.json()["status"] == 200, answer.text
+
+        def told() -> list[str]:
+            asked = {"user": "helpdesk"}
+            seen = httpx.get(f"{fleet.url}/p002/_sandbox/slack/ephemeral", params=asked)
+            return [str(e["text"]) for e in seen.json()["ephemeral"]]
+
+        _until(told)
+    assert told()[0].startswith("Not done: refused")  # helpdesk may not approve
 
 
 def _until(done: object, seconds: float = 60) -> None:

@@ -45,6 +45,7 @@ from oob.states import Source
 from oob.store import Run, Store
 
 if TYPE_CHECKING:
+    from oob.adapters.pool import Pool
     from oob.commands import Control
 
 log = logging.getLogger(__name__)
@@ -88,7 +89,7 @@ class Interactions:
     config: Config
     store: Store
     commands: Control
-    chat: SlackChat
+    services: Pool  # each run's messages are in its own pipeline's Slack
     secret: str
     now: Callable[[], float] = time.time
     _seen: dict[str, float] = field(default_factory=dict)
@@ -188,7 +189,7 @@ class Interactions:
             ],
         }
         try:
-            self.chat.open_modal(trigger_id, view)
+            self._chat(click).open_modal(trigger_id, view)
         except OobError as exc:
             self._tell(click, f"Could not open the form: {exc}. Use `oob {click.action.value}`.")
 
@@ -209,9 +210,15 @@ class Interactions:
         self._tell(click, said)
         self._settle(click)
 
+    def _chat(self, click: Click) -> SlackChat:
+        """The Slack of the run `click` is about: its plan's (a fleet's worlds each have one)."""
+        from oob.plan import thaw
+
+        return self.services.chat(thaw(self.store.plan(click.run_id)))
+
     def _tell(self, click: Click, text: str) -> None:
         try:
-            self.chat.tell(click.channel_id, click.user, slack_escape(text))
+            self._chat(click).tell(click.channel_id, click.user, slack_escape(text))
         except OobError as exc:
             log.warning("could not tell %s in Slack: %s", click.user, exc)
 
@@ -230,7 +237,8 @@ class Interactions:
         if taken is None or posted is None:  # undecided, or a message that is not oob's
             return
         try:
-            self.chat.settle(posted, decided(taken.action.value, taken.actor, taken.at, taken.text))
+            answer = decided(taken.action.value, taken.actor, taken.at, taken.text)
+            self._chat(click).settle(posted, answer)
         except OobError as exc:
             log.warning("could not update the Slack message %s: %s", click.ts, exc)
 
@@ -309,16 +317,16 @@ def interactions_for(
 ) -> Interactions | None:
     """The Slack interactions of `config`, if it names the Slack app's signing secret and it
     is set; None otherwise (oob's messages then carry no buttons, and `/slack/*` is absent)."""
-    from oob.adapters import make_chat
+    from oob.adapters.pool import Pool
 
-    # The Slack app is the installation's: the first pipeline's [services.slack].
-    config = config.for_pipeline(config.pipeline_names[0])
-    slack = config.services.slack
-    secret = config.signing_secret(slack) if slack is not None else None
+    # The Slack app's signing secret and people are the installation's: the first pipeline's
+    # [services.slack]; a click is answered in its run's own Slack.
+    first = config.for_pipeline(config.pipeline_names[0])
+    slack = first.services.slack
+    secret = first.signing_secret(slack) if slack is not None else None
     if secret is None:
         return None
-    chat = make_chat(config, policy=policy)
-    return Interactions(config, store, commands, chat, secret, now)
+    return Interactions(first, store, commands, Pool(config, policy=policy), secret, now)
 
 
 def slack_app(interactions: Interactions) -> FastAPI:
