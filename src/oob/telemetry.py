@@ -77,8 +77,7 @@ def traces(telemetry: Telemetry | None) -> Traces | None:
 
 def flush() -> None:
     """Send the spans still batched (before a process leaves without running its exit hooks)."""
-    from opentelemetry import trace
-
+    trace = importlib.import_module("opentelemetry.trace")  # there once traces are asked for
     force_flush = getattr(trace.get_tracer_provider(), "force_flush", None)
     if force_flush is not None:
         force_flush()

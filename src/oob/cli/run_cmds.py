@@ -365,8 +365,7 @@ def worker(
     )
     obj.console.print(f"database {redact_url(url)}")
     if metrics_port is not None:
-        _serve_metrics(metrics_port, metrics_address)
-        obj.console.print(f"metrics on http://{metrics_address}:{metrics_port}/metrics")
+        _serve_metrics(obj, metrics_port, metrics_address)
     with Pool(obj.config, policy=RetryPolicy(time_scale=time_scale)).check_tokens() as services:
         runtime = make_runtime(store, services, drafts=state_dir() / "postmortems", tuning=tuning)
         try:
@@ -395,7 +394,7 @@ def _leave(*, traced: bool) -> NoReturn:
     os._exit(0)
 
 
-def _serve_metrics(port: int, address: str) -> None:
+def _serve_metrics(obj: AppContext, port: int, address: str) -> None:
     from oob.errors import UsageError
     from oob.worker_metrics import serve_metrics
 
@@ -406,3 +405,4 @@ def _serve_metrics(port: int, address: str) -> None:
             f"cannot serve metrics on {address}:{port}: {exc.strerror}",
             hint="choose a free --metrics-port",
         ) from None
+    obj.console.print(f"metrics on http://{address}:{port}/metrics")
