@@ -70,14 +70,13 @@ def approval(flow: Flow) -> None:
 
 
 def preflight(flow: Flow) -> None:
-    """Wait until the fix is ready to release. While a build carries it to the test gate, the
-    run follows that build alone (its start and end in the timeline, one look at it at a time,
-    paced by its estimate), and asks the whole pre-flight again only once it has ended."""
+    """Wait until the fix is ready to release. While builds carry it to the test gate, the run
+    follows them (each start and end in the timeline): a running build alone until it ends,
+    paced by its estimate, then the next stage's build it triggers, found by its cause once
+    the quiet period is over; the whole pre-flight is asked again only when that chain stops."""
     flow.move(RunState.PREFLIGHT)
     flow.begin(Phase.PREFLIGHT)
-    pace = flow.tuning.pace
     said: tuple[str, ...] = ()
-    ended: datetime | None = None  # when the last build carrying the fix ended
     seen: set[tuple[str, int]] = set()  # the builds followed: each once
     while True:
         readiness = flow.fx.readiness(flow.run_id, flow.request["fix_sha"])
@@ -87,7 +86,6 @@ def preflight(flow: Flow) -> None:
         if carrying is not None:
             seen.add((carrying.job, carrying.number))
             record_started(flow, carrying)
-            ended = None
         if readiness.ready:
             stage = readiness.stage or flow.plan.pipeline.release_trigger
             flow.eta_minutes = eta_from(flow, stage)
@@ -99,13 +97,39 @@ def preflight(flow: Flow) -> None:
             said = readiness.reasons
             flow.record(PreflightWaiting(said), "waiting: " + "; ".join(said))
         if carrying is not None:
-            done = _until_ended(flow, carrying)
-            ended = done.started_at + timedelta(seconds=done.duration_seconds)
+            _follow_to_gate(flow, carrying, seen)
             continue
-        if ended is not None:  # the next stage's build starts once its quiet period is over
-            look(flow, start_after(ended, pace))
-            continue
+        pace = flow.tuning.pace
         look(flow, Due(readiness.expected, pace.widest) if readiness.expected else None)
+
+
+def _follow_to_gate(flow: Flow, build: Build, seen: set[tuple[str, int]]) -> None:
+    """Follow `build` to its end, then each build of the next stage it triggers, up to the
+    test gate (or until the chain stops: a failure, a stage that does not start)."""
+    pipeline = flow.plan.pipeline
+    queued: float | None = None  # how long the last stage took to start after its upstream
+    while True:
+        build = _until_ended(flow, build)
+        index = pipeline.index(build.job) if pipeline.find(build.job) else None
+        if not build.succeeded or index is None or index >= pipeline.index(pipeline.test_gate):
+            return
+        after = pipeline.stages[index + 1]
+        if not after.job:
+            return
+        ended = build.started_at + timedelta(seconds=build.duration_seconds)
+        # Not started two minutes after the upstream ended: no chain to follow (another trigger,
+        # a queue); the whole pre-flight looks again.
+        deadline = ended + timedelta(minutes=2)
+        while (
+            following := flow.fx.downstream(after.job, build.started_at, build.job, build.number)
+        ) is None:
+            if flow.fx.now() >= deadline:
+                return
+            look(flow, start_after(ended, flow.tuning.pace, queued))
+        queued = max(0.0, (following.started_at - ended).total_seconds())
+        seen.add((following.job, following.number))
+        record_started(flow, following)
+        build = following
 
 
 def _until_ended(flow: Flow, build: Build) -> Build:
