@@ -297,6 +297,7 @@ def report(
 
     outcomes: dict[str, Counter[str]] = {}
     wrong, duplicated, latencies, github = [], {}, [], []
+    unproposed: dict[str, list[str]] = {}
     seen: Counter[str] = Counter()
     for name, person in people.items():
         run = person.store.run(person.run_id)
@@ -308,9 +309,13 @@ def report(
             reason = next((e.reason for e in map(Ended.of, events) if e is not None), None)
             wrong.append(f"{name} ({scenario}): {outcome}: {reason}")
         ledger = sandbox.ledger(name)
-        found = duplicates(side_effects(ledger), ledger, seen)
+        effects = side_effects(ledger)
+        found = duplicates(effects, ledger, seen)
         if found:
             duplicated[name] = found
+        if effects["pull_requests_opened"] == 0:  # every run's postmortem is proposed
+            said = [e.summary for e in events if e.kind.startswith("postmortem.")]
+            unproposed[name] = said or [e.summary for e in events[-3:]]
         state = sandbox.state(name)
         samples = latency(state, events, gate, time_scale)["samples"]
         latencies += [s["ms"] for s in samples]
@@ -320,6 +325,7 @@ def report(
         "not_expected": wrong,
         "duplicate_side_effects": duplicated,
         "side_effects_looked_at": dict(seen),
+        "without_postmortem_pull_request": unproposed,
         "github_requests_counted_per_run": percentiles([float(n) for n in github]),
         "reaction_latency_ms": percentiles(latencies),
         "reaction_samples": len(latencies),
@@ -412,7 +418,7 @@ def main() -> None:
         result["lone"] = {k: lone[k] for k in ("wall_seconds", "outcomes", "load_average")}
         result["wall_ratio_to_lone"] = round(result["wall_seconds"] / lone["wall_seconds"], 2)
     print(json.dumps(result, indent=2))
-    if result["unfinished"] or result["not_expected"] or result["duplicate_side_effects"]:
+    if any(result[k] for k in ("unfinished", "not_expected", "duplicate_side_effects")):
         sys.exit(1)
 
 

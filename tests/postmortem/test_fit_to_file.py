@@ -4,11 +4,16 @@ run happened (the sandbox's pages in a rehearsal)."""
 from __future__ import annotations
 
 import re
+import threading
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from oob import events
 from oob import postmortem as pm
 from oob.config import Config
+from oob.postmortem import publish
 from oob.rehearse import rehearse
 from oob.store import Source, Store
 from tests.postmortem.conftest import denied_run, resolved_run, start_run
@@ -29,6 +34,48 @@ def test_two_runs_with_the_same_symptoms_on_one_day_get_two_files(
     # Written again (a retried step), each keeps its own file.
     assert pm.write_draft(store, config, first, directory=tmp_path).path == one.path
     assert pm.write_draft(store, config, second, directory=tmp_path).path == two.path
+
+
+def test_two_workers_drafting_at_once_get_two_files(
+    store: Store, config: Config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Workers sharing one drafts folder drafted two runs of one title on one day at once: both
+    # chose the same free name, and one's rename failed ("postmortem failed", no pull request;
+    # bench/fleet.py --runs 50). The first here waits, once it has chosen, for the second to
+    # choose (at most 5 s): with one draft chosen and written at a time, the second cannot.
+    first = resolved_run(store)
+    second = denied_run_with_id(store, "20260623-150000-cafe")
+    chose = {first: threading.Event(), second: threading.Event()}
+    build = publish.build_draft
+
+    def choosing(store: Store, config: Config, run_id: str, **kwargs: Any) -> pm.Draft:
+        draft = build(store, config, run_id, **kwargs)
+        chose[run_id].set()
+        if run_id == first:
+            chose[second].wait(5)
+        return draft
+
+    monkeypatch.setattr(publish, "build_draft", choosing)
+    results: dict[str, pm.DraftResult] = {}
+    errors: list[BaseException] = []
+
+    def draft(run_id: str) -> None:
+        try:
+            results[run_id] = pm.write_draft(store, config, run_id, directory=tmp_path)
+        except BaseException as exc:  # the test says what it was
+            errors.append(exc)
+
+    one = threading.Thread(target=draft, args=(first,))
+    one.start()
+    chose[first].wait(30)
+    two = threading.Thread(target=draft, args=(second,))
+    two.start()
+    one.join(60)
+    two.join(60)
+    assert errors == []
+    assert results[first].path != results[second].path
+    assert "`20260623-140000-beef`" in results[first].path.read_text(encoding="utf-8")
+    assert "`20260623-150000-cafe`" in results[second].path.read_text(encoding="utf-8")
 
 
 def test_a_name_taken_by_another_run_s_pull_request_is_not_reused(

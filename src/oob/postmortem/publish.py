@@ -10,7 +10,8 @@ never written to.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -268,13 +269,30 @@ def write_draft(
     The file is written first, so a failing code host still leaves the draft on disk; the
     `IntegrationError` then propagates and a retry is safe.
     """
-    draft = build_draft(store, config, run_id, directory=directory)
-    path = directory / draft.repository_path
-    _write(path, draft.text)
+    with _drafting(directory):
+        draft = build_draft(store, config, run_id, directory=directory)
+        path = directory / draft.repository_path
+        _write(path, draft.text)
     pr = None
     if code_host is not None and config.postmortem.open_pull_request:
         pr = open_pull_request(store, config, code_host, draft, actor=actor, source=source)
     return DraftResult(path, draft.repository_path, pr)
+
+
+@contextmanager
+def _drafting(directory: Path) -> Iterator[None]:
+    """One draft named and written at a time under `directory`, across the processes sharing it
+    (workers on one machine): two runs of one title on one day, drafted at once, chose one free
+    name, and one's rename failed."""
+    import fcntl
+
+    directory.mkdir(parents=True, exist_ok=True)
+    with (directory / ".oob-drafting.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def write_file(path: Path, draft: Draft) -> None:
