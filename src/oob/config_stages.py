@@ -80,8 +80,10 @@ class Pipeline(Model):
     deployment_environment: str | None = Field(
         default=None,
         pattern=r"^[^\s/][^/]{0,254}$",
-        description="Record each deploy as a GitHub deployment of the released commit to this "
-        "environment (e.g. `production`), its status following the run's, linking its page.",
+        description="Record each deploy as a GitHub deployment of the release branch to this "
+        "environment (e.g. `production`), made when the release is triggered, its status "
+        "following the run's (queued, in_progress, success, failure or inactive), linking its "
+        "page.",
     )
     release_log_pattern: str = Field(
         description="Regex with groups `state` and `sha` matching the release job's log line "

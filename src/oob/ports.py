@@ -280,9 +280,10 @@ class DeploymentRecord:
 
 
 class Deployments(Protocol):
-    def record(self, sha: str, environment: str, key: str, description: str) -> DeploymentRecord:
-        """The deployment of `sha` to `environment` marked with `key` (an oob run's id):
-        the one already made with that key, else a new one. Never two for one key."""
+    def record(self, ref: str, environment: str, key: str, description: str) -> DeploymentRecord:
+        """The deployment of `ref` (a branch, tag or commit) to `environment` marked with `key`
+        (an oob run's id): the one already made with that key, else a new one of the commit
+        `ref` names now. Never two for one key."""
         ...
 
     def set_state(

@@ -36,25 +36,29 @@ def test_a_run_records_one_deployment_and_each_status_once(start: Start) -> None
     # The merge hold's pending status is on main's head: the record must not be refused for it.
     server, _ = start(hold_required=True)
     host = code_host(server)
-    sha = server.state()["fix_sha"]
-    host.create_status(sha, StatusState.PENDING, "oob/merge-hold", "Held", None)
+    head = server.state()["main_sha"]
+    host.create_status(head, StatusState.PENDING, "oob/merge-hold", "Held", None)
     deployments = host.deployments()
-    made = deployments.record(sha, "production", "r-7", "Out-of-band deploy r-7")
-    again = deployments.record(sha, "production", "r-7", "Out-of-band deploy r-7")
+    # A deployment of the release branch: GitHub records the branch's head as its commit.
+    made = deployments.record("main", "production", "r-7", "Out-of-band deploy r-7")
+    assert made.sha == head
+    again = deployments.record("main", "production", "r-7", "Out-of-band deploy r-7")
     assert again == made
-    other = deployments.record(sha, "production", "r-8", "Out-of-band deploy r-8")
+    other = deployments.record("main", "production", "r-8", "Out-of-band deploy r-8")
     assert other.id != made.id
     for state in (
+        DeploymentState.QUEUED,
         DeploymentState.IN_PROGRESS,
         DeploymentState.IN_PROGRESS,
         DeploymentState.SUCCESS,
     ):
         made = deployments.set_state(made, state, LINK, "Deployed by oob")
     assert made.state == "success"
-    assert deployments.record(sha, "production", "r-7", "x").state == "success"
+    assert deployments.record("main", "production", "r-7", "x").state == "success"
     assert [d["id"] for d in ledger(server, "/deployments")] == [again.id, other.id]
     posted = ledger(server, f"/deployments/{made.id}/statuses")
     assert [(s["state"], s["target_url"]) for s in posted] == [
+        ("queued", LINK),
         ("in_progress", LINK),
         ("success", LINK),
     ]
@@ -80,10 +84,9 @@ class LosesTheAnswerTo(httpx.HTTPTransport):
 
 def test_a_lost_answer_makes_no_second_deployment_or_status(start: Start) -> None:
     server, _ = start()
-    sha = server.state()["fix_sha"]
     created = LosesTheAnswerTo("/deployments")
     first = code_host(server, created)
-    made = first.deployments().record(sha, "production", "r-7", "deploy")
+    made = first.deployments().record("main", "production", "r-7", "deploy")
     first.close()
     assert created.lost == 1
     assert [d["id"] for d in ledger(server, "/deployments")] == [made.id]

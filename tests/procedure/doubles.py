@@ -70,6 +70,7 @@ class Deployments:
 
     script: Script
     states: dict[str, list[str]] = field(default_factory=dict)
+    refs: dict[str, str] = field(default_factory=dict)  # per run's key, the ref deployed
     calls: int = 0
 
     def _fail(self) -> None:
@@ -79,11 +80,12 @@ class Deployments:
         if self.calls <= self.script.deployment_failures:
             raise GitHubError("GitHub answered 502 Bad Gateway", transient=True)
 
-    def record(self, sha: str, environment: str, key: str, description: str) -> DeploymentRecord:
+    def record(self, ref: str, environment: str, key: str, description: str) -> DeploymentRecord:
         self._fail()
         states = self.states.setdefault(key, [])
+        self.refs.setdefault(key, ref)
         number = list(self.states).index(key) + 1
-        return DeploymentRecord(number, sha, environment, states[-1] if states else None)
+        return DeploymentRecord(number, FIX, environment, states[-1] if states else None)
 
     def set_state(
         self,

@@ -52,7 +52,7 @@ def close(flow: Flow, outcome: RunState, reason: str) -> None:
             withhold(flow, "resume_merging", ("engineers",), why, **resume)
         flow.holding = False
     flow.end_phase("done")
-    flow.record_deployment("success" if flow.deployed else "failure", f"oob: {outcome_text}")
+    flow.record_deployment(deployment_state(flow, outcome), f"oob: {outcome_text}")
     # Whatever is still asked under a message is moot now: no button is left to tap.
     for message in BUTTONS:
         flow.settle(message, f"No longer open: the run ended {outcome_text}.")
@@ -72,6 +72,17 @@ def close(flow: Flow, outcome: RunState, reason: str) -> None:
                 f"the postmortem draft could not be written: {first_line(exc)}",
             )
             flow.end_phase("failed")
+
+
+def deployment_state(flow: Flow, outcome: RunState) -> str:
+    """The run's deployment's last state: `success` once production was reached, `inactive`
+    when the release was called off before it deployed anything (cancelled in its wait, or the
+    commit it picked refused), else `failure`."""
+    if flow.deployed:
+        return "success"
+    if outcome in (RunState.CANCELLED, RunState.RELEASE_MISMATCH):
+        return "inactive"
+    return "failure"
 
 
 def lift_hold(flow: Flow) -> bool:

@@ -68,7 +68,6 @@ class Flow:
     settled: set[str] = field(default_factory=set)  # messages whose buttons are gone
     polls: int = 0
     release: Build | None = None
-    released_sha: str | None = None  # the commit the release picked, once checked
     deployed: bool = False
     triggered: bool = False
     confirmed: bool = False
@@ -152,16 +151,16 @@ class Flow:
             self.phase = None
 
     def record_deployment(self, state: str, description: str) -> None:
-        """Give the run's deployment (where the plan records one) `state`, trying a passing
-        failure again a few times. A code host that refuses or stays down (or anything else)
-        is told in the timeline and stops nothing."""
+        """Give the run's deployment (where the plan records one, once the release is
+        triggered) `state`, trying a passing failure again a few times. A code host that
+        refuses or stays down (or anything else) is told in the timeline and stops nothing."""
         environment = self.plan.pipeline.deployment_environment
-        if environment is None or self.released_sha is None:
+        if environment is None or not self.triggered:
             return
         link = self.run_url or (self.release.url if self.release else "")
         for attempt in range(1, DEPLOYMENT_ATTEMPTS + 1):
             try:
-                made = self.fx.deployment(self.run_id, self.released_sha, state, link, description)
+                made = self.fx.deployment(self.run_id, state, link, description)
             except Exception as exc:  # an auxiliary record: nothing it meets may end the run
                 if attempt < DEPLOYMENT_ATTEMPTS and getattr(exc, "transient", False):
                     self.fx.sleep(self.tuning.poll_seconds)

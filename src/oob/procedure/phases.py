@@ -224,6 +224,8 @@ def trigger(flow: Flow) -> None:
     number = -ticket if ticket < 0 else _wait_for_start(flow, job, ticket, intent_at)
     flow.release = flow.fx.build(job, number)
     record_started(flow, flow.release)
+    waits = f"{job} #{number} waits {format_minutes(wait)}"
+    flow.record_deployment("queued", f"{waits}, then releases {flow.plan.services.github.branch}")
     flow.move(RunState.RELEASE_WAIT)
     flow.post(
         "release_started",
@@ -330,7 +332,6 @@ def release_check(flow: Flow, sha: str, state: str, line: str) -> None:
             released_state=state,
         )
         raise End(RunState.RELEASE_MISMATCH, f"released {sha[:7]} does not carry the fix")
-    flow.released_sha = sha
     flow.record_deployment("in_progress", f"Deploying {sha[:7]}, which carries the fix")
     flow.move(RunState.DEPLOYING)
 

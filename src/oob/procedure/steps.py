@@ -280,13 +280,18 @@ def downstream(job: str, after: datetime, upstream_job: str, upstream_number: in
 
 
 @_step("oob.deployment")
-def deployment(run_id: str, sha: str, state: str, link: str, description: str) -> int:
-    """The run's deployment of `sha` (made once) with `state`, linking `link`; its id."""
+def deployment(run_id: str, state: str, link: str, description: str) -> int:
+    """The run's deployment of the release branch (made once, at the first state asked for)
+    with `state`, linking `link`; its id."""
     r = rt()
-    environment = r.plan(run_id).pipeline.deployment_environment
+    plan = r.plan(run_id)
+    environment = plan.pipeline.deployment_environment
     if environment is None or r.deployments is None:
         raise AssertionError("a deployment is recorded only where the plan names its environment")
-    made = r.deployments.record(sha, environment, run_id, f"Out-of-band deploy, oob run {run_id}")
+    branch = plan.services.github.branch
+    made = r.deployments.record(
+        branch, environment, run_id, f"Out-of-band deploy, oob run {run_id}"
+    )
     return r.deployments.set_state(made, DeploymentState(state), link, description).id
 
 
