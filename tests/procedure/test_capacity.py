@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from oob.config import Config
+from oob.config import Config, parse
 from oob.events import Queued, SlotFreed, SlotTaken
+from oob.procedure.capacity import release_controller
+from oob.sandbox.configfile import render_config
 from oob.store import Run, RunState
 from tests.procedure.doubles import RELEASE
 from tests.procedure.harness import Harness, approve
@@ -96,3 +98,14 @@ def test_without_a_limit_no_run_queues(harness: Harness) -> None:
     run = _start(harness, harness.config)
     assert harness.end(run.id).outcome is RunState.RESOLVED
     assert not [k for k in harness.kinds(run.id) if k.startswith("capacity.")]
+
+
+@pytest.mark.parametrize("preset", ["va-cms", "gha"])
+def test_only_a_release_run_on_jenkins_takes_a_slot_of_jenkins(preset: str) -> None:
+    # Jenkins runs at most one release at once; the gha pipeline only tests its fix there and
+    # releases with GitHub Actions: its run waited in Jenkins' release queue all the same.
+    text = render_config("http://127.0.0.1:8765", "sandbox-token", preset=preset)
+    limited = text.replace("[services.jenkins]\n", "[services.jenkins]\nmax_releases = 1\n", 1)
+    plan = parse(limited, Path("oob.toml"))
+    expected = ("http://127.0.0.1:8765/jenkins/", 1) if preset == "va-cms" else None
+    assert release_controller(plan) == expected

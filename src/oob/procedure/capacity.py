@@ -1,7 +1,9 @@
 """Capacity: at most `max_releases` releases at once on one Jenkins controller, across every
 pipeline and every worker sharing the database.
 
-A run whose plan sets `[services.jenkins] max_releases` takes a release slot when it is ready,
+A run whose plan sets `[services.jenkins] max_releases` and whose release trigger is a Jenkins
+job (`release_controller`; a release on GitHub Actions takes no slot of Jenkins, which only
+tests its fix) takes a release slot when it is ready,
 before it tells anyone a deploy is coming. The slot is a small DBOS workflow, `release_slot`,
 enqueued on the controller's DBOS queue, whose global concurrency is the limit: DBOS starts at
 most that many at once, in the order they were enqueued, whichever worker dequeues them. Once
@@ -15,16 +17,30 @@ to the same slot (its workflow id is the run's), never a second one.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from dbos import DBOS, SetWorkflowID
 
+from oob.config_stages import StageKind
 from oob.procedure.effects import COMMAND_TOPIC
+
+if TYPE_CHECKING:
+    from oob.config import Config
 
 SLOT_WORKFLOW = "oob.release_slot"
 FREE_TOPIC = "slot.free"
 HOLD_SECONDS = 3600.0  # a slot rereads its messages at least this often while it is held
 RUNNING = ("PENDING", "SUCCESS", "ERROR", "CANCELLED", "MAX_RECOVERY_ATTEMPTS_EXCEEDED")
+
+
+def release_controller(plan: Config) -> tuple[str, int] | None:
+    """The controller that runs the plan's release and how many releases it runs at once,
+    where the plan limits them; None otherwise (no limit, or a release not run on Jenkins)."""
+    jenkins = plan.services.jenkins
+    if plan.pipeline.trigger.kind is not StageKind.JENKINS or jenkins.max_releases is None:
+        return None
+    return jenkins.url, jenkins.max_releases
 
 
 def queue_name(controller_url: str) -> str:

@@ -29,7 +29,7 @@ from oob.events import (
 from oob.policy import Action, Topic
 from oob.ports import Build
 from oob.procedure.builds import record_finished, record_started
-from oob.procedure.capacity import server_name
+from oob.procedure.capacity import release_controller, server_name
 from oob.procedure.flow import End, Flow
 from oob.procedure.hold import CONTEXT as HOLD_CONTEXT
 from oob.procedure.pacing import Due, build_end, pause, start_after
@@ -146,14 +146,14 @@ def queue(flow: Flow) -> None:
     """Take a release slot on the build server when the plan limits how many releases it runs
     at once (`oob.procedure.capacity`); wait for one, saying where the run is in the queue,
     before anyone is told a deploy is coming. A cancel is honoured while it waits."""
-    jenkins = flow.plan.services.jenkins
-    limit = jenkins.max_releases
-    if limit is None:
+    controller = release_controller(flow.plan)
+    if controller is None:
         return
-    server = server_name(jenkins.url)
-    flow.slot = flow.fx.take_slot(flow.run_id, jenkins.url, limit, flow.tuning.poll_seconds)
+    url, limit = controller
+    server = server_name(url)
+    flow.slot = flow.fx.take_slot(flow.run_id, url, limit, flow.tuning.poll_seconds)
     said: int | None = None
-    while (ahead := flow.fx.slot_position(flow.slot, jenkins.url)) is not None:
+    while (ahead := flow.fx.slot_position(flow.slot, url)) is not None:
         if said is None:
             flow.move(RunState.QUEUED)
             flow.begin(Phase.QUEUE)
