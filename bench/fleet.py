@@ -203,13 +203,15 @@ class FleetPeople(People):
 
 
 class OneWorld:
-    """What `People` reads of the sandbox: one pipeline's world's state."""
+    """What `People` reads of the sandbox: whether editors can log in to one pipeline's CMS
+    (only that: the whole state of a world costs a look of helpdesk's too much in a fleet)."""
 
     def __init__(self, sandbox: SandboxServer, pipeline: str) -> None:
         self.sandbox, self.pipeline = sandbox, pipeline
 
     def state(self) -> dict[str, Any]:
-        return self.sandbox.state(self.pipeline)
+        with self.sandbox.world_of(self.pipeline).session() as world:
+            return {"cms": {"login_status": world.login_status()}}
 
 
 def start_runs(
