@@ -54,6 +54,7 @@ OUTCOMES: dict[str, tuple[Callable[[Store], str], list[str]]] = {
         [
             "The fix was deployed to production and verified; the issue is resolved.",
             "- Verification: passed",
+            "- Verification: passed\n  - 2026-06-23",  # each check on its own line, nested
             "(deploy shield up → down): 2026-06-23 14:37:00 UTC → 2026-06-23 14:45:00 UTC (8 min)",
             "Lead time from approval to resolution: 45 min",
         ],
