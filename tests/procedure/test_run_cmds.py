@@ -22,6 +22,25 @@ from tests.conftest import RunCli
 TIME_SCALE = 300
 
 
+def deploy_args(config: Path, fix: str) -> tuple[str, ...]:
+    """`oob deploy` of `fix` by the operator, as people type it."""
+    return (
+        "--config",
+        str(config),
+        "deploy",
+        "--fix",
+        fix,
+        "--symptoms",
+        "login broken",
+        "--cause",
+        "bad update",
+        "--fix-summary",
+        "revert",
+        "--as",
+        "operator",
+    )
+
+
 def wait_ready(store: Store, pid: int) -> None:
     """Until the worker `pid` has launched (its second beat comes after DBOS is up)."""
     deadline = time.monotonic() + 60
@@ -61,21 +80,7 @@ def test_deploy_approve_confirm_watch_status(
         try:
             wait_ready(store, worker.pid)
             fix = str(sandbox.state()["fix_sha"])
-            deploy = (
-                "--config",
-                str(config),
-                "deploy",
-                "--fix",
-                fix,
-                "--symptoms",
-                "login broken",
-                "--cause",
-                "bad update",
-                "--fix-summary",
-                "revert",
-                "--as",
-                "operator",
-            )
+            deploy = deploy_args(config, fix)
             started = run_cli(*deploy, "--detach")
             assert started.code == 0, started.err
             run_id = started.out.strip()
@@ -156,22 +161,7 @@ def test_deploy_starts_a_background_worker_when_none_is_live(
         config.write_text(render_config(sandbox.url, sandbox.options.token))
         store = Store(f"sqlite:///{tmp_path / 'oob.sqlite'}")
         try:
-            started = run_cli(
-                "--config",
-                str(config),
-                "deploy",
-                "--fix",
-                str(sandbox.state()["fix_sha"]),
-                "--symptoms",
-                "login broken",
-                "--cause",
-                "bad update",
-                "--fix-summary",
-                "revert",
-                "--as",
-                "operator",
-                "--detach",
-            )
+            started = run_cli(*deploy_args(config, str(sandbox.state()["fix_sha"])), "--detach")
             assert started.code == 0, started.err
             run_id = started.out.strip()
             assert len(store.workers()) == 1  # the background worker deploy started
@@ -212,22 +202,7 @@ def test_a_worker_told_to_stop_leaves_at_once_while_its_run_waits_for_a_person(
         )
         try:
             wait_ready(store, worker.pid)
-            started = run_cli(
-                "--config",
-                str(config),
-                "deploy",
-                "--fix",
-                str(sandbox.state()["fix_sha"]),
-                "--symptoms",
-                "login broken",
-                "--cause",
-                "bad update",
-                "--fix-summary",
-                "revert",
-                "--as",
-                "operator",
-                "--detach",
-            )
+            started = run_cli(*deploy_args(config, str(sandbox.state()["fix_sha"])), "--detach")
             run_id = started.out.strip()
             deadline = time.monotonic() + 60
             while "approval.requested" not in [e.kind for e in store.events(run_id)]:
