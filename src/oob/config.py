@@ -33,6 +33,7 @@ from oob.config_services import (
     Secret,
     Services,
     SlackService,
+    Workers,
 )
 from oob.config_stages import Pipeline, Stage, StageKind
 from oob.config_types import ENV_NAME, Limit, Model, OneOf
@@ -63,6 +64,7 @@ __all__ = [  # the [services] and [sandbox] sections are re-exported: a Config h
     "Verify",
     "Web",
     "WebUser",
+    "Workers",
     "config_path",
     "load",
     "parse",
@@ -257,6 +259,7 @@ class Config(Model):
     sandbox: Sandbox | None = None
     web: Web | None = None
     telemetry: Telemetry | None = Field(default=None, exclude_if=lambda value: value is None)
+    workers: Workers = Field(default=Workers(), exclude_if=lambda value: value == Workers())
 
     source: Path | None = Field(default=None, exclude=True)
 

@@ -24,7 +24,7 @@ from oob.config_types import JOB_PATH
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 OVERRIDABLE = ("services", "audiences", "channels", "roles", "verify", "postmortem")
-SHARED = ("templates", "sandbox", "web", "telemetry")  # one for every pipeline
+SHARED = ("templates", "sandbox", "web", "telemetry", "workers")  # one for every pipeline
 ROLES = ("test_gate", "release_trigger")  # the pipeline keys that name a stage (or its job)
 
 T = TypeVar("T")

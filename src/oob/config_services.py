@@ -74,6 +74,17 @@ class Services(Model):
     slack: SlackService | None = None
 
 
+class Workers(Model):
+    """`[workers]`: what each `oob worker` of the installation takes on."""
+
+    max_runs: int = Field(
+        default=50,
+        ge=1,
+        description="Runs one worker executes at once; more wait, queued, for a worker with "
+        "room (so runs started together spread over the workers). One limit for all workers.",
+    )
+
+
 class Sandbox(Model):
     """Credentials of a local sandbox, written by `oob sandbox --write-config`. Sandbox only."""
 

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 APP_NAME = "oob"
 QUEUE = "oob-runs"
+POOL_SIZE = 8  # DBOS's connections to the database, in each process that executes runs
 
 
 def launch(
@@ -34,8 +35,11 @@ def launch(
     queue_polling_seconds: float | None = None,
     log_level: str = "WARNING",
     traces: Traces | None = None,
+    max_runs: int | None = None,
 ) -> None:
-    """Configure and launch DBOS in this process (which then executes runs).
+    """Configure and launch DBOS in this process (which then executes runs), taking at most
+    `max_runs` runs of the queue at once (None: no limit; DBOS keeps one limit for all the
+    processes sharing the database, the last one launched sets it).
 
     The runtime must be bound before this call: DBOS recovers and dequeues runs as soon as it
     is launched.
@@ -60,6 +64,9 @@ def launch(
         # default: a hundred wake-ups a second, most of an idle worker's CPU). A tenth of a
         # second keeps a woken run well within the second oob answers in.
         "notification_coalesce_sec": 0.1,
+        # DBOS's connections to the database (20 by default): a worker's steps hold one only
+        # for a transaction, and a fleet of workers must fit the server's max_connections.
+        "sys_db_pool_size": POOL_SIZE,
     }
     if traces is not None:
         # DBOS's tracer: a span per workflow and step, batched to the endpoint (its resource's
@@ -71,7 +78,11 @@ def launch(
     DBOS(config=config)
     quiet_background_jobs()
     DBOS.launch()
-    DBOS.register_queue(QUEUE, polling_interval_sec=queue_polling_seconds or polling_seconds)
+    DBOS.register_queue(
+        QUEUE,
+        polling_interval_sec=queue_polling_seconds or polling_seconds,
+        worker_concurrency=max_runs,
+    )
 
 
 def exports_no_logs(record: logging.LogRecord) -> bool:

@@ -241,7 +241,10 @@ def open_database(url: str) -> tuple[sa.Engine, Tables]:
                 f"cannot create the run store's folder {folder}: {exc.strerror}",
                 hint=f"set {ENV_HOME} to a folder you can write",
             ) from None
-    engine = sa.create_engine(real, pool_pre_ping=True)
+    # A server's connections: each transaction holds one only while it runs, so a few serve a
+    # worker's many runs, and a fleet of workers fits max_connections (DBOS's: `oob.durable`).
+    pool = {} if real.startswith("sqlite") else {"pool_size": 4, "max_overflow": 4}
+    engine = sa.create_engine(real, pool_pre_ping=True, **pool)
     if engine.dialect.name == "sqlite":
         sa.event.listen(engine, "connect", sqlite_connect)
         sa.event.listen(engine, "begin", sqlite_begin)

@@ -51,6 +51,7 @@ class WorkerOptions:
     exit_when_idle_seconds: float | None = None  # None: serve until stopped
     log_level: str = "WARNING"
     traces: Traces | None = None  # where DBOS exports the runs' traces (`oob.telemetry`)
+    max_runs: int | None = None  # runs executed at once (`[workers] max_runs`); None: no limit
 
     @classmethod
     def rehearsal(cls, polling_seconds: float, log_level: str) -> WorkerOptions:
@@ -221,6 +222,7 @@ def launch(url: str, executor: str, options: WorkerOptions) -> None:
         queue_polling_seconds=options.queue_polling_seconds or 4 * options.polling_seconds,
         log_level=options.log_level,
         traces=options.traces,
+        max_runs=options.max_runs,
     )
 
 

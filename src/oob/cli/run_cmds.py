@@ -361,7 +361,10 @@ def worker(
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     tuning = Tuning(poll_seconds=poll_seconds, time_scale=time_scale)
     options = WorkerOptions(
-        lease_seconds=lease_seconds, exit_when_idle_seconds=exit_when_idle, traces=exported
+        lease_seconds=lease_seconds,
+        exit_when_idle_seconds=exit_when_idle,
+        traces=exported,
+        max_runs=obj.config.workers.max_runs,
     )
     obj.console.print(f"database {redact_url(url)}")
     if metrics_port is not None:
