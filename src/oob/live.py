@@ -10,7 +10,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from rich.console import Group, RenderableType
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -55,14 +54,14 @@ def render(view: Snapshot) -> RenderableType:
     for stage in view.stages:
         actual = "" if stage.actual_minutes is None else format_minutes(stage.actual_minutes)
         stages.add_row(
-            stage.name,
+            Text(stage.name),  # as written: a string cell would be Rich markup
             format_minutes(stage.estimate_minutes),
             actual,
             Text(stage.status, STATUS_STYLE.get(stage.status, "red")),
         )
     events = Table(box=None, pad_edge=False, show_header=False, show_edge=False)
     for event in view.events:
-        events.add_row(f"{event.at:%H:%M:%S}", event.actor, escape(event.summary))
+        events.add_row(f"{event.at:%H:%M:%S}", Text(event.actor), Text(event.summary))
     parts: list[RenderableType] = [head, steps, stages]
     if view.waiting is not None:
         parts.append(Text(str(view.waiting), "bold yellow"))

@@ -185,3 +185,27 @@ def test_a_plan_another_oob_wrote_is_one_line(
     result = run_cli("--config", str(preset_file), "status", "run-1")
     assert result.code == 1
     assert "cannot read the run's plan: from_a_newer_oob: unknown key" in one_line(result)
+
+
+def test_a_name_with_rich_markup_is_shown_as_typed(
+    run_cli: RunCli, preset_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Seen: `oob runs` and `oob status` ended in Rich's MarkupError traceback when a requester
+    or an actor (`OOB_USER`, `--as`: anyone's text) was `[/]...`; `[bold]` styled the table."""
+    from oob.config import parse
+    from oob.plan import freeze
+    from oob.store import RunRequest
+
+    url = f"sqlite:///{tmp_path / 'oob.sqlite'}"
+    monkeypatch.setenv("OOB_DATABASE_URL", url)
+    monkeypatch.delenv("OOB_SERVER", raising=False)
+    name = "[/]mallory [bold]x[/bold]"
+    request = RunRequest("va-cms", name, "a" * 40, "cannot publish", "a migration", "revert")
+    store = Store(url)
+    store.create_run(request, freeze(parse(preset_file.read_text("utf-8"), preset_file)), "run-1")
+    store.append_event("run-1", actor=name, source="cli", kind="note", summary="[/]a note")
+    store.close()
+    for command in ("runs", "status"):
+        result = run_cli("--config", str(preset_file), command)
+        assert result.code == 0, result.err
+        assert name in result.out

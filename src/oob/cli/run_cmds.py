@@ -294,6 +294,7 @@ def runs(
 ) -> None:
     """The recent runs, newest first."""
     from rich.table import Table
+    from rich.text import Text
 
     obj: AppContext = ctx.obj
     with closing(runs_for(obj)) as reached:
@@ -308,9 +309,8 @@ def runs(
     for r in found:
         started = datetime.fromisoformat(r["created_at"])
         when = f"{started:%Y-%m-%d %H:%M}"
-        table.add_row(
-            r["run_id"], r["pipeline"], r["state"], r["requester"], r["fix_sha"][:7], when
-        )
+        cells = (r["run_id"], r["pipeline"], r["state"], r["requester"], r["fix_sha"][:7], when)
+        table.add_row(*map(Text, cells))  # as typed: a string cell would be Rich markup
     obj.console.print(table)
 
 
