@@ -16,6 +16,7 @@ from rich.markup import escape
 
 from oob import __version__
 from oob.cli.context import AppContext
+from oob.cli.garbage import collect_late, skip_collection_at_exit
 from oob.errors import OobError
 
 app = typer.Typer(
@@ -74,8 +75,23 @@ def _register() -> None:
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `oob` console script: map oob's errors to one line and an exit code.
 
-    Typer (in standalone mode) reports usage errors itself with exit code 2.
+    Typer (in standalone mode) reports usage errors itself with exit code 2. Without `argv`
+    (the console script, `python -m oob`) the command is the whole process, which collects no
+    garbage while it starts nor at exit (`oob.cli.garbage`); with it (the tests), the command
+    runs in the caller's process, whose collector is left alone.
     """
+    if argv is not None:
+        _command(argv)
+        return
+    collect_late()
+    try:
+        _command(None)
+    finally:
+        skip_collection_at_exit()
+
+
+def _command(argv: list[str] | None) -> None:
+    """One command: the process's command line when `argv` is None."""
     _register()
     try:
         _check_utf8(sys.argv[1:] if argv is None else argv)
