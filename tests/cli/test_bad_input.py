@@ -4,6 +4,7 @@ worker left behind, no traceback (issue: commands and endings)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -209,3 +210,48 @@ def test_a_name_with_rich_markup_is_shown_as_typed(
         result = run_cli("--config", str(preset_file), command)
         assert result.code == 0, result.err
         assert name in result.out
+
+
+def _number_options() -> list[tuple[str, Any, Any]]:
+    """Every option of every command that takes a number with a fraction: the command's name,
+    its Click command and the option's parameter."""
+    from typing import get_type_hints
+
+    from typer.main import get_command
+
+    from oob.cli import _register, app
+
+    _register()
+    found = []
+    commands = [("", get_command(app))]
+    while commands:
+        path, command = commands.pop()
+        subcommands = getattr(command, "commands", {})
+        commands += [(f"{path} {name}".strip(), sub) for name, sub in subcommands.items()]
+        callback = getattr(command.callback, "__wrapped__", command.callback)
+        hints = get_type_hints(callback) if callback else {}
+        found += [
+            (path, command, param)
+            for param in command.params
+            if hints.get(param.name) in (float, float | None)
+        ]
+    return sorted(found, key=lambda f: (f[0], f[2].opts[0]))
+
+
+NUMBER_OPTIONS = _number_options()
+
+
+@pytest.mark.parametrize(
+    ("name", "command", "param"),
+    NUMBER_OPTIONS,
+    ids=[f"{name} {param.opts[0]}" for name, _, param in NUMBER_OPTIONS],
+)
+def test_a_number_option_refuses_nan(name: str, command: Any, param: Any) -> None:
+    """Seen with Typer 0.28: Click's ranges let `nan` through (no comparison with it holds), so
+    `oob deploy --release-wait nan` went on with NaN minutes (tests/proof/test_fuzz.py)."""
+    from typer._click import Context
+    from typer._click.exceptions import BadParameter
+
+    assert len(NUMBER_OPTIONS) >= 11  # deploy's minutes, the time scales, the worker's seconds
+    with pytest.raises(BadParameter):
+        param.process_value(Context(command, info_name=name), "nan")

@@ -120,6 +120,26 @@ def test_a_long_command_collects_as_usual_once_started() -> None:
     assert out.strip().splitlines()[-1] == "True True"
 
 
+def test_runs_loads_no_pydantic() -> None:
+    """Seen: Typer 0.29 coerced every parameter through a pydantic `TypeAdapter`, so that
+    pydantic (and through its plugin loader `importlib.metadata`) loaded for `oob runs`, a
+    sixth of its start; Typer is kept below 0.29 (a venv made before: reinstall it with
+    `constraints.txt`)."""
+    code = (
+        "import sys\n"
+        "from oob.cli import main\n"
+        "try:\n    main(['runs', '--pipeline', 'cms'])\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'pydantic'))\n"
+    )
+    env = {**os.environ, "OOB_CONFIG": "/nonexistent/oob.toml"}
+    env.pop("OOB_SERVER", None)
+    env["OOB_DATABASE_URL"] = "sqlite:///:memory:"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    ).stdout
+    assert out.strip().splitlines()[-1] == "[]"
+
+
 def test_runs_lists_the_runs_of_a_sandbox_that_stopped(
     run_cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import math
 from enum import StrEnum
 from typing import Annotated
 
 import typer
+
+
+def refuse_nan(value: float | None) -> float | None:
+    """The callback of every option taking a number with a fraction: Click's ranges let `nan`
+    through (no comparison with it holds), so it is refused here."""
+    if value is not None and math.isnan(value):
+        raise typer.BadParameter("nan is not a number")
+    return value
+
 
 AsOption = Annotated[
     str | None,
@@ -16,7 +26,12 @@ RunArgument = Annotated[str, typer.Argument(help="The run id (see `oob runs`).")
 HostOption = Annotated[str, typer.Option(help="Address to listen on.")]
 TimeScaleOption = Annotated[
     float,
-    typer.Option("--time-scale", min=0.001, help="For a sandbox running N times real time."),
+    typer.Option(
+        "--time-scale",
+        min=0.001,
+        callback=refuse_nan,
+        help="For a sandbox running N times real time.",
+    ),
 ]
 PipelineOption = Annotated[
     str | None,

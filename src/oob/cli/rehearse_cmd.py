@@ -10,7 +10,7 @@ import typer
 
 from oob.cli import app
 from oob.cli.context import AppContext, fail_unless
-from oob.cli.options import Preset, PresetOption
+from oob.cli.options import Preset, PresetOption, refuse_nan
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -37,11 +37,19 @@ def rehearse(
     ] = "happy",
     time_scale: Annotated[
         float,
-        typer.Option("--time-scale", min=1, help="Simulated seconds per real second."),
+        typer.Option(
+            "--time-scale", min=1, callback=refuse_nan, help="Simulated seconds per real second."
+        ),
     ] = 60.0,
     faults: Annotated[
         float,
-        typer.Option("--faults", min=0, max=1, help="Share of sandbox requests that fail."),
+        typer.Option(
+            "--faults",
+            min=0,
+            max=1,
+            callback=refuse_nan,
+            help="Share of sandbox requests that fail.",
+        ),
     ] = 0.0,
     merge_hold: Annotated[
         MergeHold,

@@ -16,7 +16,14 @@ import typer
 
 from oob.cli import app
 from oob.cli.context import AppContext
-from oob.cli.options import AsOption, JsonOption, PipelineOption, RunArgument, TimeScaleOption
+from oob.cli.options import (
+    AsOption,
+    JsonOption,
+    PipelineOption,
+    RunArgument,
+    TimeScaleOption,
+    refuse_nan,
+)
 from oob.cli.reach import DeployAsk, Runs, local_store, runs_for
 from oob.errors import EXIT_FAILED
 from oob.limits import MAX_MINUTES
@@ -100,13 +107,21 @@ def deploy(  # noqa: PLR0917 - typer passes every option by keyword
     release_wait: Annotated[
         float | None,
         typer.Option(
-            "--release-wait", min=0, max=MAX_MINUTES, help="Minutes the release job waits."
+            "--release-wait",
+            min=0,
+            max=MAX_MINUTES,
+            callback=refuse_nan,
+            help="Minutes the release job waits.",
         ),
     ] = None,
     approval_timeout: Annotated[
         float | None,
         typer.Option(
-            "--approval-timeout", min=0, max=MAX_MINUTES, help="Minutes to wait for a decision."
+            "--approval-timeout",
+            min=0,
+            max=MAX_MINUTES,
+            callback=refuse_nan,
+            help="Minutes to wait for a decision.",
         ),
     ] = None,
     detach: Annotated[
@@ -320,14 +335,28 @@ def worker(
     *,
     exit_when_idle: Annotated[
         float | None,
-        typer.Option("--exit-when-idle", min=0, help="Leave after SECONDS without active runs."),
+        typer.Option(
+            "--exit-when-idle",
+            min=0,
+            callback=refuse_nan,
+            help="Leave after SECONDS without active runs.",
+        ),
     ] = None,
     time_scale: TimeScaleOption = 1.0,
     poll_seconds: Annotated[
-        float, typer.Option("--poll-seconds", min=0.01, help="How often to look at services.")
+        float,
+        typer.Option(
+            "--poll-seconds", min=0.01, callback=refuse_nan, help="How often to look at services."
+        ),
     ] = 10.0,
     lease_seconds: Annotated[
-        float, typer.Option("--lease-seconds", min=1, help="Silence after which a worker is dead.")
+        float,
+        typer.Option(
+            "--lease-seconds",
+            min=1,
+            callback=refuse_nan,
+            help="Silence after which a worker is dead.",
+        ),
     ] = 30.0,
     metrics_port: Annotated[
         int | None,

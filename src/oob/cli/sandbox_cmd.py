@@ -12,7 +12,7 @@ from typer.core import TyperCommand
 
 from oob.cli import app
 from oob.cli.context import AppContext
-from oob.cli.options import HostOption, Preset, PresetOption
+from oob.cli.options import HostOption, Preset, PresetOption, refuse_nan
 from oob.errors import UsageError
 
 if TYPE_CHECKING:
@@ -46,7 +46,10 @@ class Dispatch(StrEnum):
 FaultsOption = Annotated[
     float,
     typer.Option(
-        help="Share of API requests that fail as real services do (0 to 1).", min=0, max=1
+        help="Share of API requests that fail as real services do (0 to 1).",
+        min=0,
+        max=1,
+        callback=refuse_nan,
     ),
 ]
 WriteConfigOption = Annotated[
@@ -103,6 +106,7 @@ def sandbox(
         typer.Option(
             help="Simulated seconds per real second; 0 moves time only on POST /_sandbox/advance.",
             min=0,
+            callback=refuse_nan,
         ),
     ] = 60,
     faults: FaultsOption = 0,
