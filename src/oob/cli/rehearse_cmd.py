@@ -28,6 +28,24 @@ class MergeHold(StrEnum):
     LOCK = "lock"
 
 
+RehearseTimeScaleOption = Annotated[
+    float,
+    typer.Option(
+        "--time-scale", min=1, callback=refuse_nan, help="Simulated seconds per real second."
+    ),
+]
+RehearseFaultsOption = Annotated[
+    float,
+    typer.Option(
+        "--faults",
+        min=0,
+        max=1,
+        callback=refuse_nan,
+        help="Share of sandbox requests that fail.",
+    ),
+]
+
+
 @app.command()
 def rehearse(
     ctx: typer.Context,
@@ -35,22 +53,8 @@ def rehearse(
     scenario: Annotated[
         str, typer.Option("--scenario", help="A sandbox scenario (see `oob sandbox --help`).")
     ] = "happy",
-    time_scale: Annotated[
-        float,
-        typer.Option(
-            "--time-scale", min=1, callback=refuse_nan, help="Simulated seconds per real second."
-        ),
-    ] = 60.0,
-    faults: Annotated[
-        float,
-        typer.Option(
-            "--faults",
-            min=0,
-            max=1,
-            callback=refuse_nan,
-            help="Share of sandbox requests that fail.",
-        ),
-    ] = 0.0,
+    time_scale: RehearseTimeScaleOption = 60.0,
+    faults: RehearseFaultsOption = 0.0,
     merge_hold: Annotated[
         MergeHold,
         typer.Option(

@@ -329,35 +329,40 @@ def runs(
     obj.console.print(table)
 
 
+ExitWhenIdleOption = Annotated[
+    float | None,
+    typer.Option(
+        "--exit-when-idle",
+        min=0,
+        callback=refuse_nan,
+        help="Leave after SECONDS without active runs.",
+    ),
+]
+PollSecondsOption = Annotated[
+    float,
+    typer.Option(
+        "--poll-seconds", min=0.01, callback=refuse_nan, help="How often to look at services."
+    ),
+]
+LeaseSecondsOption = Annotated[
+    float,
+    typer.Option(
+        "--lease-seconds",
+        min=1,
+        callback=refuse_nan,
+        help="Silence after which a worker is dead.",
+    ),
+]
+
+
 @app.command()
 def worker(
     ctx: typer.Context,
     *,
-    exit_when_idle: Annotated[
-        float | None,
-        typer.Option(
-            "--exit-when-idle",
-            min=0,
-            callback=refuse_nan,
-            help="Leave after SECONDS without active runs.",
-        ),
-    ] = None,
+    exit_when_idle: ExitWhenIdleOption = None,
     time_scale: TimeScaleOption = 1.0,
-    poll_seconds: Annotated[
-        float,
-        typer.Option(
-            "--poll-seconds", min=0.01, callback=refuse_nan, help="How often to look at services."
-        ),
-    ] = 10.0,
-    lease_seconds: Annotated[
-        float,
-        typer.Option(
-            "--lease-seconds",
-            min=1,
-            callback=refuse_nan,
-            help="Silence after which a worker is dead.",
-        ),
-    ] = 30.0,
+    poll_seconds: PollSecondsOption = 10.0,
+    lease_seconds: LeaseSecondsOption = 30.0,
     metrics_port: Annotated[
         int | None,
         typer.Option(
