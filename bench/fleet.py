@@ -1,13 +1,14 @@
 """Fleet benchmark (issue 15), first version: one run on each pipeline of a fleet sandbox, executed
 by `oob worker` processes sharing one PostgreSQL database.
 
-It starts the sandbox with `--runs` pipelines (`oob.sandbox.fleet`, scenarios drawn from `--mix`
-with `--seed`) in this process, writes its config (`[pipelines.pNNN]` tables), creates a fresh
-database on `--database-url`'s server (dropped at the end), starts `--workers` `oob worker`
-processes on it, starts one run per pipeline (`oob.commands.Control.start`, as `oob deploy
---pipeline pNNN --detach` does), and lets the simulated people decide through `Control`: the
-product owner approves, the operator overrides a spuriously failing required test, helpdesk
-confirms the fix once editors can log in (`oob.simulated.People`, one thread for all runs).
+It starts `oob sandbox --pipelines N` (`--runs` pipelines, scenarios drawn from `--mix` with
+`--seed`) in a process of its own, which writes the fleet's config (`[pipelines.pNNN]` tables),
+creates a fresh database on `--database-url`'s server (dropped at the end), starts `--workers`
+`oob worker` processes on it, starts one run per pipeline (`oob.commands.Control.start`, as `oob
+deploy --pipeline pNNN --detach` does), and lets the simulated people decide through `Control`:
+the product owner approves, the operator overrides a spuriously failing required test, helpdesk
+confirms the fix once editors' login page answers (`oob.simulated.People`). One thread plays them
+all: each round reads the active runs once and looks closer only at those awaiting someone.
 When every run has ended it prints, as JSON: the outcomes by scenario against the right one,
 the wall time, duplicate side effects in each world's ledger (`oob.rehearse.side_effects`: a
 build of a job triggered twice, a chat message posted twice under one idempotency key, more
@@ -33,6 +34,7 @@ import argparse
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -45,18 +47,15 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 from idle import cpu_seconds
 from soak import EXPECTED
 
-from oob.clock import EpochClock
+from oob.clock import clock_for
 from oob.commands import Control
-from oob.config import Config, parse
-from oob.sandbox.configfile import render_fleet_config
-from oob.sandbox.fleet import draw, parse_mix
-from oob.sandbox.server import SandboxServer
-from oob.sandbox.world import Options
+from oob.config import Config, load
 from oob.simulated import OPERATOR, People, stop_processes
-from oob.store import RunRequest, Source, Store, sqlalchemy_url
+from oob.store import RunRequest, RunState, Source, Store, sqlalchemy_url
 
 DATABASE = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -127,23 +126,21 @@ class Workers:
 
     def figures(self) -> list[dict[str, Any]]:
         """Peak RSS and CPU seconds of each living worker so far."""
-        found = []
-        for process in self.processes:
-            if process.poll() is not None:
-                continue
-            status = Path(f"/proc/{process.pid}/status").read_text()
-            peak = next(line.split()[1] for line in status.splitlines() if line[:6] == "VmHWM:")
-            found.append(
-                {
-                    "pid": process.pid,
-                    "peak_rss_mb": round(int(peak) / 1024, 1),
-                    "cpu_seconds": round(cpu_seconds(process.pid), 1),
-                }
-            )
-        return found
+        return [figures(p.pid) for p in self.processes if p.poll() is None]
 
     def stop(self) -> None:
         stop_processes(self.processes)
+
+
+def figures(pid: int) -> dict[str, Any]:
+    """Peak RSS and CPU seconds of process `pid` so far."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    peak = next(line.split()[1] for line in status.splitlines() if line[:6] == "VmHWM:")
+    return {
+        "pid": pid,
+        "peak_rss_mb": round(int(peak) / 1024, 1),
+        "cpu_seconds": round(cpu_seconds(pid), 1),
+    }
 
 
 class Connections:
@@ -182,6 +179,7 @@ class FleetPeople(People):
     """The simulated people of one run, deciding through `Control` instead of Slack."""
 
     control: Control
+    scenario: str
 
     def click(self, person: str, action: str) -> None:
         if action == "approve":
@@ -202,28 +200,73 @@ class FleetPeople(People):
             return True
 
 
-class OneWorld:
-    """What `People` reads of the sandbox: whether editors can log in to one pipeline's CMS
-    (only that: the whole state of a world costs a look of helpdesk's too much in a fleet)."""
+class Sandbox:
+    """`oob sandbox --pipelines N` in a process of its own (its CPU is not the bench's): the
+    fleet's worlds, each pipeline's under `/pNNN`, read over HTTP as anyone would."""
 
-    def __init__(self, sandbox: SandboxServer, pipeline: str) -> None:
-        self.sandbox, self.pipeline = sandbox, pipeline
+    def __init__(self, args: argparse.Namespace, home: Path) -> None:
+        with socket.socket() as probe:  # a free port for it
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        self.config = home / "oob.toml"
+        command = [sys.executable, "-m", "oob", "sandbox", "--port", str(port)]
+        command += ["--pipelines", str(args.runs), "--mix", args.mix, "--seed", str(args.seed)]
+        command += ["--time-scale", str(args.time_scale), "--write-config", str(self.config)]
+        with (home / "sandbox.log").open("wb") as log:
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        self.http = httpx.Client(timeout=60)
+        self.prefix: dict[str, str] = {}  # each pipeline's path on the sandbox
+
+    def start(self) -> Config:
+        """Wait until it serves and has written its config; the config."""
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and self.process.poll() is None:
+            if self.config.exists():
+                config = load(self.config)
+                for name in config.pipeline_names:
+                    jenkins = config.for_pipeline(name).services.jenkins.url
+                    self.prefix[name] = jenkins.rstrip("/").removesuffix("/jenkins")
+                return config
+            time.sleep(0.2)
+        raise SystemExit(f"the sandbox did not start; see {self.config.parent}/sandbox.log")
+
+    def state(self, name: str) -> dict[str, Any]:
+        return dict(self.http.get(f"{self.prefix[name]}/_sandbox/state").json())
+
+    def ledger(self, name: str) -> list[dict[str, Any]]:
+        return list(self.http.get(f"{self.prefix[name]}/_sandbox/ledger").json())
+
+    def stop(self) -> None:
+        self.http.close()
+        stop_processes([self.process])
+
+
+class LoginPage:
+    """What helpdesk looks at of one pipeline's CMS: whether editors' login page answers."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
 
     def state(self) -> dict[str, Any]:
-        with self.sandbox.world_of(self.pipeline).session() as world:
-            return {"cms": {"login_status": world.login_status()}}
+        return {"cms": {"login_status": httpx.get(self.url, timeout=30).status_code}}
 
 
 def start_runs(
-    sandbox: SandboxServer, config: Config, store: Store, services: Any
+    sandbox: Sandbox, config: Config, store: Store, services: Any
 ) -> dict[str, FleetPeople]:
     """One run per pipeline, each with its people, by pipeline."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from oob.sandbox.scenario import load_scenario
+
     control = Control(store, store.url)
-    people: dict[str, FleetPeople] = {}
-    for name in config.pipeline_names:
+
+    def start(name: str) -> FleetPeople:
         plan = config.for_pipeline(name)
         state = sandbox.state(name)
-        wait = sandbox.world_of(name).scenario.release_wait or plan.pipeline.release_wait
+        scenario = str(state["scenario"])
+        wait = load_scenario(scenario).release_wait or plan.pipeline.release_wait
         request = RunRequest(
             pipeline=plan.pipeline.name,
             requester=OPERATOR,
@@ -235,17 +278,25 @@ def start_runs(
             release_wait_minutes=wait,
         )
         run = control.start(plan, request)
-        world: Any = OneWorld(sandbox, name)
+        login: Any = LoginPage(f"{sandbox.prefix[name]}/cms/user/login")
         person = FleetPeople(
             store=store,
             config=plan,
             code_host=services.code_host(plan),
-            sandbox=world,
+            sandbox=login,
             run_id=run.id,
         )
-        person.control = control
-        people[name] = person
-    return people
+        person.control, person.scenario = control, scenario
+        return person
+
+    # As many people starting their pipeline's run at once as the store's pool serves.
+    with ThreadPoolExecutor(8) as starting:
+        names = config.pipeline_names
+        return dict(zip(names, starting.map(start, names), strict=True))
+
+
+# The states in which a run awaits one of them: the product owner, the operator, helpdesk.
+AWAITED = (RunState.AWAITING_APPROVAL, RunState.PREFLIGHT, RunState.VERIFYING)
 
 
 def play(people: dict[str, FleetPeople], args: argparse.Namespace, workers: Workers) -> list[str]:
@@ -259,11 +310,39 @@ def play(people: dict[str, FleetPeople], args: argparse.Namespace, workers: Work
         after = args.kill_after
         if after is not None and workers.killed is None and time.monotonic() > began + after:
             workers.kill_busiest()
+        store = next(iter(people.values())).store
+        active = {run.id: run.state for run in store.runs(len(people), active=True)}
         for name, person in list(waiting.items()):
-            if not person.look() and finished(person.store.events(person.run_id)):
+            state = active.get(person.run_id)
+            if state is None and finished(store.events(person.run_id)):
                 del waiting[name]
+            elif state in AWAITED:
+                person.look()
         time.sleep(args.look)
     return sorted(waiting)
+
+
+def per_run(url: str) -> dict[str, Any]:
+    """DBOS steps and timeline events per run, from the database (before it is dropped)."""
+    import sqlalchemy as sa
+
+    from oob.reaction import percentiles
+
+    engine = sa.create_engine(sqlalchemy_url(url), pool_size=1)
+    steps = "SELECT count(*) FROM dbos.operation_outputs GROUP BY workflow_uuid"
+    events = "SELECT count(*) FROM oob_events WHERE run_id IS NOT NULL GROUP BY run_id"
+    kinds = "SELECT function_name, count(*) FROM dbos.operation_outputs GROUP BY 1 ORDER BY 2 DESC"
+    try:
+        with engine.connect() as connection:
+            counts = {
+                name: [float(n) for (n,) in connection.execute(sa.text(query))]
+                for name, query in (("dbos_steps", steps), ("events", events))
+            }
+            runs = max(1, len(counts["events"]))
+            by_kind = {str(k): round(n / runs, 1) for k, n in connection.execute(sa.text(kinds))}
+    finally:
+        engine.dispose()
+    return {name: percentiles(found) for name, found in counts.items()} | {"steps": by_kind}
 
 
 def duplicates(
@@ -290,7 +369,7 @@ def duplicates(
 
 
 def report(
-    sandbox: SandboxServer, people: dict[str, FleetPeople], gate: str, time_scale: float
+    sandbox: Sandbox, people: dict[str, FleetPeople], gate: str, time_scale: float
 ) -> dict[str, Any]:
     """Outcomes by scenario, duplicates, GitHub requests and reaction latency, over all runs."""
     from oob.events import Ended
@@ -304,7 +383,7 @@ def report(
     for name, person in people.items():
         run = person.store.run(person.run_id)
         events = person.store.events(person.run_id)
-        scenario = sandbox.world_of(name).scenario.name
+        scenario = person.scenario
         outcome = run.outcome.value if run.outcome else "none"
         outcomes.setdefault(scenario, Counter())[outcome] += 1
         if outcome != EXPECTED.get(scenario):
@@ -331,7 +410,8 @@ def report(
         "github_requests_counted_per_run": percentiles([float(n) for n in github]),
         "reaction_latency_ms": percentiles(latencies),
         "reaction_samples": len(latencies),
-        "troubles": sum(len(p.troubles) for p in people.values()),
+        "troubles": Counter(t.split(":")[0] for p in people.values() for t in p.troubles),
+        "troubles_first": [t for p in people.values() for t in p.troubles][:3],
     }
 
 
@@ -339,17 +419,20 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
     from oob.adapters.pool import Pool
     from oob.adapters.retry import RetryPolicy
 
-    scenarios = draw(parse_mix(args.mix), args.runs, args.seed)
-    options = Options(time_scale=args.time_scale, seed=args.seed)
     with ExitStack() as stack:
         url = stack.enter_context(fresh_database(args.database_url))
-        sandbox = stack.enter_context(SandboxServer(options, scenarios=scenarios))
         home = args.logs or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="oob-")))
         home.mkdir(parents=True, exist_ok=True)
-        path = home / "oob.toml"
-        path.write_text(render_fleet_config(sandbox.url, options.token, sandbox.fleet.names))
-        config = parse(path.read_text(encoding="utf-8"), path)
-        store = Store(url, clock=EpochClock(sandbox.fleet.clock.now))
+        sandbox = Sandbox(args, home)
+        stack.callback(sandbox.stop)
+        config = sandbox.start()
+        path = sandbox.config
+        # Each worker takes at most its share of the runs with one worker fewer: the runs spread
+        # over the workers, and the survivors of a killed one have room for its runs.
+        share = -(-args.runs // max(1, args.workers - 1))
+        with path.open("a", encoding="utf-8") as written:
+            written.write(f"\n[workers]\nmax_runs = {share}\n")
+        store = Store(url, clock=clock_for(config.sandbox_base()))
         stack.callback(store.close)
         workers = Workers(args.workers, path, url, home, args)
         stack.callback(workers.stop)
@@ -375,10 +458,12 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
             "unfinished": unfinished,
             **report(sandbox, people, gate, args.time_scale),
             "workers_figures": workers.figures(),
+            "sandbox_figures": figures(sandbox.process.pid),
             "worker_killed": workers.killed,
             "idle_seconds": args.idle_seconds,
             "idle_cpu_percent_of_a_core": idle,
             "postgres_connections_most": connections.most,
+            "per_run": per_run(url),
             "load_average": os.getloadavg(),
         }
 

@@ -441,3 +441,24 @@ def test_preflight_follows_the_fix_through_staging_build_by_build(harness: Harne
     ]
     last = max(i for i, e in enumerate(events) if e.summary.startswith("testing/"))
     assert last < kinds.index("preflight.passed")
+
+
+def test_a_pause_that_no_command_ends_reads_no_decisions(harness: Harness) -> None:
+    """Seen in the fleet benchmark: every pause of a run read the decisions taken, a DBOS step
+    of its own (160 of a happy run's 961 steps) although nobody had decided anything. A decision
+    wakes the run, which reads them then (and once in a while anyway)."""
+    from collections import Counter
+
+    from oob.durable import client
+
+    run = harness.start()
+    harness.wait_for(run.id, lambda r: "approval.requested" in harness.kinds(r.id))
+    harness.control.approve(run.id, "po", "go")
+    assert harness.end(run.id).outcome is RunState.RESOLVED
+    dbos = client(harness.store.url)
+    try:
+        steps = Counter(s["function_name"] for s in dbos.list_workflow_steps(run.id))
+    finally:
+        dbos.destroy()
+    assert steps["DBOS.recv"] >= 12, steps  # it paused
+    assert steps["oob.decisions"] * 4 <= steps["DBOS.recv"], steps

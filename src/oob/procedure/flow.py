@@ -27,6 +27,10 @@ from oob.states import CANCELLABLE, Phase, RunState, Source
 
 # How often the run's deployment is asked for a state while the code host fails in passing.
 DEPLOYMENT_ATTEMPTS = 3
+# A decision taken wakes the run (a message to its workflow), which then reads the decisions; a
+# pause that no message ends reads them anyway once in this many (a lost wake-up costs a minute
+# at most), not at every pause: each read is a DBOS step, and a run pauses hundreds of times.
+DECISIONS_EVERY = 6
 
 if TYPE_CHECKING:
     from oob.config import Config
@@ -75,6 +79,8 @@ class Flow:
     production_ended: datetime | None = None  # when the production job ended, by its record
     eta_minutes: float = 0.0
     slot: str | None = None  # the release slot held (or asked for) on the build server
+    taken: dict[Topic, Taken] | None = None  # the decisions last read (None: read them)
+    unread: int = 0  # pauses since they were read
 
     # --- the timeline ---
 
@@ -235,12 +241,24 @@ class Flow:
 
     def wait(self, seconds: float) -> dict[Topic, Taken]:
         """Wait up to `seconds` for a command, then act on the decisions taken: a cancel or a
-        rejected fix ends the run; the rest are returned to the phase that waits for them."""
-        self.fx.wait(seconds)
-        return self.check_decisions()
+        rejected fix ends the run; the rest are returned to the phase that waits for them.
+        They are read again only when a command woke the run (or every `DECISIONS_EVERY`)."""
+        woken = self.fx.wait(seconds)
+        self.unread += 1
+        if woken or self.taken is None or self.unread >= DECISIONS_EVERY:
+            return self.check_decisions()
+        return self.taken
+
+    def decide(self, action: Action, text: str) -> bool:
+        """Decide as oob, through the policy like a person (a timeout's deny, a fix rejected
+        when verification runs out); False when a decision was taken first. The next wait
+        reads it."""
+        self.taken = None
+        return self.fx.decide(self.run_id, action.value, text)
 
     def check_decisions(self) -> dict[Topic, Taken]:
-        taken = self.fx.decisions(self.run_id)
+        taken = self.taken = self.fx.decisions(self.run_id)
+        self.unread = 0
         cancel = taken.get(Topic.CANCEL)
         if cancel is not None and not self.cancelled:
             self.cancelled = True

@@ -57,7 +57,7 @@ def approval(flow: Flow) -> None:
         if deadline is not None:
             left = min(left, flow.real_seconds_until(deadline))
             if left <= 0:
-                fx.decide(flow.run_id, Action.DENY.value, f"no decision within {timeout:g} min")
+                flow.decide(Action.DENY, f"no decision within {timeout:g} min")
                 left = 0
         taken = flow.wait(left).get(Topic.APPROVAL)
         if taken is None:
@@ -446,7 +446,7 @@ def verify(flow: Flow) -> None:
         if fx.now() >= deadline:
             failing = [f"{n}: {d}" for n, (ok, d) in last.items() if not ok]
             detail = "; ".join(failing) or "nobody confirmed the fix with `oob confirm-fix`"
-            if fx.decide(flow.run_id, Action.REJECT_FIX.value, detail):
+            if flow.decide(Action.REJECT_FIX, detail):
                 flow.check_decisions()  # posts fix_not_verified and ends the run
             if failing:  # a person confirmed first, but the probes still fail
                 flow.post("fix_not_verified", ("operators", "helpdesk"), detail=detail)
