@@ -1,4 +1,4 @@
-"""Fleet benchmark (issue 15), first version: one run on each pipeline of a fleet sandbox, executed
+"""Fleet benchmark (issue 15): one run on each pipeline of a fleet sandbox, executed
 by `oob worker` processes sharing one PostgreSQL database.
 
 It starts `oob sandbox --pipelines N` (`--runs` pipelines, scenarios drawn from `--mix` with
@@ -210,6 +210,7 @@ class Sandbox:
             port = probe.getsockname()[1]
         self.url = f"http://127.0.0.1:{port}"
         self.config = home / "oob.toml"
+        self.config.unlink(missing_ok=True)  # it is written once the sandbox serves
         command = [sys.executable, "-m", "oob", "sandbox", "--port", str(port)]
         command += ["--pipelines", str(args.runs), "--mix", args.mix, "--seed", str(args.seed)]
         command += ["--time-scale", str(args.time_scale), "--write-config", str(self.config)]
@@ -499,6 +500,7 @@ def main() -> None:
     lone = None
     if args.lone:  # the same bench with one happy pipeline: the ratio's denominator
         alone = {"runs": 1, "mix": "happy=1", "kill_after": None, "idle_seconds": 0}
+        alone["logs"] = args.logs / "lone" if args.logs else None
         lone = bench(argparse.Namespace(**{**vars(args), **alone}))
     result = bench(args)
     if lone is not None:
