@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from oob.clock import EpochClock
 from oob.simulated import OPERATOR, Crash, Killer, People
+from oob.states import Source
 from oob.store import RunRequest, RunState, Store
 
 if TYPE_CHECKING:
@@ -126,6 +127,7 @@ def rehearse(
             Options(
                 scenario=scenario,
                 time_scale=time_scale,
+                paused=True,
                 hold_required=merge_hold == "status",
                 github_admin=merge_hold == "lock",
                 actions_layout=PRESETS[preset],
@@ -212,11 +214,15 @@ def _run(  # noqa: PLR0917 - the rehearsal's parts
     control = Control(store, store.url)
     # The Slack app's interactivity: people decide with the buttons of oob's messages.
     stack.enter_context(_slack_app(sandbox, config, store, control, time_scale))
-    state = sandbox.state()
-    wall_start = time.monotonic()
     # A scenario may ask for a shorter release wait than the config's (`quick`).
     wait = sandbox.world.scenario.release_wait or config.pipeline.release_wait
+    state = sandbox.state()
+    wall_start = time.monotonic()
     run = control.start(config, _request(config, str(state["fix_sha"]), incident, wait))
+    # The sandbox's clock stood at the scenario's start while oob started and a worker took the
+    # run: the scenario's times count from the run's first step, at any time scale.
+    _wait_taken(store, run.id)
+    sandbox.world.clock.resume()
     if killer is not None:
         killer.watch(run.id, stop)
     people = People(
@@ -353,6 +359,14 @@ def _request(config: Config, fix_sha: str, incident: Incident, release_wait: flo
         affects=incident.affects,
         release_wait_minutes=release_wait,
     )
+
+
+def _wait_taken(store: Store, run_id: str) -> None:
+    """Until a worker has written the run's first step (or the run ended)."""
+    while store.run(run_id).active and not any(
+        e.source == Source.WORKER for e in store.events(run_id)
+    ):
+        time.sleep(0.01)
 
 
 def _wait_finished(store: Store, run_id: str) -> None:

@@ -2,7 +2,8 @@
 
 A `SimClock` maps real time to simulated time at `time_scale` simulated seconds per real second.
 With `time_scale == 0` it is a manual clock that moves only through `advance`, which is what
-deterministic tests use. `advance` works in both modes, so a drill can also skip ahead.
+deterministic tests use. `advance` works in both modes, so a drill can also skip ahead. A clock
+made `paused` stands at its start until `resume()`: a rehearsal starts it with its run.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ class SimClock:
         start: float,
         time_scale: float,
         monotonic: Callable[[], float] = time.monotonic,
+        *,
+        paused: bool = False,
     ) -> None:
         if time_scale < 0:
             raise ValueError("time_scale must be 0 (manual clock) or positive")
@@ -28,6 +31,7 @@ class SimClock:
         self._monotonic = monotonic
         self._real_start = monotonic()
         self._offset = 0.0
+        self._paused = paused
         self._lock = threading.Lock()
 
     @property
@@ -38,8 +42,15 @@ class SimClock:
     def now(self) -> float:
         """The current simulated time, in epoch seconds."""
         with self._lock:
-            elapsed = (self._monotonic() - self._real_start) * self.time_scale
-            return self.start + elapsed + self._offset
+            elapsed = 0.0 if self._paused else self._monotonic() - self._real_start
+            return self.start + elapsed * self.time_scale + self._offset
+
+    def resume(self) -> None:
+        """Let a paused clock run from the time it stands at."""
+        with self._lock:
+            if self._paused:
+                self._paused = False
+                self._real_start = self._monotonic()
 
     def advance(self, seconds: float) -> float:
         """Move simulated time forward by `seconds`; returns the new time."""

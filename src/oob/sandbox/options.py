@@ -15,6 +15,9 @@ class Options:
     seed: int = 0
     time_scale: float = 60.0
     start: float | None = None
+    paused: bool = False
+    """The clock stands at `start` until `world.clock.resume()`: a rehearsal resumes it as it
+    starts its run, so that the scenario's times count from the run's start, not oob's."""
     public_url: str = "http://127.0.0.1:8765"
     user: str = "oob"
     token: str = "sandbox-token"  # noqa: S105 (the sandbox's well-known fake credential)

@@ -69,7 +69,7 @@ class World(Builds, Actions):
         clock = self._shared_clock
         if clock is None:
             start = options.start if options.start is not None else float(math.floor(time.time()))
-            clock = SimClock(start, options.time_scale)
+            clock = SimClock(start, options.time_scale, paused=options.paused)
         start = clock.start
         earliest = min(c.minutes for c in self.history.commits) * 60 + start
         self._begin(clock, earliest, options.seed)
