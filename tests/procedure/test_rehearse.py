@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -35,11 +36,40 @@ def test_every_scenario_is_covered() -> None:
     assert set(scenario_names()) == set(EXPECTED) | MISCONFIGURED | {QUICK}
 
 
+RELEASE_JOBS = ("cms-auto-deploy", "cms-full-pipeline", "releases/cms", "cms-vagov-prod")
+STAGING_JOBS = ("cms-vagov-staging", "deploy-live-staging", "post-deploy-tests-staging")
+# What the run waits on (issue 17): a build it follows starting or ending, the release job
+# naming its commit, the shield, editors' login answering, a person's decision.
+WAITED_ON = re.compile(
+    r".+ #\d+ (started|ended|named its commit)|the deploy shield is (up|down)"
+    r"|editor login answers|approval\.approved|verify\.confirmed"
+)
+
+
 def test_quick_samples_every_change_the_run_waits_on(tmp_path: Path) -> None:
     result = rehearse(QUICK, time_scale=TIME_SCALE, drafts=tmp_path)
     assert result.outcome == "resolved", result.reason
-    changes = [s["change"] for s in result.reaction_latency_ms["samples"]]
-    jobs = ("cms-auto-deploy", "cms-full-pipeline", "releases/cms", "cms-vagov-prod")
+    check_samples(result.reaction_latency_ms["samples"], RELEASE_JOBS)
+    check_json(result.to_json())
+
+
+def test_happy_follows_the_fix_through_staging_and_samples_at_least_20_changes(
+    tmp_path: Path,
+) -> None:
+    """`happy`'s fix merged a minute before the run: the run follows it through staging, then
+    the release, and waits on at least 20 changes (it had 14: its fix had passed staging)."""
+    result = rehearse("happy", time_scale=120, drafts=tmp_path)
+    assert result.outcome == "resolved", result.reason
+    samples = result.reaction_latency_ms["samples"]
+    assert len(samples) >= 20, [s["change"] for s in samples]
+    check_samples(samples, STAGING_JOBS + RELEASE_JOBS)
+
+
+def check_samples(samples: list[dict[str, Any]], jobs: tuple[str, ...]) -> None:
+    """Each sample is a change the run waited on; each of `jobs`' builds started and ended,
+    the release line, the shield, editors' login and both decisions are among them."""
+    changes = [s["change"] for s in samples]
+    assert all(WAITED_ON.fullmatch(c) for c in changes), changes
     for job in jobs:  # each build the run followed, from its start to its end
         assert sum(job in c and c.endswith(("started", "ended")) for c in changes) == 2, changes
     assert sum("named its commit" in c for c in changes) == 1
@@ -47,7 +77,6 @@ def test_quick_samples_every_change_the_run_waits_on(tmp_path: Path) -> None:
         changes
     )
     assert {"approval.approved", "verify.confirmed"} <= set(changes)
-    check_json(result.to_json())
 
 
 @pytest.mark.parametrize("scenario", sorted(EXPECTED))

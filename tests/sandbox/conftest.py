@@ -23,6 +23,8 @@ TOKEN = "sandbox-token"
 CMS_REPO = "department-of-veterans-affairs/va.gov-cms"
 POSTMORTEMS = "department-of-veterans-affairs/va.gov-team-sensitive"
 START = 1_750_000_000.0  # a fixed simulated start: timestamps are the same on every run
+# Simulated seconds after which `happy`'s fix, merged a minute before the start, passed staging.
+STAGING = 20 * 60
 
 StartSandbox = Callable[..., SandboxServer]
 

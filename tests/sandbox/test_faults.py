@@ -151,7 +151,9 @@ def test_every_accepted_github_write_left_its_effect(faulty: Clients) -> None:
     assert {s.context for s in ours} == {f"drill/{n}" for n in range(4)}
     entries = [e for e in sandbox.ledger() if e["service"] == "github"]
     assert len(entries) == len(ours)  # retried posts after lost answers show in both
-    assert patiently(commit.get_combined_status).state == "success"
+    combined = patiently(commit.get_combined_status)
+    drills = {s.context: s.state for s in combined.statuses if s.context.startswith("drill/")}
+    assert drills == {f"drill/{n}": "success" for n in range(4)}
 
 
 def test_faults_are_reproducible_and_some_lose_answers_after_the_effect(

@@ -7,7 +7,7 @@ import base64
 import pytest
 from github import BadCredentialsException, GithubException, UnknownObjectException
 
-from .conftest import CMS_REPO, POSTMORTEMS, TOKEN, Clients, Connect
+from .conftest import CMS_REPO, POSTMORTEMS, STAGING, TOKEN, Clients, Connect
 
 HEADERS = {"Authorization": f"Bearer {TOKEN}", "Accept": "application/vnd.github+json"}
 
@@ -35,6 +35,8 @@ def test_combined_status_follows_githubs_rules(clients: Clients) -> None:
     repo = clients.github.get_repo(CMS_REPO)
     fix = clients.sandbox.state()["fix_sha"]
     commit = repo.get_commit(fix)
+    assert commit.get_combined_status().state == "pending"  # merged a minute ago, in staging
+    clients.sandbox.advance(STAGING)
     combined = commit.get_combined_status()
     assert combined.state == "success"
     assert combined.total_count == 4

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from oob.sandbox.scenario import scenario_names
 
-from .conftest import CMS_REPO, Clients, Connect, StartSandbox
+from .conftest import CMS_REPO, STAGING, Clients, Connect, StartSandbox
 
 RELEASE = "deploys/cms-auto-deploy"
 PROD = "deploys/cms-vagov-prod"
@@ -91,6 +91,7 @@ def test_happy(start_sandbox: StartSandbox, connect: Connect) -> None:
     clients = connect(start_sandbox("happy"))
     assert clients.http.get("/cms/user/login").status_code == 500  # the bug is live
     fix = clients.sandbox.state()["fix_sha"]
+    clients.sandbox.advance(STAGING)  # the fix, merged a minute before the start, passes staging
     outcome = run_release(clients)
     assert outcome.fix_state == "success"
     assert (outcome.released, outcome.tag, outcome.contains_fix) == (fix, "cms/v0.0.313", True)
