@@ -144,7 +144,7 @@ def test_a_rehearsal_s_draft_links_to_the_sandbox(tmp_path: Path) -> None:
     # The rows of the timeline are the events a reader needs, not every step's start and end.
     timeline = text[text.index("## Timeline") :]
     rows = [line for line in timeline.splitlines() if line.startswith("| 20")]
-    assert len(rows) < 40
+    assert len(rows) < 50  # about 40: the staging builds carrying the fix start and end too
     assert not [row for row in rows if row.endswith(" done |")]
     # Builds start (and oob tells the operators the release started); steps do not appear.
     started = [row for row in rows if row.endswith(" started |") and "told " not in row]
