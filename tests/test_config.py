@@ -80,6 +80,8 @@ def _broken(preset_text: str, old: str, new: str) -> str:
         ),
         # sandbox credentials against a real service
         ("# [templates]", '[sandbox]\ntoken = "x"\n# [templates]', "only for local sandboxes"),
+        # a worker must take at least one run
+        ("# [templates]", "[workers]\nmax_runs = 0\n# [templates]", "workers.max_runs"),
         # not TOML at all
         ("[pipeline]", "[pipeline", "not valid TOML"),
     ],
@@ -155,3 +157,9 @@ def test_every_problem_is_listed_with_its_line(preset_text: str) -> None:
     assert problems[1].startswith("oob.toml:146: roles.allow_self_approval: Input should be a")
     assert problems[2].startswith("oob.toml:154: verify.timeout_minutes: Input should be a finite")
     assert "more problem" not in caught.value.message
+
+
+def test_workers_take_fifty_runs_each_unless_told(preset_text: str) -> None:
+    assert parse(preset_text, Path("oob.toml")).workers.max_runs == 50
+    told = preset_text.replace("# [templates]", "[workers]\nmax_runs = 5\n# [templates]", 1)
+    assert parse(told, Path("oob.toml")).workers.max_runs == 5
