@@ -28,8 +28,8 @@ from oob.states import CANCELLABLE, Phase, RunState, Source
 # How often the run's deployment is asked for a state while the code host fails in passing.
 DEPLOYMENT_ATTEMPTS = 3
 # A decision taken wakes the run (a message to its workflow), which then reads the decisions; a
-# pause that no message ends reads them anyway once in this many (a lost wake-up costs a minute
-# at most), not at every pause: each read is a DBOS step, and a run pauses hundreds of times.
+# pause that no message ends reads them anyway once in this many (a lost wake-up is noticed within
+# as many pauses), not at every pause: each read is a DBOS step, and a run pauses hundreds of times.
 DECISIONS_EVERY = 6
 
 if TYPE_CHECKING:
