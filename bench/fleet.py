@@ -10,7 +10,7 @@ the product owner approves, the operator overrides a spuriously failing required
 confirms the fix once editors' login page answers (`oob.simulated.People`). One thread plays them
 all: each round reads the active runs once and looks closer only at those awaiting someone.
 When every run has ended it prints, as JSON: the outcomes by scenario against the right one,
-the wall time, duplicate side effects in each world's ledger (`oob.rehearse.side_effects`: a
+the wall time, duplicate side effects in each world's ledger (`oob.side_effects`: a
 build of a job triggered twice, a chat message posted twice under one idempotency key, more
 than one postmortem pull request), peak RSS and CPU seconds of each worker (/proc), the most
 PostgreSQL connections to the database seen (pg_stat_activity), GitHub requests counted against
@@ -375,7 +375,7 @@ def report(
     """Outcomes by scenario, duplicates, GitHub requests and reaction latency, over all runs."""
     from oob.events import Ended
     from oob.reaction import latency, percentiles
-    from oob.rehearse import side_effects
+    from oob.side_effects import side_effects
 
     outcomes: dict[str, Counter[str]] = {}
     wrong, duplicated, latencies, github = [], {}, [], []

@@ -45,7 +45,10 @@ def test_rehearsals_draft_into_a_folder_each(tmp_path: Path) -> None:
 
 def test_cli_says_it_ignores_them_and_keeps_stderr_clean_under_faults(tmp_path: Path) -> None:
     env = {**os.environ, **REAL, "OOB_HOME": str(tmp_path / "home")}
+    # A whole procedure whose fix passed staging before the run (happy's is followed through
+    # staging: twice the requests, each a chance of a slow fault, twice the time).
     command = [sys.executable, "-m", "oob", "rehearse", "--json", "--faults", "0.2"]
+    command += ["--scenario", "main-moved"]
     done = subprocess.run(
         [*command, "--time-scale", str(TIME_SCALE)],
         env=env,
@@ -61,7 +64,7 @@ def test_cli_says_it_ignores_them_and_keeps_stderr_clean_under_faults(tmp_path: 
         "the sandbox uses its own token"
     )
     assert lines[1:] == [], done.stderr  # no library warning, no traceback
-    assert json.loads(done.stdout)["scenario"] == "happy"
+    assert json.loads(done.stdout)["scenario"] == "main-moved"
 
 
 def ms(changes: list[tuple[str, float]], actions: list[float]) -> list[float]:

@@ -12,9 +12,9 @@ from types import ModuleType
 import jenkins
 from slack_sdk import WebClient
 
-from oob.rehearse import side_effects
 from oob.sandbox.server import SandboxServer
 from oob.sandbox.world import Options
+from oob.side_effects import side_effects
 
 BENCH = Path(__file__).parents[2] / "bench"
 TOKEN = "sandbox-token"
