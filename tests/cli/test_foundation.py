@@ -62,11 +62,17 @@ def test_status_and_runs_load_no_workflow_engine_nor_http_client(
 def test_runs_reads_no_config() -> None:
     """`oob runs` asks no time of the runs' clock, so it reads no config (pydantic's models,
     40 ms of its start) and asks no sandbox."""
+    assert _after_oob(["runs"], "'oob.config' in sys.modules") == "False"
+
+
+def _after_oob(argv: list[str], probe: str) -> str:
+    """What `probe` (an expression, `sys` imported) prints after `oob ARGV` ran in a fresh
+    process without config, server or store."""
     code = (
         "import sys\n"
         "from oob.cli import main\n"
-        "try:\n    main(['runs'])\nexcept SystemExit:\n    pass\n"
-        "print('oob.config' in sys.modules)\n"
+        f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
+        f"print({probe})\n"
     )
     env = {**os.environ, "OOB_CONFIG": "/nonexistent/oob.toml"}
     env.pop("OOB_SERVER", None)
@@ -74,7 +80,7 @@ def test_runs_reads_no_config() -> None:
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
     ).stdout
-    assert out.strip().splitlines()[-1] == "False"
+    return out.strip().splitlines()[-1]
 
 
 def test_a_command_collects_no_garbage_while_it_starts_nor_at_exit(
@@ -125,19 +131,8 @@ def test_runs_loads_no_pydantic() -> None:
     pydantic (and through its plugin loader `importlib.metadata`) loaded for `oob runs`, a
     sixth of its start; Typer is kept below 0.29 (a venv made before: reinstall it with
     `constraints.txt`)."""
-    code = (
-        "import sys\n"
-        "from oob.cli import main\n"
-        "try:\n    main(['runs', '--pipeline', 'cms'])\nexcept SystemExit:\n    pass\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'pydantic'))\n"
-    )
-    env = {**os.environ, "OOB_CONFIG": "/nonexistent/oob.toml"}
-    env.pop("OOB_SERVER", None)
-    env["OOB_DATABASE_URL"] = "sqlite:///:memory:"
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
-    ).stdout
-    assert out.strip().splitlines()[-1] == "[]"
+    pydantic = "sorted(m for m in sys.modules if m.split('.')[0] == 'pydantic')"
+    assert _after_oob(["runs", "--pipeline", "cms"], pydantic) == "[]"
 
 
 def test_runs_lists_the_runs_of_a_sandbox_that_stopped(
