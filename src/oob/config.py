@@ -216,6 +216,13 @@ class Web(Model):
         description="The environment variable holding the key that signs sessions and forms: "
         "the same on every `oob serve` behind one load balancer. Unset: a random key per process.",
     )
+    jenkins_hook_token_env: str | None = Field(
+        default=None,
+        pattern=ENV_NAME,
+        description="The environment variable holding the token Jenkins' Notification plugin "
+        "sends (`POST /hooks/jenkins?token=...`): a build's start or end then wakes the runs "
+        "that follow it at once. Unset: no hook; runs look at their paced times only.",
+    )
     metrics_public: bool = Field(
         default=False,
         description="Serve `GET /metrics` to anyone; by default only to dashboard users.",

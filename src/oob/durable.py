@@ -157,6 +157,19 @@ def wake(url: str, run_id: str, key: str) -> None:
         dbos.destroy()
 
 
+def look(url: str, run_ids: list[str], key: str) -> None:
+    """Wake runs `run_ids` for a look at the world, not at the decisions: news came of a
+    build they follow (sent once per run and `key`)."""
+    from oob.procedure.effects import COMMAND_TOPIC, LOOK
+
+    dbos = client(url)
+    try:
+        for run_id in run_ids:
+            dbos.send(run_id, {LOOK: key}, COMMAND_TOPIC, idempotency_key=f"{run_id}:{key}")
+    finally:
+        dbos.destroy()
+
+
 def enqueue(url: str, run_id: str) -> None:
     """Queue run `run_id` for a worker."""
     from dbos import EnqueueOptions

@@ -214,7 +214,7 @@ def _run(  # noqa: PLR0917 - the rehearsal's parts
     time_scale = sandbox.options.time_scale
     control = Control(store, store.url)
     # The Slack app's interactivity: people decide with the buttons of oob's messages.
-    stack.enter_context(_slack_app(sandbox, config, store, control, time_scale))
+    stack.enter_context(_callbacks(sandbox, config, store, control, time_scale))
     # A scenario may ask for a shorter release wait than the config's (`quick`).
     wait = sandbox.world.scenario.release_wait or config.pipeline.release_wait
     state = sandbox.state()
@@ -294,18 +294,22 @@ def _start_worker(
 
 
 @contextmanager
-def _slack_app(
+def _callbacks(
     sandbox: SandboxServer, config: Config, store: Store, control: Control, time_scale: float
 ) -> Iterator[None]:
-    """Serve Slack's interactions with the run, and set the sandbox's Slack app to send its
-    clicks there (the sandbox's signing secret signs them, in its simulated time)."""
+    """Serve what the services call back: Slack's interactions with the run (the sandbox's
+    signing secret signs them, in its simulated time) and Jenkins' notifications of builds
+    (with a token of this rehearsal's); set the sandbox's Slack app and Jenkins to send them."""
+    import secrets
+
     import httpx
+    from fastapi import FastAPI
 
     from oob.adapters.retry import RetryPolicy
+    from oob.web import hooks, slack
     from oob.web.server import serving
-    from oob.web.slack import interactions_for, slack_app
 
-    interactions = interactions_for(
+    interactions = slack.interactions_for(
         config,
         store,
         control,
@@ -314,16 +318,20 @@ def _slack_app(
     )
     if interactions is None:
         raise RuntimeError("the sandbox config names no Slack signing secret")
-    with serving(slack_app(interactions)) as url:
-        answer = httpx.post(
-            f"{sandbox.url}/_sandbox/slack/app",
-            json={
+    token = secrets.token_urlsafe(24)
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    app.include_router(slack.routes(interactions))
+    app.include_router(hooks.routes(hooks.JenkinsHooks(store, control.url, token)))
+    with serving(app) as url:
+        settings = {
+            "/_sandbox/slack/app": {
                 "interactivity_url": f"{url}/slack/interactions",
                 "commands_url": f"{url}/slack/commands",
             },
-            timeout=30,
-        )
-        answer.raise_for_status()
+            "/_sandbox/jenkins/notifications": {"url": f"{url}/hooks/jenkins?token={token}"},
+        }
+        for path, body in settings.items():
+            httpx.post(f"{sandbox.url}{path}", json=body, timeout=30).raise_for_status()
         yield
 
 
@@ -412,6 +420,7 @@ def _result(
             # Requests that cost GitHub rate limit (a 304 to a conditional request costs none).
             "github_requests_counted": int(state["github"]["requests_counted"]),
             "requests_per_minute": _requests_per_minute(state, sim_seconds),
+            "jenkins_notifications": state["notifications"]["sent"],
         },
         postmortem_path=postmortem.path if postmortem else None,
         reason=next((e.reason for e in map(Ended.of, events) if e is not None), None),

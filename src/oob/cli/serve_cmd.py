@@ -87,6 +87,7 @@ def _settings(
     from oob.store import open_store
     from oob.web.app import Settings
     from oob.web.auth import Authenticator
+    from oob.web.hooks import hooks_for
     from oob.web.slack import interactions_for
 
     assert config.web is not None  # `serve` refuses a config without one
@@ -104,6 +105,7 @@ def _settings(
         time_scale=time_scale,
         host=host,
         slack=interactions_for(config, store, commands, now=lambda: clock.now().timestamp()),
+        hooks=hooks_for(config.web, store, url),
     )
 
 

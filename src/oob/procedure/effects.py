@@ -19,6 +19,8 @@ from oob.procedure.runtime import Readiness
 from oob.states import RunState
 
 COMMAND_TOPIC = "command"
+# A message on it holding this key is news of a build (`oob.web.hooks`), not of a decision.
+LOOK = "look"
 
 
 class Effects(Protocol):
@@ -65,7 +67,8 @@ class Effects(Protocol):
 
     def free_slot(self, slot: str) -> None: ...
     def wait(self, seconds: float) -> bool:
-        """Wait up to `seconds` for a command to arrive; True when one did."""
+        """Wait up to `seconds` for a message; True when it says a decision was taken (news of
+        a build ends the wait too, for the next look, but is no decision)."""
         ...
 
     def sleep(self, seconds: float) -> None: ...
@@ -122,7 +125,8 @@ class Durable:
     def wait(seconds: float) -> bool:
         from dbos import DBOS
 
-        return DBOS.recv(COMMAND_TOPIC, timeout_seconds=max(seconds, 0.0)) is not None
+        message = DBOS.recv(COMMAND_TOPIC, timeout_seconds=max(seconds, 0.0))
+        return message is not None and LOOK not in message
 
     @staticmethod
     def sleep(seconds: float) -> None:

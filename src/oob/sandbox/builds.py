@@ -13,7 +13,7 @@ import itertools
 import math
 import random
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oob.sandbox.jobs import Build, Job, QueueItem, job_url_path, upstream_cause
 from oob.sandbox.options import Options
@@ -21,6 +21,9 @@ from oob.sandbox.production import Cms
 from oob.sandbox.repo import Repo
 from oob.sandbox.scenario import Pipeline, Scenario
 from oob.sandbox.simulation import Simulation
+
+if TYPE_CHECKING:
+    from oob.sandbox.notifications import Notifications
 
 CI_BOT = "va-cms-bot"
 AGENTS = ("cms-ci-agent-1", "cms-ci-agent-2", "cms-ci-agent-3", "cms-ci-agent-4")
@@ -38,6 +41,7 @@ class Builds(Simulation):
     cms: Cms
     fix_sha: str
     after_release: list[tuple[float, Callable[[], None]]]
+    notifications: Notifications
     """What happens a given number of seconds after the scenario's first release build starts."""
     _replaying: bool
 
@@ -173,6 +177,7 @@ class Builds(Simulation):
         item.left_at = self._at
         job.builds.append(build)
         self._write_header(build, rng)
+        self.notifications.started(build)
         if spec.kind == "release":
             self._start_release(build)
             return
@@ -275,6 +280,7 @@ class Builds(Simulation):
     def _close(self, build: Build, result: str) -> None:
         build.result = result
         build.end = self._at
+        self.notifications.ended(build)
         if not build.job.concurrent:
             self._unblock(build.job.path)
 

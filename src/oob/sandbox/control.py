@@ -1,4 +1,5 @@
-"""The control API at `/_sandbox/`: state, ledger, reset, the manual clock, and the simulated
+"""The control API at `/_sandbox/`: state, ledger, reset, the manual clock, where Jenkins sends
+its notifications (`/_sandbox/jenkins/notifications`), and the simulated
 people's Slack clicks, submissions and commands (`/_sandbox/slack/...`, see `interactions`).
 
 It is for tests, rehearsals and drill leaders, never faulted and not authenticated (the sandbox
@@ -35,6 +36,7 @@ class Control:
             Route("/scenarios", self.scenarios, methods=["GET"]),
             Route("/reset", self.reset, methods=["POST"]),
             Route("/advance", self.advance, methods=["POST"]),
+            Route("/jenkins/notifications", self.notifications, methods=["GET", "POST"]),
             Route("/slack/app", slack.app, methods=["GET", "POST"]),
             Route("/slack/click", slack.click, methods=["POST"]),
             Route("/slack/submit", slack.submit, methods=["POST"]),
@@ -78,3 +80,14 @@ class Control:
             return JSONResponse({"error": "give a non-negative number of seconds"}, 400)
         now = self.world.advance(float(seconds))
         return JSONResponse({"sim_time": iso(now), "sim_epoch": now})
+
+    async def notifications(self, request: Request) -> Response:
+        """GET/POST /_sandbox/jenkins/notifications {url}: where Jenkins' Notification plugin
+        sends each build's start and end ("" stops it)."""
+        notifications = self.world.notifications
+        if request.method == "POST":
+            url = (await json_body(request)).get("url")
+            if not isinstance(url, str) or (url and not url.startswith(("http://", "https://"))):
+                return JSONResponse({"error": 'url is an http(s) URL, or "" to stop'}, 400)
+            notifications.configure(url)
+        return JSONResponse({"url": notifications.url, "sent": notifications.sent})

@@ -163,6 +163,11 @@ class SandboxServer:
             self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout=10)
+        if self._app is not None:
+            self._app.world.notifications.stop()
+        if self._fleet is not None:
+            for name in self._fleet.built():
+                self._fleet.world(name).notifications.stop()
         self._thread = None
         self._server = None
 

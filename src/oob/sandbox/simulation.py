@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 import random
 import threading
 from collections.abc import Callable, Iterator
@@ -51,6 +52,13 @@ class Simulation:
             now = self.clock.advance(seconds)
             self._run_until(now)
             return now
+
+    def real_seconds_to_next(self) -> float:
+        """Real seconds until the next action is due (infinite: none is, or the clock is
+        manual); call it inside `session()`."""
+        if not self._events or self.clock.manual:
+            return math.inf
+        return max((self._events[0][0] - self.clock.now()) / self.clock.time_scale, 0.0)
 
     def _schedule(self, at: float, action: Callable[[], None]) -> None:
         heapq.heappush(self._events, (at, next(self._seq), action))

@@ -29,6 +29,7 @@ from oob.sandbox.errors import SandboxError
 from oob.sandbox.github_rate import GitHubRate
 from oob.sandbox.jobs import push_cause, timer_cause, user_cause
 from oob.sandbox.ledger import Ledger, iso
+from oob.sandbox.notifications import Notifications
 from oob.sandbox.options import Options
 from oob.sandbox.production import Cms
 from oob.sandbox.repo import PullRequest, Repo, protection_settings
@@ -58,6 +59,7 @@ class World(Builds, Actions):
         self._shared_clock = clock
         self.history = load_history()
         self.lock = threading.RLock()
+        self.notifications = Notifications(self)
         self._build(self.options)
 
     # -- setting up ---------------------------------------------------------------------------

@@ -37,6 +37,8 @@ def world_state(world: World) -> dict[str, Any]:
             service: {"received": n, "not_modified": world.not_modified[service]}
             for service, n in sorted(world.requests.items())
         },
+        # Jenkins' notifications delivered (`oob.sandbox.notifications`): to where, how many.
+        "notifications": {"url": world.notifications.url, "sent": world.notifications.sent},
     }
 
 

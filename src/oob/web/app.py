@@ -62,6 +62,10 @@ def create_app(settings: Settings) -> FastAPI:
         from oob.web.slack import routes
 
         app.include_router(routes(settings.slack))
+    if settings.hooks is not None:
+        from oob.web import hooks
+
+        app.include_router(hooks.routes(settings.hooks))
     return app
 
 

@@ -11,6 +11,7 @@ from oob.web.auth import Authenticator
 
 if TYPE_CHECKING:
     from oob.config import Config
+    from oob.web.hooks import JenkinsHooks
     from oob.web.slack import Interactions
 
 
@@ -66,6 +67,7 @@ class Settings:
     keepalive_seconds: float = 15.0
     time_scale: float = 1.0  # sandbox minutes per real minute, as the worker runs them
     slack: Interactions | None = None  # Slack's buttons and /oob, when the app is configured
+    hooks: JenkinsHooks | None = None  # Jenkins' notifications, when a token is configured
     host: str = "127.0.0.1"  # the address the server listens on
 
     @property

@@ -330,8 +330,8 @@ def interactions_for(
 
 
 def slack_app(interactions: Interactions) -> FastAPI:
-    """An app serving only Slack's requests (a rehearsal's; `oob serve` adds them to the
-    dashboard)."""
+    """An app serving only Slack's requests (`oob serve` adds them to the dashboard, a
+    rehearsal to Jenkins' notifications)."""
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     app.include_router(routes(interactions))
     return app
