@@ -43,25 +43,28 @@ class Notifications:
         self._kick = threading.Event()
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
+        self._guard = threading.Lock()
         self.sent = 0  # notifications delivered (answered 2xx)
 
     def configure(self, url: str) -> None:
-        """Send to `url` from now on ("" stops sending)."""
-        self.url = url
-        if url and self._thread is None:
-            self._stopped.clear()
-            self._thread = threading.Thread(
-                target=self._deliver, name="oob-sandbox-notifications", daemon=True
-            )
-            self._thread.start()
+        """Send to `url` from now on ("" stops sending: the thread ends)."""
+        with self._guard:
+            self.url = url
+            if url and self._thread is None:
+                self._stopped.clear()
+                self._thread = threading.Thread(
+                    target=self._deliver, name="oob-sandbox-notifications", daemon=True
+                )
+                self._thread.start()
         self._kick.set()
 
     def stop(self) -> None:
+        """Stop sending and wait for the thread (not under the world's lock)."""
         self._stopped.set()
         self._kick.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._thread = None
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout=5)
 
     def started(self, build: Build) -> None:
         self._queue(build, "STARTED")
@@ -77,6 +80,8 @@ class Notifications:
             self._kick.set()
 
     def _state(self, build: Build, phase: str) -> dict[str, Any]:
+        from oob.sandbox.jenkins_shapes import ms  # it imports the world, which imports this
+
         world = self.world
         path = build.job.path
         state: dict[str, Any] = {
@@ -84,8 +89,8 @@ class Notifications:
             "number": build.number,
             "queue_id": build.queue_id,
             "phase": phase,
-            "timestamp": int(build.start * 1000),
-            "duration": int(((build.end or build.start) - build.start) * 1000),
+            "timestamp": ms(build.start),
+            "duration": 0 if build.end is None else ms(build.end) - ms(build.start),
             "url": f"{job_url_path(path)}{build.number}/",
             "scm": {"commit": build.sha},
             "parameters": dict(build.parameters),
@@ -100,13 +105,17 @@ class Notifications:
 
     def _deliver(self) -> None:
         with httpx.Client(timeout=5.0) as client:
-            while not self._stopped.is_set():
+            while True:
                 with self.world.session() as world:  # runs what is due: builds start and end
                     items, self._outbox = self._outbox, []
                     url = self.url
                     delay = world.real_seconds_to_next()
                 for item in items:
                     self._post(client, url, item)
+                with self._guard:
+                    if not self.url or self._stopped.is_set():
+                        self._thread = None
+                        return
                 self._kick.wait(min(delay, LONGEST_SLEEP))
                 self._kick.clear()
 
