@@ -64,7 +64,7 @@ def test_jenkins_notifies_each_build_start_and_end_as_its_plugin_does(clients: C
             "display_name": "cms-auto-deploy",
             "url": RELEASE_JOB,
             "build": {
-                "full_url": f"{clients.sandbox.url}/jenkins/job/deploys/job/cms-auto-deploy/{number}/",
+                "full_url": f"{clients.sandbox.url}/jenkins/{RELEASE_JOB}{number}/",
                 "number": number,
                 "queue_id": started["build"]["queue_id"],
                 "phase": "STARTED",

@@ -95,3 +95,34 @@ def test_mistakes_are_one_error(preset_text: str, tmp_path: Path, web: str, expe
     with pytest.raises(ConfigError) as caught:
         parse(_with_web(preset_text, web), tmp_path / "oob.toml")
     assert expected in caught.value.message
+
+
+def test_a_jenkins_hook_is_off_unless_named_and_a_named_token_must_be_set(
+    preset_text: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from oob.errors import ConfigError
+    from oob.store import Store
+    from oob.web.hooks import hooks_for
+
+    sso = '[web]\nidentity = "sso"\ntrusted_proxies = ["127.0.0.1"]\n'
+    store = Store(f"sqlite:///{tmp_path / 'oob.sqlite'}")
+    web = parse(_with_web(preset_text, sso), tmp_path / "oob.toml").web
+    assert web is not None
+    assert hooks_for(web, store, store.url) is None
+    named = sso + 'jenkins_hook_token_env = "OOB_HOOK_TOKEN"\n'
+    web = parse(_with_web(preset_text, named), tmp_path / "oob.toml").web
+    assert web is not None
+    monkeypatch.delenv("OOB_HOOK_TOKEN", raising=False)
+    with pytest.raises(
+        ConfigError, match=r"OOB_HOOK_TOKEN \(\[web\] jenkins_hook_token_env\) is not set"
+    ):
+        hooks_for(web, store, store.url)
+    monkeypatch.setenv("OOB_HOOK_TOKEN", "short")
+    with pytest.raises(ConfigError, match="shorter than 16 characters"):
+        hooks_for(web, store, store.url)
+    monkeypatch.setenv("OOB_HOOK_TOKEN", "x" * 24)
+    made = hooks_for(web, store, store.url)
+    assert made is not None
+    assert made.accepts("x" * 24)
+    assert not made.accepts("y" * 24)
+    store.close()
