@@ -48,6 +48,7 @@ def diagnose(config: Config, *, policy: RetryPolicy = DOCTOR_POLICY) -> list[Che
         *_actions(config, policy),
         *_chat(config, policy),
         *_dashboard(config),
+        *_jenkins_hook(config),
     ]
 
 
@@ -90,6 +91,25 @@ def _dashboard(config: Config) -> Iterator[Check]:
         return
     yield Check(
         "Dashboard", "session key", True, f"{variable} is set: every `oob serve` shares sign-ins"
+    )
+
+
+def _jenkins_hook(config: Config) -> Iterator[Check]:
+    """Jenkins' notifications: the token's variable, when `[web]` names one, is set."""
+    if config.web is None or config.web.jenkins_hook_token_env is None:
+        return
+    from oob.web.hooks import hook_token
+
+    try:
+        hook_token(config.web)
+    except OobError as exc:
+        yield Check("Dashboard", "Jenkins notifications", False, exc.message, exc.hint)
+        return
+    yield Check(
+        "Dashboard",
+        "Jenkins notifications",
+        True,
+        f"{config.web.jenkins_hook_token_env} is set: POST /hooks/jenkins?token= wakes runs",
     )
 
 

@@ -160,8 +160,8 @@ def check_json(result: dict[str, Any]) -> None:
         "jenkins_notifications",
     }
     assert result["side_effects"]["github_requests_counted"] > 0
-    # Jenkins told the rehearsal's hook of the builds (the run's four at least: start and end)
-    assert result["side_effects"]["jenkins_notifications"] >= 4 * 3
+    # Jenkins told the rehearsal's hook of the builds (a build's start, completion, finalization)
+    assert result["side_effects"]["jenkins_notifications"] >= 3
     # The run cannot be faster than its jobs, in simulated time.
     assert result["sim_seconds"] >= result["critical_path_sim_seconds"] > 0
     for step in result["steps"]:

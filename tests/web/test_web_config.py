@@ -100,6 +100,7 @@ def test_mistakes_are_one_error(preset_text: str, tmp_path: Path, web: str, expe
 def test_a_jenkins_hook_is_off_unless_named_and_a_named_token_must_be_set(
     preset_text: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from oob.doctor import _jenkins_hook
     from oob.errors import ConfigError
     from oob.store import Store
     from oob.web.hooks import hooks_for
@@ -117,10 +118,19 @@ def test_a_jenkins_hook_is_off_unless_named_and_a_named_token_must_be_set(
         ConfigError, match=r"OOB_HOOK_TOKEN \(\[web\] jenkins_hook_token_env\) is not set"
     ):
         hooks_for(web, store, store.url)
-    monkeypatch.setenv("OOB_HOOK_TOKEN", "short")
+    config = parse(_with_web(preset_text, named), tmp_path / "oob.toml")
+    [unset] = _jenkins_hook(config)  # oob doctor says it too
+    assert (unset.ok, unset.detail) == (
+        False,
+        "OOB_HOOK_TOKEN ([web] jenkins_hook_token_env) is not set",
+    )
+    monkeypatch.setenv("OOB_HOOK_TOKEN", "short-token")
     with pytest.raises(ConfigError, match="shorter than 16 characters"):
         hooks_for(web, store, store.url)
+    [short] = _jenkins_hook(config)
+    assert "short-token" not in f"{short.detail} {short.fix}"  # the value is never shown
     monkeypatch.setenv("OOB_HOOK_TOKEN", "x" * 24)
+    assert [c.ok for c in _jenkins_hook(config)] == [True]
     made = hooks_for(web, store, store.url)
     assert made is not None
     assert made.accepts("x" * 24)

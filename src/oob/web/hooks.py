@@ -82,8 +82,14 @@ class JenkinsHooks:
 
 
 def hooks_for(web: Web, store: Store, url: str) -> JenkinsHooks | None:
-    """The hook `[web] jenkins_hook_token_env` asks for, None when it names no variable; a
-    named variable unset or short is a mistake, said at once (without its value)."""
+    """The hook `[web] jenkins_hook_token_env` asks for, None when it names no variable."""
+    token = hook_token(web)
+    return None if token is None else JenkinsHooks(store, url, token)
+
+
+def hook_token(web: Web) -> str | None:
+    """The token of `[web] jenkins_hook_token_env`, None when it names no variable; a named
+    variable unset or short is a mistake, said at once (without its value)."""
     variable = web.jenkins_hook_token_env
     if variable is None:
         return None
@@ -95,7 +101,7 @@ def hooks_for(web: Web, store: Store, url: str) -> JenkinsHooks | None:
             hint=f"export {variable} with a random token, the one in the Notification plugin's "
             "URL, e.g. `python -c 'import secrets; print(secrets.token_urlsafe(24))'`",
         )
-    return JenkinsHooks(store, url, token)
+    return token
 
 
 def _followed(plan: Config) -> tuple[str, frozenset[str]]:
