@@ -20,6 +20,7 @@ Run: .venv/bin/python bench/rehearse.py [--runs N] [--time-scale N] [--scenario 
 from __future__ import annotations
 
 import argparse
+import math
 import tempfile
 import threading
 import time
@@ -179,17 +180,26 @@ def split(result: Rehearsal, spans: Spans) -> dict[str, dict[str, float]]:
 
 
 def _builds(samples: dict[str, Any], phases: dict[str, Span]) -> tuple[list[Span], list[Span]]:
-    """The followed builds' spans, and Jenkins' queue before each: from its trigger (the
-    release) or its upstream's end, to its start."""
+    """The followed builds' spans, and Jenkins' queue before each: from its upstream's end (for
+    the release, from its trigger) to its start. A build already running when the run began
+    (staging's first, in `quick` and `happy`) runs from the run's start."""
     builds, queue = [], []
-    previous = phases.get("trigger", (0.0, 0.0))[0]
+    begin = min(b for b, _ in phases.values())
+    trigger = phases.get("trigger", (math.inf, math.inf))[0]
+    previous = begin
     for change, sample in samples.items():
-        if change.endswith(" started") and " #" in change:
+        if " #" not in change:
+            continue
+        name = change.rsplit(" ", 1)[0]
+        if change.endswith(" ended") and f"{name} started" not in samples:
+            previous = epoch(sample["changed_at"])
+            builds.append((begin, previous))
+        elif change.endswith(" started"):
             begun = epoch(sample["changed_at"])
-            ended_sample = samples.get(change.removesuffix(" started") + " ended")
+            ended_sample = samples.get(f"{name} ended")
             ended = epoch(ended_sample["changed_at"]) if ended_sample else begun
             builds.append((begun, ended))
-            queue.append((previous, begun))
+            queue.append((max(previous, trigger) if begun >= trigger else previous, begun))
             previous = ended
     return builds, queue
 
