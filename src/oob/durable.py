@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
     from oob.telemetry import Traces
 
+log = logging.getLogger(__name__)
+
 APP_NAME = "oob"
 QUEUE = "oob-runs"
 POOL_SIZE = 8  # DBOS's connections to the database, in each process that executes runs
@@ -157,17 +159,25 @@ def wake(url: str, run_id: str, key: str) -> None:
         dbos.destroy()
 
 
-def look(url: str, run_ids: list[str], key: str) -> None:
+def look(url: str, run_ids: list[str], key: str) -> list[str]:
     """Wake runs `run_ids` for a look at the world, not at the decisions: news came of a
-    build they follow (sent once per run and `key`)."""
+    build they follow (sent once per run and `key`). The runs woken: one that cannot be (its
+    workflow just ended) only misses a look it did not need."""
     from oob.procedure.effects import COMMAND_TOPIC, LOOK
 
+    woken = []
     dbos = client(url)
     try:
         for run_id in run_ids:
-            dbos.send(run_id, {LOOK: key}, COMMAND_TOPIC, idempotency_key=f"{run_id}:{key}")
+            try:
+                dbos.send(run_id, {LOOK: key}, COMMAND_TOPIC, idempotency_key=f"{run_id}:{key}")
+            except Exception:  # a look missed is the paced look's to make
+                log.debug("could not wake run %s for a look", run_id, exc_info=True)
+                continue
+            woken.append(run_id)
     finally:
         dbos.destroy()
+    return woken
 
 
 def enqueue(url: str, run_id: str) -> None:

@@ -56,14 +56,13 @@ class JenkinsHooks:
 
         job, build = _job(notification), notification["build"]
         full_url = str(build.get("full_url") or "")
-        woken = [run_id for run_id in self._active() if self._follows(run_id, job, full_url)]
-        key = f"jenkins:{full_url}:{build['phase']}"
-        if woken:
-            durable.look(self.url, woken, key)
-        return woken
-
-    def _active(self) -> list[str]:
-        return [run.id for run in self.store.runs(limit=10_000, active=True)]
+        active = [run.id for run in self.store.runs(limit=10_000, active=True)]
+        with self._lock:  # the plans of runs that ended are forgotten
+            self._followed = {r: f for r, f in self._followed.items() if r in active}
+        following = [run_id for run_id in active if self._follows(run_id, job, full_url)]
+        if not following:
+            return []
+        return durable.look(self.url, following, f"jenkins:{full_url}:{build['phase']}")
 
     def _follows(self, run_id: str, job: str, full_url: str) -> bool:
         with self._lock:
