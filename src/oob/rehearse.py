@@ -346,7 +346,14 @@ def _sandbox_config(
 
     path = home / "oob.toml"
     token = sandbox.options.token
-    text = render_config(sandbox.url, token, sealed=True, merge_hold=merge_hold, preset=preset)
+    text = render_config(
+        sandbox.url,
+        token,
+        sealed=True,
+        merge_hold=merge_hold,
+        preset=preset,
+        scenario=sandbox.options.scenario,  # the plan estimates the jobs as the sandbox runs them
+    )
     path.write_text(text, "utf-8")
     return parse(path.read_text(encoding="utf-8"), path)
 

@@ -103,6 +103,8 @@ def test_scenario_ends_in_its_outcome(scenario: str, tmp_path: Path) -> None:
     assert result.steps[0]["name"] == "approval"
     check_deployment(result.side_effects, EXPECTED[scenario])
     check_json(result.to_json())
+    # Jenkins told the rehearsal's hook of the release (its start, completion, finalization)
+    assert effects["jenkins_notifications"] >= 3
 
 
 # The states of the run's GitHub deployment per outcome: queued when the release is triggered,
@@ -160,8 +162,6 @@ def check_json(result: dict[str, Any]) -> None:
         "jenkins_notifications",
     }
     assert result["side_effects"]["github_requests_counted"] > 0
-    # Jenkins told the rehearsal's hook of the builds (a build's start, completion, finalization)
-    assert result["side_effects"]["jenkins_notifications"] >= 3
     # The run cannot be faster than its jobs, in simulated time.
     assert result["sim_seconds"] >= result["critical_path_sim_seconds"] > 0
     for step in result["steps"]:
@@ -187,3 +187,33 @@ def test_run_completes_correctly_with_faults(tmp_path: Path) -> None:
         "operators": 1,  # the release build started (its Cancel button)
     }
     assert effects["pull_requests_opened"] == 1
+
+
+@pytest.mark.parametrize("scenario", ["happy", QUICK])
+def test_a_rehearsal_estimates_each_job_as_its_sandbox_runs_it(
+    scenario: str, tmp_path: Path
+) -> None:
+    """Seen: `happy` runs staging at a tenth of the pipeline's minutes (`quick` every job in
+    seconds), while the rehearsal's plan kept the pipeline's estimates: its ETA said 1 h 25
+    for a run of minutes."""
+    import httpx
+
+    from oob.rehearse import _sandbox_config
+    from oob.sandbox.server import SandboxServer
+    from oob.sandbox.world import Options
+
+    with SandboxServer(Options(scenario=scenario, time_scale=0)) as sandbox:
+        config = _sandbox_config(sandbox, tmp_path)
+        auth = ("oob", sandbox.options.token)
+        for stage in config.pipeline.stages:
+            if stage.job is None:
+                continue
+            path = "".join(f"/job/{part}" for part in stage.job.split("/"))
+            job = httpx.get(f"{sandbox.url}/jenkins{path}/api/json", auth=auth).json()
+            estimate = (
+                job["lastBuild"]
+                and httpx.get(f"{job['lastBuild']['url']}api/json", auth=auth).json()[
+                    "estimatedDuration"
+                ]
+            )
+            assert stage.estimate_minutes * 60_000 == pytest.approx(estimate, abs=1), stage.job

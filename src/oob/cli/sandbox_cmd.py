@@ -160,7 +160,7 @@ def _serve(
     """Write the config if asked, say where everything is, and serve until stopped."""
     options, fleet = server.options, server.scenarios
     if written is not None:
-        _write_config(written, server.url, options.token, preset, len(fleet or [1]))
+        _write_config(written, server.url, options.token, preset, fleet or [options.scenario])
     if fleet is None:
         state = server.state()
         _announce(console, server.url, state, options, faults=faults, written=written)
@@ -192,16 +192,19 @@ def _refuse_bad_input(scenario: str, write_config: Path | None, *, force: bool) 
         )
 
 
-def _write_config(path: Path, url: str, token: str, preset: str, pipelines: int) -> None:
+def _write_config(path: Path, url: str, token: str, preset: str, scenarios: list[str]) -> None:
     """An oob.toml of `preset` pointing every service at the sandbox on `url`, with a [web]
-    table; for a fleet, a [pipelines.NAME] table per pipeline."""
+    table, its stages estimated as the scenario runs the jobs; for a fleet, a
+    [pipelines.NAME] table per pipeline."""
     from oob.sandbox.configfile import render_config, render_fleet_config
     from oob.sandbox.fleet import pipeline_names
 
-    if pipelines > 1:
-        text = render_fleet_config(url, token, pipeline_names(pipelines), preset=preset)
+    if len(scenarios) > 1:
+        text = render_fleet_config(url, token, pipeline_names(len(scenarios)), preset=preset)
     else:
-        text = render_config(url, token, sealed=True, web=True, preset=preset)
+        text = render_config(
+            url, token, sealed=True, web=True, preset=preset, scenario=scenarios[0]
+        )
     path.write_text(text, encoding="utf-8")
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from oob.sandbox.scenario import Pipeline, load_pipeline
+from oob.sandbox.scenario import Pipeline, load_pipeline, load_scenario
 from oob.sandbox.slack import USERGROUPS
 from oob.sandbox.workspace import SLACK_USERS, signing_secret
 
@@ -58,8 +58,10 @@ def render_config(
     web: bool = False,
     merge_hold: str = "ask",
     preset: str = "va-cms",
+    scenario: str | None = None,
 ) -> str:
-    """An oob.toml for the sandbox at `base_url` that accepts `user` with `token`; `preset`
+    """An oob.toml for the sandbox at `base_url` that accepts `user` with `token`, its stages
+    estimated as `scenario` runs the jobs (by default, as the pipeline does); `preset`
     `gha` releases with the repository's GitHub Actions workflow instead of Jenkins' jobs
     (`gha-runs`: its deploy is the run of `deploy.yml` that the release run triggers).
 
@@ -69,6 +71,8 @@ def render_config(
     """
     base = base_url.rstrip("/")
     pipeline = load_pipeline()
+    if scenario is not None:
+        pipeline = load_scenario(scenario).paced(pipeline)
     lines = [
         "# oob.toml for the oob sandbox at " + base,
         "# Written by `oob sandbox --write-config`: every service points at the sandbox.",
