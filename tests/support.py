@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import pytest
 
@@ -29,3 +29,31 @@ def preset_plan() -> dict[str, object]:
 
     text = (resources.files("oob") / "presets" / "va-cms.toml").read_text(encoding="utf-8")
     return freeze(parse(text, Path("oob.toml")))
+
+
+def uvicorn_servers(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """The uvicorn servers started from now on in the test, to look at their connections."""
+    import uvicorn
+
+    started: list[Any] = []
+
+    class Recorded(uvicorn.Server):
+        def __init__(self, config: uvicorn.Config) -> None:
+            super().__init__(config)
+            started.append(self)
+
+    monkeypatch.setattr(uvicorn, "Server", Recorded)
+    return started
+
+
+def nodelay(servers: list[Any]) -> list[bool]:
+    """Whether each connection the servers hold open has TCP_NODELAY: an answer written in two
+    parts then leaves at once, instead of its second part waiting for the client's ACK."""
+    import socket
+
+    return [
+        bool(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+        for server in servers
+        for connection in server.server_state.connections
+        if (sock := connection.transport.get_extra_info("socket")) is not None
+    ]

@@ -69,7 +69,8 @@ def serving(app: ASGIApp, host: str = "127.0.0.1") -> Iterator[str]:
 
     import uvicorn
 
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP named: asyncio then sets TCP_NODELAY on each connection (see SandboxServer).
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind((host, 0))
     # On leaving, what is under way finishes first (a Slack click's decision and the update of
     # its message, retried over faults), up to `GRACE` seconds: nothing is cut off half done.
