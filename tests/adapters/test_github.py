@@ -253,36 +253,53 @@ def test_ensure_branch_keeps_an_existing_branch(github: GitHubCodeHost, script: 
     }
 
 
+SHA_MISSING = ok({"message": 'Invalid request.\n\n"sha" wasn\'t supplied.'}, 422)
+
+
+def test_put_file_creates_a_missing_file_in_one_request(
+    github: GitHubCodeHost, script: Script
+) -> None:
+    route = "/repos/o/pm/contents/a.md"
+    script.on(f"PUT {route}", ok({"content": {}}, 201))
+    github.put_file("o/pm", "b", "a.md", "new", "msg")
+    assert [f"{r.method} {r.url.path}" for r in script.requests] == [f"PUT {route}"]
+    assert "sha" not in json.loads(script.calls(f"PUT {route}")[0].content)
+
+
 def test_put_file_skips_unchanged_content(github: GitHubCodeHost, script: Script) -> None:
     route = "/repos/o/pm/contents/Postmortems/2024/x.md"
     encoded = base64.b64encode(b"# PM\n").decode()
+    script.on(f"PUT {route}", SHA_MISSING)
     script.on(f"GET {route}", ok({"sha": "f" * 40, "content": encoded}))
     github.put_file("o/pm", "oob/run-1", "Postmortems/2024/x.md", "# PM\n", "msg")
-    assert script.calls(f"PUT {route}") == []
+    assert len(script.calls(f"PUT {route}")) == 1
+    assert script.calls(f"GET {route}")[0].url.params["ref"] == "oob/run-1"
 
 
 def test_put_file_updates_with_the_current_sha(github: GitHubCodeHost, script: Script) -> None:
     route = "/repos/o/pm/contents/Postmortems/2024/x.md"
+    script.on(f"PUT {route}", SHA_MISSING, ok({"content": {}}, 200))
     script.on(f"GET {route}", ok({"sha": "f" * 40, "content": base64.b64encode(b"old").decode()}))
-    script.on(f"PUT {route}", ok({"content": {}}, 200))
     github.put_file("o/pm", "oob/run-1", "Postmortems/2024/x.md", "new", "msg")
-    body = json.loads(script.calls(f"PUT {route}")[0].content)
+    body = json.loads(script.calls(f"PUT {route}")[1].content)
     assert (body["sha"], body["branch"]) == ("f" * 40, "oob/run-1")
     assert base64.b64decode(body["content"]) == b"new"
 
 
-def test_put_file_creates_a_missing_file(github: GitHubCodeHost, script: Script) -> None:
-    route = "/repos/o/pm/contents/a.md"
-    script.on(f"GET {route}", ok({"message": "Not Found"}, 404))
-    script.on(f"PUT {route}", ok({"content": {}}, 201))
-    github.put_file("o/pm", "b", "a.md", "new", "msg")
-    assert "sha" not in json.loads(script.calls(f"PUT {route}")[0].content)
+def test_ensure_pull_request_opens_one_in_one_request(
+    github: GitHubCodeHost, script: Script
+) -> None:
+    script.on(
+        "POST /repos/o/pm/pulls", ok({"number": 3, "html_url": "https://gh/o/pm/pull/3"}, 201)
+    )
+    pull = github.ensure_pull_request("o/pm", "b", "master", "t", "body")
+    assert (pull.number, pull.url) == (3, "https://gh/o/pm/pull/3")
+    assert [f"{r.method} {r.url.path}" for r in script.requests] == ["POST /repos/o/pm/pulls"]
 
 
 def test_ensure_pull_request_reuses_the_open_one(github: GitHubCodeHost, script: Script) -> None:
     script.on(
         "GET /repos/o/pm/pulls",
-        ok([]),
         ok([{"number": 9, "html_url": "https://github.example/o/pm/pull/9"}]),
     )
     script.on(

@@ -134,8 +134,7 @@ def test_create_branch_file_and_pull_request() -> None:
     (pull,) = replay_data("Repository.testCreatePull.txt")
     # The ref GitHub answered the creation with stands in for the branch we start from.
     start = Recorded("GET", "/repos/PyGithub/PyGithub/git/ref/heads/master", 200, {}, ref.body)
-    none_open = Recorded("GET", "/repos/PyGithub/PyGithub/pulls", 200, {}, "[]")
-    host = github("PyGithub/PyGithub", routes(ref, created, pull, start, none_open))
+    host = github("PyGithub/PyGithub", routes(ref, created, pull, start))
     host.ensure_branch("PyGithub/PyGithub", "oob/postmortem", "master")
     path = created.path.split("/contents/", 1)[1]
     host.put_file("PyGithub/PyGithub", "oob/postmortem", path, "# Draft\n", "Draft")

@@ -132,6 +132,23 @@ def test_the_pull_request_is_on_the_runs_branch_never_the_base(
     ]
 
 
+def test_a_first_pull_request_takes_four_requests(
+    store: Store, config: Config, sandbox: SandboxServer, code_host: GitHubCodeHost
+) -> None:
+    # The base's tip, the branch, the file and the pull request: the run's new branch has
+    # neither the file nor a pull request, so neither is looked for before it is made.
+    run_id = resolved_run(store)
+    draft = pm.build_draft(store, config, run_id)
+    before = sandbox.world.requests["github"]
+    pm.open_pull_request(store, config, code_host, draft, actor="oob", source="worker")
+    assert sandbox.world.requests["github"] - before == 4
+    assert [e["method"] for e in postmortem_writes(sandbox, config.postmortem.repository)] == [
+        "POST",
+        "PUT",
+        "POST",
+    ]
+
+
 def test_a_second_call_updates_the_same_branch_and_pull_request(
     store: Store, config: Config, sandbox: SandboxServer, code_host: GitHubCodeHost
 ) -> None:
@@ -164,11 +181,11 @@ def test_a_second_call_updates_the_same_branch_and_pull_request(
 
 
 def test_a_lost_response_is_made_good_by_the_next_call(store: Store, config: Config) -> None:
-    # Seed 2 at this rate loses the answer to the pull request's creation (GitHub opened it,
+    # Seed 12 at this rate loses the answer to the pull request's creation (GitHub opened it,
     # oob heard a 502): the next call must find that pull request, not open another.
     repo = config.postmortem.repository
     run_id = resolved_run(store)
-    plan = FaultPlan(rate=0.5, seed=2, slow_seconds=3)
+    plan = FaultPlan(rate=0.5, seed=12, slow_seconds=3)
     with SandboxServer(Options(time_scale=0), faults=plan) as sandbox:
         host = code_host_of(sandbox)
         errors: list[GitHubError] = []

@@ -36,6 +36,8 @@ from oob.ports import (
 _MAX_COMPARE_PAGES = 5
 # How many pages of open pull requests a merge hold reads (100 each).
 _MAX_PULL_PAGES = 10
+# GitHub's refusal to replace a file without its blob's SHA (a 422's message).
+_SHA_MISSING = '"sha" wasn\'t supplied'
 
 
 class GitHubCodeHost:
@@ -193,8 +195,7 @@ class GitHubCodeHost:
         """Create or update a file on a branch (a no-op when the content is unchanged).
 
         A write that failed for a while (or whose answer was lost after it took effect) is
-        tried once more from the start: the file is read again, and left alone if it already
-        holds `content`."""
+        tried once more from the start, and then finds the file it wrote."""
         try:
             self._put_file(repository, branch, path, content, message)
         except IntegrationError as exc:
@@ -205,40 +206,41 @@ class GitHubCodeHost:
     def _put_file(
         self, repository: str, branch: str, path: str, content: str, message: str
     ) -> None:
+        """Create the file without reading it first (on a run's new branch it is new: one
+        request); GitHub refuses to replace a file without its blob's SHA (422), and only then
+        is it read, and left alone if it already holds `content`."""
         url = f"repos/{repository}/contents/{quote(path)}"
-        current = self._api.request("GET", url, params={"ref": branch})
         body: dict[str, Any] = {
             "message": message,
             "content": base64.b64encode(content.encode()).decode(),
             "branch": branch,
         }
-        if current.status_code == 200:
-            data = self._api.ok(current, f"{path} on {branch}")
-            if _decoded(data) == content:
-                return
-            body["sha"] = data["sha"]
-        elif current.status_code != 404:
-            self._api.ok(current, f"{path} on {branch}")
         written = self._api.request("PUT", url, idempotent=False, json=body)
+        if written.status_code == 422 and _SHA_MISSING in json_message(written):
+            current = self._api.json("GET", url, what=f"{path} on {branch}", params={"ref": branch})
+            if _decoded(current) == content:
+                return
+            body["sha"] = current["sha"]
+            written = self._api.request("PUT", url, idempotent=False, json=body)
         self._api.ok(written, f"{path} on {branch}")
 
     def ensure_pull_request(
         self, repository: str, head: str, base: str, title: str, body: str
     ) -> PullRequest:
-        """Open a pull request, or return the open one for `head` if it already exists."""
-        existing = self._open_pull_request(repository, head, base)
-        if existing is not None:
-            return existing
-        # Sent again after a failure: a pull request the first request opened answers 422 below.
+        """Open a pull request, or return the open one for `head` if it already exists.
+
+        Opened without looking first (a run's branch has none yet: one request); GitHub
+        refuses a second one for the same branch (422 "already exists"), which finds it. So is
+        a request sent again after its answer was lost."""
         response = self._api.request(
             "POST",
             f"repos/{repository}/pulls",
             json={"title": title, "head": head, "base": base, "body": body},
         )
         if response.status_code == 422 and "already exists" in all_messages(response):
-            again = self._open_pull_request(repository, head, base)
-            if again is not None:
-                return again
+            existing = self._open_pull_request(repository, head, base)
+            if existing is not None:
+                return existing
         data = self._api.ok(response, f"pull request {head} → {base} in {repository}")
         return PullRequest(
             number=int(data["number"]), url=str(data["html_url"]), head=head, base=base
