@@ -60,11 +60,15 @@ class Client:
     def __init__(self, server: str, token: str) -> None:
         import httpx
 
+        from oob.adapters import tls
         from oob.adapters.retry import RetryPolicy
 
         self.server = server.rstrip("/")
         self._http = httpx.Client(
-            base_url=self.server, headers={"Authorization": f"Bearer {token}"}, timeout=30
+            base_url=self.server,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+            verify=tls.context(),
         )
         self._policy = RetryPolicy(attempts=3, total_seconds=20, wait_initial=0.3, wait_max=2)
         self._me: dict[str, Any] | None = None

@@ -4,10 +4,13 @@ service (shared by every run on it), with this process's tokens only."""
 from __future__ import annotations
 
 import base64
+import ssl
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from oob.adapters import tls
 from oob.adapters.pool import Pool
 from oob.config import parse
 from oob.errors import ConfigError
@@ -100,3 +103,27 @@ def test_a_worker_s_pool_names_a_token_not_set_before_any_run(
     pool = Pool(parse(preset_text, Path("oob.toml")))  # what `oob hold release` needs: GitHub
     with pytest.raises(ConfigError, match="OOB_SLACK_TOKEN is not set"):
         pool.check_tokens()
+
+
+@pytest.mark.usefixtures("tokens")
+def test_the_clients_of_a_pool_share_one_tls_context(
+    preset_text: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A TLS context reads the CA bundle as it is made (30 to 50 ms): once per process, made
+    # with the pool, not once per client in the first step of a run that reaches a service.
+    made: list[ssl.SSLContext] = []
+    create = ssl.create_default_context
+
+    def counted(*args: Any, **kwargs: Any) -> ssl.SSLContext:
+        made.append(create(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(ssl, "create_default_context", counted)
+    tls.context.cache_clear()
+    config = parse(preset_text, Path("oob.toml"))
+    with Pool(config) as pool:
+        assert len(made) == 1
+        pool.build_server(config)  # Jenkins, and GitHub Actions (its API and its log links)
+        pool.code_host(config)
+        pool.probe(config)
+    assert len(made) == 1

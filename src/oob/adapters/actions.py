@@ -28,6 +28,7 @@ from urllib.parse import quote
 
 import httpx
 
+from oob.adapters import tls
 from oob.adapters.actions_runs import (
     build_of,
     carries,
@@ -100,7 +101,7 @@ class ActionsBuildServer:
         )
         # Log links are signed: they take no token (and a storage host may refuse one).
         self._links = RetryingClient(
-            httpx.Client(timeout=timeout_seconds, transport=transport),
+            httpx.Client(timeout=timeout_seconds, transport=transport, verify=tls.context()),
             policy=self._policy,
             classify=default_classifier(self._clock),
             error=GitHubError,

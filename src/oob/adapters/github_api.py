@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from oob.adapters import tls
 from oob.adapters.retry import (
     Gate,
     RetryingClient,
@@ -53,6 +54,7 @@ class GitHubApi:
             base_url=api_url,
             timeout=timeout_seconds,
             transport=transport,
+            verify=tls.context(),
             headers={
                 "Authorization": f"Bearer {token}",
                 "Accept": "application/vnd.github+json",

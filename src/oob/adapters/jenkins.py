@@ -21,6 +21,7 @@ from urllib.parse import quote
 
 import httpx
 
+from oob.adapters import tls
 from oob.adapters.retry import RetryingClient, RetryPolicy, default_classifier
 from oob.adapters.streams import blocks, counted, lines
 from oob.clock import Clock, SystemClock
@@ -70,6 +71,7 @@ class JenkinsBuildServer:
                 auth=(user, token),
                 timeout=timeout_seconds,
                 transport=transport,
+                verify=tls.context(),
                 headers={"Accept": "application/json"},
             ),
             policy=self._policy,

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from oob.adapters import Reach, login, quiet_retry_log, slack_chat
+from oob.adapters import Reach, login, quiet_retry_log, slack_chat, tls
 from oob.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -51,6 +51,8 @@ class Pool:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         quiet_retry_log()
+        if transport is None:
+            tls.context()  # made with the pool (a worker's start), not in a run's first step
         self._config = config
         self._policy = policy
         self._reach = Reach(policy=policy, clock=clock, transport=transport)

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 import httpx
 
+from oob.adapters import tls
 from oob.adapters.retry import RetryPolicy, send
 from oob.config import CommandCheck, HttpCheck
 from oob.errors import ConfigError, ProbeError
@@ -47,7 +48,10 @@ class HttpProbe:
         self._timeout = timeout_seconds
         self._policy = policy or RetryPolicy(attempts=3, total_seconds=30.0)
         self._client = httpx.Client(
-            transport=transport, follow_redirects=True, headers={"User-Agent": "oob-probe"}
+            transport=transport,
+            verify=tls.context(),
+            follow_redirects=True,
+            headers={"User-Agent": "oob-probe"},
         )
 
     def close(self) -> None:
