@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -305,3 +306,29 @@ def test_the_worker_tells_the_workflow_when_the_running_gate_should_finish(
         store.close()
     assert (readiness.ready, readiness.stage) == (False, GATE)
     assert readiness.expected == NOW + timedelta(minutes=25)
+
+
+def test_the_builds_the_status_and_the_branch_are_asked_at_once(
+    config: Config, world: World
+) -> None:
+    # Three requests that do not depend on each other: none waits for another's answer. Asked
+    # one after another, the first to arrive waits for the others in vain and the barrier breaks.
+    world.builds[GATE] = [build(12, FIX)]
+    met = threading.Barrier(3, timeout=10)
+
+    class Meeting(World):
+        def builds_of(self, path: str, limit: int = 20) -> list[Build]:
+            met.wait()
+            return super().builds_of(path, limit)
+
+        def combined_status(self, sha: str) -> CombinedStatus:
+            met.wait()
+            return super().combined_status(sha)
+
+        def compare(self, base: str, head: str) -> Comparison:
+            if head == config.services.github.branch:
+                met.wait()
+            return super().compare(base, head)
+
+    meeting = Meeting(world.main, world.builds, world.statuses)
+    assert check(config, meeting).ready

@@ -9,13 +9,15 @@ Before an out-of-band deploy, three things must hold for the fix commit:
 3. the release branch contains the fix; commits after it are named, since the release job takes
    the newest passing commit of the branch, which may be one of them.
 
-`preflight` only reads; `oob check` prints its report and the procedure runs it again while it
-waits for the fix to be ready.
+`preflight` only reads, the three at once (threads inside the call, so inside the procedure's
+step: the workflow itself stays deterministic); `oob check` prints its report and the procedure
+runs it again while it waits for the fix to be ready.
 """
 
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -221,15 +223,25 @@ def preflight(
     """Check that the fix named by `fix_ref` (a short or full SHA) is ready to release."""
     fix = code_host.commit(validate_sha(fix_ref))
     contains = _Containment(code_host, fix)
-    pipeline = config.pipeline
-    gate = _gate(pipeline.gate, build_server, contains, clock)
-    status = _status(code_host, fix.sha, config.services.github.required_contexts)
-    branch = _branch(code_host, fix.sha, config.services.github.branch)
-    stage, following = (
-        (None, None)
-        if gate.state is GateState.PASSED
-        else _stage(config, gate, build_server, contains)
-    )
+    github = config.services.github
+
+    def builds() -> tuple[GateFinding, tuple[str | None, Build | None]]:
+        gate = _gate(config.pipeline.gate, build_server, contains, clock)
+        if gate.state is GateState.PASSED:
+            return gate, (None, None)
+        return gate, _stage(config, gate, build_server, contains)
+
+    # The builds, the status and the branch depend on nothing of each other: asked at once
+    # (the clients are thread-safe), so pre-flight takes the longest of them, not their sum.
+    with ThreadPoolExecutor(max_workers=3, thread_name_prefix="oob-preflight") as asking:
+        found = asking.submit(builds)
+        statuses = asking.submit(_status, code_host, fix.sha, github.required_contexts)
+        on_branch = asking.submit(_branch, code_host, fix.sha, github.branch)
+        (gate, (stage, following)), status, branch = (
+            found.result(),
+            statuses.result(),
+            on_branch.result(),
+        )
     problems = [*_status_problems(status, fix), *_branch_problems(branch)]
     warnings = []
     build = gate.build
