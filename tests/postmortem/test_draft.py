@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -340,6 +342,42 @@ def test_the_config_can_replace_the_template(store: Store, config: Config, tmp_p
     assert text.startswith(
         "# Editors cannot log in with PIV\n2026-06-23 14:00:00 UTC run.requested"
     )
+
+
+def test_a_second_draft_in_the_process_compiles_no_template(
+    store: Store, config: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Compiling the built-in template takes 40 to 60 ms: a worker does it once, not per run.
+    import jinja2
+
+    run_id = denied_run(store)
+    first = pm.build_draft(store, config, run_id).text
+    compiled: list[Any] = []
+    compile_ = jinja2.Environment.compile
+
+    def counted(self: jinja2.Environment, source: Any, *args: Any, **kwargs: Any) -> Any:
+        compiled.append(args[:1])
+        return compile_(self, source, *args, **kwargs)
+
+    monkeypatch.setattr(jinja2.Environment, "compile", counted)
+    assert pm.build_draft(store, config, run_id).text == first
+    assert compiled == []
+
+
+def test_a_custom_template_edited_between_two_drafts_is_read_again(
+    store: Store, config: Config, tmp_path: Path
+) -> None:
+    template = tmp_path / "pm.md.j2"
+    custom = config.model_copy(
+        update={"postmortem": config.postmortem.model_copy(update={"template": template})}
+    )
+    run_id = denied_run(store)
+    template.write_text("before {{ facts.title }}\n", encoding="utf-8")
+    assert pm.build_draft(store, custom, run_id).text.startswith("before ")
+    template.write_text("after {{ facts.title }}\n", encoding="utf-8")
+    later = template.stat().st_mtime + 1
+    os.utime(template, (later, later))
+    assert pm.build_draft(store, custom, run_id).text.startswith("after ")
 
 
 @pytest.mark.parametrize(
