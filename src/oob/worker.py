@@ -77,11 +77,14 @@ def make_runtime(
 ) -> Runtime:
     """The runtime of a worker: the services of each run's plan (`oob.adapters.pool.Pool`),
     pre-flight (`oob check`'s logic) as the readiness test, and the postmortem draft written
-    under `drafts`; each run's settings come from its plan."""
+    under `drafts` (its built-in template compiled now); each run's settings come from its
+    plan."""
     from oob.postmortem import write_draft
+    from oob.postmortem.render import compile_built_in
     from oob.preflight import preflight
 
     clock = clock or store.clock
+    compile_built_in()
 
     def readiness(config: Config, sha: str) -> Readiness:
         report = preflight(

@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -344,14 +345,10 @@ def test_the_config_can_replace_the_template(store: Store, config: Config, tmp_p
     )
 
 
-def test_a_second_draft_in_the_process_compiles_no_template(
-    store: Store, config: Config, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Compiling the built-in template takes 40 to 60 ms: a worker does it once, not per run.
+def compiles(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """The names of the templates Jinja2 compiles from now on in the test."""
     import jinja2
 
-    run_id = denied_run(store)
-    first = pm.build_draft(store, config, run_id).text
     compiled: list[Any] = []
     compile_ = jinja2.Environment.compile
 
@@ -360,6 +357,16 @@ def test_a_second_draft_in_the_process_compiles_no_template(
         return compile_(self, source, *args, **kwargs)
 
     monkeypatch.setattr(jinja2.Environment, "compile", counted)
+    return compiled
+
+
+def test_a_second_draft_in_the_process_compiles_no_template(
+    store: Store, config: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Compiling the built-in template takes 40 to 60 ms: a worker does it once, not per run.
+    run_id = denied_run(store)
+    first = pm.build_draft(store, config, run_id).text
+    compiled = compiles(monkeypatch)
     assert pm.build_draft(store, config, run_id).text == first
     assert compiled == []
 
@@ -476,3 +483,17 @@ def test_a_preflight_wait_is_what_went_wrong(store: Store, config: Config) -> No
     assert facts.preflight_wait is not None
     assert facts.preflight_wait.minutes == 12
     assert "Pre-flight had to wait 12 min: post-deploy tests still running" in facts.went_wrong
+
+
+def test_a_workers_first_draft_compiles_no_template(
+    store: Store, config: Config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The worker compiles the built-in template as it starts, not at the end of its first run.
+    from oob.postmortem.render import _environment
+    from oob.worker import make_runtime
+
+    _environment.cache_clear()  # as in a fresh process
+    make_runtime(store, SimpleNamespace(), drafts=tmp_path)  # type: ignore[arg-type]
+    compiled = compiles(monkeypatch)
+    pm.build_draft(store, config, denied_run(store))
+    assert compiled == []

@@ -101,6 +101,12 @@ def _template(config: Config) -> jinja2.Template:
         ) from None
 
 
+def compile_built_in() -> None:
+    """Compile the built-in template now: a worker does it as it starts, once, rather than the
+    first run it serves as its draft begins."""
+    _environment(None).get_template(TEMPLATE_NAME)
+
+
 def render(facts: PostmortemFacts, config: Config) -> str:
     """The draft as Markdown, from the configured (or built-in) template."""
     import jinja2
