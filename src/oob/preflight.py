@@ -222,26 +222,7 @@ def preflight(
 ) -> Report:
     """Check that the fix named by `fix_ref` (a short or full SHA) is ready to release."""
     fix = code_host.commit(validate_sha(fix_ref))
-    contains = _Containment(code_host, fix)
-    github = config.services.github
-
-    def builds() -> tuple[GateFinding, tuple[str | None, Build | None]]:
-        gate = _gate(config.pipeline.gate, build_server, contains, clock)
-        if gate.state is GateState.PASSED:
-            return gate, (None, None)
-        return gate, _stage(config, gate, build_server, contains)
-
-    # The builds, the status and the branch depend on nothing of each other: asked at once
-    # (the clients are thread-safe), so pre-flight takes the longest of them, not their sum.
-    with ThreadPoolExecutor(max_workers=3, thread_name_prefix="oob-preflight") as asking:
-        found = asking.submit(builds)
-        statuses = asking.submit(_status, code_host, fix.sha, github.required_contexts)
-        on_branch = asking.submit(_branch, code_host, fix.sha, github.branch)
-        (gate, (stage, following)), status, branch = (
-            found.result(),
-            statuses.result(),
-            on_branch.result(),
-        )
+    (gate, (stage, following)), status, branch = _ask(config, fix, build_server, code_host, clock)
     problems = [*_status_problems(status, fix), *_branch_problems(branch)]
     warnings = []
     build = gate.build
@@ -278,6 +259,28 @@ def preflight(
         problems=tuple(problems),
         warnings=tuple(warnings),
     )
+
+
+def _ask(
+    config: Config, fix: Commit, build_server: BuildServer, code_host: CodeHost, clock: Clock
+) -> tuple[tuple[GateFinding, tuple[str | None, Build | None]], StatusFinding, BranchFinding]:
+    """The test gate's builds (and where the fix is, unless the gate passed), the fix's status
+    and the branch. They depend on nothing of each other: asked at once (the clients are
+    thread-safe), so a look takes the longest of the three, not their sum."""
+    contains = _Containment(code_host, fix)
+    github = config.services.github
+
+    def builds() -> tuple[GateFinding, tuple[str | None, Build | None]]:
+        gate = _gate(config.pipeline.gate, build_server, contains, clock)
+        if gate.state is GateState.PASSED:
+            return gate, (None, None)
+        return gate, _stage(config, gate, build_server, contains)
+
+    with ThreadPoolExecutor(max_workers=3, thread_name_prefix="oob-preflight") as asking:
+        found = asking.submit(builds)
+        statuses = asking.submit(_status, code_host, fix.sha, github.required_contexts)
+        on_branch = asking.submit(_branch, code_host, fix.sha, github.branch)
+        return found.result(), statuses.result(), on_branch.result()
 
 
 class _Containment:
