@@ -9,6 +9,7 @@ retry policy's longest wait becomes an error that says when to try again.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from datetime import UTC, datetime
 from typing import Any
@@ -72,6 +73,7 @@ class GitHubApi:
             gate=Gate.of(api_url, token),
         )
         self._etags: OrderedDict[str, tuple[str, bytes, httpx.Headers]] = OrderedDict()
+        self._etags_lock = threading.Lock()
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -84,23 +86,30 @@ class GitHubApi:
         if method != "GET":
             return self._http.request(method, url, **kwargs)
         key = str(self._http.client.build_request(method, url, params=kwargs.get("params")).url)
-        cached = self._etags.get(key)
+        with self._etags_lock:
+            cached = self._etags.get(key)
         headers = dict(kwargs.pop("headers", None) or {})
         if cached is not None:
             headers["If-None-Match"] = cached[0]
         response = self._http.request(method, url, headers=headers, **kwargs)
         if response.status_code == 304 and cached is not None:
-            self._etags.move_to_end(key)
+            self._remember(key, cached)
             return httpx.Response(
                 200, content=cached[1], headers=cached[2], request=response.request
             )
         etag = response.headers.get("etag")
         if response.status_code == 200 and etag:
-            self._etags[key] = (etag, response.content, response.headers)
+            self._remember(key, (etag, response.content, response.headers))
+        return response
+
+    def _remember(self, key: str, entry: tuple[str, bytes, httpx.Headers]) -> None:
+        """Keep `entry` as the newest answer for `key` (the runs of a worker and pre-flight's
+        threads share the cache: one at a time)."""
+        with self._etags_lock:
+            self._etags[key] = entry
             self._etags.move_to_end(key)
             while len(self._etags) > _ETAG_ENTRIES:
                 self._etags.popitem(last=False)
-        return response
 
     def ok(self, response: httpx.Response, what: str) -> dict[str, Any]:
         """The JSON object GitHub answered about `what`, or the error its answer means."""
