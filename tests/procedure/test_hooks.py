@@ -48,6 +48,9 @@ def test_a_notification_wakes_the_runs_following_its_job_for_a_look(harness: Har
         answer = send(notification(harness, release))
         assert (answer.status_code, answer.json()) == (202, {"woken": [run.id]})
         assert send(notification(harness, release)).json() == {"woken": [run.id]}  # sent once
+        finalized = notification(harness, release)
+        finalized["build"]["phase"] = "FINALIZED"  # its result was known at COMPLETED
+        assert send(finalized).json() == {"woken": []}
     harness.control.approve(run.id, "po", "go")
     assert harness.end(run.id).outcome is RunState.RESOLVED
     dbos = client(harness.store.url)

@@ -3,8 +3,8 @@
 Jenkins' Notification plugin POSTs a job's state at each phase of a build (started, completed,
 finalized) to the endpoints a job names: `POST /hooks/jenkins?token=T`, T being the value of the
 variable `[web] jenkins_hook_token_env` names. oob believes nothing in it but the job's name:
-each active run whose plan has that job on that Jenkins is woken, and looks at Jenkins itself at
-once, instead of at its next paced look. A lost, late or forged notification costs at most a
+at a build's start or completion, each active run whose plan has that job on that Jenkins is
+woken, and looks at Jenkins itself at once, instead of at its next paced look. A lost, late or forged notification costs at most a
 look; the paced looks go on either way, so nothing depends on the plugin.
 """
 
@@ -33,7 +33,9 @@ log = logging.getLogger(__name__)
 
 BODY_LIMIT = 256 * 1024
 JOB_URL = re.compile(r"^(job/[^/]+/)+$")
-PHASES = frozenset({"STARTED", "COMPLETED", "FINALIZED"})
+# The phases that wake a run: a build started, a build ended (its result is in Jenkins' API from
+# COMPLETED on; FINALIZED, after the post-build steps, would only cost a second look).
+PHASES = frozenset({"STARTED", "COMPLETED"})
 TOKEN_MIN_CHARS = 16
 
 
