@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import os
-from typing import Any, NoReturn
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+    from oob.store import Store
 
 
 def unavailable(reason: str, required_by: str) -> NoReturn:
@@ -57,3 +64,19 @@ def nodelay(servers: list[Any]) -> list[bool]:
         for connection in server.server_state.connections
         if (sock := connection.transport.get_extra_info("socket")) is not None
     ]
+
+
+@contextmanager
+def behind_oobs_back(store: Store) -> Iterator[sa.Connection]:
+    """A transaction on `store`'s database through a connection of its own (SQLAlchemy's), as
+    someone with access to the database would change it."""
+    import sqlalchemy as sa
+
+    from oob.store import sqlalchemy_url
+
+    engine = sa.create_engine(sqlalchemy_url(store.url))
+    try:
+        with engine.begin() as conn:
+            yield conn
+    finally:
+        engine.dispose()

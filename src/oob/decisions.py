@@ -25,42 +25,43 @@ from oob.policy import (
     describe,
 )
 from oob.records import NewEvent
-from oob.schema import Tables, utc
+from oob.schema import utc
 from oob.states import RunState, Source
 
 if TYPE_CHECKING:
-    import sqlalchemy as sa
+    from oob.database import Tx
 
 
-def taken(conn: sa.Connection, events: sa.Table, run_id: str) -> dict[Topic, Taken]:
+def taken(tx: Tx, run_id: str) -> dict[Topic, Taken]:
     """The decisions taken on a run so far, by topic (the first of each)."""
-    query = (
-        events.select()
-        .where(events.c.run_id == run_id)
-        .where(events.c.kind.in_(list(DECISION_KINDS)))
-        .order_by(events.c.id)
+    kinds = list(DECISION_KINDS)
+    marks = ", ".join("?" for _ in kinds)
+    rows = tx.rows(
+        f"SELECT * FROM oob_events WHERE run_id = ? AND kind IN ({marks}) ORDER BY id",
+        run_id,
+        *kinds,
     )
     found: dict[Topic, Taken] = {}
-    for r in conn.execute(query):
-        topic, action = DECISION_KINDS[r.kind]
-        decided = DECISIONS[r.kind].read(r.details)
+    for r in rows:
+        topic, action = DECISION_KINDS[r["kind"]]
+        decided = DECISIONS[r["kind"]].read(r["details"])
         text = decided.text if decided is not None else ""
-        found.setdefault(topic, Taken(action, r.actor, utc(r.at) or r.at, text))
+        found.setdefault(topic, Taken(action, r["actor"], utc(r["at"]) or r["at"], text))
     return found
 
 
-def situation(conn: sa.Connection, tables: Tables, run: Mapping[Any, Any]) -> Situation:
+def situation(tx: Tx, run: Mapping[str, Any]) -> Situation:
     """What the policy needs to know of the run whose row is `run`, now."""
     run_id = run["id"]
-    plan = conn.execute(tables.plans.select().where(tables.plans.c.run_id == run_id)).first()
+    plan = tx.first('SELECT "plan" FROM oob_plans WHERE run_id = ?', run_id)
     if plan is None:
         raise RunNotFound(f"no plan for run {run_id!r}", hint="list the runs with `oob runs`")
     return Situation(
         run_id=run_id,
         requester=run["requester"],
         state=RunState(run["state"]),
-        roles=Roles.model_validate(plan._mapping["plan"]["roles"]),
-        taken=taken(conn, tables.events, run_id),
+        roles=Roles.model_validate(plan["plan"]["roles"]),
+        taken=taken(tx, run_id),
     )
 
 

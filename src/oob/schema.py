@@ -1,5 +1,5 @@
 """The run store's database: where it is (`database_url`), its tables, how their rows are
-hashed, and how it is opened (`open_database`) and its connections set up.
+hashed, and how it is opened (`open_database`; its connections: `oob.database`).
 
 `oob_runs`, `oob_events` (the timeline, hash-chained: `event_hash`), `oob_workers`,
 `oob_plans` and the dashboard's `oob_sessions` (`oob.sessions`), beside DBOS's system tables in
@@ -15,10 +15,10 @@ import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    import sqlalchemy as sa
+    from oob.database import Database
 
 ENV_HOME = "OOB_HOME"
 ENV_DATABASE_URL = "OOB_DATABASE_URL"
@@ -53,9 +53,13 @@ def sqlalchemy_url(url: str) -> str:
 
 def redact_url(url: str) -> str:
     """`url` safe to show: any password replaced."""
-    from sqlalchemy import make_url
+    from urllib.parse import urlsplit, urlunsplit
 
-    return make_url(url).render_as_string(hide_password=True)
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
 
 
 def new_run_id(now: datetime) -> str:
@@ -63,118 +67,93 @@ def new_run_id(now: datetime) -> str:
     return f"{now.astimezone(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
 
 
-class Tables(NamedTuple):
-    """oob's tables, in one `MetaData`."""
+# The columns holding times and JSON: `oob.database` stores and reads them as such.
+TIME_COLUMNS = frozenset(
+    {"created_at", "updated_at", "ended_at", "at", "started_at", "heartbeat_at", "expires_at"}
+)
+JSON_COLUMNS = frozenset({"facts", "details", "plan"})
 
-    metadata: sa.MetaData
-    runs: sa.Table
-    events: sa.Table
-    workers: sa.Table
-    plans: sa.Table
-
-
-def tables() -> Tables:
-    import sqlalchemy as sa
-
-    metadata = sa.MetaData()
-    sessions_table(metadata)  # created with the others; read and written by `oob.sessions`
-    return Tables(
-        metadata, _runs(metadata), _events(metadata), _workers(metadata), _plans(metadata)
-    )
-
-
-def _runs(metadata: sa.MetaData) -> sa.Table:
-    import sqlalchemy as sa
-
-    return sa.Table(
-        "oob_runs",
-        metadata,
-        sa.Column("id", sa.String(64), primary_key=True),
-        sa.Column("pipeline", sa.String(200), nullable=False),
-        # Equal to `pipeline` while the run is active, NULL once it ends: the unique
-        # constraint then admits one active run per pipeline and any number of ended ones.
-        sa.Column("active_pipeline", sa.String(200), unique=True),
-        sa.Column("requester", sa.String(200), nullable=False),
-        sa.Column("fix_sha", sa.String(64), nullable=False),
-        sa.Column("symptoms", sa.Text, nullable=False),
-        sa.Column("affects", sa.Text, nullable=False),
-        sa.Column("cause", sa.Text, nullable=False),
-        sa.Column("fix_summary", sa.Text, nullable=False),
-        sa.Column("release_wait_minutes", sa.Float, nullable=False),
-        sa.Column("state", sa.String(40), nullable=False),
-        sa.Column("outcome", sa.String(40)),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("ended_at", sa.DateTime(timezone=True)),
-        sa.Column("facts", sa.JSON, nullable=False),
-    )
-
-
-def _events(metadata: sa.MetaData) -> sa.Table:
-    import sqlalchemy as sa
-
-    return sa.Table(
-        "oob_events",
-        metadata,
-        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("run_id", sa.String(64), sa.ForeignKey("oob_runs.id"), index=True),
-        sa.Column("key", sa.String(300), unique=True),
-        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("actor", sa.String(200), nullable=False),
-        sa.Column("source", sa.String(20), nullable=False),
-        sa.Column("kind", sa.String(60), nullable=False),
-        sa.Column("summary", sa.Text, nullable=False),
-        sa.Column("details", sa.JSON, nullable=False),
-        # The hash chain (see `event_hash`); NULL in events written before it existed.
-        sa.Column("prev_hash", sa.String(64)),
-        sa.Column("hash", sa.String(64)),
-    )
-
-
-def _workers(metadata: sa.MetaData) -> sa.Table:
-    """The live executors: a worker beats here; a worker whose beat is older than the lease
-    (or whose process is gone, on this host) is dead, and its runs may be taken over."""
-    import sqlalchemy as sa
-
-    return sa.Table(
-        "oob_workers",
-        metadata,
-        sa.Column("executor_id", sa.String(200), primary_key=True),
-        sa.Column("host", sa.String(200), nullable=False),
-        sa.Column("pid", sa.Integer, nullable=False),
-        sa.Column("version", sa.String(40), nullable=False),
-        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=False),
-    )
-
-
-def _plans(metadata: sa.MetaData) -> sa.Table:
-    """The run's plan: the config it follows, frozen when it started (`Store.create_run`)."""
-    import sqlalchemy as sa
-
-    return sa.Table(
-        "oob_plans",
-        metadata,
-        sa.Column("run_id", sa.String(64), sa.ForeignKey("oob_runs.id"), primary_key=True),
-        sa.Column("plan", sa.JSON, nullable=False),
-    )
-
-
-def sessions_table(metadata: sa.MetaData) -> sa.Table:
-    """The dashboard's sign-ins, shared by every `oob serve` on this database: a session is open
-    until it expires or its person signs out (`ended_at`). The id is kept as its SHA-256 only:
-    whoever reads the table cannot present a session."""
-    import sqlalchemy as sa
-
-    return sa.Table(
-        "oob_sessions",
-        metadata,
-        sa.Column("id_sha256", sa.String(64), primary_key=True),
-        sa.Column("user", sa.String(200), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False, index=True),
-        sa.Column("ended_at", sa.DateTime(timezone=True)),
-    )
+# The tables, as SQLAlchemy made them before (a store made then is used as it is).
+# {time} and {serial} are each database's own types.
+TABLES = {
+    "oob_runs": """(
+        id VARCHAR(64) NOT NULL,
+        pipeline VARCHAR(200) NOT NULL,
+        -- Equal to `pipeline` while the run is active, NULL once it ends: the unique
+        -- constraint then admits one active run per pipeline and any number of ended ones.
+        active_pipeline VARCHAR(200),
+        requester VARCHAR(200) NOT NULL,
+        fix_sha VARCHAR(64) NOT NULL,
+        symptoms TEXT NOT NULL,
+        affects TEXT NOT NULL,
+        cause TEXT NOT NULL,
+        fix_summary TEXT NOT NULL,
+        release_wait_minutes FLOAT NOT NULL,
+        state VARCHAR(40) NOT NULL,
+        outcome VARCHAR(40),
+        created_at {time} NOT NULL,
+        updated_at {time} NOT NULL,
+        ended_at {time},
+        facts JSON NOT NULL,
+        PRIMARY KEY (id),
+        UNIQUE (active_pipeline)
+    )""",
+    # The timeline; `prev_hash` and `hash` are its hash chain (`event_hash`), NULL in events
+    # written before it existed.
+    "oob_events": """(
+        id {serial} NOT NULL,
+        run_id VARCHAR(64),
+        "key" VARCHAR(300),
+        at {time} NOT NULL,
+        actor VARCHAR(200) NOT NULL,
+        source VARCHAR(20) NOT NULL,
+        kind VARCHAR(60) NOT NULL,
+        summary TEXT NOT NULL,
+        details JSON NOT NULL,
+        prev_hash VARCHAR(64),
+        hash VARCHAR(64),
+        PRIMARY KEY (id),
+        FOREIGN KEY (run_id) REFERENCES oob_runs (id),
+        UNIQUE ("key")
+    )""",
+    # The live executors: a worker beats here; a worker whose beat is older than the lease
+    # (or whose process is gone, on this host) is dead, and its runs may be taken over.
+    "oob_workers": """(
+        executor_id VARCHAR(200) NOT NULL,
+        host VARCHAR(200) NOT NULL,
+        pid INTEGER NOT NULL,
+        version VARCHAR(40) NOT NULL,
+        started_at {time} NOT NULL,
+        heartbeat_at {time} NOT NULL,
+        PRIMARY KEY (executor_id)
+    )""",
+    # The run's plan: the config it follows, frozen when it started (`Store.create_run`).
+    "oob_plans": """(
+        run_id VARCHAR(64) NOT NULL,
+        "plan" JSON NOT NULL,
+        PRIMARY KEY (run_id),
+        FOREIGN KEY (run_id) REFERENCES oob_runs (id)
+    )""",
+    # The dashboard's sign-ins, shared by every `oob serve` on this database (`oob.sessions`):
+    # a session is open until it expires or its person signs out (`ended_at`). The id is kept
+    # as its SHA-256 only: whoever reads the table cannot present a session.
+    "oob_sessions": """(
+        id_sha256 VARCHAR(64) NOT NULL,
+        "user" VARCHAR(200) NOT NULL,
+        created_at {time} NOT NULL,
+        expires_at {time} NOT NULL,
+        ended_at {time},
+        PRIMARY KEY (id_sha256)
+    )""",
+}
+INDEXES = (
+    "ix_oob_events_run_id ON oob_events (run_id)",
+    "ix_oob_sessions_expires_at ON oob_sessions (expires_at)",
+)
+TYPES = {
+    "sqlite": {"time": "DATETIME", "serial": "INTEGER"},
+    "postgresql": {"time": "TIMESTAMP WITH TIME ZONE", "serial": "SERIAL"},
+}
 
 
 HASHED = ("run_id", "at", "actor", "source", "kind", "summary", "details", "prev_hash")
@@ -208,32 +187,14 @@ def reason_of(exc: BaseException) -> str:
     return lines[0] if lines else type(original).__name__
 
 
-def sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
-    # DBOS writes the same file from other threads and processes: wait for their locks
-    # instead of failing at once. WAL (a property of the file, so DBOS gets it too) lets
-    # readers go on while one writes, and costs one sync per commit instead of several.
-    dbapi_conn.isolation_level = None  # we say BEGIN ourselves, below
-    dbapi_conn.execute("PRAGMA busy_timeout=30000")
-    dbapi_conn.execute("PRAGMA journal_mode=WAL")
-    dbapi_conn.execute("PRAGMA synchronous=NORMAL")
-
-
-def sqlite_begin(conn: sa.Connection) -> None:
-    # A transaction that reads then writes (a state transition) must hold the write lock from
-    # its start: upgrading later fails at once, without waiting, when another process wrote.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-
-def open_database(url: str) -> tuple[sa.Engine, Tables]:
-    """The engine of the database at `url`, with oob's tables created (and brought up to date)
-    on first use; `StoreUnavailable` when it cannot be used."""
-    import sqlalchemy as sa
-
+def open_database(url: str) -> Database:
+    """The database at `url`, with oob's tables created (and brought up to date) on first use;
+    `StoreUnavailable` when it cannot be used."""
+    from oob.database import Database
     from oob.records import StoreUnavailable
 
-    real = sqlalchemy_url(url)
-    if real.startswith("sqlite:///"):
-        folder = Path(real.removeprefix("sqlite:///")).parent
+    if url.startswith("sqlite:///"):
+        folder = Path(url.removeprefix("sqlite:///")).parent
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -241,35 +202,43 @@ def open_database(url: str) -> tuple[sa.Engine, Tables]:
                 f"cannot create the run store's folder {folder}: {exc.strerror}",
                 hint=f"set {ENV_HOME} to a folder you can write",
             ) from None
-    # A server's connections: each transaction holds one only while it runs, so a few serve a
-    # worker's many runs, and a fleet of workers fits max_connections (DBOS's: `oob.durable`).
-    pool = {} if real.startswith("sqlite") else {"pool_size": 4, "max_overflow": 4}
-    engine = sa.create_engine(real, pool_pre_ping=True, **pool)
-    if engine.dialect.name == "sqlite":
-        sa.event.listen(engine, "connect", sqlite_connect)
-        sa.event.listen(engine, "begin", sqlite_begin)
-    made = tables()
+    database = Database(url)
     try:
-        made.metadata.create_all(engine)
-        _migrate(engine)
-    except sa.exc.DBAPIError as exc:
-        engine.dispose()
+        _create(database)
+    except database.errors as exc:
+        database.close()
         raise StoreUnavailable(
             f"cannot use the run store at {redact_url(url)}: {reason_of(exc)}",
             hint=f"check the file or server; {ENV_HOME} or {ENV_DATABASE_URL} chooses another",
         ) from None
-    return engine, made
+    return database
 
 
-def _migrate(engine: sa.Engine) -> None:
-    # `create_all` adds tables, never columns: a store made before the hash chain gets its
-    # two columns here; its old events stay unchained (`oob audit verify` says so).
-    import sqlalchemy as sa
-
-    present = {c["name"] for c in sa.inspect(engine).get_columns("oob_events")}
-    missing = [name for name in ("prev_hash", "hash") if name not in present]
-    if not missing:
+def _create(database: Database) -> None:
+    # Read first: a store in use is left alone (a write would wait for its writers). A store
+    # made before the hash chain gets its two columns; its old events stay unchained
+    # (`oob audit verify` says so).
+    with database.read() as tx:
+        present = {row["name"] for row in tx.rows(PRESENT[database.dialect])}
+        columns: set[str] = set()
+        if "oob_events" in present:
+            cursor = tx.execute("SELECT * FROM oob_events LIMIT 0")
+            columns = {column[0] for column in cursor.description}
+    missing = [name for name in ("prev_hash", "hash") if name not in columns]
+    if present >= TABLES.keys() and not missing:
         return
-    with engine.begin() as conn:
-        for name in missing:
-            conn.exec_driver_sql(f"ALTER TABLE oob_events ADD COLUMN {name} VARCHAR(64)")
+    types = TYPES[database.dialect]
+    with database.write() as tx:
+        for name, columns_sql in TABLES.items():
+            tx.execute(f"CREATE TABLE IF NOT EXISTS {name} {columns_sql.format(**types)}")
+        for index in INDEXES:
+            tx.execute(f"CREATE INDEX IF NOT EXISTS {index}")
+        if "oob_events" in present:
+            for name in missing:
+                tx.execute(f"ALTER TABLE oob_events ADD COLUMN {name} VARCHAR(64)")
+
+
+PRESENT = {
+    "sqlite": "SELECT name FROM sqlite_master WHERE type = 'table'",
+    "postgresql": "SELECT tablename AS name FROM pg_tables WHERE schemaname = current_schema()",
+}

@@ -14,7 +14,7 @@ import hashlib
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from oob.schema import sessions_table, utc
+from oob.schema import utc
 
 if TYPE_CHECKING:
     from oob.store import Store
@@ -24,41 +24,34 @@ class StoredSessions:
     """Open, check and end sessions in the run store's database."""
 
     def __init__(self, store: Store) -> None:
-        import sqlalchemy as sa
-
-        self._engine = store.engine
-        self._table = sessions_table(sa.MetaData())  # the store made it with its other tables
+        self._database = store.database  # the store made the table with its others
 
     def open(self, session: str, name: str, now: datetime, expires: datetime) -> None:
         """Record `session` of `name`, open until `expires`; forget sessions expired by `now`."""
-        table = self._table
-        with self._engine.begin() as conn:
-            conn.execute(table.delete().where(table.c.expires_at <= now))
-            conn.execute(
-                table.insert().values(
-                    id_sha256=_digest(session), user=name, created_at=now, expires_at=expires
-                )
-            )
+        with self._database.write() as tx:
+            tx.execute("DELETE FROM oob_sessions WHERE expires_at <= ?", now)
+            tx.insert(
+                "oob_sessions",
+                {"id_sha256": _digest(session), "user": name, "created_at": now,
+                 "expires_at": expires},
+            )  # fmt: skip
 
     def is_open(self, session: str, now: datetime) -> bool:
         """Whether `session` was opened here, has not expired by `now` and was not ended."""
-        table = self._table
-        query = table.select().where(table.c.id_sha256 == _digest(session))
-        with self._engine.connect() as conn:
-            row = conn.execute(query).first()
-        if row is None or row.ended_at is not None:
+        with self._database.read() as tx:
+            row = tx.first("SELECT * FROM oob_sessions WHERE id_sha256 = ?", _digest(session))
+        if row is None or row["ended_at"] is not None:
             return False
-        expires = utc(row.expires_at)
+        expires = utc(row["expires_at"])
         return expires is not None and expires > now
 
     def end(self, session: str, now: datetime) -> None:
         """Sign `session` out, for every process, from `now` on."""
-        table = self._table
-        with self._engine.begin() as conn:
-            conn.execute(
-                table.update()
-                .where(table.c.id_sha256 == _digest(session), table.c.ended_at.is_(None))
-                .values(ended_at=now)
+        with self._database.write() as tx:
+            tx.execute(
+                "UPDATE oob_sessions SET ended_at = ? WHERE id_sha256 = ? AND ended_at IS NULL",
+                now,
+                _digest(session),
             )
 
 

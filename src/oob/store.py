@@ -27,14 +27,14 @@ callers pass summaries and details, never tokens.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import asdict
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from oob import event_chain
 from oob.clock import Clock, SystemClock
+from oob.database import Conflict
 from oob.errors import ProcedureError, RunNotFound
 from oob.records import (
     BadTransition,
@@ -64,8 +64,7 @@ from oob.schema import (
 from oob.states import CANCELLABLE, TRANSITIONS, RunState, Source
 
 if TYPE_CHECKING:
-    import sqlalchemy as sa
-
+    from oob.database import Tx
     from oob.payload import Payload
     from oob.policy import Action, Situation, Taken, Topic
 
@@ -101,16 +100,10 @@ class Store:
     def __init__(self, url: str, *, clock: Clock | None = None) -> None:
         self.url = url
         self.clock: Clock = clock or SystemClock()
-        self.engine, self._tables = open_database(url)
-        _, self._runs, self._events, self._workers, self._plans = self._tables
+        self.database = open_database(url)
 
     def close(self) -> None:
-        self.engine.dispose()
-
-    @contextmanager
-    def _tx(self) -> Iterator[sa.Connection]:
-        with self.engine.begin() as conn:
-            yield conn
+        self.database.close()
 
     # --- runs ---------------------------------------------------------------------------------
 
@@ -119,8 +112,6 @@ class Store:
     ) -> Run:
         """Record a new active run following `plan` (the config, frozen); `RunBusy` (naming who
         holds it) if the pipeline has one."""
-        import sqlalchemy as sa
-
         now = self.clock.now()
         run_id = run_id or new_run_id(now)
         row = {
@@ -135,10 +126,10 @@ class Store:
             "facts": {},
         }
         try:
-            with self._tx() as conn:
-                conn.execute(self._runs.insert().values(**row))
-                conn.execute(self._plans.insert().values(run_id=run_id, plan=dict(plan)))
-        except sa.exc.IntegrityError:
+            with self.database.write() as tx:
+                tx.insert("oob_runs", row)
+                tx.insert("oob_plans", {"run_id": run_id, "plan": dict(plan)})
+        except Conflict:
             holder = self.active_run(request.pipeline)
             if holder is None:  # it ended between our insert and this read: a retry will do
                 raise RunBusy(
@@ -156,27 +147,27 @@ class Store:
 
     def run(self, run_id: str) -> Run:
         """The run `run_id`; `RunNotFound` if there is none."""
-        with self.engine.connect() as conn:
-            return self._run(self._row(conn, run_id))
+        with self.database.read() as tx:
+            return self._run(self._row(tx, run_id))
 
     def runs(
         self, limit: int = 50, *, pipeline: str | None = None, active: bool = False
     ) -> list[Run]:
         """The most recent runs, newest first: of `pipeline` only, the active ones only."""
-        query = self._runs.select().order_by(self._runs.c.created_at.desc()).limit(limit)
+        where, params = ["1 = 1"], []
         if pipeline is not None:
-            query = query.where(self._runs.c.pipeline == pipeline)
+            where, params = [*where, "pipeline = ?"], [pipeline]
         if active:
-            query = query.where(self._runs.c.active_pipeline.is_not(None))
-        with self.engine.connect() as conn:
-            return [self._run(r._mapping) for r in conn.execute(query)]
+            where.append("active_pipeline IS NOT NULL")
+        query = f"SELECT * FROM oob_runs WHERE {' AND '.join(where)} ORDER BY created_at DESC"
+        with self.database.read() as tx:
+            return [self._run(r) for r in tx.rows(f"{query} LIMIT ?", *params, limit)]
 
     def active_run(self, pipeline: str) -> Run | None:
         """The active run of `pipeline`, if any."""
-        query = self._runs.select().where(self._runs.c.active_pipeline == pipeline)
-        with self.engine.connect() as conn:
-            row = conn.execute(query).first()
-        return None if row is None else self._run(row._mapping)
+        with self.database.read() as tx:
+            row = tx.first("SELECT * FROM oob_runs WHERE active_pipeline = ?", pipeline)
+        return None if row is None else self._run(row)
 
     def transition(self, run_id: str, to: RunState) -> Run:
         """Move a run to `to` if its current state leads there (the one place that checks).
@@ -190,8 +181,8 @@ class Store:
         from oob import decisions
         from oob.policy import Topic
 
-        with self._tx() as conn:
-            row = self._row(conn, run_id, lock=True)
+        with self.database.write() as tx:
+            row = self._row(tx, run_id, lock=True)
             current = RunState(row["state"])
             if current is to:
                 return self._run(row)
@@ -200,27 +191,27 @@ class Store:
             leaving = (
                 current in CANCELLABLE and to not in CANCELLABLE and to is not RunState.CLOSING
             )
-            if leaving and Topic.CANCEL in decisions.taken(conn, self._events, run_id):
+            if leaving and Topic.CANCEL in decisions.taken(tx, run_id):
                 raise CancelPending(f"run {run_id} is being cancelled")
             now = self.clock.now()
             values: dict[str, Any] = {"state": to.value, "updated_at": now}
             if to.terminal:
                 values |= {"outcome": to.value, "ended_at": now, "active_pipeline": None}
-                count, head = event_chain.head(conn, self._events, run_id)
+                count, head = event_chain.head(tx, run_id)
                 values["facts"] = {
                     **(row["facts"] or {}),
                     "audit": {"events": count, "head": head},
                 }
-            conn.execute(self._runs.update().where(self._runs.c.id == run_id).values(**values))
+            _update_run(tx, run_id, values)
         return self.run(run_id)
 
     def plan(self, run_id: str) -> dict[str, Any]:
         """The plan run `run_id` follows: its config as it was when the run started."""
-        with self.engine.connect() as conn:
-            row = conn.execute(self._plans.select().where(self._plans.c.run_id == run_id)).first()
+        with self.database.read() as tx:
+            row = tx.first('SELECT "plan" FROM oob_plans WHERE run_id = ?', run_id)
         if row is None:
             raise RunNotFound(f"no plan for run {run_id!r}", hint="list the runs with `oob runs`")
-        return dict(row._mapping["plan"])
+        return dict(row["plan"])
 
     def decide(
         self,
@@ -241,53 +232,51 @@ class Store:
         """
         from oob import decisions
 
-        with self._tx() as conn:
-            row = self._row(conn, run_id, lock=True)
-            situation = decisions.situation(conn, self._tables, row)
+        with self.database.write() as tx:
+            row = self._row(tx, run_id, lock=True)
+            situation = decisions.situation(tx, row)
             verdict, new = decisions.ruling(
                 situation, action, actor, source, text, asserted=asserted
             )
             if new is None:
                 return Decision(True, "", None)  # the caller records what it does
-            event = event_chain.append(conn, self._events, new, self.clock.now())
+            event = event_chain.append(tx, new, self.clock.now())
         return Decision(verdict.accepted, verdict.reason, self._event_by_id(event), verdict.by_role)
 
     def situation(self, run_id: str) -> Situation:
         """What the policy needs to know of run `run_id` now."""
         from oob import decisions
 
-        with self.engine.connect() as conn:
-            return decisions.situation(conn, self._tables, self._row(conn, run_id))
+        with self.database.read() as tx:
+            return decisions.situation(tx, self._row(tx, run_id))
 
     def taken(self, run_id: str) -> dict[Topic, Taken]:
         """The decisions taken on a run so far, by topic."""
         from oob import decisions
 
-        with self.engine.connect() as conn:
-            return decisions.taken(conn, self._events, run_id)
+        with self.database.read() as tx:
+            return decisions.taken(tx, run_id)
 
-    def _row(self, conn: sa.Connection, run_id: str, *, lock: bool = False) -> Mapping[Any, Any]:
+    def _row(self, tx: Tx, run_id: str, *, lock: bool = False) -> dict[str, Any]:
         """The row of run `run_id` (locked until the transaction ends, with `lock`).
 
         The lock is PostgreSQL's FOR NO KEY UPDATE: it orders the run's state changes and
         decisions, but lets an event of the run be inserted meanwhile (the insert's foreign key
         takes a key-share lock on the row). FOR UPDATE blocked that insert, and a decision
         (row, then the chain's lock) deadlocked with an append (chain, then the row)."""
-        query = self._runs.select().where(self._runs.c.id == run_id)
-        row = conn.execute(query.with_for_update(key_share=True) if lock else query).first()
+        query = "SELECT * FROM oob_runs WHERE id = ?"
+        if lock and tx.dialect == "postgresql":  # SQLite: BEGIN IMMEDIATE holds the file's
+            query += " FOR NO KEY UPDATE"
+        row = tx.first(query, run_id)
         if row is None:
             raise RunNotFound(f"no run {run_id!r}", hint="list the runs with `oob runs`")
-        return row._mapping
+        return row
 
     def record_facts(self, run_id: str, **facts: Any) -> Run:
         """Merge JSON facts learned during the run (build number, released commit, ...)."""
-        with self._tx() as conn:
-            merged = {**self._row(conn, run_id, lock=True)["facts"], **facts}
-            conn.execute(
-                self._runs.update()
-                .where(self._runs.c.id == run_id)
-                .values(facts=merged, updated_at=self.clock.now())
-            )
+        with self.database.write() as tx:
+            merged = {**self._row(tx, run_id, lock=True)["facts"], **facts}
+            _update_run(tx, run_id, {"facts": merged, "updated_at": self.clock.now()})
         return self.run(run_id)
 
     @staticmethod
@@ -331,13 +320,11 @@ class Store:
         second: a workflow step repeated after a crash leaves one line. `details` must be
         JSON-serializable and must never hold a secret.
         """
-        import sqlalchemy as sa
-
         try:
-            with self._tx() as conn:
+            with self.database.write() as tx:
                 new = NewEvent(run_id, actor, source, kind, summary, details, key, at)
-                new_id = event_chain.append(conn, self._events, new, self.clock.now())
-        except sa.exc.IntegrityError:
+                new_id = event_chain.append(tx, new, self.clock.now())
+        except Conflict:
             if key is None:
                 raise
             existing = self._event_by_key(key)
@@ -371,46 +358,43 @@ class Store:
 
     def chain_head(self, run_id: str | None) -> tuple[int, str | None]:
         """How many events run `run_id` has (outside runs when None) and its last one's hash."""
-        with self.engine.connect() as conn:
-            return event_chain.head(conn, self._events, run_id)
+        with self.database.read() as tx:
+            return event_chain.head(tx, run_id)
 
     def chained_rows(self, run_id: str | None) -> list[dict[str, Any]]:
         """The raw rows of a chain, in order, with their hashes: what `oob.audit` verifies."""
-        chain = event_chain.chain_of(self._events, run_id)
-        query = self._events.select().where(chain).order_by(self._events.c.id)
-        with self.engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(query)]
+        where, params = event_chain.chain_of(run_id)
+        with self.database.read() as tx:
+            return tx.rows(f"SELECT * FROM oob_events WHERE {where} ORDER BY id", *params)
 
     def run_ids(self) -> list[str]:
         """Every run's id, oldest first."""
-        query = self._runs.select().order_by(self._runs.c.created_at, self._runs.c.id)
-        with self.engine.connect() as conn:
-            return [r.id for r in conn.execute(query)]
+        with self.database.read() as tx:
+            return [r["id"] for r in tx.rows("SELECT id FROM oob_runs ORDER BY created_at, id")]
 
     def events(
         self, run_id: str | None, *, after: int = 0, limit: int | None = None
     ) -> list[Event]:
         """Events of `run_id` (of the audit log outside runs when None) with id > `after`."""
-        query = (
-            self._events.select()
-            .where(event_chain.chain_of(self._events, run_id))
-            .where(self._events.c.id > after)
-            .order_by(self._events.c.id)
-        )
+        where, params = event_chain.chain_of(run_id)
+        query = f"SELECT * FROM oob_events WHERE {where} AND id > ? ORDER BY id"
         if limit is not None:
-            query = query.limit(limit)
-        with self.engine.connect() as conn:
-            return [self._event(r._mapping) for r in conn.execute(query)]
+            query, params = f"{query} LIMIT ?", (*params, after, limit)
+        else:
+            params = (*params, after)
+        with self.database.read() as tx:
+            return [self._event(r) for r in tx.rows(query, *params)]
 
     def _event_by_key(self, key: str) -> Event | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(self._events.select().where(self._events.c.key == key)).first()
-        return None if row is None else self._event(row._mapping)
+        with self.database.read() as tx:
+            row = tx.first('SELECT * FROM oob_events WHERE "key" = ?', key)
+        return None if row is None else self._event(row)
 
     def _event_by_id(self, event_id: int) -> Event:
-        with self.engine.connect() as conn:
-            row = conn.execute(self._events.select().where(self._events.c.id == event_id)).one()
-        return self._event(row._mapping)
+        with self.database.read() as tx:
+            row = tx.first("SELECT * FROM oob_events WHERE id = ?", event_id)
+        assert row is not None
+        return self._event(row)
 
     @staticmethod
     def _event(row: Mapping[Any, Any]) -> Event:
@@ -433,36 +417,39 @@ class Store:
 
         A worker's liveness is real time, whatever the runs' clock: a lease is real seconds."""
         now = SystemClock().now()
-        with self._tx() as conn:
-            updated = conn.execute(
-                self._workers.update()
-                .where(self._workers.c.executor_id == executor_id)
-                .values(heartbeat_at=now)
+        with self.database.write() as tx:
+            updated = tx.execute(
+                "UPDATE oob_workers SET heartbeat_at = ? WHERE executor_id = ?", now, executor_id
             ).rowcount
             if not updated:
                 worker = Worker(executor_id, host, pid, version, started_at=now, heartbeat_at=now)
-                conn.execute(self._workers.insert().values(**asdict(worker)))
+                tx.insert("oob_workers", asdict(worker))
 
     def workers(self) -> list[Worker]:
         """Every worker that has not been forgotten, oldest first."""
-        query = self._workers.select().order_by(self._workers.c.started_at)
-        with self.engine.connect() as conn:
-            return [
-                Worker(
-                    executor_id=r.executor_id,
-                    host=r.host,
-                    pid=r.pid,
-                    version=r.version,
-                    started_at=utc(r.started_at) or r.started_at,
-                    heartbeat_at=utc(r.heartbeat_at) or r.heartbeat_at,
-                )
-                for r in conn.execute(query)
-            ]
+        with self.database.read() as tx:
+            rows = tx.rows("SELECT * FROM oob_workers ORDER BY started_at")
+        return [
+            Worker(
+                executor_id=r["executor_id"],
+                host=r["host"],
+                pid=r["pid"],
+                version=r["version"],
+                started_at=utc(r["started_at"]) or r["started_at"],
+                heartbeat_at=utc(r["heartbeat_at"]) or r["heartbeat_at"],
+            )
+            for r in rows
+        ]
 
     def forget_worker(self, executor_id: str) -> None:
         """Remove a worker that stopped, or whose runs were taken over."""
-        with self._tx() as conn:
-            conn.execute(self._workers.delete().where(self._workers.c.executor_id == executor_id))
+        with self.database.write() as tx:
+            tx.execute("DELETE FROM oob_workers WHERE executor_id = ?", executor_id)
+
+
+def _update_run(tx: Tx, run_id: str, values: Mapping[str, Any]) -> None:
+    sets = ", ".join(f"{name} = ?" for name in values)
+    tx.execute(f"UPDATE oob_runs SET {sets} WHERE id = ?", *values.values(), run_id)
 
 
 def open_store(url: str | None = None, *, clock: Clock | None = None) -> Store:

@@ -221,8 +221,8 @@ def test_an_event_is_appended_while_a_decision_holds_its_run(postgres_url: str) 
         appended.set()
 
     thread = threading.Thread(target=append)
-    with store._tx() as conn:
-        store._row(conn, "r1", lock=True)  # as decide() holds it
+    with store.database.write() as tx:
+        store._row(tx, "r1", lock=True)  # as decide() holds it
         thread.start()
         appended.wait(30)
         held = appended.is_set()

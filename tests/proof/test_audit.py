@@ -19,7 +19,7 @@ from oob.policy import Action
 from oob.states import RunState
 from oob.store import RunRequest, Source, Store, event_hash
 from tests.conftest import RunCli
-from tests.support import preset_plan
+from tests.support import behind_oobs_back, preset_plan
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -70,7 +70,7 @@ def _ids(store: Store, run_id: str) -> list[int]:
 
 
 def _sql(store: Store, statement: str, **params: Any) -> None:
-    with store.engine.begin() as conn:
+    with behind_oobs_back(store) as conn:
         conn.execute(sa.text(statement), params)
 
 
@@ -103,7 +103,7 @@ def test_any_changed_column_is_named(store: Store, column: str) -> None:
         "details": "details",  # replaced below
         "hash": "'" + "0" * 64 + "'",
     }
-    with store.engine.begin() as conn:
+    with behind_oobs_back(store) as conn:
         if column == "details":
             table = sa.Table("oob_events", sa.MetaData(), autoload_with=conn)
             conn.execute(table.update().where(table.c.id == victim).values(details={"i": 99}))
@@ -151,7 +151,7 @@ def _insert_copy(store: Store, run_id: str, new_id: int, *, rehash: bool) -> Non
     fake.update(id=new_id, key=None, summary="approved by the director", actor="director")
     fake["prev_hash"] = before["hash"] if rehash else None
     fake["hash"] = event_hash(fake) if rehash else None
-    with store.engine.begin() as conn:
+    with behind_oobs_back(store) as conn:
         table = sa.Table("oob_events", sa.MetaData(), autoload_with=conn)
         conn.execute(table.insert().values(**fake))
 

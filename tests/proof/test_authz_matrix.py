@@ -21,7 +21,7 @@ from oob.policy import RULES, Action
 from oob.states import RunState
 from oob.store import RunRequest, Source, Store
 from tests.proof.authz import ACTORS, REQUESTER, ROLES, RUN_ACTIONS, Cell, cells
-from tests.support import preset_plan
+from tests.support import behind_oobs_back, preset_plan
 
 
 def plan() -> dict[str, object]:
@@ -61,7 +61,7 @@ class Runs:
                     "active_pipeline": None,
                     "ended_at": run.created_at,
                 }
-            with self.store.engine.begin() as conn:
+            with behind_oobs_back(self.store) as conn:
                 table = sa.Table("oob_runs", sa.MetaData(), autoload_with=conn)
                 conn.execute(table.update().where(table.c.id == run.id).values(**values))
             self.fresh[state] = run.id

@@ -32,6 +32,7 @@ from oob.store import RunRequest, Store
 from tests.conftest import RunCli
 from tests.proof.authz import Cell
 from tests.proof.test_authz_matrix import plan
+from tests.support import behind_oobs_back
 
 CONTEXT = "va/tests/cypress"  # failing on the fix commit in `flaky-cypress`
 STATES = (RunState.AWAITING_APPROVAL, RunState.PREFLIGHT, RunState.VERIFYING)
@@ -75,7 +76,7 @@ class World:
         values: dict[str, object] = {"state": state.value}
         if state.terminal:
             values |= {"outcome": state.value, "active_pipeline": None}
-        with self.store.engine.begin() as conn:
+        with behind_oobs_back(self.store) as conn:
             table = sa.Table("oob_runs", sa.MetaData(), autoload_with=conn)
             conn.execute(table.update().where(table.c.id == run_id).values(**values))
 

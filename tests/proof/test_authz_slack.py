@@ -39,6 +39,7 @@ from oob.states import RunState, Source
 from oob.store import RunRequest, Store
 from oob.web.server import serving
 from oob.web.slack import DONE, FORMS, interactions_for, slack_app
+from tests.support import behind_oobs_back
 
 START = 1_750_000_000.0
 REQUESTER = "operator"  # requests every run (a deployer; not an approver, so not_own_run is moot)
@@ -125,7 +126,7 @@ class World:
         values: dict[str, object] = {"state": state.value}
         if state.terminal:
             values |= {"outcome": state.value, "active_pipeline": None, "ended_at": run.created_at}
-        with self.store.engine.begin() as conn:
+        with behind_oobs_back(self.store) as conn:
             table = sa.Table("oob_runs", sa.MetaData(), autoload_with=conn)
             conn.execute(table.update().where(table.c.id == run.id).values(**values))
         audience = MESSAGES[message][0]

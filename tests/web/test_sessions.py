@@ -13,6 +13,7 @@ from oob.sessions import StoredSessions
 from oob.store import Store
 from oob.web.auth import SESSION_COOKIE, Authenticator, Refused, RequestFacts
 from oob.web.settings import is_loopback
+from tests.support import behind_oobs_back
 from tests.web.conftest import PO_TOKEN, TOKENS_WEB, FixedClock, MakeDashboard
 from tests.web.test_app import csrf_of
 
@@ -80,7 +81,7 @@ def test_only_the_digest_of_a_session_is_stored(
 
     cookie = process(shared_config, store, clock).new_session("cms-viewer")
     session = json.loads(base64.urlsafe_b64decode(cookie.partition(".")[0]))["s"]
-    with store.engine.connect() as conn:
+    with behind_oobs_back(store) as conn:
         rows = [dict(r._mapping) for r in conn.execute(sa.text("SELECT * FROM oob_sessions"))]
     assert [r["user"] for r in rows] == ["cms-viewer"]
     assert session not in json.dumps(rows, default=str)

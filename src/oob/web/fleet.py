@@ -56,16 +56,9 @@ class Glance:
 
 def counts(store: Store) -> dict[tuple[str, RunState], int]:
     """How many runs each pipeline has in each state, over every run the store holds."""
-    import sqlalchemy as sa
-
-    from oob.schema import tables
-
-    runs = tables().runs
-    query = sa.select(runs.c.pipeline, runs.c.state, sa.func.count()).group_by(
-        runs.c.pipeline, runs.c.state
-    )
-    with store.engine.connect() as conn:
-        return {(pipeline, RunState(state)): n for pipeline, state, n in conn.execute(query)}
+    query = "SELECT pipeline, state, count(*) AS n FROM oob_runs GROUP BY pipeline, state"
+    with store.database.read() as tx:
+        return {(r["pipeline"], RunState(r["state"])): r["n"] for r in tx.rows(query)}
 
 
 def glance(found: Counts, labels: Mapping[RunState, str]) -> list[Glance]:
