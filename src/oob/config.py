@@ -9,7 +9,6 @@ names the environment variable that holds its token. The one exception is a sand
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar, cast
@@ -25,6 +24,7 @@ from pydantic import (
 )
 
 from oob.config_errors import problems
+from oob.config_file import DEFAULT_CONFIG, config_path, read_text, tables
 from oob.config_pipelines import SHARED, fold_folder, invalid, missing, resolve
 from oob.config_services import (
     GitHubService,
@@ -70,7 +70,6 @@ __all__ = [  # the [services] and [sandbox] sections are re-exported: a Config h
     "parse",
 ]
 
-DEFAULT_CONFIG = Path("oob.toml")
 T = TypeVar("T")
 
 
@@ -455,36 +454,14 @@ def _is_loopback(url: str) -> bool:
     return host in ("localhost", "::1") or host.startswith("127.")
 
 
-def config_path(path: Path | None) -> Path:
-    return path if path is not None else DEFAULT_CONFIG
-
-
 def load(path: Path | None = None) -> Config:
     """Read and validate a config file; every problem becomes one ConfigError naming the place."""
     path = config_path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(
-            f"{path}: no such config file",
-            hint="write one with `oob init --preset va-cms`, or pass --config PATH",
-        ) from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read it: {exc.strerror}") from None
-    except UnicodeDecodeError as exc:
-        line = exc.object[: exc.start].count(b"\n") + 1
-        raise ConfigError(
-            f"{path}:{line}: not valid UTF-8 (byte {exc.start})",
-            hint="save the file as UTF-8",
-        ) from None
-    return parse(text, path)
+    return parse(read_text(path), path)
 
 
 def parse(text: str, path: Path) -> Config:
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    data = tables(text, path)
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:

@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from oob.config_types import WORKFLOW_PATH, JobPath, Minutes, Model
+from oob.eta import find_stage
 
 
 class StageKind(StrEnum):
@@ -122,11 +123,7 @@ class Pipeline(Model):
 
     def find(self, key: str) -> Stage | None:
         """The stage named `key`, or whose job path is `key` (case-insensitive)."""
-        key = key.strip().lower()
-        for stage in self.stages:
-            if key in (stage.name.lower(), (stage.job or "").lower()):
-                return stage
-        return None
+        return find_stage(self.stages, key)
 
     def index(self, key: str) -> int:
         stage = self.find(key)

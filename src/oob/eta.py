@@ -2,14 +2,45 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol, TypeVar
 
 from oob.errors import UsageError
 
-if TYPE_CHECKING:  # the config's models are not needed to list runs (`oob runs`)
-    from oob.config import Pipeline, Stage
+
+class Stage(Protocol):
+    """A stage as the lead time reads it: the config's (`oob.config.Stage`) or a plan's
+    outline's (`oob.plan.StageOutline`)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def job(self) -> str | None: ...
+    @property
+    def estimate_minutes(self) -> float: ...
+
+
+class Stages(Protocol):
+    """A pipeline's stages in order: the config's `Pipeline`, or a plan's outline's."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def stages(self) -> Sequence[Stage]: ...
+    def find(self, key: str) -> Stage | None: ...
+
+
+S = TypeVar("S", bound=Stage)
+
+
+def find_stage(stages: Sequence[S], key: str) -> S | None:
+    """The stage named `key`, or whose job path is `key` (case-insensitive)."""
+    key = key.strip().lower()
+    for stage in stages:
+        if key in (stage.name.lower(), (stage.job or "").lower()):
+            return stage
+    return None
 
 
 @dataclass(frozen=True)
@@ -32,7 +63,7 @@ class LeadTime:
 
 
 def lead_time(
-    pipeline: Pipeline,
+    pipeline: Stages,
     from_stage: str | None = None,
     estimates: Mapping[str, float] | None = None,
 ) -> LeadTime:
@@ -50,7 +81,7 @@ def lead_time(
                 f"no stage {from_stage!r} in pipeline {pipeline.name!r}",
                 hint=f"use one of: {names}",
             )
-        start = pipeline.stages.index(stage)
+        start = list(pipeline.stages).index(stage)
     stages = pipeline.stages[start:]
     minutes = [(estimates or {}).get(s.name, s.estimate_minutes) for s in stages]
     legs = []
@@ -61,7 +92,7 @@ def lead_time(
     return LeadTime(tuple(legs))
 
 
-def remaining_minutes(pipeline: Pipeline, stage: str, elapsed_minutes: float) -> float:
+def remaining_minutes(pipeline: Stages, stage: str, elapsed_minutes: float) -> float:
     """Minutes until the end of the pipeline for a run `elapsed_minutes` into `stage`.
 
     A stage running past its estimate counts as about to finish, never as negative time.

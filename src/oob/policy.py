@@ -11,12 +11,12 @@ or refuses one command. The store calls it inside the transaction that records t
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-from oob.config import Roles
 from oob.events import (
     DECISIONS,
     KIND_APPROVED,
@@ -27,6 +27,10 @@ from oob.events import (
     Decided,
 )
 from oob.states import CANCELLABLE, RunState
+
+if TYPE_CHECKING:
+    from oob.config import Roles
+    from oob.plan import RoleNames
 
 SYSTEM_ACTOR = "oob"  # the workflow's own decisions (an approval that timed out, ...)
 
@@ -139,15 +143,16 @@ _TOO_EARLY_OR_LATE: Mapping[Action, str] = {
 }
 
 
-def members(roles: Roles, role: Role) -> frozenset[str]:
-    """Who holds `role`; fix confirmers default to the deployers when none are named."""
-    names: list[str] = getattr(roles, role.value)
+def members(roles: Roles | RoleNames, role: Role) -> frozenset[str]:
+    """Who holds `role` (in the config, or a plan's outline); fix confirmers default to the
+    deployers when none are named."""
+    names: Sequence[str] = getattr(roles, role.value)
     if role is Role.FIX_CONFIRMERS and not names:
         names = roles.deployers
     return frozenset(names)
 
 
-def holders(roles: Roles, action: Action) -> frozenset[str]:
+def holders(roles: Roles | RoleNames, action: Action) -> frozenset[str]:
     """Everyone who may take `action`."""
     return frozenset().union(*(members(roles, r) for r in RULES[action].roles))
 

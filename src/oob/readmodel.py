@@ -4,7 +4,7 @@
 dashboard, the rehearsal's summary and the postmortem read: the phases with their times, the
 builds, the stages with estimate and actual, the ETA, whom the run waits for (with the command
 that unblocks it), what it could not deliver, and the latest events. A run is read against its
-own plan, not the caller's config.
+own plan (its `oob.plan.Outline`), not the caller's config.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from oob.eta import lead_time, remaining_minutes
 from oob.store import Event, Run, Store
 
 if TYPE_CHECKING:
-    from oob.config import Config
     from oob.events import BuildRecord
+    from oob.plan import Outline
 
 
 @dataclass(frozen=True)
@@ -155,34 +155,34 @@ def snapshot(
     latest: int = 8,
 ) -> Snapshot:
     """The state of run `run_id` at `now` of the run's clock, read against its own plan."""
-    from oob.plan import digest, thaw
+    from oob.plan import Outline, digest
 
     run = store.run(run_id)  # an unknown run is said as such, before its plan is looked for
     frozen = store.plan(run_id)
-    shot = fold(run, store.events(run_id), thaw(frozen), now, latest=latest)
+    shot = fold(run, store.events(run_id), Outline.read(frozen), now, latest=latest)
     return replace(shot, plan=digest(frozen))
 
 
 def fold(
-    run: Run, events: Sequence[Event], config: Config, now: datetime, *, latest: int = 8
+    run: Run, events: Sequence[Event], plan: Outline, now: datetime, *, latest: int = 8
 ) -> Snapshot:
     """The one fold of a run's events (in the store's order) into its state at `now`, read
-    against `config`, its plan: `oob status`, the live view, the dashboard, the rehearsal and
-    the postmortem all read a run through it."""
+    against its plan: `oob status`, the live view, the dashboard, the rehearsal and the
+    postmortem all read a run through it."""
     from oob.events import builds
 
     events = list(events)
     followed = tuple(builds(events))
     steps, current = _steps(run, events)
-    stages = _stages(config, run, followed, now)
+    stages = _stages(plan, run, followed, now)
     return Snapshot(
         run=run,
         steps=steps,
         stages=tuple(stages),
         current_step=current,
-        eta_minutes=_eta(config, run, stages),
+        eta_minutes=_eta(plan, run, stages),
         events=tuple(events[-latest:]),
-        waiting=waiting_for(config, run, events) if run.active else None,
+        waiting=waiting_for(plan, run, events) if run.active else None,
         undelivered=_undelivered(events),
         builds=followed,
     )
@@ -217,17 +217,17 @@ def _steps(run: Run, events: list[Event]) -> tuple[tuple[StepView, ...], str | N
 
 
 def _stages(
-    config: Config, run: Run, followed: Sequence[BuildRecord], now: datetime
+    plan: Outline, run: Run, followed: Sequence[BuildRecord], now: datetime
 ) -> list[StageView]:
     """The stages from the release trigger on, each with its estimate and its job's latest
     build (how long it took, or has run until `now`)."""
     by_job = {b.job: b for b in followed}
     stages = []
-    trigger_index = config.pipeline.index(config.pipeline.release_trigger)
-    for stage in config.pipeline.stages[trigger_index:]:
+    pipeline = plan.pipeline
+    for stage in pipeline.stages[pipeline.stages.index(pipeline.trigger) :]:
         build = by_job.get(stage.job or "")
         estimate = (
-            run.release_wait_minutes if stage.name == config.pipeline.trigger.name else None
+            run.release_wait_minutes if stage.name == pipeline.trigger.name else None
         ) or stage.estimate_minutes
         actual = None
         status = "pending"
@@ -243,7 +243,7 @@ def _stages(
     return stages
 
 
-def waiting_for(config: Config, run: Run, events: list[Event]) -> Waiting | None:
+def waiting_for(plan: Outline, run: Run, events: list[Event]) -> Waiting | None:
     """Whom the run waits for now, if a person: the approvers, or the fix confirmers."""
     from oob.events import KIND_FIX_CONFIRMED, KIND_STEP_STARTED, StepStarted
     from oob.policy import Action, holders
@@ -252,17 +252,17 @@ def waiting_for(config: Config, run: Run, events: list[Event]) -> Waiting | None
     phase = StepStarted.of(next((e for e in reversed(events) if e.kind == KIND_STEP_STARTED), None))
     until = phase.deadline if phase is not None else None
     if run.state is RunState.AWAITING_APPROVAL:
-        who = ", ".join(sorted(holders(config.roles, Action.APPROVE) - {run.requester}))
+        who = ", ".join(sorted(holders(plan.roles, Action.APPROVE) - {run.requester}))
         return Waiting(f"the product owner ({who})", "approve", f"oob approve {run.id}", until)
     confirmed = any(e.kind == KIND_FIX_CONFIRMED for e in events)
     if (
         run.state is RunState.VERIFYING
         and phase is not None
         and phase.step == "verify"
-        and config.verify.require_confirmation
+        and plan.require_confirmation
         and not confirmed
     ):
-        who = ", ".join(sorted(holders(config.roles, Action.CONFIRM_FIX)))
+        who = ", ".join(sorted(holders(plan.roles, Action.CONFIRM_FIX)))
         return Waiting(
             f"a fix confirmer ({who})", "confirm the fix", f"oob confirm-fix {run.id}", until
         )
@@ -289,17 +289,17 @@ def _hold_not_lifted(events: list[Event]) -> tuple[Undelivered, ...]:
     return (Undelivered(last.summary, not_lifted.command, hold=True),)
 
 
-def _eta(config: Config, run: Run, stages: list[StageView]) -> float | None:
+def _eta(plan: Outline, run: Run, stages: list[StageView]) -> float | None:
     """Minutes until service is restored: None once the run ended."""
     if not run.active:
         return None
-    trigger = config.pipeline.trigger.name
+    trigger = plan.pipeline.trigger.name
     estimates = {trigger: run.release_wait_minutes}
     running = next((s for s in stages if s.status == "running"), None)
     if running is not None:
-        return remaining_minutes(config.pipeline, running.name, running.actual_minutes or 0)
+        return remaining_minutes(plan.pipeline, running.name, running.actual_minutes or 0)
     if all(s.status == "SUCCESS" for s in stages):
         return 0.0
     done = [s for s in stages if s.status == "SUCCESS"]
     start = stages[len(done)].name if done else trigger
-    return lead_time(config.pipeline, start, estimates).total_minutes
+    return lead_time(plan.pipeline, start, estimates).total_minutes

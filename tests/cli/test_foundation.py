@@ -65,24 +65,44 @@ def test_status_and_runs_read_the_store_without_sqlalchemy(
     """The store reads and writes through the driver's DB-API (`oob.database`): SQLAlchemy's
     import was about 150 ms of `oob status` and of `oob runs` (1,000 runs stored), on a quiet
     machine; both commands still show the run."""
+    probe = "sorted(m for m in sys.modules if m.split('.')[0] == 'sqlalchemy')"
+    lines = _shown_with_a_run(tmp_path, preset_file, [["status", "run-1"], ["runs"]], probe)
+    assert any(line.startswith("run run-1 ") for line in lines)  # `oob status`'s head
+    assert any(line.split()[:1] == ["run-1"] for line in lines)  # a row of `oob runs`
+    assert lines[-1] == "[]"
+
+
+def test_status_builds_none_of_the_config_models(tmp_path: Path, preset_file: Path) -> None:
+    """`oob status` reads the run against its plan's outline (`oob.plan.Outline`), and tells the
+    real clock from the config's tables: pydantic and the config's models (a third of its
+    start, once SQLAlchemy was gone) stay unloaded; the run's stages are still shown."""
+    probe = "sorted(m for m in sys.modules if m.split('.')[0] == 'pydantic' or m == 'oob.config')"
+    lines = _shown_with_a_run(tmp_path, preset_file, [["status", "run-1"]], probe)
+    assert any("deploys/cms-vagov-prod" in line for line in lines)  # the last stage
+    assert any("ETA to restore service" in line for line in lines)
+    assert lines[-1] == "[]"
+
+
+def _shown_with_a_run(
+    tmp_path: Path, config: Path, commands: list[list[str]], probe: str
+) -> list[str]:
+    """What `oob COMMAND`s print, then `probe` (an expression, `sys` imported), in one fresh
+    process on a store with one run, `run-1`, following `config` (no server)."""
     url = f"sqlite:///{tmp_path / 'oob.sqlite'}"
-    _store_with_a_run(url, preset_file)
+    _store_with_a_run(url, config)
     code = (
         "import sys\n"
         "from oob.cli import main\n"
-        "for argv in (['status', 'run-1'], ['runs']):\n"
+        f"for argv in {commands!r}:\n"
         "    try:\n        main(argv)\n    except SystemExit:\n        pass\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'sqlalchemy'))\n"
+        f"print({probe})\n"
     )
-    env = {**os.environ, "OOB_CONFIG": str(preset_file), "OOB_DATABASE_URL": url}
+    env = {**os.environ, "OOB_CONFIG": str(config), "OOB_DATABASE_URL": url}
     env.pop("OOB_SERVER", None)
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
     ).stdout
-    lines = out.splitlines()
-    assert any(line.startswith("run run-1 ") for line in lines)  # `oob status`'s head
-    assert any(line.split()[:1] == ["run-1"] for line in lines)  # a row of `oob runs`
-    assert out.strip().splitlines()[-1] == "[]"
+    return out.strip().splitlines()
 
 
 def test_runs_reads_no_config() -> None:

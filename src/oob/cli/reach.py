@@ -104,9 +104,13 @@ def local_store(obj: AppContext) -> Store:
 
 
 def runs_clock(obj: AppContext) -> Clock:
-    """The runs' one clock for the config: the sandbox's simulated one for a sandbox config."""
-    from oob.clock import clock_for
+    """The runs' one clock for the config: the sandbox's simulated one for a sandbox config.
+    Any other's is the real clock, told from the file's tables alone (its models unbuilt)."""
+    from oob.clock import SystemClock, clock_for
+    from oob.config_file import declares_sandbox
 
+    if not declares_sandbox(obj.config_path):
+        return SystemClock()
     return clock_for(obj.config.sandbox_base())
 
 

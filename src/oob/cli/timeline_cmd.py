@@ -13,8 +13,8 @@ from oob.cli.options import JsonOption, PipelineOption
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from oob.config import Config, Stage
-    from oob.eta import LeadTime
+    from oob.config import Config
+    from oob.eta import LeadTime, Stage
     from oob.history import Learned
 
 # What `--json` prints of a stage's learned durations, in this order.

@@ -44,6 +44,7 @@ from oob.events import (
     StatusOverridden,
 )
 from oob.payload import Payload
+from oob.plan import Outline
 from oob.postmortem.facts import (
     BuildFact,
     Check,
@@ -114,9 +115,8 @@ def extract_facts(run: Run, events: Sequence[Event], config: Config) -> Postmort
     requested = ev.first(KIND_APPROVAL_REQUESTED)
     asked = ApprovalRequested.of(requested)
     # The run as every view reads it (`oob.readmodel.fold`), as of its last event.
-    shot = fold(
-        run, events, config, ended_at or max((e.at for e in events), default=run.created_at)
-    )
+    now = ended_at or max((e.at for e in events), default=run.created_at)
+    shot = fold(run, events, Outline.of(config), now)
     builds = _builds(shot.builds)
     checks = _checks(ev)
     waiting = ev.of(KIND_PREFLIGHT_WAITING)
