@@ -44,7 +44,8 @@ def database_url() -> str:
 
 
 def sqlalchemy_url(url: str) -> str:
-    """`url` with the driver SQLAlchemy should use: psycopg 3 (as DBOS does) for PostgreSQL."""
+    """`url` as SQLAlchemy takes it, psycopg 3 (as DBOS does) for PostgreSQL: for the tests and
+    benches that reach the store's database from outside oob (`oob.database` takes `url`)."""
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url.removeprefix(prefix)

@@ -156,7 +156,8 @@ class Store:
         """The most recent runs, newest first: of `pipeline` only, the active ones only."""
         where, params = ["1 = 1"], []
         if pipeline is not None:
-            where, params = [*where, "pipeline = ?"], [pipeline]
+            where.append("pipeline = ?")
+            params.append(pipeline)
         if active:
             where.append("active_pipeline IS NOT NULL")
         query = f"SELECT * FROM oob_runs WHERE {' AND '.join(where)} ORDER BY created_at DESC"

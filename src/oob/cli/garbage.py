@@ -1,11 +1,11 @@
 """The garbage collector in a process that is one `oob` command: no collection while the
 command starts, and none on the way out.
 
-A command starts by importing what it uses (Typer, Rich, SQLAlchemy, pydantic for some): about
-100,000 objects that live as long as the process. With CPython's default thresholds the
-collector walks them some 140 times as they are made (the youngest every 700 new objects, the
-older generations every tenth time), and all of them once more at exit: a third of
-`oob runs` and `oob status` (docs/performance.md, "Start-up").
+A command starts by importing what it uses (Typer, Rich, the store; pydantic for some): objects
+that live as long as the process, about 100,000 when the store still imported SQLAlchemy. With
+CPython's default thresholds the collector walked them some 140 times as they were made (the
+youngest every 700 new objects, the older generations every tenth time), and all of them once
+more at exit: a third of `oob runs` and `oob status` (docs/performance.md, "Start-up").
 """
 
 from __future__ import annotations

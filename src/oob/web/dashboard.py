@@ -74,7 +74,7 @@ class Dashboard:
 
     @staticmethod
     async def call(fn: Callable[..., Any], *args: Any) -> Any:
-        # The store and the commands are synchronous (SQLAlchemy, DBOS): off the event loop.
+        # The store and the commands are synchronous (DB-API drivers, DBOS): off the event loop.
         return await anyio.to_thread.run_sync(fn, *args)
 
     def deploy(self, actor: str, body: DeployRequest) -> tuple[Run, list[str]]:
