@@ -4,8 +4,9 @@ Jenkins' Notification plugin POSTs a job's state at each phase of a build (start
 finalized) to the endpoints a job names: `POST /hooks/jenkins?token=T`, T being the value of the
 variable `[web] jenkins_hook_token_env` names. oob believes nothing in it but the job's name:
 at a build's start or completion, each active run whose plan has that job on that Jenkins is
-woken, and looks at Jenkins itself at once, instead of at its next paced look. A lost, late or forged notification costs at most a
-look; the paced looks go on either way, so nothing depends on the plugin.
+woken, and looks at Jenkins itself at once, instead of at its next paced look. A lost, late or
+forged notification costs at most a look; the paced looks go on either way, so nothing depends
+on the plugin.
 """
 
 from __future__ import annotations
