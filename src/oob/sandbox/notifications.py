@@ -58,6 +58,11 @@ class Notifications:
                 self._thread.start()
         self._kick.set()
 
+    def forget(self) -> None:
+        """As a world built again: no endpoint named, nothing sent."""
+        self.configure("")
+        self.sent = 0
+
     def stop(self) -> None:
         """Stop sending and wait for the thread (not under the world's lock)."""
         self._stopped.set()

@@ -77,7 +77,7 @@ class World(Builds, Actions):
         self._begin(clock, earliest, options.seed)
         self.t0 = start
         self.ledger = Ledger()
-        self.notifications.configure("")  # a world built again has no endpoint named
+        self.notifications.forget()
         self.github_rate = GitHubRate(options.github_rate_limit)
         # Every request each service received (answered or not), and those answered 304.
         self.requests: Counter[str] = Counter()
