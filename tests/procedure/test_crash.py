@@ -195,6 +195,26 @@ def kill(process: subprocess.Popen[bytes]) -> None:
     process.wait(10)
 
 
+def killed_as_taken(
+    deployment: Deployment,
+    process: subprocess.Popen[bytes],
+    path: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """SIGKILL `process` as the sandbox takes its request to a path holding `path`, before any
+    answer reaches it. Watching for that moment from outside missed it once the sandbox answered
+    at once (TCP_NODELAY): a run finds what its lost request made within milliseconds."""
+    ledger = deployment.sandbox.world.ledger
+    record = ledger.record
+
+    def record_then_kill(*args: Any) -> None:
+        record(*args)
+        if path in args[2]:
+            process.send_signal(signal.SIGKILL)
+
+    monkeypatch.setattr(ledger, "record", record_then_kill)
+
+
 def test_killed_while_waiting_for_approval(deployment: Deployment) -> None:
     first = deployment.start_worker()
     run = deployment.start_run()
@@ -400,13 +420,14 @@ def test_a_config_edited_between_a_crash_and_the_recovery_changes_nothing_of_the
 @pytest.mark.parametrize("faults", [FaultPlan(lose_first=("buildWithParameters",))])
 @pytest.mark.parametrize("deployment", ["sqlite"], indirect=True)
 def test_killed_after_the_trigger_took_effect_but_before_its_answer(
-    deployment: Deployment,
+    deployment: Deployment, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Jenkins queues the release build, its answer is lost on the way back; while the worker
-    # looks for the build it may have started, it is killed: the next worker must neither
-    # trigger a second build nor lose the first (Jenkins folds an identical queued trigger).
+    # Jenkins queues the release build, its answer is lost on the way back, and the worker is
+    # killed as Jenkins takes it: the next worker must neither trigger a second build nor lose
+    # the first (Jenkins folds an identical queued trigger).
     first = deployment.start_worker()
     run = deployment.start_run()
+    killed_as_taken(deployment, first, "buildWithParameters", monkeypatch)
     deployment.approve(run)
 
     def triggered_unanswered() -> bool:

@@ -13,7 +13,7 @@ from oob.sandbox.faults import FaultPlan
 from oob.sandbox.world import Options
 from oob.store import RunState
 
-from .test_crash import TIME_SCALE, Deployment, deployed, kill, posted_once
+from .test_crash import TIME_SCALE, Deployment, deployed, kill, killed_as_taken, posted_once
 
 
 @pytest.fixture(params=["details", "no-content"])
@@ -42,10 +42,11 @@ def check_one_workflow_run(deployment: Deployment) -> None:
 
 
 def test_killed_after_the_dispatch_took_effect_but_before_its_run_was_recorded(
-    actions: Deployment,
+    actions: Deployment, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first = actions.start_worker()
     run = actions.start_run()
+    killed_as_taken(actions, first, "/dispatches", monkeypatch)  # the answer lost too
     actions.approve(run)
 
     def dispatched_unrecorded() -> bool:
