@@ -443,6 +443,19 @@ def _present(value: T | None) -> T:
     return value
 
 
+def named_secret(variable: str, setting: str, minimum: int, hint: str) -> str:
+    """The value of `variable`, which the config's `setting` names: unset or shorter than
+    `minimum` characters is a mistake, said at once (without its value)."""
+    value = os.environ.get(variable, "")
+    if len(value) < minimum:
+        raise ConfigError(
+            f"{variable} ({setting}) is "
+            + ("not set" if not value else f"shorter than {minimum} characters"),
+            hint=hint,
+        )
+    return value
+
+
 def listed(names: list[str], most: int = 8) -> str:
     """`names` for a one-line message: the first `most`, then how many more."""
     shown = ", ".join(names[:most])

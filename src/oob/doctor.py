@@ -84,14 +84,13 @@ def _dashboard(config: Config) -> Iterator[Check]:
             "none: sign-ins last as long as one `oob serve` process and do not cross to another",
         )
         return
-    try:
-        session_key(config.web)
-    except OobError as exc:
-        yield Check("Dashboard", "session key", False, exc.message, exc.hint)
-        return
-    yield Check(
-        "Dashboard", "session key", True, f"{variable} is set: every `oob serve` shares sign-ins"
-    )
+    web = config.web
+
+    def shared() -> str:
+        session_key(web)
+        return f"{variable} is set: every `oob serve` shares sign-ins"
+
+    yield _attempt("Dashboard", "session key", shared)
 
 
 def _jenkins_hook(config: Config) -> Iterator[Check]:
@@ -100,17 +99,13 @@ def _jenkins_hook(config: Config) -> Iterator[Check]:
         return
     from oob.web.hooks import hook_token
 
-    try:
-        hook_token(config.web)
-    except OobError as exc:
-        yield Check("Dashboard", "Jenkins notifications", False, exc.message, exc.hint)
-        return
-    yield Check(
-        "Dashboard",
-        "Jenkins notifications",
-        True,
-        f"{config.web.jenkins_hook_token_env} is set: POST /hooks/jenkins?token= wakes runs",
-    )
+    web, variable = config.web, config.web.jenkins_hook_token_env
+
+    def named() -> str:
+        hook_token(web)
+        return f"{variable} is set: POST /hooks/jenkins?token= wakes runs"
+
+    yield _attempt("Dashboard", "Jenkins notifications", named)
 
 
 def _attempt(service: str, name: str, probe: Callable[[], str]) -> Check:

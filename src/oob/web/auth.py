@@ -40,8 +40,7 @@ from typing import Protocol
 
 from oob import policy
 from oob.clock import Clock
-from oob.config import Roles, Web
-from oob.errors import ConfigError
+from oob.config import Roles, Web, named_secret
 
 SESSION_COOKIE = "oob_session"
 LOGIN_COOKIE = "oob_login"
@@ -135,15 +134,11 @@ def session_key(web: Web) -> bytes | None:
     variable = web.session_key_env
     if variable is None:
         return None
-    value = os.environ.get(variable, "")
-    if len(value) < KEY_MIN_CHARS:
-        raise ConfigError(
-            f"{variable} ([web] session_key_env) is "
-            + ("not set" if not value else f"shorter than {KEY_MIN_CHARS} characters"),
-            hint=f"export {variable} with the same random key on every `oob serve`, e.g. "
-            "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`",
-        )
-    return value.encode()
+    hint = (
+        f"export {variable} with the same random key on every `oob serve`, e.g. "
+        "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+    )
+    return named_secret(variable, "[web] session_key_env", KEY_MIN_CHARS, hint).encode()
 
 
 class Authenticator:

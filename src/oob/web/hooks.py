@@ -14,7 +14,6 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-import os
 import re
 import threading
 from typing import TYPE_CHECKING, Any
@@ -24,7 +23,6 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from oob.config_stages import StageKind
-from oob.errors import ConfigError
 
 if TYPE_CHECKING:
     from oob.config import Config, Web
@@ -92,18 +90,16 @@ def hooks_for(web: Web, store: Store, url: str) -> JenkinsHooks | None:
 def hook_token(web: Web) -> str | None:
     """The token of `[web] jenkins_hook_token_env`, None when it names no variable; a named
     variable unset or short is a mistake, said at once (without its value)."""
+    from oob.config import named_secret
+
     variable = web.jenkins_hook_token_env
     if variable is None:
         return None
-    token = os.environ.get(variable, "")
-    if len(token) < TOKEN_MIN_CHARS:
-        raise ConfigError(
-            f"{variable} ([web] jenkins_hook_token_env) is "
-            + ("not set" if not token else f"shorter than {TOKEN_MIN_CHARS} characters"),
-            hint=f"export {variable} with a random token, the one in the Notification plugin's "
-            "URL, e.g. `python -c 'import secrets; print(secrets.token_urlsafe(24))'`",
-        )
-    return token
+    hint = (
+        f"export {variable} with a random token, the one in the Notification plugin's URL, "
+        "e.g. `python -c 'import secrets; print(secrets.token_urlsafe(24))'`"
+    )
+    return named_secret(variable, "[web] jenkins_hook_token_env", TOKEN_MIN_CHARS, hint)
 
 
 def _followed(plan: Config) -> tuple[str, frozenset[str]]:
